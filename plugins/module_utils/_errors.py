@@ -1,0 +1,198 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) appenv.python contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one catalogue of errors a user of appenv.python can meet.
+
+Every foreseeable failure is raised as ``AppenvError(code, **fields)``. The code
+names an entry below, which holds the title, the cause (a template filled from
+``fields``), whose fault it is and numbered ways to fix it. Modules turn it into
+``fail_json`` with ``msg`` (the whole text) and ``error`` (the parts), so no
+traceback reaches a user. docs/troubleshooting.md is generated from this file.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import collections
+
+# Whose fault a failure is: the user must know whether to fix their app, their
+# inventory, their network, or report a bug.
+FAULT_APP = "the app's files"
+FAULT_TASK = "the task's arguments"
+FAULT_NETWORK = "the network, mirror or package index"
+FAULT_HOST = "the target host"
+FAULT_COLLECTION = "appenv.python (please report it)"
+
+ErrorSpec = collections.namedtuple("ErrorSpec", "title cause fault fixes")
+
+CATALOGUE = {
+    # --- engine ----------------------------------------------------------------
+    "layer_locked": ErrorSpec(
+        "Another run holds the layer lock",
+        "Waited {waited} s for the lock {lock_path}, held by another appenv.python run on this host.",
+        FAULT_HOST,
+        (
+            "Wait for the other run to finish, then run again.",
+            "If no other run is active, the holder was killed: the lock is released by the kernel when its process exits, so check for a hung process ({holder}).",
+            "Raise the lock_timeout option if runs are expected to overlap for longer.",
+        ),
+    ),
+    "layer_build_failed": ErrorSpec(
+        "Building the {kind} layer failed",
+        "{detail}",
+        FAULT_COLLECTION,
+        (
+            "Run again with -vvv to see every command and its output.",
+            "The previous layer at {path} was restored and still works.",
+        ),
+    ),
+    "layer_no_space": ErrorSpec(
+        "No space left while building the {kind} layer",
+        "Writing to {path} failed: {detail}",
+        FAULT_HOST,
+        (
+            "Free space on the filesystem holding {path} (df -h {path}).",
+            "Point the layer at a larger filesystem.",
+            "The previous layer at {path} was restored and still works.",
+        ),
+    ),
+    "layer_not_writable": ErrorSpec(
+        "The {kind} layer's location is not writable",
+        "Cannot write to {path}: {detail}",
+        FAULT_HOST,
+        (
+            "Run the task with become: true, or as a user that owns {parent}.",
+            "Choose a destination on a writable filesystem (it may be mounted read-only).",
+        ),
+    ),
+    # --- command runner --------------------------------------------------------
+    "command_not_found": ErrorSpec(
+        "A required program is missing on the host",
+        "{program} could not be started: {detail}",
+        FAULT_HOST,
+        (
+            "Install {program} on the host, or install the layer that provides it first (python_runtime, pip_tooling).",
+            "Check the executable path given to the task.",
+        ),
+    ),
+    "command_failed": ErrorSpec(
+        "{what} failed",
+        "{command} exited with status {rc}:\n{output}",
+        FAULT_APP,
+        (
+            "Read the command's own message above: it names the package or file at fault.",
+            "Run again with -vvv to see every command and its full output.",
+        ),
+    ),
+    "command_timeout": ErrorSpec(
+        "{what} took too long",
+        "{command} was stopped after {timeout} s.",
+        FAULT_NETWORK,
+        (
+            "Check that the host reaches its mirror or package index quickly.",
+            "Raise the task's timeout option if the step is expected to be slow.",
+        ),
+    ),
+    # --- python_runtime ---------------------------------------------------------
+    "runtime_wrong_arch": ErrorSpec(
+        "Runtime archive is for another architecture",
+        "The archive asked for is built for {wanted}, but this host is {host}.",
+        FAULT_TASK,
+        (
+            "Leave the arch option unset so the host's own architecture is used.",
+            "Pin an archive (sha256, url) built for {host}.",
+        ),
+    ),
+    "runtime_layout_unexpected": ErrorSpec(
+        "Runtime archive has an unexpected layout",
+        "{archive} has no python/bin/python{minor}; its top level holds: {found}.",
+        FAULT_NETWORK,
+        (
+            "Use an install_only or install_only_stripped archive of python-build-standalone, or one with the same layout.",
+            "Check that the version in the archive's name matches its contents.",
+        ),
+    ),
+    "runtime_broken": ErrorSpec(
+        "The new Python interpreter does not start on this host",
+        "{interpreter} (built for {arch}, host is {host_arch}) failed:\n{output}",
+        FAULT_HOST,
+        (
+            "Check that the archive is built for this host's architecture and C library.",
+            "Check that the host's libc is not older than the one the archive needs.",
+            "The previous runtime, if any, was left in place.",
+        ),
+    ),
+    "runtime_version_mismatch": ErrorSpec(
+        "Runtime archive holds another Python version",
+        "{archive} was expected to contain Python {expected}, but its interpreter says {actual}.",
+        FAULT_NETWORK,
+        (
+            "Check the mirror: the file at that name is not what its name says.",
+            "Refresh the release table (scripts/refresh_python_releases.py) if the table is wrong.",
+        ),
+    ),
+    # --- arguments ------------------------------------------------------------
+    "bad_argument": ErrorSpec(
+        "Invalid value for {option}",
+        "{detail}",
+        FAULT_TASK,
+        ("Fix the value of {option} in the task; ansible-doc appenv.python.{module} lists what it accepts.",),
+    ),
+    "internal_error": ErrorSpec(
+        "Unexpected internal error in appenv.python",
+        "{detail}",
+        FAULT_COLLECTION,
+        (
+            "Run again with -vvv and report the output to the appenv.python issue tracker.",
+            "The previous layer was left in place.",
+        ),
+    ),
+}
+
+
+def render(title, cause, fault, fixes):
+    lines = [title, "Cause: " + cause, "Whose fault: " + fault, "How to fix it:"]
+    lines.extend("  %d. %s" % (number, fix) for number, fix in enumerate(fixes, 1))
+    return "\n".join(lines)
+
+
+class _SafeFields(dict):
+    def __missing__(self, key):
+        return "<" + key + ">"
+
+
+class AppenvError(Exception):
+    """A foreseeable failure, described by an entry of CATALOGUE."""
+
+    def __init__(self, code, **fields):
+        spec = CATALOGUE.get(code)
+        if spec is None:
+            spec = CATALOGUE["internal_error"]
+            fields = {"detail": "unknown error code %r (%r)" % (code, fields)}
+            code = "internal_error"
+        self.code = code
+        self.fields = fields
+        values = _SafeFields((key, value) for key, value in fields.items())
+        self.title = spec.title.format_map(values)
+        self.cause = spec.cause.format_map(values)
+        self.fault = spec.fault
+        self.fixes = tuple(fix.format_map(values) for fix in spec.fixes)
+        super(AppenvError, self).__init__(self.message)
+
+    @property
+    def message(self):
+        return render(self.title, self.cause, self.fault, self.fixes)
+
+    def as_result(self):
+        """The keys a module passes to fail_json."""
+        return {
+            "msg": self.message,
+            "error": {
+                "code": self.code,
+                "title": self.title,
+                "cause": self.cause,
+                "fault": self.fault,
+                "fixes": list(self.fixes),
+            },
+        }

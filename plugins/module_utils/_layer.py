@@ -1,0 +1,422 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) appenv.python contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The layer engine shared by every appenv.python module.
+
+A *layer* is a directory a module builds, plus a fingerprint: the inputs it was
+built from, stored as JSON. One call, ``converge(spec, ...)``, decides and does:
+
+    stored = read fingerprint             (unreadable/foreign -> rebuild, with a reason)
+    reasons = spec.compare(stored, wanted) (Heroku's shape: one function, a list of sentences)
+    if not reasons: problems = spec.verify(stored)   (reality, not trust)
+    kept      -> nothing runs, no subprocess is started
+    created / recreated / updated -> build with roll-back, fingerprint written last
+
+Roll-back: the old layer is moved aside, the new one is built in place (venvs
+and console scripts hold absolute paths) or in a staging directory renamed into
+place (relocatable trees), and the old one is deleted only after the new
+fingerprint is written; on failure it is put back. A run killed half-way leaves
+the moved-aside layer behind: the next run, under the same lock, restores it
+first. Runs on one host are serialised by an flock next to the layer.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import socket
+import time
+
+from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+
+FINGERPRINT_FORMAT = "appenv.python/fingerprint"
+FINGERPRINT_FORMAT_VERSION = 1
+
+ACTION_CREATED = "created"
+ACTION_KEPT = "kept"
+ACTION_RECREATED = "recreated"
+ACTION_UPDATED = "updated"
+ACTION_RESTORED = "restored"
+
+_ASIDE = ".appenv-old"
+_STAGING = ".appenv-new"
+
+
+def canonical_json(data):
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def digest(data):
+    """sha256 of the canonical JSON of data: the host-independent key of a fingerprint."""
+    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+
+
+def file_sha256(path, chunk=1 << 20):
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while True:
+            block = handle.read(chunk)
+            if not block:
+                return sha.hexdigest()
+            sha.update(block)
+
+
+def _show(value):
+    if isinstance(value, (dict, list)):
+        return canonical_json(value)
+    if value is None:
+        return "nothing"
+    return str(value)
+
+
+def describe_changes(stored, wanted, labels):
+    """Generic compare: one sentence per input that differs.
+
+    labels maps an input key to a phrase ("Python version"); a key without a
+    label is named as it is. Keys present on one side only count as changed.
+    """
+    reasons = []
+    for key in sorted(set(stored) | set(wanted)):
+        old, new = stored.get(key), wanted.get(key)
+        if old == new:
+            continue
+        label = labels.get(key, key)
+        if key not in stored:
+            reasons.append("%s is new: %s" % (label, _show(new)))
+        elif key not in wanted:
+            reasons.append("%s is no longer set (was %s)" % (label, _show(old)))
+        else:
+            reasons.append("%s changed from %s to %s" % (label, _show(old), _show(new)))
+    return reasons
+
+
+class LayerSpec:
+    """What a module tells the engine about its layer. Subclass and override.
+
+    kind:            the module name, also the fingerprint's kind
+    path:            the layer directory
+    state_path:      where the fingerprint lives (default: inside the layer)
+    format_version:  bump when a layer built by older code must be rebuilt
+    wanted:          the fingerprint inputs (JSON-able, host-independent)
+    strategy:        "in_place" (build into path after moving the old one aside),
+                     "staging" (build into a sibling, rename into place), or
+                     "none" (the build step itself is safe to redo, e.g. bytecode)
+    """
+
+    kind = "layer"
+    format_version = 1
+    strategy = "in_place"
+    labels = {}
+
+    def __init__(self, path, wanted, state_path=None):
+        self.path = os.path.abspath(path)
+        self.wanted = wanted
+        self.state_path = state_path or os.path.join(self.path, ".appenv-fingerprint.json")
+
+    # -- decisions ---------------------------------------------------------
+    def compare(self, stored, wanted):
+        """Reasons to rebuild, given the stored record and the wanted inputs.
+
+        Returns (action, reasons): action is ACTION_RECREATED or ACTION_UPDATED.
+        """
+        return ACTION_RECREATED, describe_changes(stored.get("inputs", {}), wanted, self.labels)
+
+    def verify(self, stored):
+        """Sentences naming what is wrong with the layer on disk (empty: intact).
+
+        Must not start a subprocess: it runs on every no-op.
+        """
+        return []
+
+    # -- work ------------------------------------------------------------------
+    def build(self, target, runner):
+        """Build the layer into target; return facts to store with the fingerprint."""
+        raise NotImplementedError
+
+    def update(self, stored, runner):
+        """Additive change in place (only where equal to a clean build)."""
+        raise NotImplementedError
+
+    def lock_path(self):
+        parent, name = os.path.split(self.path.rstrip("/"))
+        return os.path.join(parent, "." + name + ".appenv-lock")
+
+
+class LayerResult:
+    def __init__(self, action, reasons, before, after, facts, path):
+        self.action = action
+        self.reasons = reasons
+        self.before = before
+        self.after = after
+        self.facts = facts
+        self.path = path
+
+    @property
+    def changed(self):
+        return self.action != ACTION_KEPT
+
+    def as_result(self, diff=False):
+        result = {
+            "changed": self.changed,
+            "action": self.action,
+            "reasons": self.reasons,
+            "path": self.path,
+            "fingerprint": self.after.get("key") if self.after else None,
+        }
+        if diff:
+            result["diff"] = {
+                "before": canonical_json(self.before.get("inputs")) + "\n" if self.before else "",
+                "after": canonical_json(self.after.get("inputs")) + "\n" if self.after else "",
+                "before_header": "fingerprint of %s" % self.path,
+                "after_header": "fingerprint of %s" % self.path,
+            }
+        return result
+
+
+def read_fingerprint(spec):
+    """(record, problem): record is None when there is none or it cannot be used."""
+    try:
+        with open(spec.state_path, "r") as handle:
+            raw = handle.read()
+    except (IOError, OSError) as exc:
+        if exc.errno == errno.ENOENT:
+            return None, None
+        return None, "the fingerprint file %s cannot be read (%s)" % (spec.state_path, exc.strerror)
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None, "the fingerprint file %s is not valid JSON (truncated or edited by hand)" % spec.state_path
+    if not isinstance(record, dict) or record.get("format") != FINGERPRINT_FORMAT:
+        return None, "the fingerprint file %s is not an appenv.python fingerprint" % spec.state_path
+    if record.get("format_version") != FINGERPRINT_FORMAT_VERSION or record.get("kind") != spec.kind:
+        return None, "the fingerprint file %s has format %s/%s of kind %s, this collection writes %s/%s of kind %s" % (
+            spec.state_path, record.get("format"), record.get("format_version"), record.get("kind"),
+            FINGERPRINT_FORMAT, FINGERPRINT_FORMAT_VERSION, spec.kind)
+    if not isinstance(record.get("inputs"), dict) or not isinstance(record.get("facts", {}), dict):
+        return None, "the fingerprint file %s is missing its inputs" % spec.state_path
+    if record.get("layer_version") != spec.format_version:
+        return None, "the layer was built by a version of appenv.python with layer format %s, this one uses %s" % (
+            record.get("layer_version"), spec.format_version)
+    return record, None
+
+
+def make_record(spec, facts):
+    return {
+        "format": FINGERPRINT_FORMAT,
+        "format_version": FINGERPRINT_FORMAT_VERSION,
+        "kind": spec.kind,
+        "layer_version": spec.format_version,
+        "key": digest({"kind": spec.kind, "layer_version": spec.format_version,
+                       "path": spec.path, "inputs": spec.wanted}),
+        "inputs": spec.wanted,
+        "facts": facts or {},
+        "built_at": int(time.time()),
+        "built_on": socket.gethostname(),
+    }
+
+
+def write_json_atomic(path, data, mode=0o644):
+    directory = os.path.dirname(path)
+    if directory and not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    temp = "%s.tmp-%d" % (path, os.getpid())
+    with open(temp, "w") as handle:
+        json.dump(data, handle, indent=1, sort_keys=True)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(temp, mode)
+    os.rename(temp, path)
+
+
+def remove_tree(path):
+    if os.path.islink(path) or os.path.isfile(path):
+        os.unlink(path)
+    elif os.path.isdir(path):
+        shutil.rmtree(path)
+
+
+class LayerLock:
+    """An exclusive flock next to the layer; released by the kernel if we die."""
+
+    def __init__(self, path, timeout=600.0, poll=0.2):
+        self.path = path
+        self.timeout = timeout
+        self.poll = poll
+        self._fd = None
+
+    def __enter__(self):
+        directory = os.path.dirname(self.path)
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o755)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        started = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except (IOError, OSError) as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                waited = time.monotonic() - started
+                if waited >= self.timeout:
+                    holder = self._holder()
+                    os.close(self._fd)
+                    self._fd = None
+                    raise AppenvError("layer_locked", waited=int(waited), lock_path=self.path, holder=holder)
+                time.sleep(self.poll)
+        os.ftruncate(self._fd, 0)
+        os.write(self._fd, ("%d\n" % os.getpid()).encode("ascii"))
+        return self
+
+    def _holder(self):
+        try:
+            with open(self.path) as handle:
+                return "pid " + (handle.read().strip() or "unknown")
+        except (IOError, OSError):
+            return "pid unknown"
+
+    def __exit__(self, *exc_info):
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+        return False
+
+
+def _aside_path(path):
+    return path.rstrip("/") + _ASIDE
+
+
+def _staging_path(path):
+    return path.rstrip("/") + _STAGING
+
+
+def recover_interrupted(spec):
+    """Undo what a run killed half-way left behind (called under the lock).
+
+    A moved-aside layer means the run died between moving the old layer aside
+    and writing the new fingerprint: what is at path is incomplete, the old
+    layer was complete. Put it back. Staging leftovers are simply removed.
+    Returns a sentence for the result, or None.
+    """
+    note = None
+    staging = _staging_path(spec.path)
+    if os.path.lexists(staging):
+        remove_tree(staging)
+        note = "a build interrupted earlier left %s behind; it was removed" % staging
+    aside = _aside_path(spec.path)
+    if os.path.lexists(aside):
+        finished, _problem = read_fingerprint(spec)
+        if finished is not None and os.path.lexists(spec.path):
+            # Killed after the fingerprint was written: the new layer is whole.
+            remove_tree(aside)
+            return note
+        if os.path.lexists(spec.path):
+            remove_tree(spec.path)
+        os.rename(aside, spec.path)
+        note = "a build interrupted earlier left the previous layer moved aside; it was restored"
+    return note
+
+
+def _state_inside_layer(spec):
+    return os.path.abspath(spec.state_path).startswith(spec.path.rstrip("/") + "/")
+
+
+def decide(spec):
+    """(action, reasons, stored) without changing anything."""
+    stored, problem = read_fingerprint(spec)
+    exists = os.path.lexists(spec.path)
+    if stored is None:
+        if problem:
+            return ACTION_RECREATED, [problem[0].upper() + problem[1:] + "; the layer is rebuilt"], None
+        if spec.strategy != "none" and exists and os.path.isdir(spec.path) and os.listdir(spec.path):
+            return ACTION_RECREATED, ["%s holds files but no fingerprint (an interrupted build or "
+                                      "files put there by hand); the layer is rebuilt" % spec.path], None
+        return ACTION_CREATED, ["no %s layer at %s yet" % (spec.kind, spec.path)], None
+    action, reasons = spec.compare(stored, spec.wanted)
+    if reasons:
+        return action, reasons, stored
+    problems = spec.verify(stored)
+    if problems:
+        return ACTION_RECREATED, ["the layer was changed on disk: " + problem for problem in problems], stored
+    return ACTION_KEPT, [], stored
+
+
+def _raise_os_error(spec, exc):
+    parent = os.path.dirname(spec.path)
+    if exc.errno == errno.ENOSPC or exc.errno == errno.EDQUOT:
+        raise AppenvError("layer_no_space", kind=spec.kind, path=spec.path, detail=exc)
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        raise AppenvError("layer_not_writable", kind=spec.kind, path=spec.path, parent=parent, detail=exc)
+    raise AppenvError("layer_build_failed", kind=spec.kind, path=spec.path, detail=exc)
+
+
+def _build(spec, action, stored, runner):
+    """Build with roll-back; returns the facts of the new layer."""
+    if not _state_inside_layer(spec) and os.path.lexists(spec.state_path):
+        # The fingerprint is written last: until the build is done there is none,
+        # so a run killed half-way can never look complete.
+        os.unlink(spec.state_path)
+    if action == ACTION_UPDATED:
+        return spec.update(stored, runner)
+    if spec.strategy == "none":
+        return spec.build(spec.path, runner)
+    aside = _aside_path(spec.path)
+    had_old = os.path.lexists(spec.path)
+    if had_old:
+        os.rename(spec.path, aside)
+    try:
+        if spec.strategy == "staging":
+            staging = _staging_path(spec.path)
+            os.makedirs(staging, 0o755)
+            facts = spec.build(staging, runner)
+            os.rename(staging, spec.path)
+        else:
+            os.makedirs(spec.path, 0o755)
+            facts = spec.build(spec.path, runner)
+        return facts
+    except BaseException:
+        for leftover in (_staging_path(spec.path), spec.path):
+            if os.path.lexists(leftover):
+                remove_tree(leftover)
+        if had_old:
+            os.rename(aside, spec.path)
+        raise
+
+
+def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None):
+    """Bring the layer to spec.wanted. Returns a LayerResult.
+
+    cache: an optional layer cache (lookup(key) / store(key, path)); see _layer_cache.
+    """
+    lock = LayerLock(spec.lock_path(), timeout=lock_timeout)
+    try:
+        with lock:
+            notes = []
+            if not check_mode:
+                note = recover_interrupted(spec)
+                if note:
+                    notes.append(note)
+            action, reasons, stored = decide(spec)
+            reasons = notes + reasons
+            if action == ACTION_KEPT:
+                return LayerResult(action, reasons, stored, stored, stored.get("facts", {}), spec.path)
+            after = make_record(spec, {})
+            if check_mode:
+                return LayerResult(action, reasons, stored, after, {}, spec.path)
+            facts = _build(spec, action, stored, runner)
+            after = make_record(spec, facts)
+            write_json_atomic(spec.state_path, after)
+            aside = _aside_path(spec.path)
+            if os.path.lexists(aside):
+                remove_tree(aside)
+            return LayerResult(action, reasons, stored, after, after["facts"], spec.path)
+    except (IOError, OSError) as exc:
+        _raise_os_error(spec, exc)

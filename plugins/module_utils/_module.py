@@ -1,0 +1,39 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) appenv.python contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Glue shared by every appenv.python module: run a backend, report honestly."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import traceback
+
+from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+
+
+def run_module(module, backend, runner=None):
+    """Call backend(module) -> result dict; exit_json or fail_json with a titled error.
+
+    runner: the CommandRunner the backend uses; its history goes into the
+    failed result as ``commands`` so -v shows what ran before the failure.
+
+    A foreseeable failure (AppenvError) gives its catalogue text and no
+    traceback; anything else is a bug and is reported as such, with the
+    traceback kept for -vvv.
+    """
+    try:
+        result = backend(module)
+    except AppenvError as error:
+        payload = error.as_result()
+        if runner is not None:
+            payload["commands"] = runner.history
+        module.fail_json(**payload)
+    except Exception as exc:  # pylint: disable=broad-except
+        error = AppenvError("internal_error", detail="%s: %s" % (type(exc).__name__, exc))
+        payload = error.as_result()
+        payload["exception"] = traceback.format_exc()
+        if runner is not None:
+            payload["commands"] = runner.history
+        module.fail_json(**payload)
+    module.exit_json(**result)

@@ -1,0 +1,236 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) appenv.python contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: python_runtime
+short_description: Install a relocatable CPython as a layer, idempotently
+version_added: "0.1.0"
+author: appenv.python contributors
+description:
+  - Installs a relocatable CPython from a python-build-standalone archive (or any archive with the same
+    layout) into O(dest), and compiles its standard library to C(unchecked-hash) bytecode in parallel.
+  - The version request is resolved on the controller by the action plugin, from O(version) or from the
+    app's C(.python-version), C(runtime.txt) or C(pyproject.toml) in O(project_dir). C(3.12) picks the newest
+    3.12.Z available for the host's architecture.
+  - The layer's fingerprint (Python version, architecture, host distribution, C library, archive sha256)
+    is stored in O(dest). A run whose fingerprint matches and whose files are intact reports
+    RV(action=kept), downloads nothing and starts no process. A changed input rebuilds the runtime in a
+    staging directory that replaces the old one only when complete; on failure the old one stays.
+  - The archive's sha256 is mandatory and checked before extraction; extraction refuses members and
+    links that would escape the destination.
+extends_documentation_fragment:
+  - appenv.python.layer
+options:
+  dest:
+    description: Directory that becomes the runtime (the archive's C(python/) directory).
+    type: path
+    default: /opt/appenv/python
+  version:
+    description:
+      - The Python version wanted. An exact C(X.Y.Z), C(X.Y) (newest patch), or any PEP 440 specifier such as
+        C(>=3.11,<3.13).
+      - When unset, read from the files in O(project_dir).
+    type: str
+  project_dir:
+    description:
+      - Directory on the controller holding the app's C(.python-version), C(runtime.txt) or C(pyproject.toml).
+    type: path
+  allow_eol:
+    description: Allow a Python version that has reached its end of life.
+    type: bool
+    default: false
+  mirror:
+    description:
+      - Base URL of the archives (C(https://), C(http://) or C(file://)), laid out as
+        C(<mirror>/<release>/<archive>) with a C(SHA256SUMS) file per release, like python-build-standalone's
+        releases. Defaults to python-build-standalone's releases.
+    type: str
+  release:
+    description: Release tag of the archives on O(mirror). Required with a mirror other than the default.
+    type: str
+  archive:
+    description:
+      - Path on the controller of a runtime archive to push to the host (air-gapped builds). Its file name must
+        follow python-build-standalone's naming; its sha256 comes from O(sha256) or a C(SHA256SUMS) beside it.
+      - The archive is transferred only when the runtime must be (re)built.
+    type: path
+  url:
+    description: Exact archive URL (with O(sha256) and an exact O(version)); skips resolution.
+    type: str
+  src:
+    description: Path on the host of an archive already there (with O(sha256) and an exact O(version)).
+    type: path
+  sha256:
+    description: The archive's sha256. Mandatory for O(url), O(src) and O(archive) unless a C(SHA256SUMS) names it.
+    type: str
+  arch:
+    description: Architecture of the archive. Defaults to the host's; a mismatch with the host is an error.
+    type: str
+    choices: [x86_64, aarch64]
+  compile_bytecode:
+    description: Replace the shipped bytecode of the standard library with C(unchecked-hash) pycs.
+    type: bool
+    default: true
+  bytecode_workers:
+    description: Processes compiling bytecode; C(0) means one per core.
+    type: int
+    default: 0
+  resolution:
+    description: Internal, set by the action plugin - how the version was chosen (shown in the result).
+    type: dict
+  decide_only:
+    description: Internal, set by the action plugin - report the decision without acting.
+    type: bool
+    default: false
+notes:
+  - Supports check mode (reports the action and reasons a real run would) and diff mode (fingerprint before
+    and after).
+seealso:
+  - module: appenv.python.pip_tooling
+  - module: appenv.python.pyc_compile
+"""
+
+EXAMPLES = r"""
+- name: Install the Python the app asks for in its .python-version
+  appenv.python.python_runtime:
+    project_dir: "{{ playbook_dir }}/app"
+
+- name: Install the newest 3.12 from an internal mirror
+  appenv.python.python_runtime:
+    version: "3.12"
+    mirror: https://mirror.example.com/python-build-standalone
+    release: "20241016"
+    dest: /opt/app/python
+
+- name: Air-gapped - push an archive from the controller
+  appenv.python.python_runtime:
+    archive: files/cpython-3.12.7+20241016-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz
+    sha256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+"""
+
+RETURN = r"""
+action:
+  description: What the run did - C(created), C(kept), C(recreated) or C(restored).
+  returned: always
+  type: str
+  sample: kept
+reasons:
+  description: Sentences saying why the layer was (re)built; empty when kept.
+  returned: always
+  type: list
+  elements: str
+  sample: ["Python version changed from 3.12.6 to 3.12.7"]
+python_version:
+  description: The exact Python version of the runtime.
+  returned: success
+  type: str
+  sample: 3.12.7
+arch:
+  description: The runtime's architecture.
+  returned: success
+  type: str
+  sample: x86_64
+interpreter:
+  description: Path of the interpreter.
+  returned: success
+  type: str
+  sample: /opt/appenv/python/bin/python3.12
+bin_dir:
+  description: Directory to put on C(PATH).
+  returned: success
+  type: str
+site_packages:
+  description: The runtime's own site-packages.
+  returned: success
+  type: str
+fingerprint:
+  description: Host-independent key of the layer's inputs.
+  returned: success
+  type: str
+resolution:
+  description: How the version was chosen (request, source file, release, archive).
+  returned: when resolved by the action plugin
+  type: dict
+commands:
+  description: Every command the run started, with exit status, duration and output tails (secrets masked).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.appenv.python.plugins.module_utils._layer import converge, decide
+from ansible_collections.appenv.python.plugins.module_utils._module import run_module
+from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
+from ansible_collections.appenv.python.plugins.module_utils._runtime import (
+    RuntimeLayerSpec, check_host_arch, runtime_result)
+from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+
+
+def _spec(module):
+    params = module.params
+    for option in ("version", "sha256"):
+        if not params[option]:
+            raise AppenvError("bad_argument", option=option, module="python_runtime",
+                              detail="%s is required once the version request is resolved" % option)
+    if not (params["url"] or params["src"]):
+        raise AppenvError("bad_argument", option="url", module="python_runtime",
+                          detail="one of url or src is required once the version request is resolved")
+    arch = check_host_arch(params["arch"])
+    source = params["src"] or params["url"]
+    return RuntimeLayerSpec(
+        params["dest"], params["version"], arch, params["sha256"], source.rstrip("/").rsplit("/", 1)[-1],
+        url=params["url"], src=params["src"], compile_bytecode=params["compile_bytecode"],
+        workers=params["bytecode_workers"], retries=params["retries"], timeout=params["timeout"])
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            dest=dict(type="path", default="/opt/appenv/python"),
+            version=dict(type="str"),
+            project_dir=dict(type="path"),
+            allow_eol=dict(type="bool", default=False),
+            mirror=dict(type="str"),
+            release=dict(type="str"),
+            archive=dict(type="path"),
+            url=dict(type="str"),
+            src=dict(type="path"),
+            sha256=dict(type="str"),
+            arch=dict(type="str", choices=["x86_64", "aarch64"]),
+            compile_bytecode=dict(type="bool", default=True),
+            bytecode_workers=dict(type="int", default=0),
+            resolution=dict(type="dict"),
+            decide_only=dict(type="bool", default=False),
+            lock_timeout=dict(type="int", default=600),
+            timeout=dict(type="int", default=900),
+            retries=dict(type="int", default=3),
+        ),
+        supports_check_mode=True,
+    )
+    runner = CommandRunner()
+
+    def backend(module):
+        spec = _spec(module)
+        if module.params["decide_only"]:
+            action, reasons, _stored = decide(spec)
+            return {"changed": False, "action": action, "reasons": reasons, "commands": []}
+        layer = converge(spec, runner, check_mode=module.check_mode, lock_timeout=module.params["lock_timeout"])
+        result = runtime_result(spec, layer, diff=module._diff)
+        result["commands"] = runner.history
+        if module.params["resolution"]:
+            result["resolution"] = module.params["resolution"]
+        return result
+
+    run_module(module, backend, runner)
+
+
+if __name__ == "__main__":
+    main()

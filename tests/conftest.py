@@ -1,0 +1,16 @@
+"""Shared pytest set-up: the collection is importable and Ansible finds it."""
+
+from tests.collection_path import ensure_collection_path
+
+ensure_collection_path()
+
+
+def pytest_configure(config):
+    for marker, text in (
+        ("integration", "drives real ansible-playbook runs against real Debian containers (needs Docker)"),
+        ("arm64", "runs on an emulated aarch64 host (slow)"),
+        ("faults", "fault injection against real hosts"),
+        ("online", "uses the real package registry; skip offline with -m 'not online'"),
+        ("slow", "takes more than a minute"),
+    ):
+        config.addinivalue_line("markers", "%s: %s" % (marker, text))

@@ -1,0 +1,129 @@
+"""Fixtures for integration tests: real Debian containers, a loopback runtime mirror."""
+
+import hashlib
+import os
+import shutil
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.integration import harness
+from tests.testbed import docker_host, mirror as mirror_mod, runtimes
+
+DEFAULT_DEST = "/opt/appenv/python"
+
+
+class Host:
+    """A target host reached by Ansible (a container via the docker connection)."""
+
+    def __init__(self, container, arch):
+        self.container = container
+        self.name = container.name
+        self.arch = arch
+
+    def inventory_line(self):
+        return "%s ansible_connection=community.docker.docker" % self.name
+
+    def exec(self, argv, user=None, check=True):
+        return self.container.exec(argv, user=user, check=check)
+
+    def sh(self, script, user=None, check=True):
+        return self.exec(["sh", "-c", script], user=user, check=check)
+
+    def python(self, dest=DEFAULT_DEST):
+        return "%s/bin/python3" % dest
+
+
+def _start_host(image, arch, **kwargs):
+    container = docker_host.Container.start(image, name="appenv-test-%s-%s" % (arch, uuid.uuid4().hex[:8]),
+                                            **kwargs)
+    return Host(container, arch)
+
+
+@pytest.fixture(scope="session")
+def docker_ready():
+    docker_host.ensure_dockerd()
+    docker_host.cleanup_stale()
+    yield
+    docker_host.cleanup_stale()
+
+
+@pytest.fixture(scope="session")
+def amd64_image(docker_ready):
+    return docker_host.ensure_image("bookworm", "amd64")
+
+
+@pytest.fixture(scope="session")
+def arm64_image(docker_ready):
+    return docker_host.ensure_image("bookworm", "arm64")
+
+
+@pytest.fixture
+def amd64_host(amd64_image):
+    host = _start_host(amd64_image, "x86_64", network="host")
+    yield host
+    host.container.remove()
+
+
+@pytest.fixture
+def arm64_host(arm64_image):
+    host = _start_host(arm64_image, "aarch64", network="host")
+    yield host
+    host.container.remove()
+
+
+class RuntimeMirror:
+    """A python-build-standalone-shaped mirror of test-built archives on 127.0.0.1 and file://."""
+
+    def __init__(self, root, base_url):
+        self.root = Path(root)
+        self.base_url = base_url
+        self.tag = runtimes.TAG
+        self._lock = threading.Lock()
+
+    @property
+    def file_url(self):
+        return self.root.as_uri()
+
+    def ensure(self, version, arch):
+        """Put the archive for (version, arch) on the mirror; return its facts."""
+        with self._lock:
+            archive = Path(runtimes.ensure_runtime_archive(version, arch))
+            release_dir = self.root / self.tag
+            release_dir.mkdir(parents=True, exist_ok=True)
+            target = release_dir / archive.name
+            if not target.exists():
+                try:
+                    os.link(archive, target)
+                except OSError:
+                    shutil.copy2(archive, target)
+            sums = []
+            for entry in sorted(release_dir.glob("*.tar.*")):
+                sums.append("%s  %s" % (hashlib.sha256(entry.read_bytes()).hexdigest(), entry.name))
+            (release_dir / "SHA256SUMS").write_text("\n".join(sums) + "\n")
+            digest = hashlib.sha256(target.read_bytes()).hexdigest()
+            return {
+                "version": runtimes.exact_version(version),
+                "filename": archive.name,
+                "sha256": digest,
+                "url": "%s/%s/%s" % (self.base_url, self.tag, archive.name),
+                "file_url": "%s/%s/%s" % (self.file_url, self.tag, archive.name),
+                "path": str(target),
+            }
+
+
+@pytest.fixture(scope="session")
+def runtime_mirror(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runtime-mirror")
+    with mirror_mod.serve(root) as base_url:
+        yield RuntimeMirror(root, base_url)
+
+
+def install_runtime(host, runtime_mirror, version="3.11", dest=DEFAULT_DEST, check=False, diff=False, **extra):
+    """Run python_runtime on host from the loopback mirror; return the task result."""
+    runtime_mirror.ensure(runtimes.exact_version(version), host.arch)
+    args = {"version": version, "mirror": runtime_mirror.base_url, "release": runtime_mirror.tag, "dest": dest}
+    args.update(extra)
+    return harness.run_task(host, "appenv.python.python_runtime", args, check=check, diff=diff)

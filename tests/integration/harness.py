@@ -1,0 +1,126 @@
+"""Drives real ansible-playbook runs against real hosts and returns module results.
+
+Every call writes a small playbook, runs ``ansible-playbook`` with the JSON
+stdout callback and hands back the task's result dict for each host, so tests
+assert on exactly what a user's play would see (``changed``, ``action``,
+``reasons``, ``commands``, ``msg``).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from tests.collection_path import COLLECTIONS_DIR, REPO_ROOT, ensure_collection_path
+
+ensure_collection_path()
+VENV_BIN = Path(sys.executable).parent
+
+
+class PlayFailed(AssertionError):
+    pass
+
+
+def inventory_for(hosts, become_user=None):
+    lines = ["[targets]"]
+    for host in hosts:
+        lines.append(host.inventory_line())
+    lines.append("[targets:vars]")
+    lines.append("ansible_python_interpreter=/usr/bin/python3")
+    if become_user:
+        lines.append("ansible_become=true")
+        lines.append("ansible_become_user=%s" % become_user)
+        lines.append("ansible_become_method=su")
+    return "\n".join(lines) + "\n"
+
+
+def ansible_env(extra=None):
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS_DIR),
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+        "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_DEPRECATION_WARNINGS": "False",
+        "ANSIBLE_ROLES_PATH": str(REPO_ROOT / "roles"),
+        "PATH": str(VENV_BIN) + os.pathsep + env.get("PATH", ""),
+    })
+    env.update(extra or {})
+    return env
+
+
+def run_playbook(playbook, hosts, check=False, diff=False, extra_vars=None, become_user=None,
+                 env=None, timeout=1800, tags=None):
+    """Run a playbook (a list of plays, or a path) against hosts; return the parsed JSON report."""
+    with tempfile.TemporaryDirectory(prefix="appenv-play-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "inventory.ini").write_text(inventory_for(hosts, become_user))
+        if isinstance(playbook, (str, Path)) and Path(playbook).exists():
+            play_path = Path(playbook)
+        else:
+            play_path = tmp / "play.yml"
+            play_path.write_text(yaml.safe_dump(playbook, sort_keys=False))
+        argv = [str(VENV_BIN / "ansible-playbook"), "-i", str(tmp / "inventory.ini"), str(play_path)]
+        if check:
+            argv.append("--check")
+        if diff:
+            argv.append("--diff")
+        if tags:
+            argv += ["--tags", tags]
+        if extra_vars:
+            argv += ["-e", json.dumps(extra_vars)]
+        started = time.monotonic()
+        proc = subprocess.run(argv, env=ansible_env(env), capture_output=True, text=True, timeout=timeout,
+                              cwd=str(REPO_ROOT))
+        seconds = time.monotonic() - started
+    try:
+        report = json.loads(proc.stdout[proc.stdout.index("{"):])
+    except ValueError:
+        raise PlayFailed("ansible-playbook printed no JSON report (rc %s):\n%s\n%s"
+                         % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+    report["_rc"] = proc.returncode
+    report["_stderr"] = proc.stderr
+    report["_seconds"] = seconds
+    return report
+
+
+def task_results(report, host_name):
+    """Results of every task of every play for one host, in order."""
+    results = []
+    for play in report.get("plays", []):
+        for task in play.get("tasks", []):
+            if host_name in task.get("hosts", {}):
+                entry = dict(task["hosts"][host_name])
+                entry["_task"] = task["task"]["name"]
+                results.append(entry)
+    return results
+
+
+def run_task(host, module, args, check=False, diff=False, become_user=None, env=None, vars=None):
+    """Run one module task on one host; return its result dict (failures included, not raised)."""
+    task = {"name": "task under test", module: args, "ignore_errors": True}
+    play = [{"hosts": "all", "gather_facts": False, "vars": vars or {}, "tasks": [task]}]
+    report = run_playbook(play, [host], check=check, diff=diff, become_user=become_user, env=env)
+    results = task_results(report, host.name)
+    if not results:
+        raise PlayFailed("no result for %s:\n%s" % (host.name, json.dumps(report)[:3000] + report["_stderr"][-3000:]))
+    result = results[-1]
+    result["_seconds"] = report["_seconds"]
+    return result
+
+
+def play_stats(report, host_name):
+    return report.get("stats", {}).get(host_name, {})
+
+
+def assert_ok(result):
+    if result.get("failed") or result.get("unreachable"):
+        raise PlayFailed("task failed:\n%s" % (result.get("msg") or json.dumps(result)[:4000]))
+    return result

@@ -1,0 +1,181 @@
+"""The layer engine's decisions, roll-back, recovery and lock, on real directories."""
+
+import json
+import os
+import threading
+
+import pytest
+
+from ansible_collections.appenv.python.plugins.module_utils import _layer
+from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
+
+
+class ToyLayer(_layer.LayerSpec):
+    kind = "toy"
+    labels = {"version": "Toy version"}
+
+    def __init__(self, path, version="1", strategy="in_place", fail=False, state_path=None):
+        self.strategy = strategy
+        self.fail = fail
+        self.builds = 0
+        super(ToyLayer, self).__init__(str(path), {"version": version}, state_path=state_path)
+
+    def verify(self, stored):
+        if not os.path.exists(os.path.join(self.path, "payload")):
+            return ["payload is missing"]
+        return []
+
+    def build(self, target, runner):
+        self.builds += 1
+        with open(os.path.join(target, "payload"), "w") as handle:
+            handle.write(self.wanted["version"])
+        if self.fail:
+            raise AppenvError("internal_error", detail="build failed on purpose")
+        return {"built": self.wanted["version"]}
+
+
+def converge(spec, **kwargs):
+    return _layer.converge(spec, CommandRunner(), **kwargs)
+
+
+def payload(path):
+    with open(os.path.join(str(path), "payload")) as handle:
+        return handle.read()
+
+
+@pytest.mark.parametrize("strategy", ["in_place", "staging"])
+def test_created_then_kept_then_recreated_with_reason(tmp_path, strategy):
+    layer = tmp_path / "layer"
+    first = converge(ToyLayer(layer, "1", strategy))
+    assert (first.action, first.changed) == ("created", True)
+    spec = ToyLayer(layer, "1", strategy)
+    second = converge(spec)
+    assert (second.action, second.changed, second.reasons) == ("kept", False, [])
+    assert spec.builds == 0
+    third = converge(ToyLayer(layer, "2", strategy))
+    assert third.action == "recreated"
+    assert third.reasons == ["Toy version changed from 1 to 2"]
+    assert payload(layer) == "2"
+    assert sorted(os.listdir(str(tmp_path))) == [".layer.appenv-lock", "layer"]
+
+
+def test_check_mode_predicts_and_writes_nothing(tmp_path):
+    layer = tmp_path / "layer"
+    predicted = converge(ToyLayer(layer, "1"), check_mode=True)
+    assert predicted.action == "created" and not layer.exists()
+    real = converge(ToyLayer(layer, "1"))
+    assert (real.action, real.reasons) == (predicted.action, predicted.reasons)
+    predicted = converge(ToyLayer(layer, "2"), check_mode=True)
+    real = converge(ToyLayer(layer, "2"))
+    assert (real.action, real.reasons) == (predicted.action, predicted.reasons) == (
+        "recreated", ["Toy version changed from 1 to 2"])
+
+
+def test_damage_on_disk_is_repaired(tmp_path):
+    layer = tmp_path / "layer"
+    converge(ToyLayer(layer))
+    os.unlink(str(layer / "payload"))
+    result = converge(ToyLayer(layer))
+    assert result.action == "recreated"
+    assert result.reasons == ["the layer was changed on disk: payload is missing"]
+    assert payload(layer) == "1"
+
+
+@pytest.mark.parametrize("content, words", [
+    ("{not json", "not valid JSON"),
+    ("", "not valid JSON"),
+    (json.dumps({"hello": "world"}), "not an appenv.python fingerprint"),
+    (json.dumps({"format": _layer.FINGERPRINT_FORMAT, "format_version": 99, "kind": "toy", "inputs": {}}),
+     "format"),
+    (json.dumps([1, 2, 3]), "not an appenv.python fingerprint"),
+])
+def test_unusable_fingerprint_means_rebuild_never_a_crash(tmp_path, content, words):
+    layer = tmp_path / "layer"
+    converge(ToyLayer(layer))
+    (layer / ".appenv-fingerprint.json").write_text(content)
+    result = converge(ToyLayer(layer))
+    assert result.action == "recreated"
+    assert words in result.reasons[0]
+    assert converge(ToyLayer(layer)).action == "kept"
+
+
+def test_failed_build_restores_the_previous_layer(tmp_path):
+    layer = tmp_path / "layer"
+    converge(ToyLayer(layer, "1"))
+    for strategy in ("in_place", "staging"):
+        with pytest.raises(AppenvError):
+            converge(ToyLayer(layer, "2", strategy, fail=True))
+        assert payload(layer) == "1"
+        assert converge(ToyLayer(layer, "1")).action == "kept"
+        assert sorted(os.listdir(str(tmp_path))) == [".layer.appenv-lock", "layer"]
+
+
+def test_run_killed_mid_build_is_recovered(tmp_path):
+    layer = tmp_path / "layer"
+    converge(ToyLayer(layer, "1"))
+    # What a SIGKILL between "move aside" and "write fingerprint" leaves behind.
+    os.rename(str(layer), str(layer) + ".appenv-old")
+    os.makedirs(str(layer))
+    (layer / "payload").write_text("half")
+    (tmp_path / "layer.appenv-new").mkdir()
+    result = converge(ToyLayer(layer, "1"))
+    assert result.action == "kept"
+    assert "restored" in result.reasons[-1]
+    assert payload(layer) == "1"
+    assert not (tmp_path / "layer.appenv-new").exists()
+
+
+def test_run_killed_after_fingerprint_keeps_the_new_layer(tmp_path):
+    layer = tmp_path / "layer"
+    converge(ToyLayer(layer, "1"))
+    os.makedirs(str(layer) + ".appenv-old")
+    assert converge(ToyLayer(layer, "1")).action == "kept"
+    assert not os.path.exists(str(layer) + ".appenv-old")
+
+
+def test_external_state_file_is_removed_before_building(tmp_path):
+    state = tmp_path / "state" / "toy.json"
+    layer = tmp_path / "layer"
+    converge(ToyLayer(layer, "1", state_path=str(state)))
+    assert state.exists()
+    with pytest.raises(AppenvError):
+        converge(ToyLayer(layer, "2", state_path=str(state), fail=True))
+    # The old layer is back and so must its fingerprint be decided again: a rebuild, never a false "kept".
+    assert payload(layer) == "1"
+    assert converge(ToyLayer(layer, "1", state_path=str(state))).action in ("recreated", "created")
+
+
+def test_lock_serialises_runs_and_times_out_with_a_titled_error(tmp_path):
+    layer = tmp_path / "layer"
+    spec = ToyLayer(layer)
+    holder = _layer.LayerLock(spec.lock_path())
+    with holder:
+        with pytest.raises(AppenvError) as caught:
+            _layer.converge(ToyLayer(layer), CommandRunner(), lock_timeout=0.3)
+        assert caught.value.code == "layer_locked"
+        assert "Another run holds the layer lock" in caught.value.message
+
+    results = []
+
+    def run():
+        results.append(converge(ToyLayer(layer)).action)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == ["created", "kept", "kept", "kept"]
+
+
+def test_describe_changes_sentences():
+    reasons = _layer.describe_changes({"a": 1, "gone": "x"}, {"a": 2, "new": "y"}, {"a": "Python version"})
+    assert reasons == ["Python version changed from 1 to 2", "gone is no longer set (was x)", "new is new: y"]
+
+
+def test_key_is_host_independent_and_input_sensitive(tmp_path):
+    one = _layer.make_record(ToyLayer(tmp_path / "l", "1"), {})
+    two = _layer.make_record(ToyLayer(tmp_path / "l", "1"), {"other": "facts"})
+    three = _layer.make_record(ToyLayer(tmp_path / "l", "2"), {})
+    assert one["key"] == two["key"] != three["key"]

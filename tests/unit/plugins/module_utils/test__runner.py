@@ -1,0 +1,84 @@
+"""The one command runner: no shell, cleared environment, retries, masked secrets."""
+
+import os
+
+import pytest
+
+from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner, redact_url
+
+
+def test_environment_is_cleared_but_for_what_the_step_needs(monkeypatch):
+    for hijack in ("PYTHONHOME", "PYTHONPATH", "PIP_INDEX_URL", "VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV"):
+        monkeypatch.setenv(hijack, "/evil")
+    runner = CommandRunner(env={"APPENV_WANTED": "yes"})
+    result = runner.run(["env"], what="Listing the environment")
+    names = {line.split("=", 1)[0] for line in result.stdout.splitlines()}
+    assert names <= {"PATH", "LANG", "LC_ALL", "HOME", "APPENV_WANTED", "SOURCE_DATE_EPOCH"}
+    assert "APPENV_WANTED" in names
+
+
+def test_arguments_are_never_given_to_a_shell(tmp_path):
+    marker = tmp_path / "pwned"
+    result = CommandRunner().run(["echo", "$(touch %s); rm -rf /" % marker], what="Echoing")
+    assert not marker.exists()
+    assert "$(touch" in result.stdout
+
+
+def test_failure_is_a_titled_error_with_the_output_and_history():
+    runner = CommandRunner()
+    with pytest.raises(AppenvError) as caught:
+        runner.run(["sh", "-c", "echo nope >&2; exit 3"], what="Installing the app")
+    error = caught.value
+    assert error.title == "Installing the app failed"
+    assert "exited with status 3" in error.cause and "nope" in error.cause
+    assert runner.history[-1]["rc"] == 3
+
+
+def test_retries_with_backoff_then_succeeds(tmp_path):
+    counter = tmp_path / "count"
+    script = "n=$(cat %s 2>/dev/null || echo 0); n=$((n+1)); echo $n > %s; [ $n -ge 3 ]" % (counter, counter)
+    sleeps = []
+    runner = CommandRunner(sleep=sleeps.append)
+    result = runner.run(["sh", "-c", script], what="Flaky step", retries=3, backoff=0.5)
+    assert result.rc == 0
+    assert sleeps == [0.5, 1.0]
+    assert [entry["attempt"] for entry in runner.history] == [1, 2, 3]
+
+
+def test_retries_are_bounded():
+    sleeps = []
+    runner = CommandRunner(sleep=sleeps.append)
+    with pytest.raises(AppenvError):
+        runner.run(["false"], what="Always failing", retries=2, backoff=1)
+    assert sleeps == [1, 2] and len(runner.history) == 3
+
+
+def test_missing_program_and_timeout_are_titled_errors():
+    with pytest.raises(AppenvError) as caught:
+        CommandRunner().run(["/nonexistent/pip"], what="Running pip")
+    assert caught.value.code == "command_not_found"
+    with pytest.raises(AppenvError) as caught:
+        CommandRunner(sleep=lambda s: None).run(["sleep", "5"], what="Waiting", timeout=0.2)
+    assert caught.value.code == "command_timeout"
+
+
+def test_secrets_and_url_credentials_never_reach_history_or_errors():
+    runner = CommandRunner(secrets=["s3cr3t-token"])
+    with pytest.raises(AppenvError) as caught:
+        runner.run(["sh", "-c", "echo https://user:hunter2@index.invalid/simple s3cr3t-token; exit 1",
+                    "https://bob:pa55@index.invalid/simple"], what="Resolving")
+    text = repr(runner.history) + caught.value.message
+    for secret in ("hunter2", "pa55", "s3cr3t-token"):
+        assert secret not in text
+    assert "***" in text
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("https://u:p@host/simple", "https://***@host/simple"),
+    ("http://token@host:8080/x", "http://***@host:8080/x"),
+    ("https://host/simple", "https://host/simple"),
+    ("--index-url=https://a:b@h/s and git+https://c:d@h/r.git", "--index-url=https://***@h/s and git+https://***@h/r.git"),
+])
+def test_redact_url(url, expected):
+    assert redact_url(url) == expected
