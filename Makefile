@@ -1,0 +1,58 @@
+# appenv.python — the two commands: `make example` and `make test`.
+# Both bootstrap what they need: Debian packages (Docker, debootstrap, qemu, compilers),
+# the controller virtualenv (.venv) and the cached test bed (base images, CPython archives).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: help bootstrap system venv testbed example test unit integration sanity lint docs bench clean
+
+help:
+	@echo "make example   provision the sample app end to end on a local Debian container (offline)"
+	@echo "make test      run the whole test suite (unit, integration x86_64 + aarch64, sanity, lint)"
+	@echo "make bench     compare against the alternatives (see docs/performance.md)"
+
+system:
+	@bash tests/testbed/system-packages.sh
+
+$(VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+bootstrap: system venv
+
+testbed: bootstrap
+	$(PY) -m tests.testbed prepare --arm64
+
+example: bootstrap
+	$(PY) -m examples.run
+
+unit: venv
+	$(PY) -m pytest tests/unit tests/test_*.py $(PYTEST_ARGS)
+
+integration: testbed
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+sanity: venv
+	bash tests/sanity/run.sh
+
+lint: venv
+	$(VENV)/bin/ansible-lint
+
+docs: venv
+	$(PY) docs/build.py
+
+test: testbed
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+	bash tests/sanity/run.sh
+
+bench: testbed
+	$(PY) -m bench.run
+
+clean:
+	rm -rf .build tests/output
