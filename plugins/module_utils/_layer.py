@@ -149,13 +149,14 @@ class LayerSpec:
 
 
 class LayerResult:
-    def __init__(self, action, reasons, before, after, facts, path):
+    def __init__(self, action, reasons, before, after, facts, path, warnings=None):
         self.action = action
         self.reasons = reasons
         self.before = before
         self.after = after
         self.facts = facts
         self.path = path
+        self.warnings = warnings or []
 
     @property
     def changed(self):
@@ -169,6 +170,8 @@ class LayerResult:
             "path": self.path,
             "fingerprint": self.after.get("key") if self.after else None,
         }
+        if self.warnings:
+            result["warnings"] = list(self.warnings)
         if diff:
             result["diff"] = {
                 "before": canonical_json(self.before.get("inputs")) + "\n" if self.before else "",
@@ -391,12 +394,49 @@ def _build(spec, action, stored, runner):
         raise
 
 
+def _restored_reason(meta):
+    built_at = meta.get("built_at")
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(built_at)) if built_at else "at an unknown time"
+    return "restored from the layer cache (built %s on %s)" % (when, meta.get("built_on") or "an unknown host")
+
+
+def _restore(spec, cache, key):
+    """Put the cached layer in place with the same roll-back as a build; its record, or None."""
+    staging = _staging_path(spec.path)
+    if os.path.lexists(staging):
+        remove_tree(staging)
+    meta = cache.restore(key, staging)
+    if meta is None:
+        return None
+    if not _state_inside_layer(spec) and os.path.lexists(spec.state_path):
+        os.unlink(spec.state_path)
+    aside = _aside_path(spec.path)
+    had_old = os.path.lexists(spec.path)
+    if had_old:
+        os.rename(spec.path, aside)
+    try:
+        os.rename(staging, spec.path)
+    except BaseException:
+        if had_old:
+            os.rename(aside, spec.path)
+        raise
+    record = dict(meta["record"])
+    write_json_atomic(spec.state_path, record)
+    if os.path.lexists(aside):
+        remove_tree(aside)
+    return record
+
+
 def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None):
     """Bring the layer to spec.wanted. Returns a LayerResult.
 
-    cache: an optional layer cache (lookup(key) / store(key, path)); see _layer_cache.
+    cache: an optional layer cache (_layer_cache.DirectoryCache): looked up
+    before building (a hit is restored, action "restored"), filled after.
+    Layers of strategy "none" live inside other trees and are not cached.
     """
     lock = LayerLock(spec.lock_path(), timeout=lock_timeout)
+    if cache is not None and spec.strategy == "none":
+        cache = None
     try:
         with lock:
             notes = []
@@ -409,6 +449,16 @@ def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None):
             if action == ACTION_KEPT:
                 return LayerResult(action, reasons, stored, stored, stored.get("facts", {}), spec.path)
             after = make_record(spec, {})
+            if cache is not None and action != ACTION_UPDATED:
+                meta = cache.lookup(after["key"])
+                if meta is not None:
+                    if check_mode:
+                        return LayerResult(ACTION_RESTORED, reasons + [_restored_reason(meta)], stored,
+                                           meta["record"], {}, spec.path)
+                    record = _restore(spec, cache, after["key"])
+                    if record is not None:
+                        return LayerResult(ACTION_RESTORED, reasons + [_restored_reason(meta)], stored, record,
+                                           record.get("facts", {}), spec.path, cache.warnings)
             if check_mode:
                 return LayerResult(action, reasons, stored, after, {}, spec.path)
             facts = _build(spec, action, stored, runner)
@@ -417,6 +467,9 @@ def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None):
             aside = _aside_path(spec.path)
             if os.path.lexists(aside):
                 remove_tree(aside)
-            return LayerResult(action, reasons, stored, after, after["facts"], spec.path)
+            if cache is not None:
+                cache.store(after["key"], spec.path, after)
+            return LayerResult(action, reasons, stored, after, after["facts"], spec.path,
+                               cache.warnings if cache is not None else None)
     except (IOError, OSError) as exc:
         _raise_os_error(spec, exc)

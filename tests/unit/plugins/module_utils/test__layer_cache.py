@@ -1,0 +1,132 @@
+"""The layer cache: restore by key, verified; atomic, concurrent-safe writes; LRU eviction."""
+
+import json
+import os
+import threading
+
+import pytest
+
+from ansible_collections.appenv.python.plugins.module_utils import _layer
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
+from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
+
+from tests.unit.plugins.module_utils.test__layer import ToyLayer, payload
+
+
+def converge(spec, cache, **kwargs):
+    return _layer.converge(spec, CommandRunner(), cache=cache, **kwargs)
+
+
+def test_fresh_host_restores_instead_of_building(tmp_path):
+    cache = DirectoryCache(str(tmp_path / "cache"))
+    first_host = ToyLayer(tmp_path / "host1" / "layer", "1")
+    assert converge(first_host, cache).action == "created"
+    assert len(cache.entries()) == 1
+
+    # A "fresh host": same destination path on a new root is simulated by deleting the layer.
+    _layer.remove_tree(str(tmp_path / "host1"))
+    fresh = ToyLayer(tmp_path / "host1" / "layer", "1")
+    predicted = converge(fresh, cache, check_mode=True)
+    restored = converge(ToyLayer(tmp_path / "host1" / "layer", "1"), cache)
+    assert restored.action == predicted.action == "restored"
+    assert restored.reasons == predicted.reasons
+    assert "restored from the layer cache" in restored.reasons[-1]
+    assert payload(tmp_path / "host1" / "layer") == "1"
+    assert converge(ToyLayer(tmp_path / "host1" / "layer", "1"), cache).action == "kept"
+    assert cache.entries()[0]["hits"] == 1
+
+
+def test_other_inputs_or_other_path_never_share_an_entry(tmp_path):
+    cache = DirectoryCache(str(tmp_path / "cache"))
+    converge(ToyLayer(tmp_path / "a" / "layer", "1"), cache)
+    assert converge(ToyLayer(tmp_path / "a" / "layer", "2"), cache).action == "recreated"
+    assert converge(ToyLayer(tmp_path / "b" / "layer", "1"), cache).action == "created"
+    assert len(cache.entries()) == 3
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "meta-garbage"])
+def test_corrupt_entries_are_discarded_and_rebuilt(tmp_path, damage):
+    cache = DirectoryCache(str(tmp_path / "cache"))
+    spec = ToyLayer(tmp_path / "h" / "layer", "1")
+    converge(spec, cache)
+    key = _layer.make_record(spec, {})["key"]
+    _shard, archive, meta = cache._paths(key)
+    if damage == "truncate":
+        with open(archive, "r+b") as handle:
+            handle.truncate(10)
+    elif damage == "flip":
+        data = bytearray(open(archive, "rb").read())
+        data[len(data) // 2] ^= 0xFF
+        open(archive, "wb").write(bytes(data))
+    else:
+        open(meta, "w").write("{garbage")
+    _layer.remove_tree(str(tmp_path / "h"))
+    result = converge(ToyLayer(tmp_path / "h" / "layer", "1"), cache)
+    assert result.action == "created"
+    assert payload(tmp_path / "h" / "layer") == "1"
+    # The rebuilt layer was stored again, whole.
+    fresh = DirectoryCache(str(tmp_path / "cache"))
+    assert fresh.lookup(key) is not None
+
+
+def test_read_only_cache_warns_and_the_build_succeeds(tmp_path):
+    root = tmp_path / "cache"
+    root.mkdir()
+    cache = DirectoryCache(str(root))
+    # A file where the shard directory should be makes every write fail, as a read-only mount would.
+    spec = ToyLayer(tmp_path / "h" / "layer", "1")
+    key = _layer.make_record(spec, {})["key"]
+    (root / key[:2]).write_text("not a directory")
+    result = converge(spec, cache)
+    assert result.action == "created"
+    assert result.warnings and "could not be stored in the layer cache" in result.warnings[0]
+
+
+def test_concurrent_writers_leave_one_whole_entry(tmp_path):
+    """Several builds of the same layer storing the same entry at once."""
+    cache_root = str(tmp_path / "cache")
+    errors = []
+
+    def build(index):
+        try:
+            cache = DirectoryCache(cache_root)
+            spec = ToyLayer(tmp_path / ("h%d" % index) / "layer", "1")
+            spec.path = str(tmp_path / "h0" / "layer") if index == 0 else spec.path
+            record = _layer.make_record(ToyLayer(tmp_path / "shared" / "layer", "1"), {"i": index})
+            os.makedirs(spec.path, exist_ok=True)
+            with open(os.path.join(spec.path, "payload"), "w") as handle:
+                handle.write(str(index))
+            cache.store(record["key"], spec.path, record)
+            errors.extend(cache.warnings)
+        except Exception as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build, args=(index,)) for index in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    entries = DirectoryCache(cache_root).entries()
+    assert len(entries) == 1
+    leftovers = [name for _d, _s, files in os.walk(cache_root) for name in files if ".tmp-" in name]
+    assert leftovers == []
+    # The entry that won is whole: it restores.
+    restored = DirectoryCache(cache_root).restore(entries[0]["key"], str(tmp_path / "restored"))
+    assert restored is not None and (tmp_path / "restored" / "payload").read_text() in "0123"
+
+
+def test_lru_eviction_by_size_and_age(tmp_path):
+    cache = DirectoryCache(str(tmp_path / "cache"))
+    for version in ("1", "2", "3"):
+        converge(ToyLayer(tmp_path / "h" / "layer", version), cache)
+    metas = sorted(cache.entries(), key=lambda meta: meta["last_used"])
+    assert len(metas) == 3
+    for age, meta in zip((300, 200, 100), metas):
+        meta["last_used"] -= age
+        _layer.write_json_atomic(cache._paths(meta["key"])[2], meta)
+    one_size = metas[0]["size"]
+    removed = DirectoryCache(str(tmp_path / "cache"), max_bytes=one_size * 2 + 1).evict()
+    assert removed == [metas[0]["key"]]
+    removed = DirectoryCache(str(tmp_path / "cache"), max_age_days=150 / 86400.0).evict()
+    assert removed == [metas[1]["key"]]
