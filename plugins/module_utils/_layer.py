@@ -24,6 +24,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import binascii
 import errno
 import fcntl
 import hashlib
@@ -228,7 +229,7 @@ def write_json_atomic(path, data, mode=0o644):
     directory = os.path.dirname(path)
     if directory and not os.path.isdir(directory):
         os.makedirs(directory, 0o755)
-    temp = "%s.tmp-%d" % (path, os.getpid())
+    temp = "%s.tmp-%d-%s" % (path, os.getpid(), binascii.hexlify(os.urandom(4)).decode("ascii"))
     with open(temp, "w") as handle:
         json.dump(data, handle, indent=1, sort_keys=True)
         handle.write("\n")

@@ -20,6 +20,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import binascii
 import errno
 import json
 import os
@@ -103,7 +104,7 @@ class DirectoryCache:
     def store(self, key, source_dir, record):
         """Archive source_dir as the entry for key. Failures become warnings, never errors."""
         directory, archive, meta_path = self._paths(key)
-        temp = "%s.tmp-%d-%d" % (archive, os.getpid(), int(time.time() * 1000))
+        temp = "%s.tmp-%d-%s" % (archive, os.getpid(), binascii.hexlify(os.urandom(4)).decode("ascii"))
         try:
             if not os.path.isdir(directory):
                 os.makedirs(directory, 0o755)
