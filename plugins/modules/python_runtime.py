@@ -26,6 +26,7 @@ description:
     links that would escape the destination.
 extends_documentation_fragment:
   - appenv.python.layer
+  - appenv.python.layer_cache
 options:
   dest:
     description: Directory that becomes the runtime (the archive's C(python/) directory).
@@ -116,7 +117,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 action:
-  description: What the run did - C(created), C(kept), C(recreated) or C(restored).
+  description: What the run did - C(created), C(kept), C(recreated) or C(restored) (from O(layer_cache)).
   returned: always
   type: str
   sample: kept
@@ -166,6 +167,7 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.appenv.python.plugins.module_utils import _layer_cache as layer_cache
 from ansible_collections.appenv.python.plugins.module_utils._layer import converge, decide
 from ansible_collections.appenv.python.plugins.module_utils._module import run_module
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
@@ -212,6 +214,11 @@ def main():
             lock_timeout=dict(type="int", default=600),
             timeout=dict(type="int", default=900),
             retries=dict(type="int", default=3),
+            layer_cache=dict(type="dict", options=dict(
+                path=dict(type="path", required=True),
+                max_size_mb=dict(type="int"),
+                max_age_days=dict(type="int"),
+            )),
         ),
         supports_check_mode=True,
     )
@@ -222,7 +229,8 @@ def main():
         if module.params["decide_only"]:
             action, reasons, _stored = decide(spec)
             return {"changed": False, "action": action, "reasons": reasons, "commands": []}
-        layer = converge(spec, runner, check_mode=module.check_mode, lock_timeout=module.params["lock_timeout"])
+        layer = converge(spec, runner, check_mode=module.check_mode, lock_timeout=module.params["lock_timeout"],
+                         cache=layer_cache.from_options(module.params["layer_cache"]))
         result = runtime_result(spec, layer, diff=module._diff)
         result["commands"] = runner.history
         if module.params["resolution"]:
