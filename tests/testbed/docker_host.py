@@ -1,0 +1,259 @@
+"""Docker engine, Debian base images built with debootstrap, and a small container helper.
+
+No image can be pulled on the test machines: base images are made from Debian packages
+(`debootstrap --variant=minbase`) and `docker import`-ed. The root file system tarball is
+cached under `cache_dir()/rootfs`, keyed by release, arch and the package list; the image
+carries that key as a label, so a changed recipe re-imports.
+"""
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+
+from .paths import cache_dir, debian_mirror
+
+IMAGE_REPO = "appenv-test/debian"
+CONTAINER_PREFIX = "appenv-test-"
+# What Ansible and the tests need on an otherwise minimal host; tests install the rest
+# through Ansible. Changing this list changes the cache key (new rootfs, new image).
+BASE_PACKAGES = ("python3", "ca-certificates")
+ROOTFS_FORMAT = 1  # bump when the way the rootfs is made changes
+DEBIAN_ARCH = {"amd64": "amd64", "x86_64": "amd64", "arm64": "arm64", "aarch64": "arm64"}
+
+
+class TestbedError(RuntimeError):
+    pass
+
+
+def _run(argv, **kw):
+    kw.setdefault("check", True)
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    try:
+        return subprocess.run(argv, **kw)
+    except subprocess.CalledProcessError as exc:
+        raise TestbedError(
+            "command failed (exit %d): %s\n--- stdout ---\n%s\n--- stderr ---\n%s"
+            % (exc.returncode, " ".join(map(str, argv)), (exc.stdout or "")[-4000:], (exc.stderr or "")[-4000:])
+        ) from None
+
+
+def _tail(path, lines=30):
+    try:
+        return "\n".join(pathlib.Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError as exc:
+        return "(no log: %s)" % exc
+
+
+# --------------------------------------------------------------------------- engine
+def docker_ok() -> bool:
+    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+
+
+def ensure_dockerd(timeout: float = 60.0) -> None:
+    """Make `docker info` work: start `dockerd` in the background (no systemd) if it does not."""
+    if docker_ok():
+        return
+    if shutil.which("dockerd") is None:
+        raise TestbedError("dockerd is not installed: run tests/testbed/system-packages.sh")
+    log = cache_dir() / "dockerd.log"
+    with open(log, "ab") as fh:
+        fh.write(b"\n=== dockerd started by the appenv test bed at %d ===\n" % time.time())
+        fh.flush()
+        proc = subprocess.Popen(
+            ["dockerd"], stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if docker_ok():
+            return
+        if proc.poll() is not None:
+            # Another dockerd may have won a race for the socket; accept it if it answers.
+            if docker_ok():
+                return
+            raise TestbedError("dockerd exited with code %s; log %s:\n%s" % (proc.returncode, log, _tail(log)))
+        time.sleep(0.5)
+    raise TestbedError("dockerd did not answer `docker info` within %ds; log %s:\n%s" % (timeout, log, _tail(log)))
+
+
+def ensure_binfmt_arm64() -> None:
+    """Register qemu's aarch64 binfmt handler (needed to run arm64 binaries, in chroots and containers)."""
+    entry = pathlib.Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+    if entry.exists() and entry.read_text().startswith("enabled"):
+        return
+    if not pathlib.Path("/proc/sys/fs/binfmt_misc/register").exists():
+        _run(["mount", "-t", "binfmt_misc", "binfmt_misc", "/proc/sys/fs/binfmt_misc"])
+    if not entry.exists():
+        if shutil.which("update-binfmts") is None:
+            raise TestbedError("update-binfmts missing: run tests/testbed/system-packages.sh")
+        _run(["update-binfmts", "--enable", "qemu-aarch64"])
+    if not entry.exists() or not entry.read_text().startswith("enabled"):
+        raise TestbedError("could not enable the qemu-aarch64 binfmt handler (%s)" % entry)
+
+
+# --------------------------------------------------------------------------- images
+def image_tag(release: str = "bookworm", arch: str = "amd64") -> str:
+    return "%s:%s-%s" % (IMAGE_REPO, release, DEBIAN_ARCH[arch])
+
+
+def _rootfs_key(release, arch, include):
+    data = json.dumps({"release": release, "arch": arch, "include": sorted(include), "format": ROOTFS_FORMAT,
+                       "variant": "minbase"}, sort_keys=True)
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+def ensure_rootfs(release: str = "bookworm", arch: str = "amd64", include=BASE_PACKAGES) -> pathlib.Path:
+    """Cached `debootstrap --variant=minbase` root file system as a tarball; built when missing."""
+    arch = DEBIAN_ARCH[arch]
+    key = _rootfs_key(release, arch, include)
+    final = cache_dir() / "rootfs" / ("debian-%s-%s-%s.tar" % (release, arch, key))
+    if final.exists():
+        return final
+    if arch == "arm64":
+        ensure_binfmt_arm64()
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=".build-%s-%s-" % (release, arch), dir=final.parent))
+    try:
+        root = tmp / "root"
+        argv = ["debootstrap", "--variant=minbase", "--include=" + ",".join(include)]
+        if arch != "amd64":
+            argv.append("--arch=" + arch)
+        argv += [release, str(root), debian_mirror()]
+        log = tmp / "debootstrap.log"
+        with open(log, "wb") as fh:
+            rc = subprocess.run(argv, stdout=fh, stderr=subprocess.STDOUT).returncode
+        if rc != 0:
+            raise TestbedError("debootstrap failed (exit %d): %s\n%s" % (rc, " ".join(argv), _tail(log)))
+        # Slim the tree a little: apt lists and package cache are not needed in a test host image.
+        for sub in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            for p in (root / sub).glob("*"):
+                if p.is_file():
+                    p.unlink()
+        part = tmp / "rootfs.tar"
+        _run(["tar", "--numeric-owner", "-C", str(root), "-cf", str(part), "."])
+        os.replace(part, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _image_label(tag):
+    res = subprocess.run(["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", tag],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        return None
+    labels = json.loads(res.stdout or "null") or {}
+    return labels.get("appenv.testbed.key", "")
+
+
+def ensure_image(release: str = "bookworm", arch: str = "amd64", include=BASE_PACKAGES) -> str:
+    """Return the tag of the Debian base image, importing it (and building its rootfs) when missing.
+
+    arm64 images are imported and run without `--platform` (docker 20.10 would try to pull).
+    """
+    arch = DEBIAN_ARCH[arch]
+    tag = image_tag(release, arch)
+    key = _rootfs_key(release, arch, include)
+    if _image_label(tag) == key:
+        return tag
+    ensure_dockerd()
+    if arch == "arm64":
+        ensure_binfmt_arm64()
+    tarball = ensure_rootfs(release, arch, include)
+    with open(tarball, "rb") as fh:
+        _run(["docker", "import", "--change", "LABEL appenv.testbed.key=" + key,
+              "--change", 'CMD ["sleep", "infinity"]', "-", tag], stdin=fh)
+    return tag
+
+
+# --------------------------------------------------------------------------- containers
+class Container:
+    """A running test container (`sleep infinity`), removed by `.remove()` or on leaving a `with` block."""
+
+    def __init__(self, name: str, image: str):
+        self.name = name
+        self.image = image
+
+    @classmethod
+    def start(cls, image: str, name=None, network: str = "host", volumes=(), tmpfs=(), env=None, extra_args=()):
+        """`docker run -d` the image with `sleep infinity`.
+
+        network: "host" (may reach 127.0.0.1 services of the test) or "none" (reaches nothing).
+        volumes: "src:dst[:ro]" strings or (src, dst) / (src, dst, mode) tuples.
+        tmpfs: container paths mounted as tmpfs.
+        """
+        if network not in ("host", "none"):
+            raise ValueError("network must be 'host' or 'none' (never the bridge), got %r" % network)
+        if name is None:
+            name = CONTAINER_PREFIX + uuid.uuid4().hex[:12]
+        elif not name.startswith(CONTAINER_PREFIX):
+            name = CONTAINER_PREFIX + name
+        argv = ["docker", "run", "-d", "--name", name, "--network", network]
+        for vol in volumes:
+            if not isinstance(vol, str):
+                vol = ":".join(str(v) for v in vol)
+            argv += ["-v", vol]
+        for path in tmpfs:
+            argv += ["--tmpfs", str(path)]
+        for k, v in (env or {}).items():
+            argv += ["-e", "%s=%s" % (k, v)]
+        argv += list(extra_args)
+        argv += [image, "sleep", "infinity"]
+        _run(argv)
+        return cls(name, image)
+
+    def exec(self, argv, user=None, check: bool = True, env=None, workdir=None, input=None, timeout=None):
+        """`docker exec` argv (a list; no shell) and return the CompletedProcess (text output)."""
+        cmd = ["docker", "exec", "-i" if input is not None else None]
+        cmd = [c for c in cmd if c]
+        if user is not None:
+            cmd += ["-u", str(user)]
+        if workdir is not None:
+            cmd += ["-w", str(workdir)]
+        for k, v in (env or {}).items():
+            cmd += ["-e", "%s=%s" % (k, v)]
+        cmd += [self.name] + [str(a) for a in argv]
+        res = subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=timeout)
+        if check and res.returncode != 0:
+            raise TestbedError("in container %s, command failed (exit %d): %s\n--- stdout ---\n%s\n--- stderr ---\n%s"
+                               % (self.name, res.returncode, " ".join(map(str, argv)), res.stdout[-4000:],
+                                  res.stderr[-4000:]))
+        return res
+
+    def sh(self, script, **kw):
+        """Run a shell snippet in the container (`sh -c`)."""
+        return self.exec(["sh", "-c", script], **kw)
+
+    def copy_in(self, src, dst) -> None:
+        """`docker cp src <container>:dst`."""
+        _run(["docker", "cp", str(src), "%s:%s" % (self.name, dst)])
+
+    def copy_out(self, src, dst) -> None:
+        _run(["docker", "cp", "%s:%s" % (self.name, src), str(dst)])
+
+    def remove(self) -> None:
+        subprocess.run(["docker", "rm", "-f", "-v", self.name], capture_output=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
+
+    def __repr__(self):
+        return "Container(%r, image=%r)" % (self.name, self.image)
+
+
+def cleanup_stale() -> list:
+    """Remove every container whose name starts with `appenv-test-` (leftovers of crashed runs)."""
+    res = _run(["docker", "ps", "-a", "--filter", "name=" + CONTAINER_PREFIX, "--format", "{{.Names}}"])
+    names = [n for n in res.stdout.split() if n.startswith(CONTAINER_PREFIX)]
+    if names:
+        subprocess.run(["docker", "rm", "-f", "-v"] + names, capture_output=True)
+    return names
