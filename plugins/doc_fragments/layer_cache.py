@@ -21,9 +21,15 @@ options:
     type: dict
     suboptions:
       path:
-        description: Directory on the target holding the cache (for example a volume mounted into the build).
+        description:
+          - Directory on the target holding the cache (for example a volume mounted into the build).
+          - One of O(layer_cache.path) and O(layer_cache.controller_path) is required.
         type: path
-        required: true
+      controller_path:
+        description:
+          - Directory on the controller holding the cache. Entries are moved over the Ansible connection,
+            so nothing but Ansible is needed; the transfer happens only when the layer must be built.
+        type: path
       max_size_mb:
         description: Evict least recently used entries when the cache grows above this size.
         type: int

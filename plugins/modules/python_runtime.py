@@ -168,7 +168,7 @@ commands:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.appenv.python.plugins.module_utils import _layer_cache as layer_cache
-from ansible_collections.appenv.python.plugins.module_utils._layer import converge, decide
+from ansible_collections.appenv.python.plugins.module_utils._layer import converge, decide, make_record
 from ansible_collections.appenv.python.plugins.module_utils._module import run_module
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 from ansible_collections.appenv.python.plugins.module_utils._runtime import (
@@ -215,7 +215,8 @@ def main():
             timeout=dict(type="int", default=900),
             retries=dict(type="int", default=3),
             layer_cache=dict(type="dict", options=dict(
-                path=dict(type="path", required=True),
+                path=dict(type="path"),
+                controller_path=dict(type="path"),
                 max_size_mb=dict(type="int"),
                 max_age_days=dict(type="int"),
             )),
@@ -228,7 +229,8 @@ def main():
         spec = _spec(module)
         if module.params["decide_only"]:
             action, reasons, _stored = decide(spec)
-            return {"changed": False, "action": action, "reasons": reasons, "commands": []}
+            return {"changed": False, "action": action, "reasons": reasons, "commands": [],
+                    "key": make_record(spec, {})["key"]}
         layer = converge(spec, runner, check_mode=module.check_mode, lock_timeout=module.params["lock_timeout"],
                          cache=layer_cache.from_options(module.params["layer_cache"]))
         result = runtime_result(spec, layer, diff=module._diff)

@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) appenv.python contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A layer cache kept on the controller and moved over the Ansible connection.
+
+Nothing but Ansible is needed: the action plugin asks the module what it
+would do (``decide_only``), and when the layer must be built it primes an
+empty temporary cache directory on the target with the controller's entry for
+the layer's key (if any), runs the module with that directory as its
+``layer_cache``, and afterwards fetches a newly stored entry back. The cache
+format on both sides is module_utils/_layer_cache.py's, so checks (sha256,
+atomic writes, eviction) are the same code.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import shutil
+import tempfile
+
+from ansible_collections.appenv.python.plugins.module_utils import _layer
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
+
+
+def _entry_files(cache, key):
+    _directory, archive, meta = cache._paths(key)
+    return archive, meta
+
+
+def run_module_with_controller_cache(action, module_name, module_args, task_vars, cache_options):
+    """Run module_name the way the action plugin would, with a controller-side layer cache.
+
+    cache_options: {"controller_path": dir on the controller, "max_size_mb", "max_age_days"}.
+    Returns the module result (with action "restored" when the entry was used).
+    """
+    local = DirectoryCache(os.path.expanduser(cache_options["controller_path"]),
+                           max_bytes=(cache_options.get("max_size_mb") or 0) * 1024 * 1024 or None,
+                           max_age_days=cache_options.get("max_age_days"))
+    decision = action._execute_module(module_name=module_name, module_args=dict(module_args, decide_only=True),
+                                      task_vars=task_vars)
+    if decision.get("failed") or decision.get("action") == _layer.ACTION_KEPT or not decision.get("key"):
+        if decision.get("failed"):
+            return decision
+        return action._execute_module(module_name=module_name, module_args=module_args, task_vars=task_vars)
+
+    key = decision["key"]
+    hit = local.lookup(key)
+    if action._task.check_mode:
+        result = action._execute_module(module_name=module_name, module_args=module_args, task_vars=task_vars)
+        if hit is not None and not result.get("failed"):
+            result["action"] = _layer.ACTION_RESTORED
+            result["reasons"] = list(result.get("reasons", [])) + [
+                "restored from the controller's layer cache %s" % local.root]
+        return result
+
+    remote_tmp = action._make_tmp_path()
+    remote_cache = action._connection._shell.join_path(remote_tmp, "layer-cache")
+    try:
+        shard = action._connection._shell.join_path(remote_cache, key[:2])
+        action._low_level_execute_command("mkdir -p %s" % action._connection._shell.quote(shard), sudoable=True)
+        if hit is not None:
+            archive, meta = _entry_files(local, key)
+            for path in (archive, meta):
+                remote = action._connection._shell.join_path(shard, os.path.basename(path))
+                action._transfer_file(path, remote)
+            action._fixup_perms2([remote_tmp, remote_cache, shard])
+        args = dict(module_args)
+        args["layer_cache"] = {"path": remote_cache}
+        result = action._execute_module(module_name=module_name, module_args=args, task_vars=task_vars)
+        if not result.get("failed") and result.get("action") in (_layer.ACTION_CREATED, _layer.ACTION_RECREATED):
+            _fetch_back(action, local, key, shard)
+        if hit is not None and result.get("action") == _layer.ACTION_RESTORED:
+            result["reasons"] = [reason.replace("the layer cache", "the controller's layer cache %s" % local.root)
+                                 for reason in result.get("reasons", [])]
+        result.setdefault("warnings", []).extend(local.warnings)
+        return result
+    finally:
+        action._remove_tmp_path(remote_tmp)
+
+
+def _fetch_back(action, local, key, remote_shard):
+    archive, meta = _entry_files(local, key)
+    directory = os.path.dirname(archive)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    staging = tempfile.mkdtemp(prefix=".fetch-", dir=directory)
+    try:
+        for path in (archive, meta):
+            name = os.path.basename(path)
+            action._connection.fetch_file(action._connection._shell.join_path(remote_shard, name),
+                                          os.path.join(staging, name))
+        fetched_archive = os.path.join(staging, os.path.basename(archive))
+        fetched_meta = os.path.join(staging, os.path.basename(meta))
+        check = DirectoryCache(staging)
+        meta_data = check._read_meta(fetched_meta)
+        if meta_data is None or _layer.file_sha256(fetched_archive) != meta_data.get("sha256"):
+            local.warnings.append("the layer built on the host did not arrive whole; it was not cached")
+            return
+        os.rename(fetched_archive, archive)
+        os.rename(fetched_meta, meta)
+        local.evict()
+    except Exception as exc:  # pylint: disable=broad-except
+        local.warnings.append("the layer could not be copied into the controller's layer cache (%s)" % exc)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
