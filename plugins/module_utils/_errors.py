@@ -94,6 +94,45 @@ CATALOGUE = {
             "Raise the task's timeout option if the step is expected to be slow.",
         ),
     ),
+    # --- downloads and archives -------------------------------------------------
+    "download_failed": ErrorSpec(
+        "Download failed",
+        "{url} could not be downloaded after {attempts} attempt(s): {error}",
+        FAULT_NETWORK,
+        (
+            "Check that the host reaches {url} (proxy, firewall, DNS).",
+            "Check that the mirror serves the file at that path.",
+            "Raise the retries option if the mirror is only briefly unavailable.",
+        ),
+    ),
+    "checksum_mismatch": ErrorSpec(
+        "Archive sha256 does not match",
+        "{url} has sha256 {actual}, but {expected} was expected. The file was not used.",
+        FAULT_NETWORK,
+        (
+            "Check that the mirror serves the same files as the release it copies (a proxy may rewrite them).",
+            "If the release table is outdated, refresh it with scripts/refresh_python_releases.py.",
+            "Never bypass the check: a mismatching archive may have been tampered with.",
+        ),
+    ),
+    "archive_corrupt": ErrorSpec(
+        "Archive is corrupt or truncated",
+        "{archive} could not be read: {detail}",
+        FAULT_NETWORK,
+        (
+            "Download the archive again; check the mirror's copy against its SHA256SUMS.",
+            "The previous layer, if any, was left in place.",
+        ),
+    ),
+    "archive_unsafe": ErrorSpec(
+        "Archive refused: a member would escape the destination",
+        "{archive} holds {member}: {why}. Nothing was extracted.",
+        FAULT_NETWORK,
+        (
+            "Use an archive from a trusted source (python-build-standalone or a verbatim mirror of it).",
+            "If you built the archive yourself, build it with relative paths under a top python/ directory.",
+        ),
+    ),
     # --- python_runtime ---------------------------------------------------------
     "runtime_wrong_arch": ErrorSpec(
         "Runtime archive is for another architecture",

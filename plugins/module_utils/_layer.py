@@ -227,8 +227,8 @@ def make_record(spec, facts):
 
 def write_json_atomic(path, data, mode=0o644):
     directory = os.path.dirname(path)
-    if directory and not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
+    if directory:
+        os.makedirs(directory, 0o755, exist_ok=True)
     temp = "%s.tmp-%d-%s" % (path, os.getpid(), binascii.hexlify(os.urandom(4)).decode("ascii"))
     with open(temp, "w") as handle:
         json.dump(data, handle, indent=1, sort_keys=True)
@@ -257,8 +257,7 @@ class LayerLock:
 
     def __enter__(self):
         directory = os.path.dirname(self.path)
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o755)
+        os.makedirs(directory, 0o755, exist_ok=True)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         started = time.monotonic()
         while True:

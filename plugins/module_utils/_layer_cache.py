@@ -106,8 +106,7 @@ class DirectoryCache:
         directory, archive, meta_path = self._paths(key)
         temp = "%s.tmp-%d-%s" % (archive, os.getpid(), binascii.hexlify(os.urandom(4)).decode("ascii"))
         try:
-            if not os.path.isdir(directory):
-                os.makedirs(directory, 0o755)
+            os.makedirs(directory, 0o755, exist_ok=True)
             with tarfile.open(temp, "w:gz", compresslevel=1) as tar:
                 for name in sorted(os.listdir(source_dir)):
                     tar.add(os.path.join(source_dir, name), arcname=name)
