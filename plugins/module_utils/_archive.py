@@ -1,138 +1,490 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) appenv.python contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Extract archives without letting them write outside their destination.
+"""Extract tar archives without letting them write outside their destination.
 
-Every member is checked BEFORE anything is written: absolute names, ``..``
-components, links whose target leaves the destination, hardlinks to names not
-in the archive, device files, fifos, and sizes or member counts beyond the
-limits (decompression bombs) refuse the whole archive. Extraction then writes
-member by member with setuid/setgid/world-writable bits stripped.
+``safe_extract(archive, dest)`` reads every header first (one pass) and refuses
+the whole archive, before anything is written, when a member:
+
+- has an absolute name, a ``..`` component, or appears twice;
+- lies under a symlink or a file of the archive (or of the destination), so it
+  would be written through a link;
+- is a symlink whose target is absolute or, followed from the link's own
+  directory through the archive's other symlinks, leaves the destination;
+- is a hardlink to a name that is not an earlier file of the archive;
+- is a device, fifo, socket or a type tar does not define;
+- takes the archive over the member count or the unpacked size limit, or past
+  the compression ratio limit (decompression bombs: refused from the headers,
+  before the bomb's data is unpacked).
+
+A truncated or damaged archive (gzip CRC, unexpected end, no end-of-archive
+marker) is reported as corrupt: the compressed stream is read to its end, so
+its checksum is verified, before extraction starts. Extraction writes member by
+member (never following a link, never changing ownership), keeps mtimes and
+executable bits, strips setuid/setgid/sticky and world-writable bits, and
+removes what it wrote if it fails half-way. gzip, xz, bzip2 and plain tar are
+read with the standard library; zstd where the host's Python has it (3.14+).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import gzip
 import os
-import posixpath
 import shutil
+import stat
+import sys
 import tarfile
 import zlib
 
-from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-
-_CORRUPT = (tarfile.ReadError, tarfile.CompressionError, EOFError, zlib.error, IOError, OSError)
 try:
     import lzma
-    _CORRUPT = _CORRUPT + (lzma.LZMAError,)
-except ImportError:  # pragma: no cover - lzma is optional in some builds
+except ImportError:  # pragma: no cover - Python built without liblzma
     lzma = None
+try:
+    import bz2
+except ImportError:  # pragma: no cover - Python built without libbz2
+    bz2 = None
+try:
+    from compression import zstd  # Python 3.14+
+except ImportError:
+    zstd = None
+
+from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+
+_CHUNK = 1 << 20
+# No tar header, GNU long name or pax record is legitimately this large: a bigger
+# single read is an attempt to make the reader allocate without bound.
+_MAX_HEADER_READ = 64 << 20
+_MAX_LINK_HOPS = 40
+_STRIP_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX | stat.S_IWOTH
+
+_READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError, ValueError, RecursionError, UnicodeError)
+if lzma is not None:
+    _READ_ERRORS += (lzma.LZMAError,)
+if zstd is not None:  # pragma: no cover - Python 3.14+
+    _READ_ERRORS += (getattr(zstd, "ZstdError", EOFError),)
 
 
-def _normalise(name):
-    """The member's path relative to the destination, or None when it escapes."""
-    if name.startswith("/") or name.startswith("\\"):
-        return None
+class _Unsafe(Exception):
+    def __init__(self, member, why):
+        super(_Unsafe, self).__init__(why)
+        self.member = member
+        self.why = why
+
+
+class _Corrupt(Exception):
+    pass
+
+
+class _Unsupported(Exception):
+    pass
+
+
+class _Guard:
+    """The decompressed stream as tarfile sees it: bounded in length and in single reads."""
+
+    def __init__(self, raw, limit):
+        self.raw = raw
+        self.limit = limit
+
+    def _check(self):
+        position = self.raw.tell()
+        if position > self.limit:
+            raise _Unsafe("(the archive stream)", "it unpacks to more than %d bytes (a decompression bomb?)"
+                          % self.limit)
+        return position
+
+    def read(self, size=-1):
+        if size is None or size < 0 or size > _MAX_HEADER_READ:
+            raise _Unsafe("(a member header)", "a header, long name or pax record larger than %d bytes"
+                          % _MAX_HEADER_READ)
+        data = self.raw.read(size)
+        self._check()
+        return data
+
+    def seek(self, offset, whence=0):
+        result = self.raw.seek(offset, whence)
+        self._check()
+        return result
+
+    def tell(self):
+        return self.raw.tell()
+
+    def close(self):
+        self.raw.close()
+
+
+def _open_stream(path):
+    """The decompressed stream of path (a seekable file object) and the format's name."""
+    with open(path, "rb") as handle:
+        head = handle.read(6)
+    if head[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(path, "rb"), "gzip"
+    if head[:6] == b"\xfd7zXZ\x00":
+        if lzma is None:
+            raise _Unsupported("xz")
+        return lzma.LZMAFile(path, "rb"), "xz"
+    if head[:3] == b"BZh":
+        if bz2 is None:
+            raise _Unsupported("bzip2")
+        return bz2.BZ2File(path, "rb"), "bzip2"
+    if head[:4] == b"\x28\xb5\x2f\xfd":
+        if zstd is None:
+            raise _Unsupported("zstd")
+        return zstd.ZstdFile(path, "rb"), "zstd"  # pragma: no cover - Python 3.14+
+    return open(path, "rb"), "tar"
+
+
+def _normalise(name, member):
+    """The member's path relative to the destination ('' for the destination itself)."""
+    if not isinstance(name, str):
+        raise _Unsafe(member, "its name is not text")
+    if name.startswith("/"):
+        raise _Unsafe(member, "its path is absolute")
     parts = []
-    for part in name.replace("\\", "/").split("/"):
+    for part in name.split("/"):
         if part in ("", "."):
             continue
         if part == "..":
-            return None
+            raise _Unsafe(member, "its path has a '..' component")
         parts.append(part)
     return "/".join(parts)
 
 
-def _unsafe(archive, member, why):
-    raise AppenvError("archive_unsafe", archive=os.path.basename(archive), member=member, why=why)
+def _prefixes(rel):
+    parts = rel.split("/")
+    return ["/".join(parts[:index]) for index in range(1, len(parts))]
 
 
-def _validate(archive_path, members, max_total_bytes, max_members):
-    names = set()
+def _kind(member):
+    if member.isreg():
+        return "file"
+    if member.isdir():
+        return "dir"
+    if member.issym():
+        return "sym"
+    if member.islnk():
+        return "lnk"
+    if member.ischr() or member.isblk():
+        raise _Unsafe(member.name, "it is a device file")
+    if member.isfifo():
+        raise _Unsafe(member.name, "it is a fifo")
+    kind = member.type.decode("ascii", "replace") if isinstance(member.type, bytes) else str(member.type)
+    raise _Unsafe(member.name, "it has the member type '%s' (a socket or another special file)" % kind)
+
+
+_KIND_NAMES = {"file": "file", "dir": "directory", "sym": "symlink", "lnk": "hardlink"}
+
+
+def _resolve(dest, link_rel, target, symlinks, kinds):
+    """Follow a symlink's target the way the kernel will, through the archive's symlinks
+    and those already in dest. Returns the final path relative to dest, or a reason why not."""
+    resolved = link_rel.split("/")[:-1]
+    queue = target.split("/")
+    hops = 0
+    while queue:
+        part = queue.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not resolved:
+                return None, "it is a symlink to %s, which leaves the destination" % target
+            resolved.pop()
+            continue
+        resolved.append(part)
+        key = "/".join(resolved)
+        link = symlinks.get(key)
+        if link is None and key not in kinds:
+            on_disk = os.path.join(dest, key)
+            if os.path.islink(on_disk):
+                link = os.readlink(on_disk)
+        if link is None:
+            continue
+        hops += 1
+        if hops > _MAX_LINK_HOPS:
+            return None, "it is a symlink to %s, which loops" % target
+        if link.startswith("/"):
+            return None, "it is a symlink to %s, which leads through %s to the absolute path %s" % (target, key, link)
+        resolved.pop()
+        queue = link.split("/") + queue
+    return "/".join(resolved), None
+
+
+def _check_destination(dest, entries):
+    """What is already in dest must not redirect a member: no parent may be a symlink or a file."""
+    try:
+        if not os.listdir(dest):
+            return
+    except OSError:
+        return  # missing: created later
+    seen = {}
+    for member, rel, kind in entries:
+        for prefix in _prefixes(rel):
+            state = seen.get(prefix)
+            if state is None:
+                try:
+                    mode = os.lstat(os.path.join(dest, prefix)).st_mode
+                except OSError:
+                    mode = None
+                state = "missing" if mode is None else ("dir" if stat.S_ISDIR(mode) else
+                                                        "symlink" if stat.S_ISLNK(mode) else "file")
+                seen[prefix] = state
+            if state == "symlink":
+                raise _Unsafe(member.name, "it would be written through %s, a symlink already in the destination"
+                              % prefix)
+            if state == "file":
+                raise _Unsafe(member.name, "%s is already a file in the destination" % prefix)
+        try:
+            mode = os.lstat(os.path.join(dest, rel)).st_mode
+        except OSError:
+            continue
+        if kind == "dir" and not stat.S_ISDIR(mode):
+            raise _Unsafe(member.name, "it is a directory, but the destination already has a %s there"
+                          % ("symlink" if stat.S_ISLNK(mode) else "file"))
+        if kind != "dir" and stat.S_ISDIR(mode):
+            raise _Unsafe(member.name, "it would replace a directory already in the destination")
+
+
+def _scan(tar, guard, dest, archive_size, fmt, max_total_bytes, max_members, max_ratio,
+          allow_absolute_symlinks=False):
+    """One pass over the headers: every check, nothing written. Returns ([(member, rel, kind)], bytes)."""
+    entries = []
+    kinds = {}
+    parents = set()
+    symlinks = {}
     total = 0
-    if len(members) > max_members:
-        _unsafe(archive_path, "(%d members)" % len(members), "more than %d members" % max_members)
-    for member in members:
-        rel = _normalise(member.name)
-        if rel is None:
-            _unsafe(archive_path, member.name, "its path leaves the destination")
-        if member.isdev() or member.isfifo() or not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
-            _unsafe(archive_path, member.name, "it is a device, fifo or special file")
-        if member.issym():
-            target = member.linkname
-            if target.startswith("/"):
-                _unsafe(archive_path, member.name, "it is a symlink to the absolute path %s" % target)
-            resolved = _normalise(posixpath.join(posixpath.dirname(rel), target))
-            if resolved is None:
-                _unsafe(archive_path, member.name, "it is a symlink to %s, outside the destination" % target)
-        if member.islnk():
-            target = _normalise(member.linkname)
-            if target is None or target not in names:
-                _unsafe(archive_path, member.name,
-                        "it is a hardlink to %s, which is not an earlier member of the archive" % member.linkname)
-        if member.isfile():
+    count = 0
+    while True:
+        member = tar.next()
+        if member is None:
+            break
+        count += 1
+        name = member.name
+        if count > max_members:
+            raise _Unsafe(name, "the archive has more than %d members (a decompression bomb?)" % max_members)
+        rel = _normalise(name, name)
+        kind = _kind(member)
+        if kind == "file":
+            if member.size < 0:
+                raise _Corrupt("%s has a negative size" % name)
             total += member.size
             if total > max_total_bytes:
-                _unsafe(archive_path, member.name, "the archive unpacks to more than %d bytes" % max_total_bytes)
-        names.add(rel)
-    return total
+                raise _Unsafe(name, "the archive unpacks to more than %d bytes (a decompression bomb?)"
+                              % max_total_bytes)
+            if max_ratio is not None and total > max_ratio * max(archive_size, 1):
+                raise _Unsafe(name, "the archive unpacks to more than %s times its own size (a decompression bomb?)"
+                              % max_ratio)
+        if not rel:
+            if kind != "dir":
+                raise _Unsafe(name, "it names the destination itself but is a %s" % _KIND_NAMES[kind])
+            continue
+        for prefix in _prefixes(rel):
+            above = kinds.get(prefix)
+            if above == "sym":
+                raise _Unsafe(name, "it would be written through %s, a symlink in the archive" % prefix)
+            if above is not None and above != "dir":
+                raise _Unsafe(name, "it lies under %s, which is a %s in the archive" % (prefix, _KIND_NAMES[above]))
+        if rel in kinds and not (kind == "dir" and kinds[rel] == "dir"):
+            raise _Unsafe(name, "it appears more than once in the archive")
+        if kind != "dir" and rel in parents:
+            raise _Unsafe(name, "other members lie under it, but it is a %s" % _KIND_NAMES[kind])
+        if kind == "lnk":
+            try:
+                target = _normalise(member.linkname, name)
+            except _Unsafe:
+                raise _Unsafe(name, "it is a hardlink to %s, outside the destination" % member.linkname)
+            if kinds.get(target) not in ("file", "lnk"):
+                raise _Unsafe(name, "it is a hardlink to %s, which is not an earlier file of the archive"
+                              % (member.linkname or "nothing"))
+            entries.append((member, rel, kind, target))
+        elif kind == "sym":
+            if not member.linkname:
+                raise _Unsafe(name, "it is a symlink with an empty target")
+            if member.linkname.startswith("/"):
+                if not allow_absolute_symlinks:
+                    raise _Unsafe(name, "it is a symlink to the absolute path %s" % member.linkname)
+                # Trusted layer-cache entries (venvs link to their interpreter by absolute path): the
+                # link is kept, and nothing may be written through it (checked above and below).
+            else:
+                symlinks[rel] = member.linkname
+            entries.append((member, rel, kind, None))
+        else:
+            entries.append((member, rel, kind, None))
+        kinds[rel] = kind
+        parents.update(_prefixes(rel))
+
+    # The end-of-archive marker must be there: without it the archive was cut short at a header.
+    guard.seek(tar.offset)
+    marker = guard.read(tarfile.BLOCKSIZE)
+    if len(marker) < tarfile.BLOCKSIZE or marker.count(b"\0") != tarfile.BLOCKSIZE:
+        raise _Corrupt("it ends without an end-of-archive marker (%d members read): it was cut short" % count)
+    if fmt != "tar":
+        # Read the compressed stream to its end: this is where gzip checks its CRC and length.
+        while guard.read(_CHUNK):
+            pass
+
+    for rel, target in sorted(symlinks.items()):
+        _resolved, why = _resolve(dest, rel, target, symlinks, kinds)
+        if why:
+            raise _Unsafe(rel, why)
+    _check_destination(dest, [(member, rel, kind) for member, rel, kind, _target in entries])
+    return entries, total
 
 
-def _check_symlink_chains(dest, rel):
-    """A path inside dest must not pass through a symlink that leaves it (symlink chains)."""
-    real_dest = os.path.realpath(dest)
-    real = os.path.realpath(os.path.join(dest, os.path.dirname(rel)))
-    return real == real_dest or real.startswith(real_dest + os.sep)
+def _file_mode(mode):
+    return mode & 0o7777 & ~_STRIP_BITS
 
 
-def safe_extract(archive_path, dest_dir, max_total_bytes=4 << 30, max_members=200000):
-    """Extract archive_path into dest_dir (created if needed). Returns {"files", "bytes"}."""
+def _copy(source, handle, member):
+    written = 0
+    while True:
+        try:
+            block = source.read(_CHUNK)
+        except _READ_ERRORS as exc:
+            raise _Corrupt("reading %s failed: %s" % (member.name, exc))
+        if not block:
+            break
+        handle.write(block)
+        written += len(block)
+    if written != member.size:
+        raise _Corrupt("%s holds %d bytes, its header says %d" % (member.name, written, member.size))
+    return written
+
+
+def _set_link_mtime(path, mtime):
+    if os.utime in getattr(os, "supports_follow_symlinks", ()):
+        try:
+            os.utime(path, (mtime, mtime), follow_symlinks=False)
+        except (OSError, NotImplementedError):
+            pass
+
+
+def _extract(tar, dest, entries, made):
+    counts = {"files": 0, "directories": 0, "symlinks": 0}
+    directories = []
+    create = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for member, rel, kind, link_target in entries:
+        path = os.path.join(dest, rel)
+        for prefix in _prefixes(rel):
+            parent = os.path.join(dest, prefix)
+            if not os.path.isdir(parent):
+                os.mkdir(parent, 0o755)
+                made.append(parent)
+        if kind == "dir":
+            if not os.path.isdir(path):
+                os.mkdir(path, 0o700)
+                made.append(path)
+                counts["directories"] += 1
+            directories.append((rel, _file_mode(member.mode), member.mtime))
+            continue
+        if os.path.lexists(path):
+            os.unlink(path)  # validated: never a directory
+        if kind == "file":
+            try:
+                source = tar.extractfile(member)
+            except _READ_ERRORS as exc:
+                raise _Corrupt("reading %s failed: %s" % (member.name, exc))
+            fd = os.open(path, create, 0o600)
+            made.append(path)
+            with os.fdopen(fd, "wb") as handle:
+                _copy(source, handle, member)
+                os.fchmod(handle.fileno(), _file_mode(member.mode))
+            os.utime(path, (member.mtime, member.mtime))
+            counts["files"] += 1
+        elif kind == "lnk":
+            os.link(os.path.join(dest, link_target), path)
+            made.append(path)
+            counts["files"] += 1
+        else:
+            os.symlink(member.linkname, path)
+            made.append(path)
+            _set_link_mtime(path, member.mtime)
+            counts["symlinks"] += 1
+    # Deepest first, so setting a directory's mtime is not undone by writing into it.
+    for rel, mode, mtime in sorted(directories, reverse=True):
+        path = os.path.join(dest, rel)
+        os.chmod(path, mode)
+        os.utime(path, (mtime, mtime))
+    return counts
+
+
+def _undo(made, created_root):
+    for path in reversed(made):
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.rmdir(path)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+    if created_root is not None:
+        shutil.rmtree(created_root, ignore_errors=True)
+
+
+def _missing_root(dest):
+    """The highest directory that makes would create for dest, or None if dest exists."""
+    root = None
+    path = dest
+    while not os.path.lexists(path):
+        root = path
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return root
+
+
+def safe_extract(archive_path, dest_dir, max_total_bytes=4 << 30, max_members=200000, max_ratio=None,
+                 allow_absolute_symlinks=False):
+    """Extract a tar archive (plain, gzip, xz, bzip2; zstd on Python 3.14+) into dest_dir (created if needed).
+
+    Every member is checked before anything is written; see the module's docstring.
+    allow_absolute_symlinks: keep absolute symlinks (only for the collection's own layer-cache
+    entries, restored at the path they were built for); nothing is ever written through one.
+    Returns dict(files=<regular files and hardlinks>, bytes=<unpacked bytes>, directories=, symlinks=).
+    Raises AppenvError archive_unsafe (nothing written), archive_corrupt, archive_unsupported.
+    Local write errors (disk full, read-only) propagate as OSError for the layer engine to name,
+    after what was written is removed.
+    """
+    archive_path = os.fspath(archive_path)
+    dest = os.path.abspath(os.fspath(dest_dir))
+    shown = os.path.basename(archive_path) or archive_path
     try:
-        with tarfile.open(archive_path, "r:*") as tar:
-            members = tar.getmembers()
-    except _CORRUPT as exc:
-        raise AppenvError("archive_corrupt", archive=os.path.basename(archive_path), detail=exc)
-    total = _validate(archive_path, members, max_total_bytes, max_members)
-    if not os.path.isdir(dest_dir):
-        os.makedirs(dest_dir, 0o755)
-    files = 0
+        archive_size = os.path.getsize(archive_path)
+        stream, fmt = _open_stream(archive_path)
+    except _Unsupported as exc:
+        raise AppenvError("archive_unsupported", archive=shown, format=str(exc),
+                          python="%d.%d" % tuple(sys.version_info[:2]))
+    except (IOError, OSError) as exc:
+        raise AppenvError("archive_corrupt", archive=shown, detail="it cannot be opened: %s" % (exc.strerror or exc))
+    limit = max_total_bytes + (max_members + 16) * 3 * tarfile.BLOCKSIZE + _MAX_HEADER_READ
+    guard = _Guard(stream, limit)
+    made = []
+    created_root = None
     try:
-        with tarfile.open(archive_path, "r:*") as tar:
-            for member in tar:
-                rel = _normalise(member.name)
-                if not rel:
-                    continue
-                if not _check_symlink_chains(dest_dir, rel):
-                    _unsafe(archive_path, member.name, "it would be written through a symlink leaving the destination")
-                target = os.path.join(dest_dir, rel)
-                parent = os.path.dirname(target)
-                if not os.path.isdir(parent):
-                    os.makedirs(parent, 0o755)
-                mode = member.mode & 0o775 & ~0o7000
-                if member.isdir():
-                    if not os.path.isdir(target):
-                        os.mkdir(target, 0o755)
-                    os.chmod(target, mode | 0o700)
-                elif member.issym():
-                    if os.path.lexists(target):
-                        os.unlink(target)
-                    os.symlink(member.linkname, target)
-                elif member.islnk():
-                    if os.path.lexists(target):
-                        os.unlink(target)
-                    os.link(os.path.join(dest_dir, _normalise(member.linkname)), target)
-                else:
-                    source = tar.extractfile(member)
-                    with open(target, "wb") as writer:
-                        shutil.copyfileobj(source, writer, 1 << 20)
-                    os.chmod(target, mode)
-                    os.utime(target, (member.mtime, member.mtime))
-                    files += 1
-    except AppenvError:
-        raise
-    except _CORRUPT as exc:
-        if getattr(exc, "errno", None) in (28, 122):  # ENOSPC, EDQUOT: the host's fault, not the archive's
+        try:
+            tar = tarfile.TarFile(fileobj=guard, mode="r")
+            entries, total = _scan(tar, guard, dest, archive_size, fmt, max_total_bytes, max_members, max_ratio,
+                                   allow_absolute_symlinks)
+        except (_Unsafe, _Corrupt):
             raise
-        raise AppenvError("archive_corrupt", archive=os.path.basename(archive_path), detail=exc)
-    return {"files": files, "bytes": total}
+        except _READ_ERRORS as exc:
+            raise _Corrupt("%s: %s" % (exc.__class__.__name__, exc) if str(exc) else exc.__class__.__name__)
+        created_root = _missing_root(dest)
+        os.makedirs(dest, 0o755, exist_ok=True)
+        try:
+            counts = _extract(tar, dest, entries, made)
+        except BaseException:
+            _undo(made, created_root)
+            raise
+    except _Unsafe as exc:
+        raise AppenvError("archive_unsafe", archive=shown, member=exc.member, why=exc.why)
+    except _Corrupt as exc:
+        raise AppenvError("archive_corrupt", archive=shown, detail=str(exc))
+    finally:
+        stream.close()
+    counts["bytes"] = total
+    return counts
+

@@ -1,12 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) appenv.python contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Downloads that are never used half-done: retried, bounded, checked by sha256.
+"""Downloads on the target: checked against a sha256, retried, never half-kept.
 
-The body streams to ``<dest>.part-<pid>``; only a complete body whose sha256
-matches is renamed to dest. Connection errors, timeouts, 5xx, 429 and short
-bodies are retried with exponential backoff; 4xx are not. Credentials in the
-URL are sent as a Basic Authorization header and never shown.
+``download(url, dest_path, sha256)`` streams ``http://``, ``https://`` or
+``file://`` (a local copy) into ``<dest_path>.part-<pid>``, hashing as it goes,
+and renames the file into place only when its sha256 matches: whatever fails,
+nothing partial or wrong is ever found at ``dest_path``. Connection errors,
+timeouts (the timeout bounds every single read, so a hanging server cannot
+hang the task), 5xx, 429 and bodies cut short are retried with exponential
+backoff; a 404 or 403 is not. Credentials in the URL are sent as basic auth
+(only to the same origin, never on to a redirect elsewhere) and never shown:
+errors and results carry the redacted URL.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,125 +25,294 @@ import re
 import socket
 import time
 
-from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
-from ansible.module_utils.six.moves.urllib.parse import unquote, urlsplit, urlunsplit
-from ansible.module_utils.six.moves.urllib.request import Request, urlopen
+try:  # Python 3
+    import http.client as http_client
+    import urllib.error as urllib_error
+    import urllib.request as urllib_request
+    from urllib.parse import unquote, urlsplit, urlunsplit
+except ImportError:  # pragma: no cover - Python 2 is not supported on targets
+    raise
+
+try:
+    import ssl
+except ImportError:  # pragma: no cover - a Python built without ssl: https is refused by urllib itself
+    ssl = None
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._runner import redact_url
 from ansible_collections.appenv.python.plugins.module_utils._version import COLLECTION_VERSION
 
-_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
-_CHUNK = 1 << 20
 USER_AGENT = "appenv.python/%s (+python-urllib)" % COLLECTION_VERSION
+SCHEMES = ("http", "https", "file")
+RETRY_STATUS = frozenset([408, 429, 500, 502, 503, 504]) | frozenset(range(505, 600))
+MAX_RETRY_AFTER = 60.0
+_CHUNK = 1 << 20
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 class _Retryable(Exception):
-    pass
+    """A failure worth another attempt (network hiccup, overloaded server, cut-short body)."""
+
+    def __init__(self, message, retry_after=None):
+        super(_Retryable, self).__init__(message)
+        self.retry_after = retry_after
 
 
-def _split_credentials(url):
-    parts = urlsplit(url)
-    if not parts.username:
-        return url, None
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += ":%d" % parts.port
-    clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    token = "%s:%s" % (unquote(parts.username), unquote(parts.password or ""))
-    return clean, "Basic " + base64.b64encode(token.encode("utf-8")).decode("ascii")
+class _Fatal(Exception):
+    """A failure another attempt cannot fix (404, 403, a missing local file, a bad certificate)."""
 
 
-def _fetch_once(url, part, timeout, user_agent):
-    """Stream url into part; return its sha256. Raises _Retryable or AppenvError-ready exceptions."""
-    sha = hashlib.sha256()
-    if url.startswith("file://"):
-        source = unquote(urlsplit(url).path)
+class _Target:
+    """The parts of a URL: what is requested, what is shown, and the secrets to keep out of text."""
+
+    def __init__(self, url):
+        if not isinstance(url, str) or not url.strip():
+            raise AppenvError("download_bad_url", url=repr(url), detail="no URL was given.")
+        self.raw = url.strip()
         try:
-            reader = open(source, "rb")
-        except (IOError, OSError) as exc:
-            raise ValueError("cannot read %s: %s" % (source, exc.strerror or exc))
-        with reader, open(part, "wb") as writer:
-            while True:
-                block = reader.read(_CHUNK)
-                if not block:
-                    break
-                sha.update(block)
-                writer.write(block)
-        return sha.hexdigest()
-    clean, auth = _split_credentials(url)
-    request = Request(clean, headers={"User-Agent": user_agent})
+            parts = urlsplit(self.raw)
+            port = parts.port  # raises ValueError on a malformed port
+        except ValueError as exc:
+            raise AppenvError("download_bad_url", url=redact_url(self.raw), detail="the URL is malformed (%s)." % exc)
+        self.scheme = parts.scheme.lower()
+        self.username = unquote(parts.username) if parts.username is not None else None
+        self.password = unquote(parts.password) if parts.password is not None else None
+        self.secrets = [s for s in (parts.username, parts.password, self.username, self.password) if s]
+        host = parts.hostname or ""
+        netloc = host if ":" not in host else "[%s]" % host
+        if port is not None:
+            netloc += ":%d" % port
+        # The URL actually requested carries no userinfo (urllib cannot parse it; it goes in a header).
+        self.clean = urlunsplit((self.scheme, netloc, parts.path, parts.query, parts.fragment))
+        shown_netloc = ("***@" + netloc) if parts.username is not None or parts.password is not None else netloc
+        self.shown = self.mask(urlunsplit((self.scheme, shown_netloc, parts.path, parts.query, parts.fragment)))
+        self.host = host
+        self.path = parts.path
+        self.netloc = parts.netloc
+        if self.scheme not in SCHEMES:
+            raise AppenvError("download_bad_url", url=self.shown,
+                              detail="the scheme %r is not supported; use one of %s."
+                                     % (parts.scheme, ", ".join(s + "://" for s in SCHEMES)))
+        if self.scheme in ("http", "https") and not host:
+            raise AppenvError("download_bad_url", url=self.shown, detail="the URL names no host.")
+        if self.scheme == "file" and host not in ("", "localhost"):
+            raise AppenvError("download_bad_url", url=self.shown,
+                              detail="a file:// URL names a path on the target host itself; it cannot name "
+                                     "another host (%s)." % host)
+
+    def authorization(self):
+        if self.username is None and self.password is None:
+            return None
+        token = "%s:%s" % (self.username or "", self.password or "")
+        return "Basic " + base64.b64encode(token.encode("utf-8")).decode("ascii")
+
+    def mask(self, text):
+        """Text safe to show: no userinfo in any URL, no credential anywhere."""
+        text = redact_url(str(text))
+        for secret in sorted(set(self.secrets), key=len, reverse=True):
+            if len(secret) >= 3:
+                text = text.replace(secret, "***")
+        return text
+
+
+def _origin(url):
+    parts = urlsplit(url)
+    return (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port)
+
+
+class _RedirectHandler(urllib_request.HTTPRedirectHandler):
+    """Follows redirects, but sends the credentials on only to the same scheme, host and port."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        new = urllib_request.HTTPRedirectHandler.redirect_request(self, req, fp, code, msg, headers, newurl)
+        if new is not None:
+            auth = req.unredirected_hdrs.get("Authorization")
+            if auth and _origin(req.full_url) == _origin(new.full_url):
+                new.add_unredirected_header("Authorization", auth)
+        return new
+
+
+def _opener():
+    # Only http(s): no ftp://, file:// or data: behind a redirect. Proxy settings from the
+    # environment (http_proxy, https_proxy, no_proxy) are honoured, as every HTTP client does.
+    handlers = [urllib_request.ProxyHandler(), urllib_request.HTTPHandler(), urllib_request.HTTPDefaultErrorHandler(),
+                _RedirectHandler(), urllib_request.HTTPErrorProcessor(), urllib_request.UnknownHandler()]
+    if ssl is not None and hasattr(urllib_request, "HTTPSHandler"):
+        handlers.append(urllib_request.HTTPSHandler())
+    opener = urllib_request.OpenerDirector()
+    for handler in handlers:
+        opener.add_handler(handler)
+    return opener
+
+
+def _describe(exc, timeout):
+    """A short sentence for an exception from the network."""
+    if isinstance(exc, urllib_error.URLError) and not isinstance(exc, urllib_error.HTTPError):
+        reason = exc.reason
+        if isinstance(reason, BaseException):
+            return _describe(reason, timeout)
+        return str(reason)
+    if isinstance(exc, socket.timeout) or (isinstance(exc, OSError) and "timed out" in str(exc)):
+        return "no data for %s s (timed out)" % timeout
+    if isinstance(exc, http_client.IncompleteRead):
+        return "the connection closed before the body was complete (%d bytes read)" % len(exc.partial)
+    text = str(exc) or exc.__class__.__name__
+    return "%s: %s" % (exc.__class__.__name__, text) if exc.__class__.__name__ not in text else text
+
+
+def _retry_after(headers):
+    value = (headers or {}).get("Retry-After") if headers is not None else None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None  # an HTTP date, or nothing: the normal backoff applies
+    return max(0.0, min(seconds, MAX_RETRY_AFTER))
+
+
+def _is_cert_error(exc):
+    reason = getattr(exc, "reason", exc)
+    cert_error = getattr(ssl, "SSLCertVerificationError", None) if ssl is not None else None
+    return cert_error is not None and isinstance(reason, cert_error)
+
+
+def _open_part(part):
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    return os.fdopen(os.open(part, flags, 0o644), "wb")
+
+
+def _fetch_http(target, part, user_agent, timeout):
+    """One attempt: the body into part. Returns (bytes, sha256 hex). Raises _Retryable/_Fatal/OSError(local)."""
+    request = urllib_request.Request(target.clean, headers={"User-Agent": user_agent, "Accept-Encoding": "identity"})
+    auth = target.authorization()
     if auth:
-        request.add_header("Authorization", auth)
+        request.add_unredirected_header("Authorization", auth)
     try:
-        response = urlopen(request, timeout=timeout)
-    except HTTPError as exc:
-        if exc.code >= 500 or exc.code == 429:
-            raise _Retryable("HTTP %d %s" % (exc.code, exc.reason))
-        raise ValueError("HTTP %d %s" % (exc.code, exc.reason))
-    except (URLError, socket.timeout, OSError) as exc:
-        raise _Retryable(str(getattr(exc, "reason", exc)))
-    expected = response.headers.get("Content-Length")
-    received = 0
-    try:
-        with open(part, "wb") as writer:
+        response = _opener().open(request, timeout=timeout)
+    except urllib_error.HTTPError as exc:
+        status, reason, headers = exc.code, exc.reason, exc.headers
+        exc.close()
+        text = "HTTP %d %s" % (status, reason or "")
+        if status in RETRY_STATUS:
+            raise _Retryable(text.strip(), retry_after=_retry_after(headers))
+        raise _Fatal(text.strip())
+    except (urllib_error.URLError, http_client.HTTPException, OSError) as exc:
+        if _is_cert_error(exc):
+            raise _Fatal("the server's TLS certificate is not trusted: %s" % _describe(exc, timeout))
+        if isinstance(exc, urllib_error.URLError) and "unknown url type" in str(exc.reason):
+            raise _Fatal("this host's Python cannot open %s:// URLs (built without ssl?)" % target.scheme)
+        raise _Retryable(_describe(exc, timeout))
+
+    sha = hashlib.sha256()
+    size = 0
+    with response:
+        length = response.headers.get("Content-Length")
+        length = int(length) if length is not None and length.strip().isdigit() else None
+        with _open_part(part) as handle:
             while True:
                 try:
                     block = response.read(_CHUNK)
-                except (socket.timeout, OSError) as exc:
-                    raise _Retryable("reading the body failed after %d bytes: %s" % (received, exc))
+                except (http_client.HTTPException, OSError, ValueError) as exc:
+                    raise _Retryable("reading the body failed after %d bytes: %s" % (size, _describe(exc, timeout)))
                 if not block:
                     break
-                received += len(block)
+                handle.write(block)  # a local OSError (disk full, read-only) is not a network error
                 sha.update(block)
-                writer.write(block)
-    finally:
-        response.close()
-    if expected is not None and received != int(expected):
-        raise _Retryable("the body was cut short: %d of %s bytes" % (received, expected))
-    return sha.hexdigest()
+                size += len(block)
+            handle.flush()
+            os.fsync(handle.fileno())
+    if length is not None and size != length:
+        raise _Retryable("the body was cut short: %d of %d bytes (Content-Length) arrived" % (size, length))
+    return size, sha.hexdigest()
+
+
+def _fetch_file(target, part):
+    path = urllib_request.url2pathname(target.path)
+    try:
+        source = open(path, "rb")
+    except (IOError, OSError) as exc:
+        raise _Fatal("cannot read %s: %s" % (path, exc.strerror or exc))
+    sha = hashlib.sha256()
+    size = 0
+    with source:
+        with _open_part(part) as handle:
+            while True:
+                try:
+                    block = source.read(_CHUNK)
+                except (IOError, OSError) as exc:
+                    raise _Fatal("reading %s failed after %d bytes: %s" % (path, size, exc.strerror or exc))
+                if not block:
+                    break
+                handle.write(block)
+                sha.update(block)
+                size += len(block)
+            handle.flush()
+            os.fsync(handle.fileno())
+    return size, sha.hexdigest()
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def download(url, dest_path, sha256, retries=4, backoff=1.0, timeout=60, user_agent=None, sleep=time.sleep):
-    """Download url to dest_path, checked against sha256. Returns facts of the transfer."""
-    shown = redact_url(url)
-    if not sha256 or not _SHA256.match(sha256):
-        raise AppenvError("bad_argument", option="sha256", module="python_runtime",
-                          detail="a sha256 of 64 hexadecimal digits is required to download %s; got %r"
-                                 % (shown, sha256))
-    scheme = urlsplit(url).scheme
-    if scheme not in ("http", "https", "file"):
-        raise AppenvError("bad_argument", option="url", module="python_runtime",
-                          detail="%s: only http://, https:// and file:// URLs are supported" % shown)
+    """Fetch url to dest_path if, and only if, its content has the given sha256.
+
+    retries: extra attempts after the first for transient failures; waits backoff, 2*backoff,
+    4*backoff... between them (longer if a 429/503 says Retry-After, up to MAX_RETRY_AFTER s).
+    timeout: seconds allowed for the connection and for every single read.
+    Returns dict(bytes, seconds, attempts, url (redacted), sha256). Raises AppenvError:
+    download_bad_url, checksum_missing, download_failed, checksum_mismatch. Local write
+    errors (disk full, read-only) propagate as OSError for the layer engine to name.
+    """
+    target = _Target(url)
+    if not isinstance(sha256, str) or not _SHA256.match(sha256.strip()):
+        raise AppenvError("checksum_missing", url=target.shown,
+                          value="nothing" if not sha256 else repr(sha256)[:80])
+    expected = sha256.strip().lower()
+    retries = max(0, int(retries))
+    user_agent = user_agent or USER_AGENT
+    dest_path = os.fspath(dest_path)
     part = "%s.part-%d" % (dest_path, os.getpid())
     started = time.monotonic()
-    attempt = 0
-    last_error = None
+    attempts = 0
     try:
-        while attempt <= retries:
-            attempt += 1
+        while True:
+            attempts += 1
             try:
-                actual = _fetch_once(url, part, timeout, user_agent or USER_AGENT)
+                if target.scheme == "file":
+                    size, actual = _fetch_file(target, part)
+                else:
+                    size, actual = _fetch_http(target, part, user_agent, timeout)
             except _Retryable as exc:
-                last_error = redact_url(str(exc))
-                if attempt <= retries:
-                    sleep(backoff * (2 ** (attempt - 1)))
+                _unlink(part)
+                if attempts > retries:
+                    raise AppenvError("download_failed", url=target.shown, attempts=attempts,
+                                      error=target.mask(exc))
+                delay = backoff * (2 ** (attempts - 1))
+                if exc.retry_after is not None:
+                    delay = max(delay, exc.retry_after)
+                sleep(delay)
                 continue
-            except ValueError as exc:
-                last_error = redact_url(str(exc))
-                break
-            if actual != sha256.lower():
-                raise AppenvError("checksum_mismatch", url=shown, expected=sha256.lower(), actual=actual)
-            size = os.path.getsize(part)
-            os.rename(part, dest_path)
-            return {"url": shown, "bytes": size, "attempts": attempt, "seconds": round(time.monotonic() - started, 3)}
-        raise AppenvError("download_failed", url=shown, error=last_error, attempts=attempt)
+            except _Fatal as exc:
+                raise AppenvError("download_failed", url=target.shown, attempts=attempts, error=target.mask(exc))
+            break
+        if actual != expected:
+            raise AppenvError("checksum_mismatch", url=target.shown, expected=expected, actual=actual)
+        os.rename(part, dest_path)
     finally:
-        if os.path.exists(part):
-            os.unlink(part)
+        _unlink(part)
+    return {
+        "url": target.shown,
+        "bytes": size,
+        "seconds": round(time.monotonic() - started, 3),
+        "attempts": attempts,
+        "sha256": expected,
+    }
 
 
 def copy_verified(source, dest_path, sha256):
     """A local archive, copied like a download (checked before it is used)."""
-    return download("file://" + os.path.abspath(source), dest_path, sha256, retries=0)
-
+    return download("file://" + urllib_request.pathname2url(os.path.abspath(source)), dest_path, sha256, retries=0)

@@ -97,22 +97,41 @@ CATALOGUE = {
     # --- downloads and archives -------------------------------------------------
     "download_failed": ErrorSpec(
         "Download failed",
-        "{url} could not be downloaded after {attempts} attempt(s): {error}",
+        "{url} could not be downloaded after {attempts} attempt(s); the last error was: {error}",
         FAULT_NETWORK,
         (
-            "Check that the host reaches {url} (proxy, firewall, DNS).",
-            "Check that the mirror serves the file at that path.",
-            "Raise the retries option if the mirror is only briefly unavailable.",
+            "Check that the host reaches {url} (proxy settings, firewall, DNS): try curl -fsSI from the host as the same user.",
+            "An HTTP 404 or 403 is not retried: check that the mirror serves the file at that path, and the credentials in the URL.",
+            "For a mirror that is only briefly unavailable or slow, raise the retries or timeout option and run again.",
+            "Nothing partial was kept: the next run downloads the file afresh.",
         ),
     ),
     "checksum_mismatch": ErrorSpec(
         "Archive sha256 does not match",
-        "{url} has sha256 {actual}, but {expected} was expected. The file was not used.",
+        "{url} has sha256 {actual}, but {expected} was expected. Nothing from it was used.",
         FAULT_NETWORK,
         (
-            "Check that the mirror serves the same files as the release it copies (a proxy may rewrite them).",
-            "If the release table is outdated, refresh it with scripts/refresh_python_releases.py.",
+            "Check the mirror: it must serve the same files as the release it copies (a proxy or a re-upload may have changed them).",
+            "If the release itself changed, refresh the release table with scripts/refresh_python_releases.py and review the difference.",
             "Never bypass the check: a mismatching archive may have been tampered with.",
+        ),
+    ),
+    "checksum_missing": ErrorSpec(
+        "No valid sha256 for a download",
+        "{url} was asked for with the sha256 {value}; 64 hexadecimal digits are required before anything is downloaded.",
+        FAULT_TASK,
+        (
+            "Give the archive's sha256 (64 hex digits), taken from the release's SHA256SUMS file or the release table.",
+            "Never compute it from a file you just downloaded from the same mirror: that checks nothing.",
+        ),
+    ),
+    "download_bad_url": ErrorSpec(
+        "Cannot download from this URL",
+        "{url}: {detail}",
+        FAULT_TASK,
+        (
+            "Use an https://, http:// or file:// URL (file:// names a path on the target host).",
+            "Percent-encode special characters in credentials inside the URL (user:p%40ss@host).",
         ),
     ),
     "archive_corrupt": ErrorSpec(
@@ -121,16 +140,27 @@ CATALOGUE = {
         FAULT_NETWORK,
         (
             "Download the archive again; check the mirror's copy against its SHA256SUMS.",
+            "If the archive is a local file (src), copy it again: it may have been cut short.",
             "The previous layer, if any, was left in place.",
         ),
     ),
     "archive_unsafe": ErrorSpec(
-        "Archive refused: a member would escape the destination",
+        "Archive refused as unsafe",
         "{archive} holds {member}: {why}. Nothing was extracted.",
         FAULT_NETWORK,
         (
             "Use an archive from a trusted source (python-build-standalone or a verbatim mirror of it).",
-            "If you built the archive yourself, build it with relative paths under a top python/ directory.",
+            "If you built the archive yourself, build it with relative paths only (tar -C dir .), without device files, fifos, or links that point outside it.",
+            "If it is genuinely larger than the limit, it is not a runtime archive: check the file at that name.",
+        ),
+    ),
+    "archive_unsupported": ErrorSpec(
+        "Archive format not readable on this host",
+        "{archive} is compressed with {format}, which this host's Python {python} cannot read.",
+        FAULT_HOST,
+        (
+            "Use a .tar.gz or .tar.xz archive (python-build-standalone publishes install_only archives as .tar.gz).",
+            "Or run the task with a Python on the host that reads {format} (zstd needs Python 3.14 or later).",
         ),
     ),
     # --- python_runtime ---------------------------------------------------------

@@ -22,6 +22,7 @@ __metaclass__ = type
 
 import binascii
 import errno
+import fcntl
 import json
 import os
 import tarfile
@@ -76,8 +77,27 @@ class DirectoryCache:
                 pass
         self.warnings.append("layer cache entry %s was discarded: %s" % (key[:12], why))
 
+    def _entry_lock(self, key, exclusive):
+        """flock on <key>.lock: writers of one entry go one at a time, readers never see half of one."""
+        directory = self._paths(key)[0]
+        try:
+            os.makedirs(directory, 0o755, exist_ok=True)
+            handle = open(os.path.join(directory, key + ".lock"), "a")
+        except (IOError, OSError):
+            return None  # a read-only cache: reads need no lock, writes fail later with a warning
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        return handle
+
     def restore(self, key, target):
         """Extract the entry for key into target (which must not exist yet). Returns meta or None."""
+        lock = self._entry_lock(key, exclusive=False)
+        try:
+            return self._restore_locked(key, target)
+        finally:
+            if lock is not None:
+                lock.close()
+
+    def _restore_locked(self, key, target):
         meta = self.lookup(key)
         if meta is None:
             return None
@@ -88,7 +108,7 @@ class DirectoryCache:
             return None
         os.makedirs(target, 0o755)
         try:
-            _archive.safe_extract(archive, target)
+            _archive.safe_extract(archive, target, allow_absolute_symlinks=True)
         except Exception as exc:  # pylint: disable=broad-except
             _layer.remove_tree(target)
             self.discard(key, "it could not be extracted (%s)" % exc)
@@ -103,6 +123,16 @@ class DirectoryCache:
 
     def store(self, key, source_dir, record):
         """Archive source_dir as the entry for key. Failures become warnings, never errors."""
+        lock = self._entry_lock(key, exclusive=True)
+        try:
+            if lock is not None and self.lookup(key) is not None:
+                return self.lookup(key)  # another build stored the same layer meanwhile
+            return self._store_locked(key, source_dir, record)
+        finally:
+            if lock is not None:
+                lock.close()
+
+    def _store_locked(self, key, source_dir, record):
         directory, archive, meta_path = self._paths(key)
         temp = "%s.tmp-%d-%s" % (archive, os.getpid(), binascii.hexlify(os.urandom(4)).decode("ascii"))
         try:
@@ -174,8 +204,8 @@ class DirectoryCache:
         return removed
 
     def _remove(self, key):
-        _directory, archive, meta_path = self._paths(key)
-        for path in (meta_path, archive):
+        directory, archive, meta_path = self._paths(key)
+        for path in (meta_path, archive, os.path.join(directory, key + ".lock")):
             try:
                 os.unlink(path)
             except OSError:

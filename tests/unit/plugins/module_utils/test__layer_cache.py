@@ -125,8 +125,25 @@ def test_lru_eviction_by_size_and_age(tmp_path):
     for age, meta in zip((300, 200, 100), metas):
         meta["last_used"] -= age
         _layer.write_json_atomic(cache._paths(meta["key"])[2], meta)
-    one_size = metas[0]["size"]
-    removed = DirectoryCache(str(tmp_path / "cache"), max_bytes=one_size * 2 + 1).evict()
+    newest_two = metas[1]["size"] + metas[2]["size"]
+    removed = DirectoryCache(str(tmp_path / "cache"), max_bytes=newest_two).evict()
     assert removed == [metas[0]["key"]]
     removed = DirectoryCache(str(tmp_path / "cache"), max_age_days=150 / 86400.0).evict()
     assert removed == [metas[1]["key"]]
+
+
+def test_absolute_symlinks_of_a_venv_survive_a_restore(tmp_path):
+    """venvs link bin/python to their interpreter by absolute path; the cache must restore that."""
+
+    class VenvLike(ToyLayer):
+        def build(self, target, runner):
+            facts = super(VenvLike, self).build(target, runner)
+            os.symlink("/usr/bin/python3", os.path.join(target, "python"))
+            return facts
+
+    cache = DirectoryCache(str(tmp_path / "cache"))
+    converge(VenvLike(tmp_path / "h" / "venv"), cache)
+    _layer.remove_tree(str(tmp_path / "h"))
+    result = converge(VenvLike(tmp_path / "h" / "venv"), cache)
+    assert result.action == "restored"
+    assert os.readlink(str(tmp_path / "h" / "venv" / "python")) == "/usr/bin/python3"

@@ -1,0 +1,352 @@
+"""Safe extraction against hostile tarballs built on the spot: nothing may land outside (or inside) dest."""
+
+import errno
+import gzip
+import io
+import os
+import stat
+import tarfile
+
+import pytest
+
+from ansible_collections.appenv.python.plugins.module_utils import _archive
+from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+
+MTIME = 1500000000
+
+
+def _file(name, data=b"payload\n", mode=0o644):
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = len(data), mode, MTIME
+    return info, data
+
+
+def _dir(name, mode=0o755):
+    info = tarfile.TarInfo(name)
+    info.type, info.mode, info.mtime = tarfile.DIRTYPE, mode, MTIME
+    return info, None
+
+
+def _link(name, target, kind=tarfile.SYMTYPE):
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.mtime, info.mode = kind, target, MTIME, 0o777
+    return info, None
+
+
+def _special(name, kind):
+    info = tarfile.TarInfo(name)
+    info.type, info.mode, info.devmajor, info.devminor = kind, 0o666, 1, 3
+    return info, None
+
+
+def _build(path, members, mode="w:gz", fmt=tarfile.PAX_FORMAT):
+    with tarfile.open(str(path), mode, format=fmt) as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return path
+
+
+def _tree(root):
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(str(root)):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            found[os.path.relpath(path, str(root))] = os.lstat(path).st_mtime_ns
+    return found
+
+
+@pytest.fixture
+def place(tmp_path):
+    """tmp_path/archives holds the archive; tmp_path/outside is what an escape would hit."""
+    (tmp_path / "archives").mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("untouched")
+    return tmp_path
+
+
+def _refused(place, members, code="archive_unsafe", dest_exists=True, mode="w:gz", **limits):
+    archive = _build(place / "archives" / "hostile.tar.gz", members, mode=mode)
+    dest = place / "work" / "dest"
+    if dest_exists:
+        dest.mkdir(parents=True)
+    before = _tree(place)
+    with pytest.raises(AppenvError) as caught:
+        _archive.safe_extract(str(archive), str(dest), **limits)
+    assert caught.value.code == code, caught.value.message
+    assert _tree(place) == before  # nothing outside dest, nothing inside it either
+    assert not os.path.exists("/tmp/appenv-abs-evil")
+    if dest_exists:
+        assert os.listdir(str(dest)) == []
+    else:
+        assert not os.path.lexists(str(dest))
+    return caught.value
+
+
+HOSTILE = {
+    "dot-dot": [_file("python/ok"), _file("../outside/evil")],
+    "dot-dot-deep": [_file("python/a/../../../outside/evil")],
+    "absolute": [_file("/tmp/appenv-abs-evil")],
+    "symlink-to-etc": [_link("python/etc", "/etc")],
+    "symlink-up": [_link("python/up", "../../outside")],
+    "symlink-chain-dot": [_link("a", "."), _link("b", "a/..")],
+    "symlink-chain-forward": [_link("s1", "s2/x"), _link("s2", "..")],
+    # Each target stays inside dest when read as text; followed through the other links, it leaves.
+    "symlink-chain-through-dir": [_dir("d"), _link("d/self", "."), _link("d/esc", "self/../..")],
+    "symlink-loop": [_link("loop1", "loop2"), _link("loop2", "loop1")],
+    "write-through-symlink": [_link("lib", "."), _file("lib/x")],
+    "symlink-then-file-under-it": [_link("out", "../outside"), _file("out/evil")],
+    "hardlink-outside": [_link("h", "../outside/keep", tarfile.LNKTYPE)],
+    "hardlink-absolute": [_link("h", "/etc/passwd", tarfile.LNKTYPE)],
+    "hardlink-not-in-archive": [_file("a"), _link("h", "b", tarfile.LNKTYPE)],
+    "hardlink-to-later-member": [_link("h", "a", tarfile.LNKTYPE), _file("a")],
+    "char-device": [_special("python/null", tarfile.CHRTYPE)],
+    "block-device": [_special("python/sda", tarfile.BLKTYPE)],
+    "fifo": [_special("python/pipe", tarfile.FIFOTYPE)],
+    "unknown-type": [_special("python/socket", b"Q")],
+    "duplicate": [_file("python/x"), _file("python/x", b"again")],
+    "dir-then-symlink": [_dir("python"), _link("python", "../outside")],
+    "under-a-file": [_file("python"), _file("python/x")],
+    "file-over-parent": [_file("python/x"), _file("python")],
+    "root-as-file": [_file("./")],
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_members_are_refused_before_anything_is_written(place, case):
+    error = _refused(place, HOSTILE[case])
+    assert "Nothing was extracted" in error.message
+    assert error.fields["member"] and error.fields["why"]
+
+
+@pytest.mark.parametrize("case", ["dot-dot", "symlink-to-etc", "fifo"])
+def test_refusal_does_not_create_a_missing_destination(place, case):
+    _refused(place, HOSTILE[case], dest_exists=False)
+
+
+def test_hardlink_refusals_name_the_link_target(place):
+    error = _refused(place, HOSTILE["hardlink-absolute"])
+    assert error.fields["why"] == "it is a hardlink to /etc/passwd, outside the destination"
+
+
+def test_refusal_names_the_member_and_why(place):
+    error = _refused(place, [_file("python/ok"), _link("python/etc", "/etc")])
+    assert error.fields["member"] == "python/etc"
+    assert "absolute path /etc" in error.fields["why"]
+    assert "hostile.tar.gz holds python/etc" in error.message
+
+
+def test_a_bomb_is_refused_from_its_header_before_it_is_unpacked(place):
+    # A header that claims 64 GiB: the size check fires on the header, before any data is read.
+    info = tarfile.TarInfo("python/bomb")
+    info.size = 64 << 30
+    archive = place / "archives" / "bomb.tar.gz"
+    with gzip.open(str(archive), "wb") as handle:
+        handle.write(info.tobuf(tarfile.GNU_FORMAT) + b"\0" * 4096)
+    dest = place / "dest"
+    with pytest.raises(AppenvError) as caught:
+        _archive.safe_extract(str(archive), str(dest))
+    assert caught.value.code == "archive_unsafe" and "decompression bomb" in caught.value.message
+    assert not dest.exists()
+
+
+def test_a_zero_filled_member_above_the_limit_is_refused(place):
+    error = _refused(place, [_file("python/small"), _file("python/zeros", b"\0" * (3 << 20))],
+                     max_total_bytes=1 << 20)
+    assert error.fields["member"] == "python/zeros"
+
+
+def test_a_compression_ratio_limit_catches_zero_bombs(place):
+    error = _refused(place, [_file("python/zeros", b"\0" * (8 << 20))], max_ratio=50)
+    assert "times its own size" in error.message
+
+
+def test_too_many_members_is_refused(place):
+    _refused(place, [_file("python/f%d" % number) for number in range(10)], max_members=5)
+
+
+def test_a_huge_long_name_header_is_refused(place, monkeypatch):
+    monkeypatch.setattr(_archive, "_MAX_HEADER_READ", 1024)
+    archive = _build(place / "archives" / "longname.tar", [_file("python/" + "n" * 3000)],
+                     mode="w", fmt=tarfile.GNU_FORMAT)
+    with pytest.raises(AppenvError) as caught:
+        _archive.safe_extract(str(archive), str(place / "dest"))
+    assert caught.value.code == "archive_unsafe"
+
+
+def test_a_symlink_already_in_the_destination_is_not_followed(place):
+    archive = _build(place / "archives" / "a.tar.gz", [_file("lib/evil")])
+    dest = place / "dest"
+    dest.mkdir()
+    os.symlink(str(place / "outside"), str(dest / "lib"))
+    with pytest.raises(AppenvError) as caught:
+        _archive.safe_extract(str(archive), str(dest))
+    assert caught.value.code == "archive_unsafe" and "already in the destination" in caught.value.message
+    assert sorted(os.listdir(str(place / "outside"))) == ["keep"]
+
+    archive = _build(place / "archives" / "b.tar.gz", [_link("alias", "lib/../../outside")])
+    with pytest.raises(AppenvError):
+        _archive.safe_extract(str(archive), str(dest))
+
+
+# -- corrupt archives ----------------------------------------------------------
+
+def _good_members():
+    return [
+        _dir("./"),
+        _dir("./python"),
+        _dir("./python/bin"),
+        _file("./python/bin/python3.12", b"#!/bin/sh\necho 3.12\n", 0o755),
+        _link("./python/bin/python3", "python3.12"),
+        _link("./python/bin/python", "python3"),
+        _link("./python/bin/python3.12-hard", "python/bin/python3.12", tarfile.LNKTYPE),
+        _dir("./python/lib", 0o777),
+        _file("./python/lib/libpython3.12.so", b"\x7fELF" + b"\0" * 5000, 0o755),
+        _file("./python/lib/python3.12/os.py", b"import sys\n" * 200),
+        _link("./python/share/alias", "../lib"),
+        _file("./python/lib/setuid-helper", b"x", 0o4755),
+        _file("./python/lib/world-writable", b"x", 0o666),
+        _file("./python/lib/read-only", b"x", 0o444),
+    ]
+
+
+@pytest.fixture
+def good_archive(place):
+    return _build(place / "archives" / "python.tar.gz", _good_members())
+
+
+def test_a_truncated_gzip_is_corrupt(place, good_archive):
+    data = good_archive.read_bytes()
+    good_archive.write_bytes(data[: len(data) // 2])
+    dest = place / "dest"
+    with pytest.raises(AppenvError) as caught:
+        _archive.safe_extract(str(good_archive), str(dest))
+    assert caught.value.code == "archive_corrupt"
+    assert not dest.exists()
+
+
+def test_a_gzip_crc_error_is_caught_before_extraction(place, good_archive):
+    data = bytearray(good_archive.read_bytes())
+    data[-8] ^= 0xFF  # the CRC32 in the gzip trailer: only reading to the end notices it
+    good_archive.write_bytes(bytes(data))
+    dest = place / "dest"
+    dest.mkdir()
+    with pytest.raises(AppenvError) as caught:
+        _archive.safe_extract(str(good_archive), str(dest))
+    assert caught.value.code == "archive_corrupt"
+    assert os.listdir(str(dest)) == []
+
+
+def test_a_plain_tar_cut_at_a_header_boundary_is_corrupt(place):
+    archive = _build(place / "archives" / "cut.tar", [_file("a", b"x" * 512), _file("b", b"y" * 512)], mode="w")
+    data = archive.read_bytes()
+    archive.write_bytes(data[:1024])  # the first member, whole, and nothing after it
+    with pytest.raises(AppenvError) as caught:
+        _archive.safe_extract(str(archive), str(place / "dest"))
+    assert caught.value.code == "archive_corrupt" and "cut short" in caught.value.message
+
+
+def test_a_plain_tar_cut_inside_a_member_is_corrupt(place):
+    archive = _build(place / "archives" / "cut.tar", [_file("a", b"x" * 4096), _file("b")], mode="w")
+    archive.write_bytes(archive.read_bytes()[:2048])
+    with pytest.raises(AppenvError) as caught:
+        _archive.safe_extract(str(archive), str(place / "dest"))
+    assert caught.value.code == "archive_corrupt"
+    assert not (place / "dest").exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"<html>502 Bad Gateway</html>\n" * 40, b"\x1f\x8bnot really gzip"],
+                         ids=["empty", "html", "bad-gzip"])
+def test_something_that_is_not_an_archive_is_corrupt(place, content):
+    archive = place / "archives" / "x.tar.gz"
+    archive.write_bytes(content)
+    with pytest.raises(AppenvError) as caught:
+        _archive.safe_extract(str(archive), str(place / "dest"))
+    assert caught.value.code == "archive_corrupt"
+
+
+def test_a_missing_archive_is_a_clear_error(place):
+    with pytest.raises(AppenvError) as caught:
+        _archive.safe_extract(str(place / "archives" / "nope.tar.gz"), str(place / "dest"))
+    assert caught.value.code == "archive_corrupt" and "cannot be opened" in caught.value.message
+
+
+@pytest.mark.skipif(_archive.zstd is not None, reason="this Python reads zstd")
+def test_zstd_without_stdlib_support_is_unsupported_not_corrupt(place):
+    archive = place / "archives" / "x.tar.zst"
+    archive.write_bytes(b"\x28\xb5\x2f\xfd" + b"\0" * 64)
+    with pytest.raises(AppenvError) as caught:
+        _archive.safe_extract(str(archive), str(place / "dest"))
+    assert caught.value.code == "archive_unsupported" and "zstd" in caught.value.message
+
+
+# -- good archives ---------------------------------------------------------------
+
+def _mode(path):
+    return stat.S_IMODE(os.lstat(str(path)).st_mode)
+
+
+@pytest.mark.parametrize("mode", ["w:gz", "w:xz", "w:bz2", "w"])
+def test_a_good_archive_extracts_with_links_modes_and_mtimes(place, mode):
+    archive = _build(place / "archives" / "python.tar", _good_members(), mode=mode)
+    dest = place / "work" / "extract"  # a missing parent is created
+    result = _archive.safe_extract(str(archive), str(dest))
+    top = dest / "python"
+    assert (top / "bin" / "python3.12").read_bytes() == b"#!/bin/sh\necho 3.12\n"
+    assert _mode(top / "bin" / "python3.12") == 0o755
+    assert os.readlink(str(top / "bin" / "python3")) == "python3.12"
+    assert os.readlink(str(top / "bin" / "python")) == "python3"
+    assert (top / "bin" / "python").read_bytes() == (top / "bin" / "python3.12").read_bytes()
+    assert os.path.samefile(str(top / "bin" / "python3.12-hard"), str(top / "bin" / "python3.12"))
+    assert os.readlink(str(top / "share" / "alias")) == "../lib"
+    assert (top / "share" / "alias" / "python3.12" / "os.py").is_file()
+    assert _mode(top / "lib" / "setuid-helper") == 0o755  # setuid stripped, exec bit kept
+    assert _mode(top / "lib" / "world-writable") == 0o664
+    assert _mode(top / "lib" / "read-only") == 0o444
+    assert _mode(top / "lib") == 0o775
+    assert _mode(top / "share") == 0o755  # implied by a member, never listed
+    for path in (top / "bin" / "python3.12", top / "lib" / "python3.12" / "os.py", top / "lib", top / "bin"):
+        assert os.stat(str(path)).st_mtime == MTIME, path
+    assert os.lstat(str(top / "bin" / "python3")).st_mtime == MTIME
+    assert result["files"] == 7 and result["symlinks"] == 3
+    assert result["bytes"] == sum(info.size for info, _data in _good_members() if info.isreg())
+
+
+def test_extraction_into_an_existing_directory_keeps_what_is_there(place, good_archive):
+    dest = place / "dest"
+    (dest / "python" / "bin").mkdir(parents=True)
+    (dest / "unrelated").write_text("mine")
+    (dest / "python" / "bin" / "python3.12").write_text("an older file")
+    _archive.safe_extract(str(good_archive), str(dest))
+    assert (dest / "unrelated").read_text() == "mine"
+    assert (dest / "python" / "bin" / "python3.12").read_bytes().startswith(b"#!/bin/sh")
+
+
+def test_a_layer_cache_style_archive_round_trips(place):
+    source = place / "layer"
+    (source / "bin").mkdir(parents=True)
+    (source / "bin" / "tool").write_text("#!/bin/sh\n")
+    os.chmod(str(source / "bin" / "tool"), 0o750)
+    os.symlink("tool", str(source / "bin" / "tool-link"))
+    archive = place / "archives" / "layer.tar.gz"
+    with tarfile.open(str(archive), "w:gz") as tar:
+        for name in sorted(os.listdir(str(source))):
+            tar.add(str(source / name), arcname=name)
+    dest = place / "restored"
+    dest.mkdir()
+    _archive.safe_extract(str(archive), str(dest))
+    assert _mode(dest / "bin" / "tool") == 0o750
+    assert os.readlink(str(dest / "bin" / "tool-link")) == "tool"
+
+
+def test_a_failure_half_way_removes_what_was_written(place, good_archive, monkeypatch):
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_archive.os, "symlink", no_space)
+    dest = place / "work" / "dest"
+    before = _tree(place)
+    with pytest.raises(OSError) as caught:
+        _archive.safe_extract(str(good_archive), str(dest))
+    assert caught.value.errno == errno.ENOSPC  # the layer engine names it (layer_no_space)
+    assert _tree(place) == before
