@@ -163,6 +163,79 @@ CATALOGUE = {
             "Or run the task with a Python on the host that reads {format} (zstd needs Python 3.14 or later).",
         ),
     ),
+    # --- version requests (controller) -------------------------------------------
+    "version_file_invalid": ErrorSpec(
+        "Unreadable Python version request in {file}",
+        "{file} says {value!r}: {detail}.",
+        FAULT_APP,
+        (
+            "Write the version as X.Y or X.Y.Z (e.g. 3.12) in .python-version or runtime.txt (python-3.12).",
+            "Use a PEP 440 specifier (e.g. >=3.11,<3.13) in pyproject.toml's project.requires-python.",
+            "Or set the version option of the task, which takes precedence.",
+        ),
+    ),
+    "version_conflict": ErrorSpec(
+        "Python version files disagree",
+        "{first} asks for {first_value!r}, which gives Python {version}, but {second} asks for {second_value!r}.",
+        FAULT_APP,
+        (
+            "Make the two files agree (e.g. raise the version in {first} or widen the range in {second}).",
+            "Remove the file that is out of date.",
+            "Or set the version option of the task explicitly.",
+        ),
+    ),
+    "version_unknown": ErrorSpec(
+        "No Python release matches the request",
+        "Nothing available for {triple} satisfies {request}. Newest available: {available}.",
+        FAULT_APP,
+        (
+            "Ask for one of the available versions.",
+            "If the version was released recently, refresh the release table (scripts/refresh_python_releases.py) or point mirror/release at a release that has it.",
+        ),
+    ),
+    "version_eol": ErrorSpec(
+        "Python {minor} has reached its end of life",
+        "{source} resolves to Python {version}; Python {minor} stopped receiving security fixes on {date}.",
+        FAULT_APP,
+        (
+            "Upgrade the app to a supported Python (the newest available is {newest}) and update {source}.",
+            "If you must keep it for now, set allow_eol: true on the task.",
+        ),
+    ),
+    "version_missing": ErrorSpec(
+        "No Python version requested",
+        "The task sets no version, and {project_dir} has no .python-version, runtime.txt or pyproject.toml naming one.",
+        FAULT_TASK,
+        (
+            "Set the version option (e.g. version: '3.12').",
+            "Or add a .python-version file to the app and point project_dir at it.",
+        ),
+    ),
+    "mirror_unreachable": ErrorSpec(
+        "The runtime mirror cannot be read",
+        "{url} could not be fetched after {attempts} attempt(s): {error}",
+        FAULT_NETWORK,
+        (
+            "Check the mirror and release options: {url} must exist (python-build-standalone layout).",
+            "Check that the controller reaches the mirror (proxy, firewall, DNS).",
+            "For air-gapped builds use the archive option with a file on the controller.",
+        ),
+    ),
+    "archive_name_unrecognised": ErrorSpec(
+        "Runtime archive name not recognised",
+        "{name} does not follow python-build-standalone's naming (cpython-X.Y.Z+RELEASE-TRIPLE-install_only[_stripped].tar.gz).",
+        FAULT_TASK,
+        (
+            "Keep the archive's original file name.",
+            "Or give version, url/src and sha256 explicitly.",
+        ),
+    ),
+    "arch_unsupported": ErrorSpec(
+        "Host architecture not supported",
+        "The host reports {machine}; appenv.python has runtimes for x86_64 and aarch64.",
+        FAULT_HOST,
+        ("Run the play against an x86_64 or aarch64 host, or set arch explicitly if the report is wrong.",),
+    ),
     # --- python_runtime ---------------------------------------------------------
     "runtime_wrong_arch": ErrorSpec(
         "Runtime archive is for another architecture",
