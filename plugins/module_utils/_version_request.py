@@ -277,7 +277,12 @@ def resolve(version=None, project_dir=None, releases=(), triple="x86_64-unknown-
     if version:
         requests.append(("the version option", option_request(version), version))
     if project_dir:
-        requests.extend(requests_from_project(project_dir))
+        found = requests_from_project(project_dir)
+        if version:
+            # The option overrides the app's pins; pyproject.toml declares what the app supports,
+            # so the chosen version must still satisfy it.
+            found = [entry for entry in found if "pyproject.toml" in entry[0]]
+        requests.extend(found)
     if not requests:
         raise AppenvError("version_missing", project_dir=project_dir or "(not set)")
     chosen = choose(requests, releases, triple, today=today, allow_eol=allow_eol)
