@@ -18,6 +18,7 @@ import json
 import os
 import re
 
+from ansible_collections.appenv.python.plugins.module_utils import _layer as _layer_base
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._host import cpu_count
 
@@ -25,10 +26,14 @@ INVALIDATION_MODES = ("timestamp", "checked-hash", "unchecked-hash")
 
 # Runs inside the target interpreter: stdin is {"files": [...], "mode": ..., "levels": [...], "workers": N}.
 _COMPILER = r"""
-import json, sys, py_compile
+import json, os, sys, py_compile
 from concurrent.futures import ProcessPoolExecutor
 job = json.load(sys.stdin)
 mode = getattr(py_compile.PycInvalidationMode, job["mode"].upper().replace("-", "_"))
+if os.environ.get("SOURCE_DATE_EPOCH") and mode == py_compile.PycInvalidationMode.TIMESTAMP:
+    # A timestamp pyc records the source's mtime, which differs between checkouts: like
+    # py_compile itself, reproducible builds get hash-based pycs.
+    mode = py_compile.PycInvalidationMode.CHECKED_HASH
 def one(path):
     errors = []
     for level in job["levels"]:
@@ -143,3 +148,132 @@ def compile_trees(runner, interpreter, trees, invalidation_mode="checked-hash", 
     except (ValueError, IndexError):
         raise AppenvError("internal_error", detail="the bytecode compiler printed no result: %s"
                           % runner.mask(result.output[-1000:]))
+
+
+# --- the pyc_compile layer -----------------------------------------------------------
+
+_PYTHON_NAME = re.compile(r"^python(\d+\.\d+)$")
+
+
+def interpreter_minor(interpreter):
+    """'3.11' for an interpreter, found without running it (a no-op starts no process)."""
+    real = os.path.realpath(interpreter)
+    match = _PYTHON_NAME.match(os.path.basename(real))
+    if match:
+        return match.group(1)
+    bin_dir = os.path.dirname(os.path.abspath(interpreter))
+    for candidate in (os.path.join(bin_dir, "..", "pyvenv.cfg"), os.path.join(os.path.dirname(real), "..", "pyvenv.cfg")):
+        try:
+            with open(candidate) as handle:
+                for line in handle:
+                    key, _sep, value = line.partition("=")
+                    if key.strip() in ("version", "version_info"):
+                        return ".".join(value.strip().split(".")[:2])
+        except (IOError, OSError):
+            pass
+    for root in (os.path.dirname(bin_dir), os.path.dirname(os.path.dirname(real))):
+        try:
+            minors = [name[6:] for name in os.listdir(os.path.join(root, "lib")) if _PYTHON_NAME.match(name)]
+        except OSError:
+            continue
+        if len(minors) == 1:
+            return minors[0]
+    raise AppenvError("interpreter_unknown", interpreter=interpreter)
+
+
+def describe_listing_changes(old, new, limit=3):
+    """'3 source files changed in /app (added: a.py; changed: b.py; removed: c.py)'."""
+    added = sorted(set(new) - set(old))
+    removed = sorted(set(old) - set(new))
+    changed = sorted(path for path in set(old) & set(new) if old[path] != new[path])
+
+    def names(paths):
+        shown = ", ".join(os.path.basename(path) for path in paths[:limit])
+        return shown + (", …" if len(paths) > limit else "")
+
+    parts = ["%s: %s" % (label, names(paths)) for label, paths in
+             (("added", added), ("changed", changed), ("removed", removed)) if paths]
+    total = len(added) + len(removed) + len(changed)
+    return "%d source file%s changed (%s)" % (total, "" if total == 1 else "s", "; ".join(parts))
+
+
+class PycLayerSpec(_layer_base.LayerSpec):
+    """The .pyc files of a set of trees. Recompiling is safe to redo, so no roll-back is needed."""
+
+    kind = "pyc_compile"
+    format_version = 1
+    strategy = "none"
+    labels = {"invalidation_mode": "Invalidation mode", "optimize": "Optimisation levels",
+              "python": "Python version", "trees": "Trees", "exclude": "Excluded paths"}
+
+    def __init__(self, trees, interpreter, invalidation_mode="checked-hash", optimize_levels=(0,), workers=0,
+                 exclude=(), remove_orphans=True, state_dir="/var/lib/appenv/pyc", env=None):
+        self.trees = sorted(os.path.abspath(tree) for tree in trees)
+        self.interpreter = interpreter
+        self.workers = workers
+        self.exclude = list(exclude)
+        self.remove_orphans_enabled = remove_orphans
+        self.env = env
+        for tree in self.trees:
+            if not os.path.isdir(tree):
+                raise AppenvError("bad_argument", option="paths", module="pyc_compile",
+                                  detail="%s is not a directory on the host" % tree)
+        self.listing = list_tree(self.trees, self.exclude)
+        self.minor = interpreter_minor(interpreter)
+        self.levels = sorted(set(optimize_levels))
+        wanted = {
+            "trees": self.trees,
+            "exclude": self.exclude,
+            "sources": listing_digest(self.listing),
+            "invalidation_mode": invalidation_mode,
+            "optimize": self.levels,
+            "python": self.minor,
+        }
+        name = hashlib.sha256("\0".join(self.trees).encode("utf-8")).hexdigest()[:16]
+        super(PycLayerSpec, self).__init__(self.trees[0], wanted, state_path=os.path.join(state_dir, name + ".json"))
+        self._lock = os.path.join(state_dir, name + ".lock")
+
+    def lock_path(self):
+        return self._lock
+
+    @property
+    def cache_tag(self):
+        return "cpython-" + self.minor.replace(".", "")
+
+    def compare(self, stored, wanted):
+        old = stored.get("inputs", {})
+        others = dict((key, value) for key, value in wanted.items() if key != "sources")
+        reasons = _layer_base.describe_changes(dict((k, v) for k, v in old.items() if k != "sources"), others,
+                                               self.labels)
+        if reasons:
+            return _layer_base.ACTION_RECREATED, reasons
+        if old.get("sources") != wanted["sources"]:
+            listing = stored.get("facts", {}).get("listing", {})
+            return _layer_base.ACTION_UPDATED, [describe_listing_changes(listing, self.listing)]
+        return _layer_base.ACTION_KEPT, []
+
+    def verify(self, stored):
+        missing = missing_pycs(self.listing, self.cache_tag, self.levels)
+        failed = set(item["file"] for item in stored.get("facts", {}).get("failed", []))
+        missing = [path for path in missing
+                   if os.path.join(os.path.dirname(os.path.dirname(path)), os.path.basename(path).split(".")[0] + ".py")
+                   not in failed]
+        if missing:
+            return ["%d pyc file(s) missing (%s)" % (len(missing), ", ".join(missing[:3]))]
+        return []
+
+    def _compile(self, runner, files):
+        removed = remove_orphans(self.trees) if self.remove_orphans_enabled else 0
+        result = {"compiled": 0, "failed": []}
+        if files:
+            result = compile_trees(runner, self.interpreter, self.trees, self.wanted["invalidation_mode"],
+                                   self.levels, self.workers, env=self.env, files=files)
+        return {"listing": self.listing, "compiled": result["compiled"], "failed": result["failed"],
+                "removed": removed, "cache_tag": self.cache_tag}
+
+    def build(self, target, runner):
+        return self._compile(runner, sorted(self.listing))
+
+    def update(self, stored, runner):
+        old = stored.get("facts", {}).get("listing", {})
+        return self._compile(runner, sorted(path for path, stat in self.listing.items() if old.get(path) != stat))

@@ -274,6 +274,16 @@ CATALOGUE = {
             "Refresh the release table (scripts/refresh_python_releases.py) if the table is wrong.",
         ),
     ),
+    # --- bytecode ------------------------------------------------------------------
+    "interpreter_unknown": ErrorSpec(
+        "Cannot tell the Python version of the interpreter",
+        "{interpreter} is not named pythonX.Y and has no pyvenv.cfg or lib/pythonX.Y beside it.",
+        FAULT_TASK,
+        (
+            "Point interpreter at the runtime's versioned interpreter (e.g. /opt/appenv/python/bin/python3.12).",
+            "Check that the runtime is installed (appenv.python.python_runtime) before compiling bytecode.",
+        ),
+    ),
     # --- arguments ------------------------------------------------------------
     "bad_argument": ErrorSpec(
         "Invalid value for {option}",

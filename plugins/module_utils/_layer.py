@@ -371,24 +371,41 @@ def _build(spec, action, stored, runner):
         return spec.update(stored, runner)
     if spec.strategy == "none":
         return spec.build(spec.path, runner)
+    if spec.strategy == "staging":
+        # A relocatable tree: build it beside the old layer, which stays in use until the swap.
+        staging = _staging_path(spec.path)
+        os.makedirs(staging, 0o755)
+        try:
+            facts = spec.build(staging, runner)
+        except BaseException:
+            remove_tree(staging)
+            raise
+        _swap_in(spec, staging)
+        return facts
     aside = _aside_path(spec.path)
     had_old = os.path.lexists(spec.path)
     if had_old:
         os.rename(spec.path, aside)
     try:
-        if spec.strategy == "staging":
-            staging = _staging_path(spec.path)
-            os.makedirs(staging, 0o755)
-            facts = spec.build(staging, runner)
-            os.rename(staging, spec.path)
-        else:
-            os.makedirs(spec.path, 0o755)
-            facts = spec.build(spec.path, runner)
-        return facts
+        os.makedirs(spec.path, 0o755)
+        return spec.build(spec.path, runner)
     except BaseException:
-        for leftover in (_staging_path(spec.path), spec.path):
-            if os.path.lexists(leftover):
-                remove_tree(leftover)
+        if os.path.lexists(spec.path):
+            remove_tree(spec.path)
+        if had_old:
+            os.rename(aside, spec.path)
+        raise
+
+
+def _swap_in(spec, staging):
+    """Replace the layer with the finished staging tree; the old one goes aside until the fingerprint is written."""
+    aside = _aside_path(spec.path)
+    had_old = os.path.lexists(spec.path)
+    if had_old:
+        os.rename(spec.path, aside)
+    try:
+        os.rename(staging, spec.path)
+    except BaseException:
         if had_old:
             os.rename(aside, spec.path)
         raise
@@ -410,18 +427,10 @@ def _restore(spec, cache, key):
         return None
     if not _state_inside_layer(spec) and os.path.lexists(spec.state_path):
         os.unlink(spec.state_path)
-    aside = _aside_path(spec.path)
-    had_old = os.path.lexists(spec.path)
-    if had_old:
-        os.rename(spec.path, aside)
-    try:
-        os.rename(staging, spec.path)
-    except BaseException:
-        if had_old:
-            os.rename(aside, spec.path)
-        raise
+    _swap_in(spec, staging)
     record = dict(meta["record"])
     write_json_atomic(spec.state_path, record)
+    aside = _aside_path(spec.path)
     if os.path.lexists(aside):
         remove_tree(aside)
     return record

@@ -1,0 +1,177 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) appenv.python contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: pyc_compile
+short_description: Compile the bytecode of directory trees, skipping unchanged trees
+version_added: "0.1.0"
+author: appenv.python contributors
+description:
+  - Compiles every C(.py) file under O(paths) with the given interpreter (pyc magic numbers belong to one
+    Python version, so the interpreter that will run the code compiles it), in parallel, with the chosen
+    invalidation mode and optimisation levels. Orphaned pycs (whose source is gone) are removed.
+  - A fingerprint of the trees (each source's path, size and mtime), the mode, the levels and the Python
+    version is stored in O(state_dir). An unchanged tree whose pycs are all present is RV(action=kept)
+    without starting any process; changed sources are recompiled alone (RV(action=updated)); another mode,
+    level or Python version recompiles everything (RV(action=recreated)).
+  - With O(source_date_epoch) (or C(SOURCE_DATE_EPOCH) in the environment) two runs on identical trees give
+    byte-identical pycs. As py_compile does, C(timestamp) pycs are then written as C(checked-hash): a timestamp
+    pyc records its source's mtime, which differs between checkouts.
+extends_documentation_fragment:
+  - appenv.python.layer
+options:
+  paths:
+    description: Directories whose sources are compiled.
+    type: list
+    elements: path
+    required: true
+  interpreter:
+    description: The Python that will run the code (for a runtime installed by M(appenv.python.python_runtime),
+      its RV(appenv.python.python_runtime#module:interpreter)).
+    type: path
+    default: /opt/appenv/python/bin/python3
+  invalidation_mode:
+    description:
+      - How Python decides a pyc is stale. C(checked-hash) compares the source's hash on import (safe when code
+        may be edited in place); C(unchecked-hash) never checks (fastest; right for images whose code never
+        changes); C(timestamp) is Python's default.
+    type: str
+    choices: [checked-hash, unchecked-hash, timestamp]
+    default: checked-hash
+  optimize:
+    description: Optimisation levels to compile for (C(0) plain, C(1) C(-O), C(2) C(-OO)).
+    type: list
+    elements: int
+    choices: [0, 1, 2]
+    default: [0]
+  workers:
+    description: Compiling processes; C(0) means one per core.
+    type: int
+    default: 0
+  exclude:
+    description: Regular expressions; sources whose path matches any are skipped.
+    type: list
+    elements: str
+    default: []
+  remove_orphans:
+    description: Delete pycs in C(__pycache__) whose source no longer exists.
+    type: bool
+    default: true
+  source_date_epoch:
+    description: Seconds since the epoch recorded in timestamp pycs, for reproducible builds.
+    type: int
+  state_dir:
+    description: Directory on the host where the fingerprints of compiled trees are kept.
+    type: path
+    default: /var/lib/appenv/pyc
+notes:
+  - Supports check mode (the action and reasons a real run would give) and diff mode (fingerprint before/after).
+seealso:
+  - module: appenv.python.python_runtime
+"""
+
+EXAMPLES = r"""
+- name: Bytecode of the app and its dependencies, checked against the sources on import
+  appenv.python.pyc_compile:
+    paths: [/srv/app, /srv/app/.deps]
+    interpreter: /opt/appenv/python/bin/python3.12
+
+- name: Image build - code never changes, so skip the source check at import
+  appenv.python.pyc_compile:
+    paths: [/srv/app]
+    invalidation_mode: unchecked-hash
+    source_date_epoch: 1700000000
+"""
+
+RETURN = r"""
+action:
+  description: C(created), C(kept), C(updated) (only changed sources recompiled) or C(recreated).
+  returned: always
+  type: str
+  sample: updated
+reasons:
+  description: Why bytecode was (re)compiled.
+  returned: always
+  type: list
+  elements: str
+  sample: ["2 source files changed (added: views.py; changed: models.py)"]
+compiled:
+  description: Number of source files compiled by this run.
+  returned: success
+  type: int
+removed:
+  description: Number of orphaned pycs removed by this run.
+  returned: success
+  type: int
+failed:
+  description: Sources that could not be compiled (syntax errors), each with C(file) and C(error).
+  returned: success
+  type: list
+  elements: dict
+sources:
+  description: Number of source files in the trees.
+  returned: success
+  type: int
+fingerprint:
+  description: Key of the inputs.
+  returned: success
+  type: str
+commands:
+  description: Every command the run started (none for a no-op).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.appenv.python.plugins.module_utils._bytecode import PycLayerSpec
+from ansible_collections.appenv.python.plugins.module_utils._layer import converge
+from ansible_collections.appenv.python.plugins.module_utils._module import run_module
+from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            paths=dict(type="list", elements="path", required=True),
+            interpreter=dict(type="path", default="/opt/appenv/python/bin/python3"),
+            invalidation_mode=dict(type="str", default="checked-hash",
+                                   choices=["checked-hash", "unchecked-hash", "timestamp"]),
+            optimize=dict(type="list", elements="int", default=[0], choices=[0, 1, 2]),
+            workers=dict(type="int", default=0),
+            exclude=dict(type="list", elements="str", default=[]),
+            remove_orphans=dict(type="bool", default=True),
+            source_date_epoch=dict(type="int"),
+            state_dir=dict(type="path", default="/var/lib/appenv/pyc"),
+            lock_timeout=dict(type="int", default=600),
+            timeout=dict(type="int", default=900),
+            retries=dict(type="int", default=3),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    env = {"SOURCE_DATE_EPOCH": params["source_date_epoch"]} if params["source_date_epoch"] is not None else None
+    runner = CommandRunner(env=env)
+
+    def backend(module):
+        spec = PycLayerSpec(params["paths"], params["interpreter"], params["invalidation_mode"], params["optimize"],
+                            params["workers"], params["exclude"], params["remove_orphans"], params["state_dir"])
+        layer = converge(spec, runner, check_mode=module.check_mode, lock_timeout=params["lock_timeout"])
+        result = layer.as_result(diff=module._diff)
+        facts = layer.facts if layer.action != "kept" else {}
+        result.update(compiled=facts.get("compiled", 0), removed=facts.get("removed", 0),
+                      failed=facts.get("failed", []), sources=len(spec.listing), commands=runner.history)
+        return result
+
+    run_module(module, backend, runner)
+
+
+if __name__ == "__main__":
+    main()

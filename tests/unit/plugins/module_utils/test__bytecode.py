@@ -1,0 +1,123 @@
+"""Bytecode backend with a real interpreter: modes, levels, orphans, reproducibility, incremental updates."""
+
+import os
+import shutil
+import sys
+
+import pytest
+
+from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _layer
+from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
+
+PYTHON = shutil.which("python3.11") or sys.executable
+TAG = "cpython-311"
+
+
+def make_tree(root):
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("VALUE = 1\n")
+    (root / "pkg" / "mod.py").write_text("def f():\n    return 2\n")
+    (root / "app.py").write_text("import pkg\n")
+    return root
+
+
+def pyc(root, rel, level=0):
+    directory, name = os.path.split(rel)
+    suffix = "" if level == 0 else ".opt-%d" % level
+    return root / directory / "__pycache__" / ("%s.%s%s.pyc" % (name[:-3], TAG, suffix))
+
+
+def flags(path):
+    return int.from_bytes(path.read_bytes()[4:8], "little")
+
+
+def converge(spec, **kwargs):
+    runner = CommandRunner()
+    return _layer.converge(spec, runner, **kwargs), runner
+
+
+def spec(tree, state, **kwargs):
+    return _bytecode.PycLayerSpec([str(tree)], PYTHON, state_dir=str(state), **kwargs)
+
+
+@pytest.mark.parametrize("mode, expected_flags", [("timestamp", 0), ("unchecked-hash", 1), ("checked-hash", 3)])
+def test_invalidation_modes(tmp_path, mode, expected_flags):
+    tree = make_tree(tmp_path / "app")
+    result, _runner = converge(spec(tree, tmp_path / "state", invalidation_mode=mode))
+    assert result.action == "created" and result.facts["compiled"] == 3
+    assert flags(pyc(tree, "pkg/mod.py")) == expected_flags
+
+
+def test_optimisation_levels_and_kept_without_a_process(tmp_path):
+    tree = make_tree(tmp_path / "app")
+    converge(spec(tree, tmp_path / "state", optimize_levels=(0, 1, 2)))
+    for level in (0, 1, 2):
+        assert pyc(tree, "app.py", level).exists()
+    result, runner = converge(spec(tree, tmp_path / "state", optimize_levels=(0, 1, 2)))
+    assert result.action == "kept" and runner.history == []
+
+
+def test_changed_sources_are_recompiled_alone_and_orphans_removed(tmp_path):
+    tree = make_tree(tmp_path / "app")
+    converge(spec(tree, tmp_path / "state"))
+    (tree / "pkg" / "mod.py").write_text("def f():\n    return 3  # longer now\n")
+    (tree / "new.py").write_text("x = 1\n")
+    (tree / "app.py").unlink()
+    predicted, _ = converge(spec(tree, tmp_path / "state"), check_mode=True)
+    result, _ = converge(spec(tree, tmp_path / "state"))
+    assert result.action == predicted.action == "updated"
+    assert result.reasons == predicted.reasons
+    assert result.reasons == ["3 source files changed (added: new.py; changed: mod.py; removed: app.py)"]
+    assert result.facts["compiled"] == 2 and result.facts["removed"] == 1
+    assert not pyc(tree, "app.py").exists() and pyc(tree, "new.py").exists()
+
+
+def test_mode_change_recreates_and_deleted_pyc_is_repaired(tmp_path):
+    tree = make_tree(tmp_path / "app")
+    converge(spec(tree, tmp_path / "state"))
+    result, _ = converge(spec(tree, tmp_path / "state", invalidation_mode="unchecked-hash"))
+    assert result.action == "recreated"
+    assert result.reasons == ["Invalidation mode changed from checked-hash to unchecked-hash"]
+    pyc(tree, "pkg/mod.py").unlink()
+    result, _ = converge(spec(tree, tmp_path / "state", invalidation_mode="unchecked-hash"))
+    assert result.action == "recreated" and "pyc file(s) missing" in result.reasons[0]
+    assert pyc(tree, "pkg/mod.py").exists()
+
+
+def test_source_date_epoch_gives_byte_identical_pycs(tmp_path):
+    """Identical trees (same paths, new mtimes: another checkout) compile to identical bytes."""
+    outputs = []
+    for run in range(2):
+        if (tmp_path / "app").exists():
+            shutil.rmtree(str(tmp_path / "app"))
+        tree = make_tree(tmp_path / "app")
+        os.utime(str(tree / "pkg" / "mod.py"), (1000000000 + run * 12345, 1000000000 + run * 12345))
+        runner = CommandRunner(env={"SOURCE_DATE_EPOCH": "1700000000"})
+        _layer.converge(_bytecode.PycLayerSpec([str(tree)], PYTHON, "timestamp", state_dir=str(tmp_path / str(run))),
+                        runner)
+        outputs.append(pyc(tree, "pkg/mod.py").read_bytes())
+    assert outputs[0] == outputs[1]
+    assert flags(pyc(tmp_path / "app", "pkg/mod.py")) == 3
+
+
+def test_syntax_errors_are_reported_not_fatal_and_workers_agree(tmp_path):
+    tree = make_tree(tmp_path / "app")
+    (tree / "broken.py").write_text("def nope(:\n")
+    serial, _ = converge(spec(tree, tmp_path / "s1", workers=1))
+    assert [item["file"] for item in serial.facts["failed"]] == [str(tree / "broken.py")]
+    assert serial.facts["compiled"] == 3
+    again, runner = converge(spec(tree, tmp_path / "s1", workers=1))
+    assert again.action == "kept" and runner.history == [], "a known-broken source must not cause rebuilds"
+    tree2 = make_tree(tmp_path / "app2")
+    (tree2 / "broken.py").write_text("def nope(:\n")
+    parallel, _ = converge(spec(tree2, tmp_path / "s2", workers=2))
+    assert parallel.facts["compiled"] == 3 and len(parallel.facts["failed"]) == 1
+
+
+def test_interpreter_minor_is_read_without_running_it(tmp_path):
+    assert _bytecode.interpreter_minor(PYTHON) == "3.11"
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /x\nversion = 3.12.7\n")
+    (venv / "bin" / "python").symlink_to("/nonexistent/python")
+    assert _bytecode.interpreter_minor(str(venv / "bin" / "python")) == "3.12"
