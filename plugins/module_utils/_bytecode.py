@@ -161,6 +161,8 @@ def interpreter_minor(interpreter):
     match = _PYTHON_NAME.match(os.path.basename(real))
     if match:
         return match.group(1)
+    if not (os.path.basename(interpreter).startswith("python") and os.path.basename(real).startswith("python")):
+        raise AppenvError("interpreter_unknown", interpreter=interpreter)
     bin_dir = os.path.dirname(os.path.abspath(interpreter))
     for candidate in (os.path.join(bin_dir, "..", "pyvenv.cfg"), os.path.join(os.path.dirname(real), "..", "pyvenv.cfg")):
         try:

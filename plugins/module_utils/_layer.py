@@ -168,7 +168,7 @@ class LayerResult:
             "changed": self.changed,
             "action": self.action,
             "reasons": self.reasons,
-            "path": self.path,
+            "layer": self.path,
             "fingerprint": self.after.get("key") if self.after else None,
         }
         if self.warnings:

@@ -109,8 +109,9 @@ removed:
   description: Number of orphaned pycs removed by this run.
   returned: success
   type: int
-failed:
-  description: Sources that could not be compiled (syntax errors), each with C(file) and C(error).
+compile_errors:
+  description: Sources that could not be compiled (syntax errors), each with C(file) and C(error). They are
+    reported, not fatal, like C(compileall).
   returned: success
   type: list
   elements: dict
@@ -167,7 +168,7 @@ def main():
         result = layer.as_result(diff=module._diff)
         facts = layer.facts if layer.action != "kept" else {}
         result.update(compiled=facts.get("compiled", 0), removed=facts.get("removed", 0),
-                      failed=facts.get("failed", []), sources=len(spec.listing), commands=runner.history)
+                      compile_errors=facts.get("failed", []), sources=len(spec.listing), commands=runner.history)
         return result
 
     run_module(module, backend, runner)

@@ -47,25 +47,51 @@ def start_install(host, runtime_mirror, version):
                             env=harness.ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def kill_module_when(host, condition, timeout=240):
-    """Wait until the shell condition holds on the host, then SIGKILL the module process."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if host.sh(condition, check=False).returncode == 0:
-            host.sh("pkill -KILL -f AnsiballZ_python_runtime || true; pkill -KILL -f 'py_compile' || true")
-            return True
-        time.sleep(0.05)
-    return False
+# Runs inside the host (minimal images have no pkill): waits for the condition, then SIGKILLs the
+# module and everything it started, as an OOM kill or a cancelled CI job would.
+_WATCHER = r"""
+import os, signal, sys, time
+path, pattern, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
+def cmdlines():
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and int(pid) != os.getpid():
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                    yield int(pid), handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            except OSError:
+                pass
+deadline = time.time() + timeout
+while time.time() < deadline:
+    hit = (path and os.path.exists(path)) or (pattern and any(pattern in line for _p, line in cmdlines()))
+    if hit:
+        for pid, line in cmdlines():
+            if "AnsiballZ_python_runtime" in line or "/opt/appenv/python" in line:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        print("killed")
+        sys.exit(0)
+    time.sleep(0.01)
+sys.exit(1)
+"""
 
 
-@pytest.mark.parametrize("point, condition", [
-    ("download", "test -d %s.appenv-new/.appenv-work" % DEFAULT_DEST),
-    ("bytecode", "pgrep -f 'python3.1[13] -I -c' >/dev/null"),
+def kill_module_when(host, path="", pattern="", timeout=240):
+    """SIGKILL the module once path exists or a process matching pattern runs on the host."""
+    proc = host.exec(["python3", "-c", _WATCHER, path, pattern, str(timeout)], check=False)
+    return proc.returncode == 0
+
+
+@pytest.mark.parametrize("point, path, pattern", [
+    ("download", DEFAULT_DEST + ".appenv-new/.appenv-work", ""),
+    ("bytecode", "", "python3.13 -I -c"),
 ])
-def test_killed_rebuild_leaves_old_runtime_working_and_next_run_recovers(amd64_host, runtime_mirror, point, condition):
+def test_killed_rebuild_leaves_old_runtime_working_and_next_run_recovers(amd64_host, runtime_mirror, point, path,
+                                                                          pattern):
     harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))
     proc = start_install(amd64_host, runtime_mirror, "3.13")
-    killed = kill_module_when(amd64_host, condition)
+    killed = kill_module_when(amd64_host, path, pattern)
     proc.communicate(timeout=600)
     assert killed, "the module never reached the %s step" % point
     # The old runtime is whole and still in place: staging is renamed in only when complete.
@@ -80,7 +106,7 @@ def test_killed_rebuild_leaves_old_runtime_working_and_next_run_recovers(amd64_h
 
 def test_killed_first_install_is_rebuilt(amd64_host, runtime_mirror):
     proc = start_install(amd64_host, runtime_mirror, "3.11")
-    assert kill_module_when(amd64_host, "test -d %s.appenv-new/.appenv-work" % DEFAULT_DEST)
+    assert kill_module_when(amd64_host, DEFAULT_DEST + ".appenv-new/.appenv-work")
     proc.communicate(timeout=600)
     assert runtime_version(amd64_host) is None
     result = harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))
@@ -96,12 +122,13 @@ def test_two_runs_at_once_are_serialised(amd64_host, runtime_mirror):
     outputs = [proc.communicate(timeout=600) for proc in (first, second)]
     assert [proc.returncode for proc in (first, second)] == [0, 0], outputs
     # One built the runtime; the other waited for the lock and then found it complete.
-    assert sum("changed=1" in out for out, _err in outputs) == 1, outputs
+    changed = [json.loads(out[out.index("{"):])["stats"][amd64_host.name]["changed"] for out, _err in outputs]
+    assert sorted(changed) == [0, 1], outputs
     assert harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))["action"] == "kept"
 
 
 def test_full_filesystem_is_a_titled_error_and_old_runtime_survives(amd64_image, runtime_mirror):
-    host = _start_host(amd64_image, "x86_64", network="host", tmpfs=["/opt/appenv:size=400m"])
+    host = _start_host(amd64_image, "x86_64", network="host", tmpfs=["/opt/appenv:size=400m,exec"])
     try:
         harness.assert_ok(install_runtime(host, runtime_mirror, "3.11"))
         host.sh("fallocate -l 1G /opt/appenv/filler 2>/dev/null || dd if=/dev/zero of=/opt/appenv/filler bs=1M count=400 2>/dev/null; true")
@@ -135,7 +162,7 @@ def test_damaged_fingerprint_rebuilds_with_a_reason(amd64_host, runtime_mirror, 
     if damage == "truncate":
         content = json.dumps(record)[:40]
     elif damage == "not-json":
-        content = "\x00\x01 garbage"
+        content = "\x01\x02 garbage {"
     elif damage == "future-format":
         record["format_version"] = 99
         content = json.dumps(record)
@@ -151,8 +178,16 @@ def test_damaged_fingerprint_rebuilds_with_a_reason(amd64_host, runtime_mirror, 
 
 
 def test_hostile_environment_does_not_hijack_the_install(amd64_host, runtime_mirror):
-    env = {"PYTHONHOME": "/nonexistent", "PYTHONPATH": "/evil", "PIP_INDEX_URL": "http://127.0.0.1:9/simple",
-           "VIRTUAL_ENV": "/evil-venv", "PYTHONSTARTUP": "/evil.py"}
+    """PYTHONPATH, PIP_*, VIRTUAL_ENV… on the host must not reach the runtime's own processes.
+
+    (PYTHONHOME is left out: it breaks the host's python3 that Ansible itself runs the module with,
+    before any code of ours runs.)
+    """
+    amd64_host.sh("mkdir -p /evil && printf '%s\n' "
+                  "'import sys' 'if sys.prefix.startswith(\"/opt/appenv\"): open(\"/tmp/hijacked\", \"w\").close()' "
+                  "> /evil/sitecustomize.py")
+    env = {"PYTHONPATH": "/evil", "PIP_INDEX_URL": "http://127.0.0.1:9/simple", "VIRTUAL_ENV": "/evil-venv",
+           "PYTHONSTARTUP": "/evil/sitecustomize.py", "PYTHONUSERBASE": "/evil", "PIP_REQUIRE_VIRTUALENV": "1"}
     runtime_mirror.ensure("3.11.2", "x86_64")
     args = {"version": "3.11", "mirror": runtime_mirror.base_url, "release": runtime_mirror.tag}
     play = [{"hosts": "all", "gather_facts": False, "environment": env,
@@ -162,6 +197,7 @@ def test_hostile_environment_does_not_hijack_the_install(amd64_host, runtime_mir
     harness.assert_ok(result)
     assert result["action"] == "created"
     assert runtime_version(amd64_host) == "3.11.2"
+    assert amd64_host.exec(["test", "-e", "/tmp/hijacked"], check=False).returncode != 0, "the host's env leaked"
 
 
 def test_200_noop_runs_grow_nothing(amd64_host, runtime_mirror):
