@@ -37,7 +37,7 @@ class Host:
 
 
 def _start_host(image, arch, **kwargs):
-    container = docker_host.Container.start(image, name="appenv-test-%s-%s" % (arch, uuid.uuid4().hex[:8]),
+    container = docker_host.Container.start(image, name="appenv-test-%d-%s-%s" % (os.getpid(), arch, uuid.uuid4().hex[:8]),
                                             **kwargs)
     return Host(container, arch)
 

@@ -60,7 +60,7 @@ def main(argv=None):
             prepare(arm64=args.arm64, trixie=args.trixie)
         elif args.cmd == "cleanup":
             docker_host.ensure_dockerd()
-            print("\n".join(docker_host.cleanup_stale()) or "nothing to remove")
+            print("\n".join(docker_host.cleanup_stale(all_sessions=True)) or "nothing to remove")
     except (docker_host.TestbedError, runtimes.RuntimeBuildError) as exc:
         print("error: %s" % exc, file=sys.stderr)
         return 1

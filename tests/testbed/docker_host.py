@@ -190,7 +190,7 @@ class Container:
         if network not in ("host", "none"):
             raise ValueError("network must be 'host' or 'none' (never the bridge), got %r" % network)
         if name is None:
-            name = CONTAINER_PREFIX + uuid.uuid4().hex[:12]
+            name = "%s%d-%s" % (CONTAINER_PREFIX, os.getpid(), uuid.uuid4().hex[:12])
         elif not name.startswith(CONTAINER_PREFIX):
             name = CONTAINER_PREFIX + name
         argv = ["docker", "run", "-d", "--name", name, "--network", network]
@@ -250,10 +250,21 @@ class Container:
         return "Container(%r, image=%r)" % (self.name, self.image)
 
 
-def cleanup_stale() -> list:
-    """Remove every container whose name starts with `appenv-test-` (leftovers of crashed runs)."""
+def _owner_alive(name: str) -> bool:
+    """Containers are named appenv-test-<pid>-...: is the test session that made it still running?"""
+    rest = name[len(CONTAINER_PREFIX):]
+    pid = rest.split("-", 1)[0]
+    if not pid.isdigit():
+        return False
+    return os.path.exists("/proc/%s" % pid)
+
+
+def cleanup_stale(all_sessions: bool = False) -> list:
+    """Remove leftover `appenv-test-` containers of sessions that are gone (or of every session)."""
     res = _run(["docker", "ps", "-a", "--filter", "name=" + CONTAINER_PREFIX, "--format", "{{.Names}}"])
     names = [n for n in res.stdout.split() if n.startswith(CONTAINER_PREFIX)]
+    if not all_sessions:
+        names = [n for n in names if not _owner_alive(n) or n.startswith("%s%d-" % (CONTAINER_PREFIX, os.getpid()))]
     if names:
         subprocess.run(["docker", "rm", "-f", "-v"] + names, capture_output=True)
     return names
