@@ -21,7 +21,7 @@ description:
     without starting any process; changed sources are recompiled alone (RV(action=updated)); another mode,
     level or Python version recompiles everything (RV(action=recreated)).
   - With O(source_date_epoch) (or C(SOURCE_DATE_EPOCH) in the environment) two runs on identical trees give
-    byte-identical pycs. As py_compile does, C(timestamp) pycs are then written as C(checked-hash): a timestamp
+    byte-identical pycs. As py_compile does, C(timestamp) pycs are then written as C(checked-hash), since a timestamp
     pyc records its source's mtime, which differs between checkouts.
 extends_documentation_fragment:
   - appenv.python.layer
