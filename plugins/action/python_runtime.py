@@ -14,7 +14,7 @@ import os
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.appenv.python.plugins.module_utils import _version_request as versions
+from ansible_collections.appenv.python.plugins.plugin_utils import _version_request as versions
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._host import ARCH_TRIPLES, normalise_arch
 from ansible_collections.appenv.python.plugins.plugin_utils._controller_cache import run_module_with_controller_cache

@@ -487,4 +487,3 @@ def safe_extract(archive_path, dest_dir, max_total_bytes=4 << 30, max_members=20
         stream.close()
     counts["bytes"] = total
     return counts
-

@@ -34,7 +34,8 @@ CATALOGUE = {
         FAULT_HOST,
         (
             "Wait for the other run to finish, then run again.",
-            "If no other run is active, the holder was killed: the lock is released by the kernel when its process exits, so check for a hung process ({holder}).",
+            "If no other run is active, the kernel releases the lock when its holder exits: "
+            "look for a hung process ({holder}).",
             "Raise the lock_timeout option if runs are expected to overlap for longer.",
         ),
     ),
@@ -190,7 +191,8 @@ CATALOGUE = {
         FAULT_APP,
         (
             "Ask for one of the available versions.",
-            "If the version was released recently, refresh the release table (scripts/refresh_python_releases.py) or point mirror/release at a release that has it.",
+            "If the version was released recently, refresh the release table (scripts/refresh_python_releases.py) "
+            "or point mirror/release at a release that has it.",
         ),
     ),
     "version_eol": ErrorSpec(
@@ -235,6 +237,15 @@ CATALOGUE = {
         "The host reports {machine}; appenv.python has runtimes for x86_64 and aarch64.",
         FAULT_HOST,
         ("Run the play against an x86_64 or aarch64 host, or set arch explicitly if the report is wrong.",),
+    ),
+    "controller_dependency_missing": ErrorSpec(
+        "A Python package is missing on the controller",
+        "The controller's Python has no {package}, needed for {purpose}.",
+        FAULT_HOST,
+        (
+            "Install it where ansible-playbook runs: pip install {package} (ansible-core normally brings it).",
+            "In an execution environment, build it from meta/execution-environment.yml.",
+        ),
     ),
     # --- python_runtime ---------------------------------------------------------
     "runtime_wrong_arch": ErrorSpec(

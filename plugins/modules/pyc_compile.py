@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: pyc_compile
 short_description: Compile the bytecode of directory trees, skipping unchanged trees
 version_added: "0.1.0"
-author: appenv.python contributors
+author: appenv.python contributors (@appenv-python)
 description:
   - Compiles every C(.py) file under O(paths) with the given interpreter (pyc magic numbers belong to one
     Python version, so the interpreter that will run the code compiles it), in parallel, with the chosen

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: python_runtime
 short_description: Install a relocatable CPython as a layer, idempotently
 version_added: "0.1.0"
-author: appenv.python contributors
+author: appenv.python contributors (@appenv-python)
 description:
   - Installs a relocatable CPython from a python-build-standalone archive (or any archive with the same
     layout) into O(dest), and compiles its standard library to C(unchecked-hash) bytecode in parallel.

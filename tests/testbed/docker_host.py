@@ -35,7 +35,7 @@ def _run(argv, **kw):
     kw.setdefault("capture_output", True)
     kw.setdefault("text", True)
     try:
-        return subprocess.run(argv, **kw)
+        return subprocess.run(argv, **kw, check=False)
     except subprocess.CalledProcessError as exc:
         raise TestbedError(
             "command failed (exit %d): %s\n--- stdout ---\n%s\n--- stderr ---\n%s"
@@ -52,7 +52,7 @@ def _tail(path, lines=30):
 
 # --------------------------------------------------------------------------- engine
 def docker_ok() -> bool:
-    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
 
 
 def ensure_dockerd(timeout: float = 60.0) -> None:
@@ -126,7 +126,7 @@ def ensure_rootfs(release: str = "bookworm", arch: str = "amd64", include=BASE_P
         argv += [release, str(root), debian_mirror()]
         log = tmp / "debootstrap.log"
         with open(log, "wb") as fh:
-            rc = subprocess.run(argv, stdout=fh, stderr=subprocess.STDOUT).returncode
+            rc = subprocess.run(argv, stdout=fh, stderr=subprocess.STDOUT, check=False).returncode
         if rc != 0:
             raise TestbedError("debootstrap failed (exit %d): %s\n%s" % (rc, " ".join(argv), _tail(log)))
         # Slim the tree a little: apt lists and package cache are not needed in a test host image.
@@ -144,7 +144,7 @@ def ensure_rootfs(release: str = "bookworm", arch: str = "amd64", include=BASE_P
 
 def _image_label(tag):
     res = subprocess.run(["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", tag],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, check=False)
     if res.returncode != 0:
         return None
     labels = json.loads(res.stdout or "null") or {}
@@ -218,7 +218,7 @@ class Container:
         for k, v in (env or {}).items():
             cmd += ["-e", "%s=%s" % (k, v)]
         cmd += [self.name] + [str(a) for a in argv]
-        res = subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=timeout)
+        res = subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=timeout, check=False)
         if check and res.returncode != 0:
             raise TestbedError("in container %s, command failed (exit %d): %s\n--- stdout ---\n%s\n--- stderr ---\n%s"
                                % (self.name, res.returncode, " ".join(map(str, argv)), res.stdout[-4000:],
@@ -237,7 +237,7 @@ class Container:
         _run(["docker", "cp", "%s:%s" % (self.name, src), str(dst)])
 
     def remove(self) -> None:
-        subprocess.run(["docker", "rm", "-f", "-v", self.name], capture_output=True)
+        subprocess.run(["docker", "rm", "-f", "-v", self.name], capture_output=True, check=False)
 
     def __enter__(self):
         return self
@@ -266,5 +266,5 @@ def cleanup_stale(all_sessions: bool = False) -> list:
     if not all_sessions:
         names = [n for n in names if not _owner_alive(n) or n.startswith("%s%d-" % (CONTAINER_PREFIX, os.getpid()))]
     if names:
-        subprocess.run(["docker", "rm", "-f", "-v"] + names, capture_output=True)
+        subprocess.run(["docker", "rm", "-f", "-v"] + names, capture_output=True, check=False)
     return names

@@ -142,7 +142,7 @@ def _log_run(argv, log, cwd=None, env=None):
         fh.write(("\n$ %s\n" % " ".join(map(str, argv))).encode())
         fh.flush()
         rc = subprocess.run([str(a) for a in argv], cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL).returncode
+                            stdin=subprocess.DEVNULL, check=False).returncode
     if rc != 0:
         tail = "\n".join(pathlib.Path(log).read_text(errors="replace").splitlines()[-40:])
         raise RuntimeBuildError("command failed (exit %d): %s\nlog %s:\n%s" % (rc, " ".join(map(str, argv)), log, tail))
@@ -167,7 +167,7 @@ def ensure_source(version: str) -> pathlib.Path:
         try:
             # Only the .orig tarball matters; the Debian part of the source may be missing (404).
             res = subprocess.run(["apt-get", "source", "--download-only", "%s/%s" % (pkg, release)], cwd=tmp,
-                                 capture_output=True, text=True)
+                                 capture_output=True, text=True, check=False)
             origs = sorted(tmp.glob("%s_*.orig.tar.*" % pkg))
             origs = [p for p in origs if not p.name.endswith(".asc")]
             if not origs:
@@ -232,7 +232,7 @@ def _finish_tree(tree, minor, arch, log):
             os.chmod(p, os.stat(p).st_mode | 0o200)
         _log_run([strip, "--strip-unneeded"] + [str(p) for p in elves], log)
     # The interpreter must find libpython relative to itself.
-    dyn = subprocess.run(["readelf", "-d", str(exe)], capture_output=True, text=True).stdout
+    dyn = subprocess.run(["readelf", "-d", str(exe)], capture_output=True, text=True, check=False).stdout
     if "$ORIGIN/../lib" not in dyn:
         raise RuntimeBuildError("%s lacks RUNPATH $ORIGIN/../lib:\n%s" % (exe, dyn))
 

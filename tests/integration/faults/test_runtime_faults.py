@@ -7,7 +7,6 @@ the next normal run recovers to a correct state without leftovers.
 
 import json
 import subprocess
-import time
 
 import pytest
 
@@ -87,8 +86,8 @@ def kill_module_when(host, path="", pattern="", timeout=240):
     ("download", DEFAULT_DEST + ".appenv-new/.appenv-work", ""),
     ("bytecode", "", "python3.13 -I -c"),
 ])
-def test_killed_rebuild_leaves_old_runtime_working_and_next_run_recovers(amd64_host, runtime_mirror, point, path,
-                                                                          pattern):
+def test_killed_rebuild_leaves_old_runtime_working_and_next_run_recovers(
+        amd64_host, runtime_mirror, point, path, pattern):
     harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))
     proc = start_install(amd64_host, runtime_mirror, "3.13")
     killed = kill_module_when(amd64_host, path, pattern)

@@ -63,8 +63,8 @@ def test_changed_sources_are_recompiled_alone_and_orphans_removed(tmp_path):
     (tree / "pkg" / "mod.py").write_text("def f():\n    return 3  # longer now\n")
     (tree / "new.py").write_text("x = 1\n")
     (tree / "app.py").unlink()
-    predicted, _ = converge(spec(tree, tmp_path / "state"), check_mode=True)
-    result, _ = converge(spec(tree, tmp_path / "state"))
+    predicted, unused = converge(spec(tree, tmp_path / "state"), check_mode=True)
+    result, unused = converge(spec(tree, tmp_path / "state"))
     assert result.action == predicted.action == "updated"
     assert result.reasons == predicted.reasons
     assert result.reasons == ["3 source files changed (added: new.py; changed: mod.py; removed: app.py)"]
@@ -75,11 +75,11 @@ def test_changed_sources_are_recompiled_alone_and_orphans_removed(tmp_path):
 def test_mode_change_recreates_and_deleted_pyc_is_repaired(tmp_path):
     tree = make_tree(tmp_path / "app")
     converge(spec(tree, tmp_path / "state"))
-    result, _ = converge(spec(tree, tmp_path / "state", invalidation_mode="unchecked-hash"))
+    result, unused = converge(spec(tree, tmp_path / "state", invalidation_mode="unchecked-hash"))
     assert result.action == "recreated"
     assert result.reasons == ["Invalidation mode changed from checked-hash to unchecked-hash"]
     pyc(tree, "pkg/mod.py").unlink()
-    result, _ = converge(spec(tree, tmp_path / "state", invalidation_mode="unchecked-hash"))
+    result, unused = converge(spec(tree, tmp_path / "state", invalidation_mode="unchecked-hash"))
     assert result.action == "recreated" and "pyc file(s) missing" in result.reasons[0]
     assert pyc(tree, "pkg/mod.py").exists()
 
@@ -103,14 +103,14 @@ def test_source_date_epoch_gives_byte_identical_pycs(tmp_path):
 def test_syntax_errors_are_reported_not_fatal_and_workers_agree(tmp_path):
     tree = make_tree(tmp_path / "app")
     (tree / "broken.py").write_text("def nope(:\n")
-    serial, _ = converge(spec(tree, tmp_path / "s1", workers=1))
+    serial, unused = converge(spec(tree, tmp_path / "s1", workers=1))
     assert [item["file"] for item in serial.facts["failed"]] == [str(tree / "broken.py")]
     assert serial.facts["compiled"] == 3
     again, runner = converge(spec(tree, tmp_path / "s1", workers=1))
     assert again.action == "kept" and runner.history == [], "a known-broken source must not cause rebuilds"
     tree2 = make_tree(tmp_path / "app2")
     (tree2 / "broken.py").write_text("def nope(:\n")
-    parallel, _ = converge(spec(tree2, tmp_path / "s2", workers=2))
+    parallel, unused = converge(spec(tree2, tmp_path / "s2", workers=2))
     assert parallel.facts["compiled"] == 3 and len(parallel.facts["failed"]) == 1
 
 

@@ -161,7 +161,7 @@ def test_lock_serialises_runs_and_times_out_with_a_titled_error(tmp_path):
     def run():
         results.append(converge(ToyLayer(layer)).action)
 
-    threads = [threading.Thread(target=run) for _ in range(4)]
+    threads = [threading.Thread(target=run) for unused in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -1,6 +1,5 @@
 """The layer cache: restore by key, verified; atomic, concurrent-safe writes; LRU eviction."""
 
-import json
 import os
 import threading
 

@@ -1,6 +1,5 @@
 """The one command runner: no shell, cleared environment, retries, masked secrets."""
 
-import os
 
 import pytest
 

@@ -7,7 +7,7 @@ import threading
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.appenv.python.plugins.module_utils import _version_request as v
+from ansible_collections.appenv.python.plugins.plugin_utils import _version_request as v
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 
 X86 = "x86_64-unknown-linux-gnu"

@@ -18,11 +18,16 @@ import os
 import re
 import time
 import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
+from ansible.module_utils.urls import open_url
+try:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import InvalidVersion, Version
+    HAS_PACKAGING = True
+except ImportError:  # ansible-core depends on packaging; an odd controller may still lack it
+    HAS_PACKAGING = False
+    InvalidSpecifier = InvalidVersion = ValueError
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._runner import redact_url
@@ -214,14 +219,19 @@ def fetch_text(url, retries=3, backoff=1.0, timeout=30, sleep=time.sleep):
     attempt = 0
     while True:
         attempt += 1
+        retryable = False
+        error = ""
         try:
-            request = urllib.request.Request(url, headers={"User-Agent": "appenv.python/%s" % COLLECTION_VERSION})
-            with urllib.request.urlopen(request, timeout=timeout) as response:
+            response = open_url(url, http_agent="appenv.python/%s" % COLLECTION_VERSION, timeout=timeout,
+                                follow_redirects="safe")
+            try:
                 return response.read().decode("utf-8", "replace")
+            finally:
+                response.close()
         except urllib.error.HTTPError as exc:
             error = "HTTP %d %s" % (exc.code, exc.reason)
             retryable = exc.code >= 500 or exc.code == 429
-        except (urllib.error.URLError, OSError) as exc:
+        except (urllib.error.URLError, OSError, ValueError) as exc:
             error = str(getattr(exc, "reason", exc))
             retryable = not url.startswith("file:")
         if not retryable or attempt > retries:
@@ -273,6 +283,8 @@ def choose(requests, releases, triple, today=None, allow_eol=False):
 def resolve(version=None, project_dir=None, releases=(), triple="x86_64-unknown-linux-gnu", today=None,
             allow_eol=False):
     """A Resolution for the request, or an AppenvError saying what to fix."""
+    if not HAS_PACKAGING:
+        raise AppenvError("controller_dependency_missing", package="packaging", purpose="resolving Python versions")
     requests = []
     if version:
         requests.append(("the version option", option_request(version), version))

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# ansible-test sanity on the collection. ansible-test needs the collection at
+# .../ansible_collections/appenv/python, inside a git repository: build that tree from the
+# files git knows (tracked and untracked-but-not-ignored) under .build/sanity.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+venv_bin="$repo/.venv/bin"
+tree="$repo/.build/sanity/ansible_collections/appenv/python"
+rm -rf "$repo/.build/sanity"
+mkdir -p "$tree"
+cd "$repo"
+git ls-files -co --exclude-standard -z | xargs -0 -I{} cp --parents -P {} "$tree/" 2>/dev/null || true
+cd "$tree"
+git init -q . && git add -A >/dev/null && git -c user.email=ci@appenv.invalid -c user.name=ci commit -qm sanity
+# ansible-test's --venv and --docker modes download a pip bootstrap script / pull images from hosts
+# this machine cannot reach, so sanity runs --local in a virtualenv of its own holding ansible-core
+# and ansible-test's own pinned requirements for every sanity test (cached by their content).
+reqdir=$("$venv_bin/python" -c 'import ansible_test, os; print(os.path.join(os.path.dirname(ansible_test.__file__), "_data", "requirements"))')
+svenv="$repo/.cache/sanity-venv"
+stamp=$(cat "$reqdir"/sanity.*.txt "$repo/requirements-dev.txt" | sha256sum | cut -c1-16)
+if [ ! -f "$svenv/.stamp-$stamp" ]; then
+  rm -rf "$svenv"
+  python3 -m venv "$svenv"
+  "$svenv/bin/pip" install -q --disable-pip-version-check "$(grep -E '^ansible-core==' "$repo/requirements-dev.txt")"
+  for req in "$reqdir"/sanity.*.txt; do
+    "$svenv/bin/pip" install -q --disable-pip-version-check -r "$req"
+  done
+  touch "$svenv/.stamp-$stamp"
+fi
+# Sanity tests with requirements run in virtualenvs ansible-test makes; it bootstraps pip in them with
+# a script it caches under ~/.ansible/test/cache (see the stand-in's docstring).
+pip_version=$(grep -oE "pip='[0-9.]+'" "$(dirname "$reqdir")/../_internal/python_requirements.py" | head -1 | grep -oE '[0-9.]+[0-9]')
+bootstrap_cache="$HOME/.ansible/test/cache"
+mkdir -p "$bootstrap_cache"
+cp "$repo/tests/sanity/get_pip_standin.py" "$bootstrap_cache/get_pip_${pip_version//./_}.py"
+export PATH="$svenv/bin:$PATH"
+exec "$svenv/bin/ansible-test" sanity --local --python 3.11 --color no "$@"
