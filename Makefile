@@ -50,6 +50,7 @@ docs: venv
 test: testbed
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 	bash tests/sanity/run.sh
+	$(VENV)/bin/ansible-lint --nocolor
 
 bench: testbed
 	$(PY) -m bench.run
