@@ -21,8 +21,10 @@ def installed(tmp_path_factory):
                    check=True, capture_output=True, text=True)
     tarball = next(out.glob("appenv-python-*.tar.gz"))
     target = tmp_path_factory.mktemp("collections")
-    subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", "-p", str(target), str(tarball)],
-                   check=True, capture_output=True, text=True)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(target))
+    subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", "--force", "-p", str(target), str(tarball)],
+                   check=True, capture_output=True, text=True, env=env)
+    assert (target / "ansible_collections" / "appenv" / "python" / "MANIFEST.json").is_file()
     return tarball, target
 
 
