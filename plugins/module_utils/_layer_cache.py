@@ -64,7 +64,12 @@ class DirectoryCache:
         meta = self._read_meta(meta_path)
         if meta is None or not os.path.isfile(archive):
             return None
-        if os.path.getsize(archive) != meta.get("size"):
+        size = os.path.getsize(archive)
+        if size != meta.get("size"):
+            warning = "layer cache entry %s is truncated (%d of %s bytes); it is not used and will be replaced" % (
+                key[:12], size, meta.get("size"))
+            if warning not in self.warnings:
+                self.warnings.append(warning)
             return None
         return meta
 

@@ -55,17 +55,21 @@ def run_module_with_controller_cache(action, module_name, module_args, task_vars
                 "restored from the controller's layer cache %s" % local.root]
         return result
 
-    remote_tmp = action._make_tmp_path()
-    remote_cache = action._connection._shell.join_path(remote_tmp, "layer-cache")
+    made = action._low_level_execute_command("mktemp -d /tmp/appenv-layer-cache.XXXXXX", sudoable=True)
+    remote_cache = (made.get("stdout") or "").strip()
+    if made.get("rc") != 0 or not remote_cache:
+        local.warnings.append("no temporary directory could be made on the host for the layer cache; building")
+        result = action._execute_module(module_name=module_name, module_args=module_args, task_vars=task_vars)
+        result.setdefault("warnings", []).extend(local.warnings)
+        return result
+    quote = action._connection._shell.quote
     try:
         shard = action._connection._shell.join_path(remote_cache, key[:2])
-        action._low_level_execute_command("mkdir -p %s" % action._connection._shell.quote(shard), sudoable=True)
+        action._low_level_execute_command("mkdir -p %s" % quote(shard), sudoable=True)
         if hit is not None:
             archive, meta = _entry_files(local, key)
             for path in (archive, meta):
-                remote = action._connection._shell.join_path(shard, os.path.basename(path))
-                action._transfer_file(path, remote)
-            action._fixup_perms2([remote_tmp, remote_cache, shard])
+                action._transfer_file(path, action._connection._shell.join_path(shard, os.path.basename(path)))
         args = dict(module_args)
         args["layer_cache"] = {"path": remote_cache}
         result = action._execute_module(module_name=module_name, module_args=args, task_vars=task_vars)
@@ -74,10 +78,11 @@ def run_module_with_controller_cache(action, module_name, module_args, task_vars
         if hit is not None and result.get("action") == _layer.ACTION_RESTORED:
             result["reasons"] = [reason.replace("the layer cache", "the controller's layer cache %s" % local.root)
                                  for reason in result.get("reasons", [])]
-        result.setdefault("warnings", []).extend(local.warnings)
+        if local.warnings:
+            result.setdefault("warnings", []).extend(local.warnings)
         return result
     finally:
-        action._remove_tmp_path(remote_tmp)
+        action._low_level_execute_command("rm -rf %s" % quote(remote_cache), sudoable=True)
 
 
 def _fetch_back(action, local, key, remote_shard):

@@ -1,0 +1,81 @@
+"""The layer cache across fresh hosts: a new container restores the runtime instead of installing it."""
+
+import pytest
+
+from tests.integration import harness
+from tests.integration.conftest import DEFAULT_DEST, _start_host, install_runtime
+
+pytestmark = pytest.mark.integration
+
+
+def probe(host):
+    return host.exec([DEFAULT_DEST + "/bin/python3", "-c", "import ssl, platform; print(platform.python_version())"]).stdout.strip()
+
+
+def test_fresh_hosts_share_a_cache_volume(amd64_image, runtime_mirror, tmp_path):
+    cache = tmp_path / "layer-cache"
+    cache.mkdir()
+    volume = [(str(cache), "/cache")]
+    actions = []
+    for _ in range(2):
+        host = _start_host(amd64_image, "x86_64", network="host", volumes=volume)
+        try:
+            result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"path": "/cache"}))
+            actions.append(result["action"])
+            assert probe(host) == "3.11.2"
+            if result["action"] == "restored":
+                assert result["commands"] == [], "a restore must not start the interpreter or a compiler"
+                assert "restored from the layer cache" in result["reasons"][-1]
+                again = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"path": "/cache"}))
+                assert again["action"] == "kept"
+        finally:
+            host.container.remove()
+    assert actions == ["created", "restored"]
+
+    # Another input (a new Python version) misses and builds; a corrupt entry is discarded, never restored.
+    host = _start_host(amd64_image, "x86_64", network="host", volumes=volume)
+    try:
+        assert harness.assert_ok(install_runtime(host, runtime_mirror, "3.13", layer_cache={"path": "/cache"}))[
+            "action"] == "created"
+    finally:
+        host.container.remove()
+    entries = sorted(cache.glob("*/*.tar.gz"))
+    assert len(entries) == 2
+    for entry in entries:
+        with open(entry, "r+b") as handle:
+            handle.truncate(entry.stat().st_size // 2)
+    host = _start_host(amd64_image, "x86_64", network="host", volumes=volume)
+    try:
+        result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"path": "/cache"}))
+        assert result["action"] == "created"
+        assert any("truncated" in warning for warning in result.get("warnings", [])), result.get("warnings")
+        assert probe(host) == "3.11.2"
+    finally:
+        host.container.remove()
+
+
+def test_read_only_cache_warns_and_builds(amd64_image, runtime_mirror, tmp_path):
+    host = _start_host(amd64_image, "x86_64", network="host", volumes=[(str(tmp_path), "/cache", "ro")])
+    try:
+        result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"path": "/cache"}))
+        assert result["action"] == "created"
+        assert any("could not be stored" in warning for warning in result.get("warnings", [])), result
+    finally:
+        host.container.remove()
+
+
+def test_controller_side_cache_moves_layers_over_the_connection(amd64_image, runtime_mirror, tmp_path):
+    cache = {"controller_path": str(tmp_path / "controller-cache")}
+    actions = []
+    for _ in range(2):
+        host = _start_host(amd64_image, "x86_64", network="host")
+        try:
+            result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=cache))
+            actions.append(result["action"])
+            assert probe(host) == "3.11.2"
+            again = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=cache))
+            assert again["action"] == "kept" and again["commands"] == []
+        finally:
+            host.container.remove()
+    assert actions == ["created", "restored"]
+    assert len(list((tmp_path / "controller-cache").glob("*/*.tar.gz"))) == 1
