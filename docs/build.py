@@ -47,9 +47,9 @@ def _option_rows(options, prefix=""):
         description = " ".join(option.get("description", [])) if isinstance(option.get("description"), list) \
             else str(option.get("description", ""))
         default = option.get("default")
-        rows.append("| `%s%s` | %s | %s | %s |" % (prefix, name, option.get("type", "str"),
-                                                  "" if default is None else "`%s`" % json.dumps(default),
-                                                  description.replace("|", "\\|").replace("\n", " ")))
+        shown_default = "" if default is None else "`%s`" % json.dumps(default)
+        text = description.replace("|", "\\|").replace("\n", " ")
+        rows.append("| `%s%s` | %s | %s | %s |" % (prefix, name, option.get("type", "str"), shown_default, text))
         if option.get("suboptions"):
             rows += _option_rows(option["suboptions"], prefix + name + ".")
     return rows

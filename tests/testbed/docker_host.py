@@ -35,7 +35,8 @@ def _run(argv, **kw):
     kw.setdefault("capture_output", True)
     kw.setdefault("text", True)
     try:
-        return subprocess.run(argv, **kw)  # pylint: disable=subprocess-run-check  (check is in kw)
+        # check comes from kw (default True)
+        return subprocess.run(argv, **kw)  # pylint: disable=subprocess-run-check
     except subprocess.CalledProcessError as exc:
         raise TestbedError(
             "command failed (exit %d): %s\n--- stdout ---\n%s\n--- stderr ---\n%s"

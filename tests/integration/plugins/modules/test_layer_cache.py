@@ -17,7 +17,7 @@ def test_fresh_hosts_share_a_cache_volume(amd64_image, runtime_mirror, tmp_path)
     cache.mkdir()
     volume = [(str(cache), "/cache")]
     actions = []
-    for _ in range(2):
+    for unused in range(2):
         host = _start_host(amd64_image, "x86_64", network="host", volumes=volume)
         try:
             result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"path": "/cache"}))
@@ -67,7 +67,7 @@ def test_read_only_cache_warns_and_builds(amd64_image, runtime_mirror, tmp_path)
 def test_controller_side_cache_moves_layers_over_the_connection(amd64_image, runtime_mirror, tmp_path):
     cache = {"controller_path": str(tmp_path / "controller-cache")}
     actions = []
-    for _ in range(2):
+    for unused in range(2):
         host = _start_host(amd64_image, "x86_64", network="host")
         try:
             result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=cache))
