@@ -295,6 +295,124 @@ CATALOGUE = {
             "Check that the runtime is installed (appenv.python.python_runtime) before compiling bytecode.",
         ),
     ),
+    # --- packaging tools and dependencies --------------------------------------------
+    "runtime_missing": ErrorSpec(
+        "No Python runtime at {runtime}",
+        "{runtime} holds no runtime installed by appenv.python.python_runtime ({detail}).",
+        FAULT_TASK,
+        (
+            "Run appenv.python.python_runtime with dest: {runtime} before {module}.",
+            "Or point the runtime option of {module} at the dest of your python_runtime task.",
+        ),
+    ),
+    "tool_missing": ErrorSpec(
+        "The {tool} installer is not installed",
+        "{detail}",
+        FAULT_TASK,
+        (
+            "Install it first: appenv.python.pip_tooling with tools: [{{name: {tool}}}] (the same tools_dir).",
+            "Or point the tools_dir option at the directory where pip_tooling put it.",
+        ),
+    ),
+    "tool_install_failed": ErrorSpec(
+        "{what} failed",
+        "{command} exited with status {rc}:\n{output}",
+        FAULT_NETWORK,
+        (
+            "Check that the host reaches the package index and that it serves the versions asked for (the message above names what is missing).",
+            "Pin a version the index has (the pip, setuptools, wheel and tools options).",
+            "The previous tools were left in place.",
+        ),
+    ),
+    "installer_conflict": ErrorSpec(
+        "The app's files name more than one package manager",
+        "{project_dir} holds {files}: each belongs to another installer ({installers}), and appenv.python will not guess.",
+        FAULT_APP,
+        (
+            "Delete the files of the package manager the app no longer uses.",
+            "Or set installer: explicitly in the task (one of {installers}).",
+        ),
+    ),
+    "installer_files_missing": ErrorSpec(
+        "No dependency files for {installer} in {project_dir}",
+        "{detail}",
+        FAULT_APP,
+        (
+            "Add the file(s) the installer needs ({needs}) to the app, or fix project_dir.",
+            "Or choose another installer (installer: pip | uv | poetry | pipenv), or requirements: for other file names.",
+        ),
+    ),
+    "requirements_missing": ErrorSpec(
+        "Requirements file not found: {path}",
+        "{path}{via} does not exist.",
+        FAULT_APP,
+        (
+            "Create {path}, or fix the -r/-c line or the requirements option that names it "
+            "(include paths are relative to the including file).",
+        ),
+    ),
+    "requirements_cycle": ErrorSpec(
+        "Requirements files include each other in a cycle",
+        "{chain}",
+        FAULT_APP,
+        ("Remove one of the -r/-c lines of that chain: each file may be included once on a path.",),
+    ),
+    "requirements_invalid": ErrorSpec(
+        "Invalid line in {path}",
+        "{path}, line {line}: {detail}",
+        FAULT_APP,
+        ("Fix that line (pip's requirements file format), then run again. Nothing was installed.",),
+    ),
+    "deps_not_found": ErrorSpec(
+        "A dependency is not on the package index",
+        "{installer} could not find a distribution the app asks for:\n{output}",
+        FAULT_APP,
+        (
+            "Check the name and version in the app's requirement or lock file (the message above names it).",
+            "Check that index_url / extra_index_urls point at the index that publishes it.",
+            "The previous environment at {dest} was restored and still works.",
+        ),
+    ),
+    "deps_build_failed": ErrorSpec(
+        "A dependency failed to build from source",
+        "{installer} had to build an sdist and the build failed:\n{output}",
+        FAULT_APP,
+        (
+            "Read the build's own message above: a missing compiler or C header on the host, or a bug in that release.",
+            "Pin a version that publishes a wheel for this Python and arch, or install the build dependencies first.",
+            "The previous environment at {dest} was restored and still works.",
+        ),
+    ),
+    "deps_index_unreachable": ErrorSpec(
+        "The package index cannot be reached",
+        "{installer} could not talk to the index:\n{output}",
+        FAULT_NETWORK,
+        (
+            "Check that the host reaches the index (proxy, firewall, DNS), and the credentials given.",
+            "Check index_url / extra_index_urls; raise retries or timeout for a slow index.",
+            "The previous environment at {dest} was restored and still works.",
+        ),
+    ),
+    "deps_install_failed": ErrorSpec(
+        "Installing the app's dependencies failed",
+        "{command} exited with status {rc}:\n{output}",
+        FAULT_APP,
+        (
+            "Read the installer's own message above: it names the requirement or file at fault.",
+            "Run again with -vvv to see every command and its full output.",
+            "The previous environment at {dest} was restored and still works.",
+        ),
+    ),
+    "deps_conflict": ErrorSpec(
+        "The installed dependencies conflict",
+        "pip check found requirements that are not met:\n{output}",
+        FAULT_APP,
+        (
+            "Pin versions that agree in the app's requirements (each line above names the package and what it needs).",
+            "Set pip_check: false only if the app is known to work with these versions.",
+            "The previous environment at {dest} was restored and still works.",
+        ),
+    ),
     # --- arguments ------------------------------------------------------------
     "bad_argument": ErrorSpec(
         "Invalid value for {option}",

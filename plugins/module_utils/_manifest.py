@@ -20,7 +20,7 @@ import os
 MANIFEST_NAME = ".appenv-manifest"
 
 
-def _walk(root, exclude_dirs):
+def _walk(root, exclude_dirs, exclude_prefixes=()):
     root = root.rstrip("/")
     for directory, dirnames, filenames in os.walk(root):
         rel_dir = os.path.relpath(directory, root)
@@ -28,7 +28,7 @@ def _walk(root, exclude_dirs):
         dirnames[:] = sorted(name for name in dirnames if (rel_dir + name) not in exclude_dirs)
         for name in sorted(filenames):
             rel = rel_dir + name
-            if rel == MANIFEST_NAME or rel.startswith(".appenv-fingerprint"):
+            if rel == MANIFEST_NAME or rel.startswith(".appenv-") or rel.startswith(tuple(exclude_prefixes)):
                 continue
             yield rel, os.path.join(directory, name)
         for name in dirnames:
@@ -37,10 +37,14 @@ def _walk(root, exclude_dirs):
                 yield rel_dir + name, path
 
 
-def write_manifest(root, exclude_dirs=()):
-    """Write root/.appenv-manifest; return (sha256, number of entries)."""
+def write_manifest(root, exclude_dirs=(), exclude_prefixes=()):
+    """Write root/.appenv-manifest; return (sha256, number of entries).
+
+    exclude_prefixes: relative paths starting with these belong to another layer
+    (bin/pip* is rewritten when pip_tooling upgrades pip).
+    """
     lines = []
-    for rel, path in _walk(root, set(exclude_dirs)):
+    for rel, path in _walk(root, set(exclude_dirs), exclude_prefixes):
         if os.path.islink(path):
             lines.append("l\t%s\t%s" % (os.readlink(path), rel))
         else:

@@ -44,7 +44,7 @@ def minor_of(version):
 
 class RuntimeLayerSpec(_layer.LayerSpec):
     kind = "python_runtime"
-    format_version = 1
+    format_version = 2
     strategy = "staging"
     labels = {
         "python_version": "Python version",
@@ -122,8 +122,9 @@ class RuntimeLayerSpec(_layer.LayerSpec):
             _bytecode.delete_pycs([stdlib])
             _bytecode.compile_trees(runner, self.python(target), [stdlib], invalidation_mode="unchecked-hash",
                                     optimize_levels=(0,), workers=self.workers)
+        # site-packages and pip's scripts belong to pip_tooling, which upgrades pip in place.
         manifest_sha, entries = _manifest.write_manifest(
-            target, exclude_dirs=[self.stdlib_dir + "/site-packages"])
+            target, exclude_dirs=[self.stdlib_dir + "/site-packages"], exclude_prefixes=("bin/pip",))
         probe.update({"manifest_sha256": manifest_sha, "files": entries})
         return probe
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration import harness
-from tests.testbed import docker_host, mirror as mirror_mod, runtimes
+from tests.testbed import docker_host, mirror as mirror_mod, package_index as package_index_mod, runtimes
 
 DEFAULT_DEST = "/opt/appenv/python"
 
@@ -127,3 +127,49 @@ def install_runtime(host, runtime_mirror, version="3.11", dest=DEFAULT_DEST, che
     args = {"version": version, "mirror": runtime_mirror.base_url, "release": runtime_mirror.tag, "dest": dest}
     args.update(extra)
     return harness.run_task(host, "appenv.python.python_runtime", args, check=check, diff=diff)
+
+
+# -- the loopback package index ------------------------------------------------------------------
+SYNTHETIC = [
+    # (name, version, requires, extra build options)
+    ("demo-alpha", "1.0", ["demo-beta>=1.0"], {"scripts": {"demo-alpha": "demo_alpha:main"}}),
+    ("demo-beta", "1.0", [], {}),
+    ("demo-gamma", "1.0", [], {}),
+    ("demo-delta", "1.0", ["demo-gamma"], {}),
+]
+
+
+@pytest.fixture(scope="session")
+def index_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("package-indexes")
+    with mirror_mod.serve(root) as base_url:
+        yield root, base_url
+
+
+@pytest.fixture
+def package_index(index_server, request):
+    """A fresh PEP 503 index on 127.0.0.1 for one test: tool wheels for x86_64 (and aarch64 for arm64 tests)
+    plus the synthetic demo packages; `publish()`/`remove()` change it while it is served."""
+    root, base_url = index_server
+    name = uuid.uuid4().hex[:10]
+    index = package_index_mod.PackageIndex(root / name)
+    arches = ["aarch64"] if "arm64" in request.keywords else ["x86_64"]
+    for arch in arches:
+        index.add(package_index_mod.ensure_tool_wheels(arch))
+    for pkg, version, requires, options in SYNTHETIC:
+        package_index_mod.build_wheel(index.files, pkg, version, requires, **options)
+    index.write_pages()
+    index.url = "%s/%s" % (base_url, name)
+    return index
+
+
+def install_tooling(host, index, check=False, diff=False, **extra):
+    args = {"index_url": index.simple_url}
+    args.update(extra)
+    return harness.run_task(host, "appenv.python.pip_tooling", args, check=check, diff=diff)
+
+
+def install_deps(host, index, project_dir="/srv/app", check=False, diff=False, **extra):
+    args = {"project_dir": project_dir, "index_url": index.simple_url}
+    args.update(extra)
+    return harness.run_task(host, "appenv.python.app_dependencies", args, check=check, diff=diff)

@@ -125,3 +125,12 @@ def assert_ok(result):
     if result.get("failed") or result.get("unreachable"):
         raise PlayFailed("task failed:\n%s" % (result.get("msg") or json.dumps(result)[:4000]))
     return result
+
+
+def error_of(result):
+    """The titled error of a failed result (title, cause, fault, fixes all present; no traceback)."""
+    assert result.get("failed"), "expected a failure, got %s" % json.dumps(result)[:2000]
+    error = result.get("error") or {}
+    assert error.get("title") and error.get("cause") and error.get("fault") and error.get("fixes"), result
+    assert "Traceback" not in result.get("msg", "")
+    return error

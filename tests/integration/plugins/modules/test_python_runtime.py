@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration import harness
+from tests.integration.harness import error_of
 from tests.integration.conftest import DEFAULT_DEST, install_runtime
 from tests.testbed import runtimes
 
@@ -26,14 +27,6 @@ def pyc_flags(host, path):
     """The flags word of a pyc header: 1 = hash-based unchecked, 3 = hash-based checked, 0 = timestamp."""
     script = "import sys; data = open(sys.argv[1], 'rb').read(8); print(int.from_bytes(data[4:8], 'little'))"
     return int(host.exec([DEFAULT_DEST + "/bin/python3", "-c", script, path]).stdout)
-
-
-def error_of(result):
-    assert result.get("failed"), "expected a failure, got %s" % json.dumps(result)[:2000]
-    error = result.get("error") or {}
-    assert error.get("title") and error.get("cause") and error.get("fault") and error.get("fixes"), result
-    assert "Traceback" not in result.get("msg", "")
-    return error
 
 
 def test_install_is_idempotent_and_check_mode_predicts(amd64_host, runtime_mirror):

@@ -1,0 +1,199 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) appenv.python contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What is installed where, read from the files alone (no subprocess: it runs on every no-op).
+
+Shared by pip_tooling and app_dependencies: the runtime a layer sits on (from
+the python_runtime fingerprint), the distributions in a site directory (from
+their ``*.dist-info``), whether their files are still there (from ``RECORD``),
+and the index options every installer takes.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import csv
+import io
+import json
+import os
+import re
+
+from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._runner import SAFE_PATH, redact_url
+
+RUNTIME_FINGERPRINT = ".appenv-fingerprint.json"
+_DIST_INFO = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+)\.dist-info$")
+
+
+def canonical_name(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+class Runtime:
+    """A runtime installed by python_runtime, described by its fingerprint."""
+
+    def __init__(self, root, module):
+        self.root = os.path.abspath(root)
+        path = os.path.join(self.root, RUNTIME_FINGERPRINT)
+        try:
+            with open(path) as handle:
+                record = json.load(handle)
+            inputs = record["inputs"]
+            facts = record.get("facts", {})
+            self.key = record["key"]
+            self.version = inputs["python_version"]
+        except (IOError, OSError) as exc:
+            raise AppenvError("runtime_missing", runtime=self.root, module=module,
+                              detail="no fingerprint %s: %s" % (path, exc.strerror))
+        except (ValueError, KeyError, TypeError):
+            raise AppenvError("runtime_missing", runtime=self.root, module=module,
+                              detail="its fingerprint %s is unreadable; run python_runtime again to repair it" % path)
+        self.minor = ".".join(self.version.split(".")[:2])
+        self.arch = inputs.get("arch")
+        self.python = os.path.join(self.root, "bin", "python" + self.minor)
+        if not os.access(self.python, os.X_OK):
+            raise AppenvError("runtime_missing", runtime=self.root, module=module,
+                              detail="its interpreter %s is missing" % self.python)
+        self.site_packages = os.path.join(self.root, facts.get("purelib_rel") or
+                                          "lib/python%s/site-packages" % self.minor)
+        self.stdlib = os.path.join(self.root, "lib", "python" + self.minor)
+
+    def user_site(self, base):
+        """The site directory of a PYTHONUSERBASE (or --prefix, or venv) rooted at base (posix schemes)."""
+        return os.path.join(base, "lib", "python" + self.minor, "site-packages")
+
+    def bundled_wheels(self):
+        directory = os.path.join(self.stdlib, "ensurepip", "_bundled")
+        try:
+            return dict((name.split("-")[0], os.path.join(directory, name)) for name in os.listdir(directory)
+                        if name.endswith(".whl"))
+        except OSError:
+            return {}
+
+
+def installed(site_dir):
+    """{canonical name: (version, dist-info dir)} of the distributions in site_dir."""
+    found = {}
+    try:
+        names = os.listdir(site_dir)
+    except OSError:
+        return found
+    for name in names:
+        match = _DIST_INFO.match(name)
+        if match:
+            found[canonical_name(match.group("name"))] = (match.group("version"), os.path.join(site_dir, name))
+    return found
+
+
+def record_paths(dist_info):
+    """Paths (absolute) of the files a distribution installed, from its RECORD."""
+    site_dir = os.path.dirname(dist_info)
+    try:
+        with io.open(os.path.join(dist_info, "RECORD"), encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+    except (IOError, OSError, ValueError, csv.Error):
+        return None
+    paths = []
+    for row in rows:
+        if not row or not row[0]:
+            continue
+        rel = row[0]
+        if rel.endswith(".pyc") or "/__pycache__/" in rel:
+            continue  # pycs belong to the bytecode step, not to the installer
+        paths.append(os.path.normpath(os.path.join(site_dir, rel)))
+    return paths
+
+
+def drift(site_dir, expected, limit=5):
+    """Sentences naming distributions of expected {name: version} that are gone, replaced or damaged."""
+    found = installed(site_dir)
+    problems = []
+    for name, version in sorted(expected.items()):
+        have = found.get(name)
+        if have is None:
+            problems.append("%s %s is no longer installed" % (name, version))
+            continue
+        if have[0] != version:
+            problems.append("%s was replaced: %s is installed instead of %s" % (name, have[0], version))
+            continue
+        paths = record_paths(have[1])
+        if paths is None:
+            problems.append("%s %s has lost its file list (RECORD)" % (name, version))
+            continue
+        missing = [path for path in paths if not os.path.lexists(path)]
+        if missing:
+            shown = ", ".join(os.path.relpath(path, site_dir) for path in missing[:limit])
+            problems.append("%s %s is missing %d of its files (%s%s)" % (
+                name, version, len(missing), shown, ", …" if len(missing) > limit else ""))
+    return problems
+
+
+def python_files(site_dir, names):
+    """The .py files the named distributions installed (for their bytecode)."""
+    found = installed(site_dir)
+    files = []
+    for name in names:
+        have = found.get(canonical_name(name))
+        if have:
+            files.extend(path for path in record_paths(have[1]) or [] if path.endswith(".py"))
+    return sorted(set(files))
+
+
+def with_credentials(url, username, password):
+    """url with user:password inserted (only when both are given and the URL has none)."""
+    if not url or not username or "://" not in url or "@" in url.split("://", 1)[1].split("/", 1)[0]:
+        return url
+    try:
+        from urllib.parse import quote
+    except ImportError:  # pragma: no cover - Python 2 targets are not supported
+        from urllib import quote
+    scheme, rest = url.split("://", 1)
+    return "%s://%s:%s@%s" % (scheme, quote(username, safe=""), quote(password or "", safe=""), rest)
+
+
+class IndexOptions:
+    """index_url / extra_index_urls / find_links, with the credentials kept out of fingerprints."""
+
+    def __init__(self, index_url=None, extra_index_urls=(), find_links=(), username=None, password=None):
+        self.index_url = with_credentials(index_url, username, password) if index_url else None
+        self.extra_index_urls = [with_credentials(url, username, password) for url in extra_index_urls or ()]
+        self.find_links = list(find_links or ())
+        self.secrets = [secret for secret in (password,) if secret]
+
+    def fingerprint(self):
+        return {
+            "index_url": redact_url(self.index_url) if self.index_url else None,
+            "extra_index_urls": [redact_url(url) for url in self.extra_index_urls],
+            "find_links": [redact_url(url) for url in self.find_links],
+        }
+
+    def args(self):
+        argv = []
+        if self.index_url:
+            argv += ["--index-url", self.index_url]
+        for url in self.extra_index_urls:
+            argv += ["--extra-index-url", url]
+        for link in self.find_links:
+            argv += ["--find-links", link]
+        return argv
+
+
+def path_with(*directories):
+    return ":".join([directory for directory in directories if directory] + [SAFE_PATH])
+
+
+def index_argument_spec():
+    """The index options shared by pip_tooling and app_dependencies (doc fragment appenv.python.index)."""
+    return dict(
+        index_url=dict(type="str"),
+        extra_index_urls=dict(type="list", elements="str", default=[]),
+        find_links=dict(type="list", elements="str", default=[]),
+        index_username=dict(type="str"),
+        index_password=dict(type="str", no_log=True),
+    )
+
+
+def index_from_params(params):
+    return IndexOptions(params["index_url"], params["extra_index_urls"], params["find_links"],
+                        params["index_username"], params["index_password"])

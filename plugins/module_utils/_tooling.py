@@ -1,0 +1,272 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) appenv.python contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Backend of pip_tooling: the packaging tools a runtime needs, as layers.
+
+Two kinds of layer:
+
+* ``PackagingToolsSpec``: pip, setuptools and wheel at pinned versions in the
+  runtime's own site-packages. pip is bootstrapped from the wheel the runtime
+  bundles (``ensurepip/_bundled``, run as ``python pip.whl/pip``: no network,
+  none of ensurepip's temporary copies and compile step); versions the bundle
+  holds are installed with ``--no-index``. Everything goes in with
+  ``--no-compile`` and is then compiled ``unchecked-hash`` in parallel.
+* ``ToolVenvSpec``: poetry, pipenv or uv, each in its own venv
+  (``--symlinks --system-site-packages --without-pip``) installed with the
+  runtime's pip (``venv/bin/python -m pip``, pip seen through the system site).
+
+Both fingerprint the runtime's fingerprint key, so a new runtime reinstalls them.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _layer, _site
+from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+
+DEFAULT_VERSIONS = {
+    "pip": "26.3",
+    "setuptools": "84.2.1",
+    "wheel": "0.48.0",
+    "uv": "0.13.9",
+    "poetry": "2.5.1",
+    "pipenv": "2026.10.3",
+}
+# What each tool needs besides itself: poetry exports lock files through its export plugin.
+TOOL_EXTRAS = {"poetry": ["poetry-plugin-export==1.10.1"], "pipenv": [], "uv": []}
+TOOLS = ("uv", "poetry", "pipenv")
+
+_PIP_INSTALL = ["install", "--no-compile", "--disable-pip-version-check", "--no-input", "--no-warn-script-location"]
+
+
+def pip_install(runner, python_argv, specs, index, what, retries, timeout, offline_dir=None, env=None):
+    """Run `<python_argv> install --no-compile ... specs`; a titled error naming what failed."""
+    argv = list(python_argv) + _PIP_INSTALL
+    if offline_dir:
+        argv += ["--no-index", "--find-links", offline_dir]
+    else:
+        argv += index.args()
+    argv += list(specs)
+    result = runner.run(argv, what=what, retries=retries, timeout=timeout, check=False, env=env)
+    if result.rc != 0:
+        raise AppenvError("tool_install_failed", what=what, command=runner.mask(" ".join(argv)), rc=result.rc,
+                          output=runner.mask(result.output[-3000:]))
+    return result
+
+
+class PackagingToolsSpec(_layer.LayerSpec):
+    """pip/setuptools/wheel inside the runtime. Reinstalling pinned versions is safe to redo."""
+
+    kind = "pip_tooling"
+    format_version = 1
+    strategy = "none"
+    labels = {"runtime": "Runtime fingerprint", "python_version": "Python version", "packages": "Packaging tools",
+              "index": "Package index", "bytecode": "Bytecode"}
+
+    def __init__(self, runtime, versions, index, compile_bytecode=True, workers=0, retries=3, timeout=900):
+        self.runtime = runtime
+        self.index = index
+        self.workers = workers
+        self.retries = retries
+        self.timeout = timeout
+        self.packages = dict((name, version) for name, version in versions.items() if version)
+        wanted = {
+            "runtime": runtime.key,
+            "python_version": runtime.version,
+            "packages": self.packages,
+            "index": index.fingerprint(),
+            "bytecode": "unchecked-hash" if compile_bytecode else "none",
+        }
+        super(PackagingToolsSpec, self).__init__(runtime.site_packages, wanted,
+                                                 state_path=os.path.join(runtime.root, ".appenv-pip-tooling.json"))
+
+    def lock_path(self):
+        return os.path.join(self.runtime.root, ".appenv-pip-tooling.lock")
+
+    def compare(self, stored, wanted):
+        old = stored.get("inputs", {})
+        if old.get("runtime") != wanted["runtime"]:
+            return _layer.ACTION_RECREATED, ["the runtime at %s was reinstalled (Python %s)" % (
+                self.runtime.root, self.runtime.version)]
+        return super(PackagingToolsSpec, self).compare(stored, wanted)
+
+    def verify(self, stored):
+        return _site.drift(self.runtime.site_packages, stored.get("facts", {}).get("packages", {}))
+
+    def build(self, target, runner):
+        site = self.runtime.site_packages
+        python = self.runtime.python
+        bundled = self.runtime.bundled_wheels()
+        have = _site.installed(site)
+        damaged = [name for name in self.packages if name in have and _site.drift(site, {name: have[name][0]})]
+        pip_argv = [python, "-m", "pip"]
+        if "pip" not in have or "pip" in damaged:
+            # No usable pip in the runtime: run pip straight from the wheel the runtime bundles.
+            wheel = bundled.get("pip")
+            if not wheel:
+                raise AppenvError("runtime_missing", runtime=self.runtime.root, module="pip_tooling",
+                                  detail="it has neither a working pip nor ensurepip's bundled pip wheel")
+            pip_argv = [python, os.path.join(wheel, "pip")]
+        todo = ["%s==%s" % (name, version) for name, version in sorted(self.packages.items())
+                if have.get(name, (None,))[0] != version or name in damaged]
+        if todo:
+            offline = None
+            bundled_versions = dict((name, os.path.basename(path).split("-")[1]) for name, path in bundled.items())
+            if all(bundled_versions.get(name) == version for name, version in self.packages.items()
+                   if "%s==%s" % (name, version) in todo):
+                offline = os.path.dirname(next(iter(bundled.values())))
+            extra = ["--force-reinstall"] if damaged else []
+            pip_install(runner, pip_argv, extra + todo, self.index, "Installing %s" % ", ".join(todo),
+                        self.retries, self.timeout, offline_dir=offline)
+        if self.wanted["bytecode"] != "none":
+            files = _site.python_files(site, list(self.packages))
+            if files:
+                _bytecode.compile_trees(runner, python, [], "unchecked-hash", (0,), self.workers, files=files)
+        found = _site.installed(site)
+        return {"packages": dict((name, found[name][0]) for name in self.packages if name in found),
+                "installed": todo}
+
+
+class ToolVenvSpec(_layer.LayerSpec):
+    """One tool (uv, poetry, pipenv) in its own venv on top of the runtime."""
+
+    kind = "tool_venv"
+    format_version = 1
+    strategy = "in_place"
+    labels = {"runtime": "Runtime fingerprint", "python_version": "Python version", "tool": "Tool",
+              "version": "Tool version", "with": "Installed with it", "index": "Package index",
+              "bytecode": "Bytecode", "runtime_path": "Runtime path"}
+
+    def __init__(self, runtime, tools_dir, name, version, extras, index, compile_bytecode=True, workers=0,
+                 retries=3, timeout=900):
+        if name not in TOOLS:
+            raise AppenvError("bad_argument", option="tools", module="pip_tooling",
+                              detail="%r is not a tool pip_tooling installs (%s)" % (name, ", ".join(TOOLS)))
+        self.runtime = runtime
+        self.name = name
+        self.index = index
+        self.workers = workers
+        self.retries = retries
+        self.timeout = timeout
+        wanted = {
+            "runtime": runtime.key,
+            "runtime_path": runtime.root,
+            "python_version": runtime.version,
+            "tool": name,
+            "version": version,
+            "with": sorted(extras),
+            "index": index.fingerprint(),
+            "bytecode": "unchecked-hash" if compile_bytecode else "none",
+        }
+        super(ToolVenvSpec, self).__init__(os.path.join(tools_dir, name), wanted)
+
+    @property
+    def executable(self):
+        return os.path.join(self.path, "bin", self.name)
+
+    def site_dir(self, root=None):
+        return self.runtime.user_site(root or self.path)
+
+    def compare(self, stored, wanted):
+        old = stored.get("inputs", {})
+        if old.get("runtime") != wanted["runtime"] and old.get("python_version") == wanted["python_version"]:
+            return _layer.ACTION_RECREATED, ["the runtime at %s was reinstalled" % self.runtime.root]
+        return super(ToolVenvSpec, self).compare(stored, wanted)
+
+    def verify(self, stored):
+        problems = []
+        if not os.path.exists(os.path.join(self.path, "bin", "python")):
+            problems.append("its interpreter %s/bin/python does not start (the runtime moved?)" % self.path)
+        if not os.access(self.executable, os.X_OK):
+            problems.append("%s is missing" % self.executable)
+        return problems + _site.drift(self.site_dir(), stored.get("facts", {}).get("packages", {}))
+
+    def build(self, target, runner):
+        make_venv(runner, self.runtime, target, system_site=True)
+        python = os.path.join(target, "bin", "python")
+        specs = ["%s==%s" % (self.name, self.wanted["version"])] + self.wanted["with"]
+        pip_install(runner, [python, "-m", "pip"], specs, self.index, "Installing %s %s" % (
+            self.name, self.wanted["version"]), self.retries, self.timeout)
+        if self.wanted["bytecode"] != "none":
+            _bytecode.compile_trees(runner, python, [self.site_dir(target)], "unchecked-hash", (0,), self.workers)
+        found = _site.installed(self.site_dir(target))
+        return {"packages": dict((name, info[0]) for name, info in found.items()), "executable": self.executable}
+
+
+def make_venv(runner, runtime, target, system_site=False):
+    argv = [runtime.python, "-m", "venv", "--symlinks", "--without-pip"]
+    if system_site:
+        argv.append("--system-site-packages")
+    runner.run(argv + [target], what="Creating the virtual environment %s" % target)
+
+
+def summarise(named_results):
+    """One action and reason list for several layers: kept only when all are kept."""
+    order = [_layer.ACTION_CREATED, _layer.ACTION_RECREATED, _layer.ACTION_RESTORED, _layer.ACTION_UPDATED]
+    actions = [result.action for _name, result in named_results]
+    action = _layer.ACTION_KEPT
+    for candidate in order:
+        if candidate in actions:
+            action = candidate
+            break
+    reasons = []
+    for name, result in named_results:
+        reasons.extend("%s: %s" % (name, reason) for reason in result.reasons)
+    return action, reasons
+
+
+def _tool_specs(params, runtime, index):
+    specs = []
+    seen = set()
+    for tool in params["tools"]:
+        name = tool["name"]
+        if name in seen:
+            raise AppenvError("bad_argument", option="tools", module="pip_tooling",
+                              detail="%s is listed twice" % name)
+        seen.add(name)
+        extras = tool.get("with")
+        specs.append(ToolVenvSpec(runtime, params["tools_dir"], name, tool.get("version") or DEFAULT_VERSIONS[name],
+                                  TOOL_EXTRAS[name] if extras is None else extras, index,
+                                  params["compile_bytecode"], params["bytecode_workers"], params["retries"],
+                                  params["timeout"]))
+    return specs
+
+
+def run_pip_tooling(params, index, runner, check_mode=False, diff=False, cache=None):
+    """Converge the packaging tools and each tool venv; the module's result."""
+    runtime = _site.Runtime(params["runtime"], "pip_tooling")
+    versions = dict((name, params[name]) for name in ("pip", "setuptools", "wheel"))
+    packaging = PackagingToolsSpec(runtime, versions, index, params["compile_bytecode"], params["bytecode_workers"],
+                                   params["retries"], params["timeout"])
+    tools = _tool_specs(params, runtime, index)
+    named = [("packaging", _layer.converge(packaging, runner, check_mode, params["lock_timeout"]))]
+    for spec in tools:
+        named.append((spec.name, _layer.converge(spec, runner, check_mode, params["lock_timeout"], cache=cache)))
+    action, reasons = summarise(named)
+    layers = []
+    warnings = []
+    for name, layer in named:
+        entry = layer.as_result(diff=diff)
+        warnings.extend(entry.pop("warnings", []))
+        entry.pop("changed")
+        entry["name"] = name
+        layers.append(entry)
+    packaging_facts = named[0][1].facts or {}
+    result = {
+        "changed": action != _layer.ACTION_KEPT,
+        "action": action,
+        "reasons": reasons,
+        "layers": layers,
+        "python": runtime.python,
+        "packages": packaging_facts.get("packages", packaging.packages),
+        "tools": dict((spec.name, {"version": spec.wanted["version"], "venv": spec.path,
+                                   "executable": spec.executable}) for spec in tools),
+    }
+    if warnings:
+        result["warnings"] = warnings
+    if diff:
+        result["diff"] = [entry.pop("diff") for entry in layers if "diff" in entry]
+    return result

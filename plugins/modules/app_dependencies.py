@@ -1,0 +1,255 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) appenv.python contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: app_dependencies
+short_description: Install an app's dependencies with pip, uv, poetry or pipenv, reinstalling only when an input changed
+version_added: "0.1.0"
+author: appenv.python contributors (@appenv-python)
+description:
+  - Installs the packages an app needs on a runtime installed by M(appenv.python.python_runtime), with the
+    installer the app's files call for (C(requirements.txt) - pip, C(poetry.lock) - poetry, C(Pipfile.lock) - pipenv,
+    C(uv.lock) - uv) or the one O(installer) names. Files of more than one installer are an error, never a guess.
+  - Lock files are read by their own tool (C(poetry export), C(pipenv requirements --hash), C(uv export --frozen))
+    into a fully pinned, hash-checked list installed with C(--no-deps). Requirement files are installed by pip, or by
+    C(uv pip install) with O(installer=uv). uv, poetry and pipenv come from M(appenv.python.pip_tooling).
+  - The fingerprint holds the runtime's fingerprint, the installer and its version, the content of every requirement
+    input (C(-r)/C(-c) includes followed recursively, relative to the including file, cycles refused; lock and
+    project files), the location and the install options (index URLs without credentials). Unchanged inputs and
+    an intact layer are RV(action=kept) and no installer starts. A changed input rebuilds from empty (removed
+    packages and dropped dependencies are gone) with reasons naming what changed. A package deleted or replaced by
+    hand is detected from the installed distributions and repaired.
+  - A failed install gives a titled error with the installer's own message and leaves the previous environment in
+    place. After the install, C(pip check) fails the task when requirements conflict.
+  - Packages are installed with C(--no-compile), then compiled in parallel by the runtime (O(bytecode)).
+extends_documentation_fragment:
+  - appenv.python.layer
+  - appenv.python.layer_cache
+  - appenv.python.index
+options:
+  project_dir:
+    description: The app's directory on the host, holding its requirement, lock and project files.
+    type: path
+    required: true
+  installer:
+    description: C(auto) decides from the app's files; the others force an installer.
+    type: str
+    default: auto
+    choices: [auto, pip, uv, poetry, pipenv]
+  requirements:
+    description:
+      - Requirement files, relative to O(project_dir), for pip and C(uv pip). Default C(requirements.txt).
+      - With O(installer=uv), giving this installs the files with C(uv pip install) even when C(uv.lock) exists.
+    type: list
+    elements: str
+  location:
+    description:
+      - C(user) installs into the user site of C(PYTHONUSERBASE=dest); C(venv) into a venv at O(dest); C(target)
+        into the directory O(dest), put on C(sys.path) by a C(.pth) file in the runtime; C(system) into the runtime's
+        own site-packages.
+      - RV(environment) holds the variables a process needs to use the result.
+    type: str
+    default: user
+    choices: [user, venv, target, system]
+  dest:
+    description: The layer's directory (default C(/opt/appenv/deps), C(/opt/appenv/venv) or C(/opt/appenv/site) by O(location)).
+    type: path
+  runtime:
+    description: Directory of the runtime (the O(appenv.python.python_runtime#module:dest) of M(appenv.python.python_runtime)).
+    type: path
+    default: /opt/appenv/python
+  tools_dir:
+    description: Where M(appenv.python.pip_tooling) installed uv, poetry and pipenv.
+    type: path
+    default: /opt/appenv/tools
+  extras:
+    description: Extras of the project to install (poetry, uv lock files).
+    type: list
+    elements: str
+    default: []
+  groups:
+    description: Dependency groups to install besides the main ones (poetry C(--with), pipenv categories, uv C(--group); C(dev) for development packages).
+    type: list
+    elements: str
+    default: []
+  max_age:
+    description:
+      - Rebuild when the layer is older than this (C(3600), C(30m), C(12h), C(7d), C(2w)), so that unpinned
+        requirements pick up new upstream releases.
+    type: str
+  cache_dir:
+    description:
+      - Directory of the installers' wheel caches, kept across rebuilds so a rebuild after a small change reuses
+        built wheels. Default C(<layer_cache.path>/wheels) when O(layer_cache.path) is set, else C(/var/cache/appenv).
+    type: path
+  bytecode:
+    description: How the installed packages are compiled (C(none) to skip).
+    type: str
+    default: checked-hash
+    choices: [checked-hash, unchecked-hash, timestamp, none]
+  bytecode_workers:
+    description: Processes compiling bytecode; 0 means one per CPU.
+    type: int
+    default: 0
+  pip_check:
+    description: Run C(pip check) after installing and fail on conflicts.
+    type: bool
+    default: true
+  source_date_epoch:
+    description: C(SOURCE_DATE_EPOCH) for the installers (reproducible wheels built from sdists).
+    type: int
+"""
+
+EXAMPLES = r"""
+- name: The app's requirements.txt into a user site
+  appenv.python.app_dependencies:
+    project_dir: /srv/app
+  register: deps
+
+- name: poetry.lock into a venv, with the docs group
+  appenv.python.app_dependencies:
+    project_dir: /srv/app
+    location: venv
+    dest: /srv/app/.venv
+    groups: [docs]
+
+- name: Requirements with uv, from a private index, refreshed weekly
+  appenv.python.app_dependencies:
+    project_dir: /srv/app
+    installer: uv
+    requirements: [requirements/prod.txt]
+    index_url: https://pypi.example.internal/simple
+    index_username: build
+    index_password: "{{ vault_index_password }}"
+    max_age: 7d
+
+- name: Run the app with the environment the module returns
+  ansible.builtin.command: python -m app --version
+  environment: "{{ deps.environment }}"
+  changed_when: false
+"""
+
+RETURN = r"""
+action:
+  description: C(created), C(kept), C(recreated) or C(restored).
+  returned: success
+  type: str
+reasons:
+  description: Why the layer was (re)built, one sentence per cause.
+  returned: success
+  type: list
+  elements: str
+installer:
+  description: The installer used (pip, uv, poetry, pipenv).
+  returned: success
+  type: str
+installer_version:
+  description: Its version.
+  returned: success
+  type: str
+source:
+  description: C(requirements) or the lock file read.
+  returned: success
+  type: str
+location:
+  description: Where the packages are.
+  returned: success
+  type: str
+dest:
+  description: The layer's directory.
+  returned: success
+  type: str
+python:
+  description: The interpreter to run the app with.
+  returned: success
+  type: str
+site_packages:
+  description: The directory holding the packages.
+  returned: success
+  type: str
+bin_dir:
+  description: The directory holding the packages' scripts.
+  returned: success
+  type: str
+environment:
+  description: Environment variables a process needs to use the packages (C(PATH), C(PYTHONUSERBASE), C(VIRTUAL_ENV)).
+  returned: success
+  type: dict
+packages:
+  description: Installed distributions and versions (empty for a no-op run).
+  returned: success
+  type: dict
+inputs:
+  description: The requirement, lock and project files the fingerprint holds.
+  returned: success
+  type: list
+  elements: str
+fingerprint:
+  description: Host-independent key of the layer's inputs.
+  returned: success
+  type: str
+commands:
+  description: Every command the run started (none for a no-op), secrets masked.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.appenv.python.plugins.module_utils import _layer_cache as layer_cache
+from ansible_collections.appenv.python.plugins.module_utils._deps import run_app_dependencies
+from ansible_collections.appenv.python.plugins.module_utils._module import run_module
+from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
+from ansible_collections.appenv.python.plugins.module_utils._site import index_argument_spec, index_from_params
+
+
+def main():
+    argument_spec = dict(
+        project_dir=dict(type="path", required=True),
+        installer=dict(type="str", default="auto", choices=["auto", "pip", "uv", "poetry", "pipenv"]),
+        requirements=dict(type="list", elements="str"),
+        location=dict(type="str", default="user", choices=["user", "venv", "target", "system"]),
+        dest=dict(type="path"),
+        runtime=dict(type="path", default="/opt/appenv/python"),
+        tools_dir=dict(type="path", default="/opt/appenv/tools"),
+        extras=dict(type="list", elements="str", default=[]),
+        groups=dict(type="list", elements="str", default=[]),
+        max_age=dict(type="str"),
+        cache_dir=dict(type="path"),
+        bytecode=dict(type="str", default="checked-hash", choices=["checked-hash", "unchecked-hash", "timestamp", "none"]),
+        bytecode_workers=dict(type="int", default=0),
+        pip_check=dict(type="bool", default=True),
+        source_date_epoch=dict(type="int"),
+        lock_timeout=dict(type="int", default=600),
+        timeout=dict(type="int", default=900),
+        retries=dict(type="int", default=3),
+        layer_cache=dict(type="dict", options=dict(
+            path=dict(type="path"),
+            controller_path=dict(type="path"),
+            max_size_mb=dict(type="int"),
+            max_age_days=dict(type="int"),
+        )),
+    )
+    argument_spec.update(index_argument_spec())
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    index = index_from_params(module.params)
+    runner = CommandRunner(secrets=index.secrets)
+
+    def backend(module):
+        result = run_app_dependencies(module.params, index, runner, check_mode=module.check_mode,
+                                      diff=module._diff, cache=layer_cache.from_options(module.params["layer_cache"]))
+        result["commands"] = runner.history
+        return result
+
+    run_module(module, backend, runner)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) appenv.python contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: pip_tooling
+short_description: Install pip, setuptools, wheel and the app's package manager (uv, poetry, pipenv) on a runtime
+version_added: "0.1.0"
+author: appenv.python contributors (@appenv-python)
+description:
+  - Installs pip, setuptools and wheel at pinned versions into the runtime's own site-packages. pip is
+    bootstrapped from the wheel the runtime bundles (C(ensurepip/_bundled)), without network; versions the
+    bundle holds are installed with C(--no-index). Everything is installed with C(--no-compile), then compiled
+    C(unchecked-hash) in parallel by the runtime itself.
+  - Installs each tool of O(tools) (uv, poetry, pipenv) into its own virtual environment under O(tools_dir)
+    (C(--symlinks --system-site-packages --without-pip), installed with the runtime's C(python -m pip)) and
+    returns the path of its executable.
+  - Each part is a layer with a fingerprint of the runtime's fingerprint, the tool names and versions, and the
+    index options. A no-op run starts no pip process. A new runtime, another version, or files deleted by hand
+    reinstall what is affected, with the reason in RV(reasons).
+extends_documentation_fragment:
+  - appenv.python.layer
+  - appenv.python.layer_cache
+  - appenv.python.index
+options:
+  runtime:
+    description: Directory of the runtime installed by M(appenv.python.python_runtime) (its O(appenv.python.python_runtime#module:dest)).
+    type: path
+    default: /opt/appenv/python
+  pip:
+    description: Version of pip to install into the runtime. An empty string leaves pip as the runtime ships it.
+    type: str
+    default: "26.3"
+  setuptools:
+    description: Version of setuptools to install into the runtime. An empty string installs none.
+    type: str
+    default: "84.2.1"
+  wheel:
+    description: Version of wheel to install into the runtime. An empty string installs none.
+    type: str
+    default: "0.48.0"
+  tools:
+    description: Package managers to install, each in its own venv.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: The tool.
+        type: str
+        required: true
+        choices: [uv, poetry, pipenv]
+      version:
+        description: Its version (default uv 0.13.9, poetry 2.5.1, pipenv 2026.10.3).
+        type: str
+      with:
+        description:
+          - Requirements installed into the tool's venv beside it (plugins). Poetry gets C(poetry-plugin-export)
+            by default, which M(appenv.python.app_dependencies) uses to read C(poetry.lock).
+        type: list
+        elements: str
+  tools_dir:
+    description: Directory holding one venv per tool (C(<tools_dir>/<name>)).
+    type: path
+    default: /opt/appenv/tools
+  compile_bytecode:
+    description: Compile the tools' bytecode (C(unchecked-hash), parallel) after installing them with C(--no-compile).
+    type: bool
+    default: true
+  bytecode_workers:
+    description: Processes compiling bytecode; 0 means one per CPU.
+    type: int
+    default: 0
+"""
+
+EXAMPLES = r"""
+- name: Pinned pip, setuptools, wheel and uv on the runtime
+  appenv.python.pip_tooling:
+    runtime: /opt/appenv/python
+    tools:
+      - name: uv
+
+- name: Poetry from a private index
+  appenv.python.pip_tooling:
+    tools:
+      - name: poetry
+        version: "2.5.1"
+    index_url: https://pypi.example.internal/simple
+    index_username: build
+    index_password: "{{ vault_index_password }}"
+"""
+
+RETURN = r"""
+action:
+  description: C(kept) when every part was already in place, else the strongest action of the parts.
+  returned: success
+  type: str
+reasons:
+  description: Why each part was (re)installed, prefixed with the part's name.
+  returned: success
+  type: list
+  elements: str
+layers:
+  description: Per part (C(packaging) and each tool), its action, reasons and fingerprint.
+  returned: success
+  type: list
+  elements: dict
+python:
+  description: The runtime's interpreter.
+  returned: success
+  type: str
+packages:
+  description: Versions of pip, setuptools and wheel in the runtime.
+  returned: success
+  type: dict
+tools:
+  description: Per tool, its version, venv and executable.
+  returned: success
+  type: dict
+  sample: {"uv": {"version": "0.13.9", "venv": "/opt/appenv/tools/uv", "executable": "/opt/appenv/tools/uv/bin/uv"}}
+commands:
+  description: Every command the run started (none for a no-op), secrets masked.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.appenv.python.plugins.module_utils import _layer_cache as layer_cache
+from ansible_collections.appenv.python.plugins.module_utils._site import index_argument_spec, index_from_params
+from ansible_collections.appenv.python.plugins.module_utils._module import run_module
+from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
+from ansible_collections.appenv.python.plugins.module_utils._tooling import run_pip_tooling
+
+
+def main():
+    argument_spec = dict(
+        runtime=dict(type="path", default="/opt/appenv/python"),
+        pip=dict(type="str", default="26.3"),
+        setuptools=dict(type="str", default="84.2.1"),
+        wheel=dict(type="str", default="0.48.0"),
+        tools=dict(type="list", elements="dict", default=[], options=dict(
+            name=dict(type="str", required=True, choices=["uv", "poetry", "pipenv"]),
+            version=dict(type="str"),
+            **{"with": dict(type="list", elements="str")}
+        )),
+        tools_dir=dict(type="path", default="/opt/appenv/tools"),
+        compile_bytecode=dict(type="bool", default=True),
+        bytecode_workers=dict(type="int", default=0),
+        lock_timeout=dict(type="int", default=600),
+        timeout=dict(type="int", default=900),
+        retries=dict(type="int", default=3),
+        layer_cache=dict(type="dict", options=dict(
+            path=dict(type="path"),
+            controller_path=dict(type="path"),
+            max_size_mb=dict(type="int"),
+            max_age_days=dict(type="int"),
+        )),
+    )
+    argument_spec.update(index_argument_spec())
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    index = index_from_params(module.params)
+    runner = CommandRunner(secrets=index.secrets)
+
+    def backend(module):
+        result = run_pip_tooling(module.params, index, runner, check_mode=module.check_mode, diff=module._diff,
+                                 cache=layer_cache.from_options(module.params["layer_cache"]))
+        result["commands"] = runner.history
+        return result
+
+    run_module(module, backend, runner)
+
+
+if __name__ == "__main__":
+    main()
