@@ -262,7 +262,7 @@ class DepsLayerSpec(_layer.LayerSpec):
                         problems.append("%s does not point at %s" % (self.pth_path(), self.path))
             except (IOError, OSError):
                 problems.append("%s, which puts %s on sys.path, is missing" % (self.pth_path(), self.path))
-        return problems + _site.drift(self.site_dir(), facts.get("packages", {}))
+        return problems + _site.drift(self.site_dir(), facts.get("packages", {}), outside=self.location != "target")
 
     # -- work -----------------------------------------------------------------------------------
     def build(self, target, runner):

@@ -86,8 +86,12 @@ def installed(site_dir):
     return found
 
 
-def record_paths(dist_info):
-    """Paths (absolute) of the files a distribution installed, from its RECORD."""
+def record_paths(dist_info, outside=True):
+    """Paths (absolute) of the files a distribution installed, from its RECORD.
+
+    outside=False leaves out files outside the site directory (``pip --target``
+    records its scripts relative to a temporary prefix, not to the target).
+    """
     site_dir = os.path.dirname(dist_info)
     try:
         with io.open(os.path.join(dist_info, "RECORD"), encoding="utf-8") as handle:
@@ -101,11 +105,13 @@ def record_paths(dist_info):
         rel = row[0]
         if rel.endswith(".pyc") or "/__pycache__/" in rel:
             continue  # pycs belong to the bytecode step, not to the installer
+        if not outside and rel.startswith("../"):
+            continue
         paths.append(os.path.normpath(os.path.join(site_dir, rel)))
     return paths
 
 
-def drift(site_dir, expected, limit=5):
+def drift(site_dir, expected, limit=5, outside=True):
     """Sentences naming distributions of expected {name: version} that are gone, replaced or damaged."""
     found = installed(site_dir)
     problems = []
@@ -117,7 +123,7 @@ def drift(site_dir, expected, limit=5):
         if have[0] != version:
             problems.append("%s was replaced: %s is installed instead of %s" % (name, have[0], version))
             continue
-        paths = record_paths(have[1])
+        paths = record_paths(have[1], outside)
         if paths is None:
             problems.append("%s %s has lost its file list (RECORD)" % (name, version))
             continue
