@@ -19,6 +19,11 @@ import json
 import os
 import re
 
+try:
+    from urllib.parse import quote, unquote
+except ImportError:  # pragma: no cover - Python 2 targets are not supported
+    from urllib import quote, unquote
+
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._runner import SAFE_PATH, redact_url
 
@@ -150,12 +155,20 @@ def with_credentials(url, username, password):
     """url with user:password inserted (only when both are given and the URL has none)."""
     if not url or not username or "://" not in url or "@" in url.split("://", 1)[1].split("/", 1)[0]:
         return url
-    try:
-        from urllib.parse import quote
-    except ImportError:  # pragma: no cover - Python 2 targets are not supported
-        from urllib import quote
     scheme, rest = url.split("://", 1)
     return "%s://%s:%s@%s" % (scheme, quote(username, safe=""), quote(password or "", safe=""), rest)
+
+
+def url_password(url):
+    """The password (or token) in a URL's user info, if any."""
+    if not url or "://" not in url:
+        return None
+    netloc = url.split("://", 1)[1].split("/", 1)[0]
+    if "@" not in netloc:
+        return None
+    userinfo = netloc.rsplit("@", 1)[0]
+    secret = userinfo.split(":", 1)[1] if ":" in userinfo else userinfo
+    return secret or None
 
 
 class IndexOptions:
@@ -166,6 +179,11 @@ class IndexOptions:
         self.extra_index_urls = [with_credentials(url, username, password) for url in extra_index_urls or ()]
         self.find_links = list(find_links or ())
         self.secrets = [secret for secret in (password,) if secret]
+        for url in [self.index_url] + self.extra_index_urls + self.find_links:
+            secret = url_password(url)
+            for form in (secret, unquote(secret or "")):
+                if form and form not in self.secrets:
+                    self.secrets.append(form)
 
     def fingerprint(self):
         return {
@@ -200,6 +218,11 @@ def index_argument_spec():
     )
 
 
-def index_from_params(params):
-    return IndexOptions(params["index_url"], params["extra_index_urls"], params["find_links"],
-                        params["index_username"], params["index_password"])
+def index_from_params(module):
+    """IndexOptions from a module's parameters; credentials found in URLs are masked in every output."""
+    params = module.params
+    index = IndexOptions(params["index_url"], params["extra_index_urls"], params["find_links"],
+                         params["index_username"], params["index_password"])
+    for secret in index.secrets:
+        module.no_log_values.add(secret)
+    return index

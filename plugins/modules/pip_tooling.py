@@ -165,7 +165,7 @@ def main():
     )
     argument_spec.update(index_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    index = index_from_params(module.params)
+    index = index_from_params(module)
     runner = CommandRunner(secrets=index.secrets)
 
     def backend(module):

@@ -119,3 +119,138 @@ def test_each_installer_in_each_location(case, amd64_host, runtime_mirror, packa
         assert (check["changed"], check["action"]) == (False, "kept"), check["reasons"]
         assert (again["changed"], again["action"]) == (False, "kept"), again["reasons"]
         assert again["commands"] == [], "a no-op run started a process: %s" % again["commands"]
+
+
+def site_has(host, result, module):
+    return host.exec(["test", "-e", "%s/%s" % (result["site_packages"], module)], check=False).returncode == 0
+
+
+def test_inputs_that_change_rebuild_with_the_right_reason(amd64_host, runtime_mirror, package_index):
+    prepare(amd64_host, runtime_mirror, package_index)
+    write_files(amd64_host, {
+        "requirements.txt": "-r requirements/common.txt\ndemo-delta\n",
+        "requirements/common.txt": "# shared by every deployment\n-c constraints.txt\ndemo-alpha\n",
+        "requirements/constraints.txt": "demo-beta<2\n",
+    })
+    first = harness.assert_ok(install_deps(amd64_host, package_index))
+    assert first["action"] == "created"
+    assert first["inputs"] == ["requirements.txt", "requirements/common.txt", "requirements/constraints.txt"]
+    assert site_has(amd64_host, first, "demo_gamma")
+
+    # An included file changes: named, with the file that includes it.
+    write_files(amd64_host, {"requirements/common.txt": "-c constraints.txt\ndemo-alpha==1.0\n"})
+    edited = harness.assert_ok(install_deps(amd64_host, package_index, check=True))
+    assert edited["reasons"] == ["requirements/common.txt (included from requirements.txt) changed"]
+    edited = harness.assert_ok(install_deps(amd64_host, package_index))
+    assert edited["reasons"] == ["requirements/common.txt (included from requirements.txt) changed"]
+
+    # A package removed: it and its dropped transitive dependency are really gone.
+    write_files(amd64_host, {"requirements.txt": "-r requirements/common.txt\n"})
+    removed = harness.assert_ok(install_deps(amd64_host, package_index))
+    assert removed["action"] == "recreated" and "requirements.txt changed" in removed["reasons"]
+    assert sorted(removed["packages"]) == ["demo-alpha", "demo-beta"]
+    assert not site_has(amd64_host, removed, "demo_delta") and not site_has(amd64_host, removed, "demo_gamma")
+
+    # A new upstream release of an unpinned dependency: kept until max_age has elapsed.
+    package_index.publish("demo-beta", "1.5")
+    young = harness.assert_ok(install_deps(amd64_host, package_index, max_age="1h"))
+    assert young["action"] == "kept"
+    amd64_host.sh("sleep 2")
+    old = harness.assert_ok(install_deps(amd64_host, package_index, max_age="1s"))
+    assert old["action"] == "recreated"
+    assert "longer than max_age 1s" in old["reasons"][0], old["reasons"]
+    assert old["packages"]["demo-beta"] == "1.5"
+
+    # Another installer version (pip_tooling pins an older pip).
+    harness.assert_ok(install_tooling(amd64_host, package_index, pip=OLD_PIP))
+    tool = harness.assert_ok(install_deps(amd64_host, package_index))
+    assert tool["reasons"] == ["Installer version changed from 26.3 to %s" % OLD_PIP], tool["reasons"]
+
+    # Another Python version: the runtime is replaced, the dependencies follow.
+    harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.13"))
+    harness.assert_ok(install_tooling(amd64_host, package_index, pip=OLD_PIP))
+    python = harness.assert_ok(install_deps(amd64_host, package_index))
+    assert "Python version changed from 3.11.2 to 3.13.5" in python["reasons"], python["reasons"]
+    assert python["site_packages"].endswith("/lib/python3.13/site-packages")
+    assert run_app(amd64_host, python, "import demo_alpha, sys; print(sys.version_info[:2])") == "(3, 13)"
+    assert harness.assert_ok(install_deps(amd64_host, package_index))["action"] == "kept"
+
+
+def test_hand_damage_is_repaired(amd64_host, runtime_mirror, package_index):
+    prepare(amd64_host, runtime_mirror, package_index)
+    write_files(amd64_host, project_files("requirements", package_index))
+    first = harness.assert_ok(install_deps(amd64_host, package_index))
+
+    amd64_host.sh("rm -r %s/demo_gamma" % first["site_packages"])
+    repaired = harness.assert_ok(install_deps(amd64_host, package_index))
+    assert repaired["action"] == "recreated"
+    assert "demo-gamma 1.0 is missing" in repaired["reasons"][0], repaired["reasons"]
+    assert run_app(amd64_host, repaired) == "1.0"
+
+    # Replaced by hand with another version.
+    amd64_host.sh("PYTHONUSERBASE=/opt/appenv/deps %s/bin/python3 -m pip install -q --user --no-deps "
+                  "--index-url %s demo-beta==0.9 || true" % (DEFAULT_DEST, package_index.simple_url))
+    package_index.publish("demo-beta", "0.9")
+    amd64_host.sh("PYTHONUSERBASE=/opt/appenv/deps %s/bin/python3 -m pip install -q --user --no-deps "
+                  "--index-url %s demo-beta==0.9" % (DEFAULT_DEST, package_index.simple_url))
+    replaced = harness.assert_ok(install_deps(amd64_host, package_index))
+    assert "demo-beta was replaced: 0.9 is installed instead of 1.0" in replaced["reasons"][0], replaced["reasons"]
+
+    # A corrupt fingerprint file: rebuilt, with the reason, never a traceback.
+    amd64_host.sh("printf '{\"format\": ' > /opt/appenv/deps/.appenv-fingerprint.json")
+    corrupt = harness.assert_ok(install_deps(amd64_host, package_index))
+    assert corrupt["action"] == "recreated" and "not valid JSON" in corrupt["reasons"][0], corrupt["reasons"]
+    assert harness.assert_ok(install_deps(amd64_host, package_index))["action"] == "kept"
+
+
+BAD_INPUTS = {
+    "missing requirements file": ({"requirements.txt": "-r missing.txt\ndemo-alpha\n"},
+                                  "Requirements file not found: missing.txt"),
+    "syntax error": ({"requirements.txt": "demo-alpha >=< 1.0\n"}, "Installing the app's dependencies failed"),
+    "include cycle": ({"requirements.txt": "-r a.txt\n", "a.txt": "-r b.txt\n", "b.txt": "-r a.txt\n"},
+                      "Requirements files include each other in a cycle"),
+    "unknown package": ({"requirements.txt": "demo-alpha\nno-such-package-anywhere\n"},
+                        "A dependency is not on the package index"),
+    "two package managers": ({"requirements.txt": "demo-alpha\n", "Pipfile.lock": "{}\n"},
+                             "The app's files name more than one package manager"),
+    "broken sdist": ({"requirements.txt": "demo-broken\n"}, "A dependency failed to build from source"),
+}
+
+
+def test_bad_input_is_a_titled_error_and_loses_nothing(amd64_host, runtime_mirror, package_index):
+    prepare(amd64_host, runtime_mirror, package_index)
+    package_index.publish("demo-broken", "1.0", sdist=True, broken=True)
+    write_files(amd64_host, project_files("requirements", package_index))
+    good = harness.assert_ok(install_deps(amd64_host, package_index))
+    seen = {}
+    for name, (files, title) in sorted(BAD_INPUTS.items()):
+        amd64_host.sh("rm -rf %s.bad && cp -a %s %s.bad" % (APP, APP, APP))
+        write_files(amd64_host, files, root=APP + ".bad")
+        result = install_deps(amd64_host, package_index, project_dir=APP + ".bad")
+        error = error_of(result)
+        seen[name] = error["title"]
+        # The previous environment is still there and importable.
+        assert run_app(amd64_host, good) == "1.0", name
+    assert seen == dict((name, title) for name, (files, title) in BAD_INPUTS.items())
+
+    unreachable = install_deps(amd64_host, package_index, index_url="http://127.0.0.1:9/simple", retries=1,
+                               requirements=["requirements.txt"], max_age="1s")
+    assert error_of(unreachable)["title"] == "The package index cannot be reached"
+    assert run_app(amd64_host, good) == "1.0"
+    assert harness.assert_ok(install_deps(amd64_host, package_index))["action"] == "kept"
+
+
+def test_credentials_never_leak(amd64_host, runtime_mirror, package_index):
+    prepare(amd64_host, runtime_mirror, package_index)
+    write_files(amd64_host, project_files("requirements", package_index))
+    secret = "s3cr3t-Pa55word"
+    url = package_index.simple_url.replace("http://", "http://builder:%s@" % secret)
+    ok = harness.assert_ok(install_deps(amd64_host, package_index, index_url=url))
+    bad = install_deps(amd64_host, package_index, index_url=url.replace("/simple", "/nothing"), max_age="1s")
+    by_option = install_deps(amd64_host, package_index, index_username="builder", index_password=secret,
+                             max_age="1s")
+    for result in (ok, bad, by_option):
+        text = json.dumps(result)
+        assert secret not in text, text[max(0, text.find(secret) - 300):text.find(secret) + 100]
+    fingerprint = amd64_host.exec(["cat", "/opt/appenv/deps/.appenv-fingerprint.json"]).stdout
+    assert secret not in fingerprint and "***" in fingerprint
