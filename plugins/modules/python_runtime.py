@@ -92,6 +92,10 @@ options:
 notes:
   - Supports check mode (reports the action and reasons a real run would) and diff mode (fingerprint before
     and after).
+  - Without O(release), version requests are resolved against the release table shipped with the collection
+    (the newest python-build-standalone release of each CPython 3.9+ version for x86_64 and aarch64 glibc
+    hosts, with sha256), so no listing is downloaded. C(scripts/refresh_python_releases.py) regenerates it;
+    see C(docs/guides/python-releases.md).
 seealso:
   - module: appenv.python.pip_tooling
   - module: appenv.python.pyc_compile
