@@ -23,8 +23,8 @@ def write_files(host, files, root=APP):
     script = ["set -e"]
     for rel, text in files.items():
         path = "%s/%s" % (root, rel)
-        script.append("mkdir -p %s && printf '%%s' %s > %s" % (shlex.quote(path.rsplit("/", 1)[0]),
-                                                                   shlex.quote(text), shlex.quote(path)))
+        parent = shlex.quote(path.rsplit("/", 1)[0])
+        script.append("mkdir -p %s && printf '%%s' %s > %s" % (parent, shlex.quote(text), shlex.quote(path)))
     host.sh("\n".join(script))
 
 
@@ -57,10 +57,10 @@ def project_files(kind, index):
             "[[tool.poetry.source]]\nname = \"local\"\nurl = \"%s/\"\npriority = \"primary\"\n"
             % (", ".join(json.dumps(dep) for dep in deps), index.simple_url))}
     if kind == "pipenv":
+        packages = "".join("%s = \"*\"\n" % dep for dep in deps)
         return {"Pipfile": (
             "[[source]]\nname = \"local\"\nurl = \"%s/\"\nverify_ssl = false\n\n[packages]\n%s\n"
-            "[requires]\npython_version = \"3.11\"\n" % (index.simple_url,
-                                                          "".join("%s = \"*\"\n" % dep for dep in deps)))}
+            "[requires]\npython_version = \"3.11\"\n" % (index.simple_url, packages))}
     if kind == "uv":
         return {"pyproject.toml": (
             "[project]\nname = \"app\"\nversion = \"0.1.0\"\nrequires-python = \">=3.11\"\n"
