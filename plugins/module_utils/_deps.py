@@ -397,9 +397,7 @@ class DepsLayerSpec(_layer.LayerSpec):
             raise AppenvError(classify_failure(result.output), installer=self.installer, dest=self.path,
                               command=runner.mask(" ".join(argv)), rc=result.rc, output=output)
         if self.location == "target":
-            with open(self.pth_path() + ".tmp", "w") as handle:
-                handle.write(target + "\n")
-            os.rename(self.pth_path() + ".tmp", self.pth_path())
+            self._write_pth(target)
         if self.params["pip_check"]:
             self._pip_check(target, runner, env)
         site = self.site_dir(target)
@@ -417,6 +415,15 @@ class DepsLayerSpec(_layer.LayerSpec):
                                         self.params["bytecode_workers"], exclude=exclude)
         return {"packages": dict((name, found[name][0]) for name in names), "locked": locked,
                 "site_packages": site}
+
+    def _write_pth(self, target):
+        with open(self.pth_path() + ".tmp", "w") as handle:
+            handle.write(target + "\n")
+        os.rename(self.pth_path() + ".tmp", self.pth_path())
+
+    def restored(self, record):
+        if self.location == "target":
+            self._write_pth(self.path)
 
     def _pip_check(self, target, runner, env):
         if "pip" not in _site.installed(self.runtime.site_packages):
@@ -441,7 +448,7 @@ def _human(seconds):
     return "%ds" % seconds
 
 
-def run_app_dependencies(params, index, runner, check_mode=False, diff=False, cache=None):
+def run_app_dependencies(params, index, runner, check_mode=False, diff=False, cache=None, decide_only=False):
     if params["location"] != "system" and not (params["dest"] or DEFAULT_DEST.get(params["location"])):
         raise AppenvError("bad_argument", option="dest", module="app_dependencies", detail="dest is required")
     if not os.path.isdir(params["project_dir"]):
@@ -452,6 +459,9 @@ def run_app_dependencies(params, index, runner, check_mode=False, diff=False, ca
     spec = DepsLayerSpec(params, runtime, index, installer, mode)
     if params["location"] == "system":
         cache = None
+    if decide_only:
+        action, reasons, _stored = _layer.decide(spec)
+        return {"changed": False, "action": action, "reasons": reasons, "key": _layer.make_record(spec, {})["key"]}
     layer = _layer.converge(spec, runner, check_mode, params["lock_timeout"], cache=cache)
     result = layer.as_result(diff=diff)
     warnings = spec.warnings + result.pop("warnings", [])

@@ -144,6 +144,10 @@ class LayerSpec:
         """Additive change in place (only where equal to a clean build)."""
         raise NotImplementedError
 
+    def restored(self, record):
+        """Called after the layer was restored from the layer cache: wire it in where it lives
+        outside its directory (a .pth file, say). Must be cheap and start no installer."""
+
     def lock_path(self):
         parent, name = os.path.split(self.path.rstrip("/"))
         return os.path.join(parent, "." + name + ".appenv-lock")
@@ -429,6 +433,7 @@ def _restore(spec, cache, key):
         os.unlink(spec.state_path)
     _swap_in(spec, staging)
     record = dict(meta["record"])
+    spec.restored(record)
     write_json_atomic(spec.state_path, record)
     aside = _aside_path(spec.path)
     if os.path.lexists(aside):

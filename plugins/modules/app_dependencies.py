@@ -104,6 +104,12 @@ options:
   source_date_epoch:
     description: C(SOURCE_DATE_EPOCH) for the installers (reproducible wheels built from sdists).
     type: int
+  decide_only:
+    description:
+      - Internal, used by the action plugin for the controller-side layer cache. Report the action and the
+        fingerprint key a run would have, change nothing.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -227,6 +233,7 @@ def main():
         bytecode_workers=dict(type="int", default=0),
         pip_check=dict(type="bool", default=True),
         source_date_epoch=dict(type="int"),
+        decide_only=dict(type="bool", default=False),
         lock_timeout=dict(type="int", default=600),
         timeout=dict(type="int", default=900),
         retries=dict(type="int", default=3),
@@ -244,6 +251,7 @@ def main():
 
     def backend(module):
         result = run_app_dependencies(module.params, index, runner, check_mode=module.check_mode,
+                                      decide_only=module.params["decide_only"],
                                       diff=module._diff, cache=layer_cache.from_options(module.params["layer_cache"]))
         result["commands"] = runner.history
         return result

@@ -134,6 +134,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.appenv.python.plugins.module_utils import _layer_cache as layer_cache
 from ansible_collections.appenv.python.plugins.module_utils._site import index_argument_spec, index_from_params
+from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._module import run_module
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 from ansible_collections.appenv.python.plugins.module_utils._tooling import run_pip_tooling
@@ -169,6 +170,10 @@ def main():
     runner = CommandRunner(secrets=index.secrets)
 
     def backend(module):
+        if (module.params["layer_cache"] or {}).get("controller_path"):
+            raise AppenvError("bad_argument", option="layer_cache.controller_path", module="pip_tooling",
+                              detail="pip_tooling keeps its layers in a layer cache on the host only: use "
+                                     "layer_cache.path (a directory or a mounted volume).")
         result = run_pip_tooling(module.params, index, runner, check_mode=module.check_mode, diff=module._diff,
                                  cache=layer_cache.from_options(module.params["layer_cache"]))
         result["commands"] = runner.history

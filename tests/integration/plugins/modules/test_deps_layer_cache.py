@@ -1,0 +1,76 @@
+"""app_dependencies and pip_tooling with the layer cache: fresh hosts restore instead of installing."""
+
+import pytest
+
+from tests.integration import harness
+from tests.integration.conftest import _start_host, install_deps, install_runtime, install_tooling
+from tests.integration.plugins.modules.test_app_dependencies import run_app, write_files
+
+pytestmark = pytest.mark.integration
+
+REQUIREMENTS = {"requirements.txt": "demo-alpha\ndemo-sdist\n"}
+
+
+def provision(host, runtime_mirror, index, cache, requirements=REQUIREMENTS, **deps_args):
+    runtime = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=cache))
+    tooling = harness.assert_ok(install_tooling(host, index, tools=[{"name": "uv"}], layer_cache=
+                                                {"path": cache["path"]} if "path" in cache else None))
+    write_files(host, requirements)
+    deps = harness.assert_ok(install_deps(host, index, layer_cache=cache, **deps_args))
+    return runtime, tooling, deps
+
+
+@pytest.mark.parametrize("location", ["user", "target"])
+def test_fresh_hosts_restore_dependencies_from_a_shared_volume(location, amd64_image, runtime_mirror,
+                                                                package_index, tmp_path):
+    package_index.publish("demo-sdist", "1.0", sdist=True)
+    cache_dir = tmp_path / "layer-cache"
+    cache_dir.mkdir()
+    cache = {"path": "/cache"}
+    actions = []
+    for unused in range(2):
+        host = _start_host(amd64_image, "x86_64", network="host", volumes=[(str(cache_dir), "/cache")])
+        try:
+            runtime, tooling, deps = provision(host, runtime_mirror, package_index, cache, location=location)
+            actions.append((runtime["action"], [layer["action"] for layer in tooling["layers"]], deps["action"]))
+            assert run_app(host, deps, "import demo_alpha, demo_sdist; print(demo_alpha.__version__)") == "1.0"
+            if deps["action"] == "created":
+                install = [command for command in deps["commands"] if "install" in command["argv"]][0]
+                assert "Building wheel for demo-sdist" in install["stdout"], install["stdout"]
+            if deps["action"] == "restored":
+                assert deps["commands"] == [], "a restore must not start an installer"
+                assert "restored from the layer cache" in deps["reasons"][-1]
+                again = harness.assert_ok(install_deps(host, package_index, layer_cache=cache, location=location))
+                assert again["action"] == "kept"
+        finally:
+            host.container.remove()
+    assert actions == [("created", ["created", "created"], "created"),
+                       ("restored", ["created", "restored"], "restored")]
+    # The wheel pip built from the sdist is kept in the cache location for the next miss.
+    assert list(cache_dir.glob("wheels/pip/wheels/**/demo_sdist-1.0-*.whl"))
+
+    # One requirement changed: a miss, built (reusing the cached wheel), and stored beside the first.
+    host = _start_host(amd64_image, "x86_64", network="host", volumes=[(str(cache_dir), "/cache")])
+    try:
+        changed = {"requirements.txt": "demo-alpha\ndemo-sdist\ndemo-gamma\n"}
+        _runtime, _tooling, deps = provision(host, runtime_mirror, package_index, cache, changed, location=location)
+        assert deps["action"] == "created"
+        install = [command for command in deps["commands"] if "install" in command["argv"]][0]
+        assert "Building wheel for demo-sdist" not in install["stdout"], "the cached wheel was not reused"
+    finally:
+        host.container.remove()
+
+
+def test_controller_side_cache_for_dependencies(amd64_image, runtime_mirror, package_index, tmp_path):
+    cache = {"controller_path": str(tmp_path / "controller-cache")}
+    actions = []
+    for unused in range(2):
+        host = _start_host(amd64_image, "x86_64", network="host")
+        try:
+            _runtime, _tooling, deps = provision(host, runtime_mirror, package_index, cache,
+                                                 {"requirements.txt": "demo-alpha\n"})
+            actions.append(deps["action"])
+            assert run_app(host, deps, "import demo_alpha; print(demo_alpha.__version__)") == "1.0"
+        finally:
+            host.container.remove()
+    assert actions == ["created", "restored"]
