@@ -18,7 +18,7 @@ MODULE = "appenv.python.app_dependencies"
 
 
 class ActionModule(ActionBase):
-    TRANSFERS_FILES = True
+    TRANSFERS_FILES = False  # entries of the controller cache go to a directory of their own (mktemp)
     _requires_connection = True
 
     def run(self, tmp=None, task_vars=None):

@@ -216,14 +216,7 @@ class DepsLayerSpec(_layer.LayerSpec):
         return self.runtime.python.rsplit("/", 1)[0] if self.location == "system" else os.path.join(self.path, "bin")
 
     def environment(self):
-        runtime_bin = os.path.join(self.runtime.root, "bin")
-        if self.location == "user":
-            return {"PYTHONUSERBASE": self.path, "PATH": _site.path_with(self.bin_dir(), runtime_bin)}
-        if self.location == "venv":
-            return {"VIRTUAL_ENV": self.path, "PATH": _site.path_with(self.bin_dir(), runtime_bin)}
-        if self.location == "target":
-            return {"PATH": _site.path_with(self.bin_dir(), runtime_bin)}
-        return {"PATH": _site.path_with(runtime_bin)}
+        return environment(self.location, self.path, self.runtime.root)
 
     def cache_dirs(self):
         base = self.params["cache_dir"]
@@ -448,13 +441,48 @@ def _human(seconds):
     return "%ds" % seconds
 
 
+def environment(location, dest, runtime_root):
+    """The variables a process needs to use a dependency layer."""
+    runtime_bin = os.path.join(runtime_root, "bin")
+    if location == "system":
+        return {"PATH": _site.path_with(runtime_bin)}
+    env = {"PATH": _site.path_with(os.path.join(dest, "bin"), runtime_bin)}
+    if location == "user":
+        env["PYTHONUSERBASE"] = dest
+    elif location == "venv":
+        env["VIRTUAL_ENV"] = dest
+    return env
+
+
+def _predicted_without_host_state(params, reason):
+    """Check mode on a host where an earlier task of the play has not run for real (no runtime, no app yet)."""
+    dest = params["dest"] or DEFAULT_DEST.get(params["location"]) or params["runtime"]
+    runtime_bin = os.path.join(params["runtime"], "bin")
+    return {"changed": True, "action": _layer.ACTION_CREATED, "reasons": [reason], "layer": dest, "fingerprint": None,
+            "location": params["location"], "dest": dest,
+            "python": os.path.join(dest, "bin", "python") if params["location"] == "venv"
+            else os.path.join(runtime_bin, "python3"),
+            "environment": environment(params["location"], dest, params["runtime"]), "packages": {}, "inputs": []}
+
+
 def run_app_dependencies(params, index, runner, check_mode=False, diff=False, cache=None, decide_only=False):
     if params["location"] != "system" and not (params["dest"] or DEFAULT_DEST.get(params["location"])):
         raise AppenvError("bad_argument", option="dest", module="app_dependencies", detail="dest is required")
     if not os.path.isdir(params["project_dir"]):
+        if check_mode:
+            return _predicted_without_host_state(params, "%s does not exist yet (check mode: an earlier task would "
+                                                         "create it); the dependencies would be installed"
+                                                 % params["project_dir"])
         raise AppenvError("bad_argument", option="project_dir", module="app_dependencies",
                           detail="%s is not a directory on the host" % params["project_dir"])
-    runtime = _site.Runtime(params["runtime"], "app_dependencies")
+    try:
+        runtime = _site.Runtime(params["runtime"], "app_dependencies")
+    except AppenvError as error:
+        if check_mode and error.code == "runtime_missing":
+            return _predicted_without_host_state(params, "no runtime at %s yet (check mode: an earlier task would "
+                                                         "install it); the dependencies would be installed"
+                                                 % params["runtime"])
+        raise
     installer, mode = choose_installer(params["project_dir"], params["installer"], params["requirements"])
     spec = DepsLayerSpec(params, runtime, index, installer, mode)
     if params["location"] == "system":

@@ -237,7 +237,16 @@ def _tool_specs(params, runtime, index):
 
 def run_pip_tooling(params, index, runner, check_mode=False, diff=False, cache=None):
     """Converge the packaging tools and each tool venv; the module's result."""
-    runtime = _site.Runtime(params["runtime"], "pip_tooling")
+    try:
+        runtime = _site.Runtime(params["runtime"], "pip_tooling")
+    except AppenvError as error:
+        if check_mode and error.code == "runtime_missing":
+            # An earlier task of the play would install the runtime: everything here would be created.
+            return {"changed": True, "action": _layer.ACTION_CREATED, "layers": [], "packages": {}, "tools": {},
+                    "reasons": ["no runtime at %s yet (check mode: an earlier task would install it); the tools "
+                                "would be installed" % params["runtime"]],
+                    "python": os.path.join(params["runtime"], "bin", "python3")}
+        raise
     versions = dict((name, params[name]) for name in ("pip", "setuptools", "wheel"))
     packaging = PackagingToolsSpec(runtime, versions, index, params["compile_bytecode"], params["bytecode_workers"],
                                    params["retries"], params["timeout"])

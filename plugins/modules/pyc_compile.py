@@ -130,6 +130,8 @@ commands:
   elements: dict
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.appenv.python.plugins.module_utils._bytecode import PycLayerSpec
@@ -162,6 +164,13 @@ def main():
     runner = CommandRunner(env=env)
 
     def backend(module):
+        missing = [path for path in params["paths"] if not os.path.isdir(path)]
+        if module.check_mode and (missing or not os.path.exists(params["interpreter"])):
+            # An earlier task of the play would create them: predict a full compile.
+            return {"changed": True, "action": "created", "compiled": 0, "removed": 0, "compile_errors": [],
+                    "sources": 0, "commands": [], "layer": params["paths"][0], "fingerprint": None,
+                    "reasons": ["%s does not exist yet (check mode: an earlier task would create it); everything "
+                                "would be compiled" % ", ".join(missing or [params["interpreter"]])]}
         spec = PycLayerSpec(params["paths"], params["interpreter"], params["invalidation_mode"], params["optimize"],
                             params["workers"], params["exclude"], params["remove_orphans"], params["state_dir"])
         layer = converge(spec, runner, check_mode=module.check_mode, lock_timeout=params["lock_timeout"])

@@ -24,7 +24,7 @@ class Host:
         self.arch = arch
 
     def inventory_line(self):
-        return "%s ansible_connection=community.docker.docker" % self.name
+        return "%s ansible_connection=community.docker.docker ansible_user=root" % self.name
 
     def exec(self, argv, user=None, check=True):
         return self.container.exec(argv, user=user, check=check)

@@ -48,6 +48,9 @@ def ansible_env(extra=None):
         "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
         "ANSIBLE_HOST_KEY_CHECKING": "False",
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        # Modules are piped to the host's Python: no temporary files, so become to an unprivileged app user
+        # needs neither setfacl nor world-readable temporary files.
+        "ANSIBLE_PIPELINING": "True",
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_DEPRECATION_WARNINGS": "False",
         "ANSIBLE_ROLES_PATH": str(REPO_ROOT / "roles"),
@@ -65,6 +68,8 @@ def run_playbook(playbook, hosts, check=False, diff=False, extra_vars=None, beco
         (tmp / "inventory.ini").write_text(inventory_for(hosts, become_user))
         if isinstance(playbook, (str, Path)) and Path(playbook).exists():
             play_path = Path(playbook)
+        elif isinstance(playbook, str):
+            play_path = playbook  # a collection playbook by name, e.g. appenv.python.image
         else:
             play_path = tmp / "play.yml"
             play_path.write_text(yaml.safe_dump(playbook, sort_keys=False))
