@@ -98,8 +98,8 @@ def ensure_binfmt_arm64() -> None:
 
 
 # --------------------------------------------------------------------------- images
-def image_tag(release: str = "bookworm", arch: str = "amd64") -> str:
-    return "%s:%s-%s" % (IMAGE_REPO, release, DEBIAN_ARCH[arch])
+def image_tag(release: str = "bookworm", arch: str = "amd64", variant: str = "") -> str:
+    return "%s:%s-%s%s" % (IMAGE_REPO, release, DEBIAN_ARCH[arch], "-" + variant if variant else "")
 
 
 def _rootfs_key(release, arch, include):
@@ -152,13 +152,16 @@ def _image_label(tag):
     return labels.get("appenv.testbed.key", "")
 
 
-def ensure_image(release: str = "bookworm", arch: str = "amd64", include=BASE_PACKAGES) -> str:
+SSH_PACKAGES = BASE_PACKAGES + ("openssh-server",)
+
+
+def ensure_image(release: str = "bookworm", arch: str = "amd64", include=BASE_PACKAGES, variant: str = "") -> str:
     """Return the tag of the Debian base image, importing it (and building its rootfs) when missing.
 
     arm64 images are imported and run without `--platform` (docker 20.10 would try to pull).
     """
     arch = DEBIAN_ARCH[arch]
-    tag = image_tag(release, arch)
+    tag = image_tag(release, arch, variant)
     key = _rootfs_key(release, arch, include)
     if _image_label(tag) == key:
         return tag

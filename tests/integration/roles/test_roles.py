@@ -5,7 +5,6 @@ import json
 import pytest
 
 from tests.integration import harness
-from tests.integration.plugins.modules.test_app_dependencies import write_files
 from tests.testbed import runtimes
 
 pytestmark = pytest.mark.integration

@@ -11,18 +11,18 @@ pytestmark = pytest.mark.integration
 REQUIREMENTS = {"requirements.txt": "demo-alpha\ndemo-sdist\n"}
 
 
-def provision(host, runtime_mirror, index, cache, requirements=REQUIREMENTS, **deps_args):
+def provision(host, runtime_mirror, index, cache, requirements=None, **deps_args):
     runtime = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=cache))
-    tooling = harness.assert_ok(install_tooling(host, index, tools=[{"name": "uv"}], layer_cache=
-                                                {"path": cache["path"]} if "path" in cache else None))
-    write_files(host, requirements)
+    tool_cache = {"path": cache["path"]} if "path" in cache else None
+    tooling = harness.assert_ok(install_tooling(host, index, tools=[{"name": "uv"}], layer_cache=tool_cache))
+    write_files(host, requirements or REQUIREMENTS)
     deps = harness.assert_ok(install_deps(host, index, layer_cache=cache, **deps_args))
     return runtime, tooling, deps
 
 
 @pytest.mark.parametrize("location", ["user", "target"])
-def test_fresh_hosts_restore_dependencies_from_a_shared_volume(location, amd64_image, runtime_mirror,
-                                                                package_index, tmp_path):
+def test_fresh_hosts_restore_dependencies_from_a_shared_volume(
+        location, amd64_image, runtime_mirror, package_index, tmp_path):
     package_index.publish("demo-sdist", "1.0", sdist=True)
     cache_dir = tmp_path / "layer-cache"
     cache_dir.mkdir()

@@ -1,0 +1,101 @@
+"""Run a molecule scenario of this repo against the test bed: `python -m tests.integration.molecule_env default`.
+
+Molecule's scenarios (molecule/<name>/) build an app image with appenv.python.image on a Debian container
+of the test bed. What they install comes from 127.0.0.1 only: this module builds the images, serves the
+runtime mirror and a package index (tool wheels + the demo packages), writes the demo app, and passes
+their addresses to molecule in APPENV_MOLECULE_* variables.
+"""
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.collection_path import COLLECTIONS_DIR, REPO_ROOT, ensure_collection_path
+from tests.testbed import docker_host, mirror, package_index, runtimes
+
+SCENARIOS = {
+    # scenario: (release, arch, image variant)
+    "default": ("bookworm", "amd64", ""),
+    "aarch64": ("bookworm", "arm64", ""),
+    "trixie": ("trixie", "amd64", ""),
+    "ssh": ("bookworm", "amd64", "ssh"),
+}
+APP_FILES = {"requirements.txt": "demo-alpha==1.0\ndemo-delta\n",
+             "app.py": "import demo_alpha, demo_delta\n\nprint('app on', demo_alpha.__version__)\n"}
+DEMO = [("demo-alpha", "1.0", ["demo-beta>=1.0"], {"scripts": {"demo-alpha": "demo_alpha:main"}}),
+        ("demo-beta", "1.0", [], {}), ("demo-gamma", "1.0", [], {}), ("demo-delta", "1.0", ["demo-gamma"], {})]
+
+
+def prepare_images(scenario):
+    release, arch, variant = SCENARIOS[scenario]
+    docker_host.ensure_dockerd()
+    include = docker_host.SSH_PACKAGES if variant == "ssh" else docker_host.BASE_PACKAGES
+    return docker_host.ensure_image(release, arch, include=include, variant=variant)
+
+
+@contextlib.contextmanager
+def served_inputs(arch):
+    """Runtime mirror + package index on 127.0.0.1 and the demo app; yields the APPENV_MOLECULE_* variables."""
+    runtime_arch = {"amd64": "x86_64", "arm64": "aarch64"}[arch]
+    with tempfile.TemporaryDirectory(prefix="appenv-molecule-") as tmp:
+        tmp = Path(tmp)
+        archive = runtimes.ensure_runtime_archive(runtimes.exact_version("3.11"), runtime_arch)
+        mirror.make_mirror(tmp / "mirror", [archive], runtimes.TAG)
+        index = package_index.PackageIndex(tmp / "www" / "index")
+        index.add(package_index.ensure_tool_wheels(runtime_arch))
+        for name, version, requires, options in DEMO:
+            package_index.build_wheel(index.files, name, version, requires, **options)
+        index.write_pages()
+        (tmp / "www" / "mirror").symlink_to(tmp / "mirror")
+        app = tmp / "app"
+        app.mkdir()
+        for name, text in APP_FILES.items():
+            (app / name).write_text(text)
+        with mirror.serve(tmp / "www") as base_url:
+            yield {
+                "APPENV_MOLECULE_MIRROR": base_url + "/mirror",
+                "APPENV_MOLECULE_RELEASE": runtimes.TAG,
+                "APPENV_MOLECULE_INDEX": base_url + "/index/simple",
+                "APPENV_MOLECULE_APP": str(app),
+            }
+
+
+def run(scenario, command="test", timeout=3600):
+    """Run `molecule <command> -s scenario`; returns (returncode, seconds, output)."""
+    ensure_collection_path()
+    prepare_images(scenario)
+    _release, arch, _variant = SCENARIOS[scenario]
+    with served_inputs(arch) as variables:
+        env = dict(os.environ)
+        env.update(variables)
+        venv_bin = str(Path(sys.executable).parent)
+        env.update({
+            "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
+            "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS_DIR),
+            "ANSIBLE_ROLES_PATH": str(REPO_ROOT / "roles"),
+            "ANSIBLE_NOCOLOR": "1",
+            "NO_COLOR": "1",
+            "MOLECULE_NO_LOG": "false",
+        })
+        started = time.monotonic()
+        proc = subprocess.run([os.path.join(venv_bin, "molecule"), command, "-s", scenario], cwd=str(REPO_ROOT),
+                              env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        return proc.returncode, time.monotonic() - started, proc.stdout + proc.stderr
+
+
+def main(argv=None):
+    argv = argv if argv is not None else sys.argv[1:]
+    scenario = argv[0] if argv else "default"
+    command = argv[1] if len(argv) > 1 else "test"
+    rc, seconds, output = run(scenario, command)
+    print(output)
+    print("molecule %s -s %s: rc=%d in %.1f s" % (command, scenario, rc, seconds))
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
