@@ -64,11 +64,15 @@ def served_inputs(arch):
             }
 
 
-def run(scenario, command="test", timeout=3600):
-    """Run `molecule <command> -s scenario`; returns (returncode, seconds, output)."""
+def run(scenario, commands=("test",), timeout=3600):
+    """Run `molecule <command> -s scenario` for each command, with one set of served inputs.
+
+    Returns [(command, returncode, seconds, output)], stopping at the first failure.
+    """
     ensure_collection_path()
     prepare_images(scenario)
     _release, arch, _variant = SCENARIOS[scenario]
+    results = []
     with served_inputs(arch) as variables:
         env = dict(os.environ)
         env.update(variables)
@@ -79,21 +83,26 @@ def run(scenario, command="test", timeout=3600):
             "ANSIBLE_ROLES_PATH": str(REPO_ROOT / "roles"),
             "ANSIBLE_NOCOLOR": "1",
             "NO_COLOR": "1",
-            "MOLECULE_NO_LOG": "false",
         })
-        started = time.monotonic()
-        proc = subprocess.run([os.path.join(venv_bin, "molecule"), command, "-s", scenario], cwd=str(REPO_ROOT),
-                              env=env, capture_output=True, text=True, timeout=timeout, check=False)
-        return proc.returncode, time.monotonic() - started, proc.stdout + proc.stderr
+        for command in commands:
+            started = time.monotonic()
+            proc = subprocess.run([os.path.join(venv_bin, "molecule"), command, "-s", scenario],
+                                  cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=timeout,
+                                  check=False)
+            results.append((command, proc.returncode, time.monotonic() - started, proc.stdout + proc.stderr))
+            if proc.returncode != 0:
+                break
+    return results
 
 
 def main(argv=None):
     argv = argv if argv is not None else sys.argv[1:]
     scenario = argv[0] if argv else "default"
-    command = argv[1] if len(argv) > 1 else "test"
-    rc, seconds, output = run(scenario, command)
-    print(output)
-    print("molecule %s -s %s: rc=%d in %.1f s" % (command, scenario, rc, seconds))
+    commands = argv[1:] or ["test"]
+    rc = 0
+    for command, rc, seconds, output in run(scenario, commands):
+        print(output)
+        print("molecule %s -s %s: rc=%d in %.1f s" % (command, scenario, rc, seconds))
     return rc
 
 

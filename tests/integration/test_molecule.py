@@ -1,0 +1,28 @@
+"""The molecule scenarios (molecule/<name>/), each on its real Debian host: the way users test the roles.
+
+Steps are run one by one so the wall time of the first converge and of the second (no-op) converge are
+reported (pytest -s prints them; the issue's closing note quotes them).
+"""
+
+import pytest
+
+from tests.integration import molecule_env
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+STEPS = ("destroy", "create", "check", "converge", "idempotence", "verify", "destroy")
+
+
+@pytest.mark.parametrize("scenario", [
+    "default",
+    "trixie",
+    "ssh",
+    pytest.param("aarch64", marks=pytest.mark.arm64),
+])
+def test_molecule_scenario(scenario, docker_ready):
+    results = molecule_env.run(scenario, STEPS)
+    timings = ", ".join("%s %.1fs" % (command, seconds) for command, _rc, seconds, _out in results)
+    print("\nmolecule %s: %s" % (scenario, timings))
+    for command, rc, _seconds, output in results:
+        assert rc == 0, "molecule %s -s %s failed:\n%s" % (command, scenario, output[-6000:])
+    assert [command for command, _rc, _s, _o in results] == list(STEPS)
