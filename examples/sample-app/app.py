@@ -7,13 +7,15 @@
 import json
 import platform
 import sys
+
+import demo_alpha
 from wsgiref.simple_server import make_server
 from wsgiref.util import setup_testing_defaults
 
 
 def application(environ, start_response):
     body = json.dumps({"app": "sample-app", "python": platform.python_version(), "arch": platform.machine(),
-                       "prefix": sys.prefix}).encode()
+                       "prefix": sys.prefix, "demo_alpha": demo_alpha.__version__}).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]
 

@@ -38,30 +38,39 @@ def prepare_images(scenario):
 
 
 @contextlib.contextmanager
-def served_inputs(arch):
-    """Runtime mirror + package index on 127.0.0.1 and the demo app; yields the APPENV_MOLECULE_* variables."""
+def served_testbed(arch):
+    """Runtime mirror + package index (tool wheels and the demo packages) on 127.0.0.1.
+
+    Yields (mirror URL, release tag, index simple URL, scratch directory).
+    """
     runtime_arch = {"amd64": "x86_64", "arm64": "aarch64"}[arch]
-    with tempfile.TemporaryDirectory(prefix="appenv-molecule-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="appenv-served-") as tmp:
         tmp = Path(tmp)
         archive = runtimes.ensure_runtime_archive(runtimes.exact_version("3.11"), runtime_arch)
-        mirror.make_mirror(tmp / "mirror", [archive], runtimes.TAG)
+        mirror.make_mirror(tmp / "www" / "mirror", [archive], runtimes.TAG)
         index = package_index.PackageIndex(tmp / "www" / "index")
         index.add(package_index.ensure_tool_wheels(runtime_arch))
         for name, version, requires, options in DEMO:
             package_index.build_wheel(index.files, name, version, requires, **options)
         index.write_pages()
-        (tmp / "www" / "mirror").symlink_to(tmp / "mirror")
+        with mirror.serve(tmp / "www") as base_url:
+            yield base_url + "/mirror", runtimes.TAG, base_url + "/index/simple", tmp
+
+
+@contextlib.contextmanager
+def served_inputs(arch):
+    """The served test bed and the demo app; yields the APPENV_MOLECULE_* variables."""
+    with served_testbed(arch) as (mirror_url, release, index_url, tmp):
         app = tmp / "app"
         app.mkdir()
         for name, text in APP_FILES.items():
             (app / name).write_text(text)
-        with mirror.serve(tmp / "www") as base_url:
-            yield {
-                "APPENV_MOLECULE_MIRROR": base_url + "/mirror",
-                "APPENV_MOLECULE_RELEASE": runtimes.TAG,
-                "APPENV_MOLECULE_INDEX": base_url + "/index/simple",
-                "APPENV_MOLECULE_APP": str(app),
-            }
+        yield {
+            "APPENV_MOLECULE_MIRROR": mirror_url,
+            "APPENV_MOLECULE_RELEASE": release,
+            "APPENV_MOLECULE_INDEX": index_url,
+            "APPENV_MOLECULE_APP": str(app),
+        }
 
 
 def run(scenario, commands=("test",), timeout=3600):

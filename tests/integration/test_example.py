@@ -17,5 +17,6 @@ def test_example_provisions_the_sample_app_idempotently():
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
         assert "second run: changed=0" in proc.stdout
         assert '200 OK {"app": "sample-app", "python": "3.11.2"' in proc.stdout
+        assert '"demo_alpha": "1.0"' in proc.stdout
     finally:
         subprocess.run(["docker", "rm", "-f", "appenv-test-example"], capture_output=True, check=False)

@@ -259,7 +259,7 @@ def _owner_alive(name: str) -> bool:
     rest = name[len(CONTAINER_PREFIX):]
     pid = rest.split("-", 1)[0]
     if not pid.isdigit():
-        return False
+        return True  # not a test session's (appenv-test-example...): only `cleanup` removes it
     return os.path.exists("/proc/%s" % pid)
 
 
