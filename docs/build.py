@@ -1,4 +1,5 @@
-"""Generate docs/troubleshooting.md (from the error catalogue) and docs/reference/*.md (from ansible-doc).
+"""Generate docs/troubleshooting.md (from the error catalogue) and docs/reference/*.md (from ansible-doc
+for modules, from meta/argument_specs.yml for roles).
 
 `make docs` runs it; tests/test_docs.py fails when the committed pages are out of date.
 """
@@ -74,10 +75,27 @@ def module_reference(name):
     return "\n".join(lines)
 
 
+def role_reference(name):
+    """A role's reference from its meta/argument_specs.yml (what ansible-doc -t role shows)."""
+    import yaml
+
+    spec = yaml.safe_load((REPO / "roles" / name / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]
+    description = spec.get("description", [])
+    lines = ["# Role appenv.python.%s" % name, "", spec["short_description"], ""]
+    lines += [" ".join(description) if isinstance(description, list) else description, ""]
+    lines += ["Bad input fails at once: Ansible checks these variables against `meta/argument_specs.yml` before",
+              "the role's first task. Tags: `appenv`, `appenv_%s` (and finer ones on each task)." % name, ""]
+    lines += ["## Variables", "", "| variable | type | default | description |", "|---|---|---|---|"]
+    lines += _option_rows(spec.get("options", {}))
+    return "\n".join(lines) + "\n"
+
+
 def pages():
     result = {"troubleshooting.md": troubleshooting()}
     for module in sorted(p.stem for p in (REPO / "plugins" / "modules").glob("*.py")):
         result["reference/%s.md" % module] = module_reference(module)
+    for role in sorted(p.name for p in (REPO / "roles").iterdir() if (p / "meta" / "argument_specs.yml").exists()):
+        result["reference/role-%s.md" % role] = role_reference(role)
     return result
 
 
