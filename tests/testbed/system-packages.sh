@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test bed needs (idempotent, quiet when present).
 # Docker engine, debootstrap + qemu for arm64 hosts, packer, CPython build deps
-# (native and arm64 cross), nginx for the HTTP layer cache, sshd for SSH hosts.
+# (native and arm64 cross), nginx for the HTTP layer cache, sshd for SSH hosts,
+# shellcheck for ansible-test sanity.
 set -euo pipefail
 want=(docker.io debootstrap qemu-user-static binfmt-support packer
       iproute2 openssh-server openssh-client sshpass nginx-light curl ca-certificates
-      build-essential pkg-config dpkg-dev patchelf
+      build-essential pkg-config dpkg-dev patchelf shellcheck
       libssl-dev zlib1g-dev libffi-dev libbz2-dev liblzma-dev libsqlite3-dev libreadline-dev
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 want_arm64=(libssl-dev:arm64 zlib1g-dev:arm64 libffi-dev:arm64 libbz2-dev:arm64 liblzma-dev:arm64 libsqlite3-dev:arm64)
