@@ -1,5 +1,6 @@
 """app_dependencies on real Debian hosts: every installer x every location, invalidation, drift, bad input."""
 
+import hashlib
 import json
 import shlex
 
@@ -267,3 +268,21 @@ def test_aarch64_pip_and_uv(arm64_host, runtime_mirror, package_index):
         assert run_app(arm64_host, first, "import platform, demo_alpha; print(platform.machine())") == "aarch64"
         again = harness.assert_ok(install_deps(arm64_host, package_index, installer=installer, dest=dest))
         assert (again["action"], again["commands"]) == ("kept", [])
+
+
+def test_hash_pinned_requirements_install_with_a_wheel_cache_warning(amd64_host, runtime_mirror, package_index):
+    prepare(amd64_host, runtime_mirror, package_index)
+    lines = []
+    for name in ("demo_alpha-1.0-py3-none-any.whl", "demo_beta-1.0-py3-none-any.whl"):
+        digest = hashlib.sha256((package_index.files / name).read_bytes()).hexdigest()
+        lines.append("%s==1.0 --hash=sha256:%s" % (name.split("-")[0].replace("_", "-"), digest))
+    write_files(amd64_host, {"requirements.txt": "\n".join(lines) + "\n"})
+    result = harness.assert_ok(install_deps(amd64_host, package_index))
+    assert result["packages"] == {"demo-alpha": "1.0", "demo-beta": "1.0"}
+    assert any("--hash" in warning and "wheel" in warning for warning in result.get("warnings", [])), result
+    # A wrong hash is refused by pip, and nothing is lost.
+    write_files(amd64_host, {"requirements.txt": lines[0][:-6] + "000000\n" + lines[1] + "\n"})
+    bad = install_deps(amd64_host, package_index)
+    assert error_of(bad)["title"] == "Installing the app's dependencies failed"
+    assert "HASH" in bad["error"]["cause"].upper()
+    assert run_app(amd64_host, result, "import demo_alpha; print(demo_alpha.__version__)") == "1.0"
