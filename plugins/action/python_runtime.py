@@ -93,13 +93,55 @@ class ActionModule(ActionBase):
                                      "filename": chosen.filename}
         return module_args, None
 
+    def _known_arch(self, args, task_vars):
+        """The host's arch when the task or gathered facts say it, else None (the module finds out)."""
+        if args.get("arch"):
+            return args["arch"]
+        facts = task_vars.get("ansible_facts") or {}
+        machine = facts.get("architecture") or task_vars.get("ansible_architecture")
+        if not machine:
+            return None
+        arch = normalise_arch(machine)
+        if arch not in ARCH_TRIPLES:
+            raise AppenvError("arch_unsupported", machine=machine)
+        return arch
+
+    def _resolve_every_arch(self, args, task_vars):
+        """Resolve the request for each arch the runtimes exist for; the module picks its host's.
+
+        This saves a round trip to the host (uname) on every run, the no-op ones included.
+        """
+        candidates = {}
+        errors = {}
+        module_args = None
+        for arch in sorted(ARCH_TRIPLES):
+            try:
+                resolved, _pushed = self._resolve(args, arch, task_vars)
+            except AppenvError as error:
+                errors[arch] = error
+                candidates[arch] = {"error": {"code": error.code,
+                                              "fields": {key: str(value) for key, value in error.fields.items()}}}
+                continue
+            module_args = resolved
+            candidates[arch] = {key: resolved.get(key) for key in ("version", "url", "sha256", "resolution")}
+        if module_args is None:
+            # No arch resolves: the request itself is wrong (the same error for every arch).
+            raise errors["x86_64"]
+        for key in ("version", "url", "sha256", "resolution", "arch"):
+            module_args.pop(key, None)
+        module_args["candidates"] = candidates
+        return module_args
+
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super(ActionModule, self).run(tmp, task_vars)
         args = dict(self._task.args)
         try:
-            arch = self._host_arch(args, task_vars)
-            module_args, pushed = self._resolve(args, arch, task_vars)
+            arch = self._known_arch(args, task_vars)
+            if arch is None and not (args.get("url") or args.get("src") or args.get("archive")):
+                module_args, pushed = self._resolve_every_arch(args, task_vars), None
+            else:
+                module_args, pushed = self._resolve(args, arch or self._host_arch(args, task_vars), task_vars)
         except AppenvError as error:
             result.update(failed=True, changed=False, **error.as_result())
             return result

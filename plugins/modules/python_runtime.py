@@ -85,6 +85,11 @@ options:
   resolution:
     description: Internal, set by the action plugin - how the version was chosen (shown in the result).
     type: dict
+  candidates:
+    description:
+      - Internal, set by the action plugin - the request resolved for each architecture (version, url, sha256,
+        resolution, or the error for that architecture); the module takes its host's.
+    type: dict
   decide_only:
     description: Internal, set by the action plugin - report the decision without acting.
     type: bool
@@ -171,6 +176,7 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.appenv.python.plugins.module_utils import _host
 from ansible_collections.appenv.python.plugins.module_utils import _layer_cache as layer_cache
 from ansible_collections.appenv.python.plugins.module_utils._layer import converge, decide, make_record
 from ansible_collections.appenv.python.plugins.module_utils._module import run_module
@@ -180,8 +186,23 @@ from ansible_collections.appenv.python.plugins.module_utils._runtime import (
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 
 
+def _pick_candidate(params):
+    """Take the resolution for this host's arch from those the action plugin made for every arch."""
+    arch = _host.host_arch()
+    entry = (params["candidates"] or {}).get(arch)
+    if entry is None:
+        raise AppenvError("arch_unsupported", machine=arch)
+    if entry.get("error"):
+        raise AppenvError(entry["error"]["code"], **entry["error"]["fields"])
+    for key in ("version", "url", "sha256", "resolution"):
+        params[key] = entry.get(key)
+    params["arch"] = arch
+
+
 def _spec(module):
     params = module.params
+    if params["candidates"] and not params["version"]:
+        _pick_candidate(params)
     for option in ("version", "sha256"):
         if not params[option]:
             raise AppenvError("bad_argument", option=option, module="python_runtime",
@@ -214,6 +235,7 @@ def main():
             compile_bytecode=dict(type="bool", default=True),
             bytecode_workers=dict(type="int", default=0),
             resolution=dict(type="dict"),
+            candidates=dict(type="dict"),
             decide_only=dict(type="bool", default=False),
             lock_timeout=dict(type="int", default=600),
             timeout=dict(type="int", default=900),
