@@ -567,3 +567,16 @@ def describe(cache, now=None):
         kind["hits"] += entry["hits"]
     entries.sort(key=lambda entry: (-(entry["last_used"] or 0), entry["key"]))
     return {"entries": entries, "totals": totals}
+
+
+def info(params):
+    """layer_cache_info: the entries and totals of the cache params name (path or url). Changes nothing."""
+    cache = from_options(params, "layer_cache_info")
+    try:
+        described = describe(cache)
+    except (_download.RequestFailed, IOError, OSError) as exc:
+        raise AppenvError("layer_cache_unreadable", cache=cache.location, detail=str(exc))
+    described.update(changed=False, cache=cache.location)
+    if isinstance(cache, DirectoryCache) and not os.path.isdir(cache.root):
+        described["warnings"] = ["the layer cache directory %s does not exist (yet): no entries" % cache.root]
+    return described

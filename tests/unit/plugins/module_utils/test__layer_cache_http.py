@@ -340,3 +340,28 @@ def test_a_password_in_any_url_parameter_is_masked_before_the_backend_runs():
         run_module(module, backend)
     assert module.no_log_values == {"p%40ss", "p@ss", "t0ken"}
     assert module.result["error"]["code"] == "bad_argument"
+
+
+def test_info_lists_without_changing_anything(server, tmp_path):
+    converge(fresh(tmp_path), HttpCache(server.url))
+    before = sorted((path.name, path.stat().st_mtime_ns) for path in server.root.rglob("*"))
+    server.state["requests"][:] = []
+    over_http = _layer_cache.info({"url": server.url})
+    assert over_http["changed"] is False and over_http["cache"] == server.url
+    assert over_http["totals"]["entries"] == 1 and "warnings" not in over_http
+    assert {method for method, _p, _h in server.state["requests"]} == {"GET"}
+    on_disk = _layer_cache.info({"path": str(server.root)})
+    assert on_disk["entries"] == over_http["entries"]
+    assert sorted((path.name, path.stat().st_mtime_ns) for path in server.root.rglob("*")) == before
+
+    missing = _layer_cache.info({"path": str(tmp_path / "nowhere")})
+    assert missing["entries"] == [] and "does not exist" in missing["warnings"][0]
+
+
+def test_info_without_a_listing_is_a_titled_error(server):
+    server.state["auth"] = GOOD_AUTH
+    with pytest.raises(AppenvError) as caught:
+        _layer_cache.info({"url": server.url, "url_username": USER, "url_password": "wrong-one"})
+    assert caught.value.code == "layer_cache_unreadable" and "HTTP 401" in caught.value.message
+    assert "wrong-one" not in caught.value.message and USER not in caught.value.message
+    assert server.url.replace("http://", "http://***@") in caught.value.message
