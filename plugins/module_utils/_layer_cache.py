@@ -499,8 +499,8 @@ class HttpCache(LayerCache):
                 if not name.endswith(".json") or not _KEY.match(name[:-5]):
                     continue
                 try:
-                    meta = parse_meta(self._request("%s%s/%s" % (self.base, shard, name))[2].decode("utf-8",
-                                                                                                 "replace"))
+                    body = self._request("%s%s/%s" % (self.base, shard, name))[2]
+                    meta = parse_meta(body.decode("utf-8", "replace"))
                 except _download.RequestFailed as exc:
                     if exc.status == 404:
                         continue  # removed while listing

@@ -17,7 +17,7 @@ description:
     M(appenv.python.python_runtime), M(appenv.python.pip_tooling) and M(appenv.python.app_dependencies)), and
     for each entry, its key, the kind of layer, where it is restored, its size, when and where it was built,
     how often it was restored and when it was last used, and totals per kind.
-  - Reads the entries' metadata only; never changes, evicts or downloads an entry (RV(changed) is always
+  - Reads the entries' metadata only; never changes, evicts or downloads an entry (C(changed) is always
     C(false)).
 options:
   path:

@@ -16,7 +16,7 @@ from ansible_collections.appenv.python.plugins.module_utils._errors import Appen
 from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache, HttpCache
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 
-from tests.unit.plugins.module_utils.test__download import _no_proxy  # noqa: F401 - an autouse fixture
+from tests.unit.plugins.module_utils.test__download import _no_proxy  # noqa: F401 pylint: disable=unused-import
 from tests.unit.plugins.module_utils.test__layer import ToyLayer, payload
 
 USER, PASSWORD = "cache-user", "s3cret-c@che"
@@ -254,7 +254,6 @@ def test_credentials_are_sent_and_never_shown(server, tmp_path, given):
     assert result.warnings and "HTTP 500" in result.warnings[0]
     shown = json.dumps(result.as_result())
     assert PASSWORD not in shown and "s3cret" not in shown and "http://***@127.0.0.1" in shown
-
 
 
 def test_wrong_credentials_are_a_warning(server, tmp_path):
