@@ -7,7 +7,7 @@ import pytest
 
 from tests.integration import harness
 from tests.integration.conftest import DEFAULT_DEST, _start_host, install_runtime
-from tests.testbed import webdav
+from tests.testbed import runtimes, webdav
 
 pytestmark = pytest.mark.integration
 
@@ -105,3 +105,36 @@ def test_server_down_or_refusing_warns_and_builds(amd64_image, runtime_mirror, w
         assert webdav.PASSWORD not in json.dumps(result)
     finally:
         host.container.remove()
+
+
+def test_image_playbook_restores_from_an_http_cache(amd64_image, runtime_mirror, package_index, webdav_server,
+                                                    tmp_path):
+    """The roles hand the URL to every module that caches: runtime, tool venvs and dependencies restore."""
+    from tests.integration.roles.test_roles import APP_FILES, converge, image_vars
+
+    runtime_mirror.ensure(runtimes.exact_version("3.11"), "x86_64")
+    app_src = tmp_path / "app"
+    app_src.mkdir()
+    for name, text in APP_FILES.items():
+        (app_src / name).write_text(text)
+    cache = {"url": webdav_server.url("private/%s/" % uuid.uuid4().hex[:10]), "url_username": webdav.USER,
+             "url_password": webdav.PASSWORD}
+    variables = image_vars(runtime_mirror, package_index, app_src, appenv_runtime_layer_cache=cache,
+                           appenv_app_layer_cache=cache)
+    actions = []
+    for unused in range(2):
+        host = _start_host(amd64_image, "x86_64", network="host")
+        try:
+            report = converge(host, variables)
+            results = dict((result["_task"].rsplit(" : ", 1)[-1], result)
+                           for result in harness.task_results(report, host.name))
+            actions.append((results["Python runtime"]["action"],
+                            [layer["action"] for layer in results["Packaging tools and package managers"]["layers"]
+                             if layer["name"] == "uv"],
+                            results["App dependencies"]["action"]))
+            assert webdav.PASSWORD not in json.dumps(report)
+            out = host.sh("set -a; . /etc/appenv/demo.env; set +a; \"$APPENV_PYTHON\" /srv/demo/app.py")
+            assert out.stdout.strip() == "app on 1.0"
+        finally:
+            host.container.remove()
+    assert actions == [("created", ["created"], "created"), ("restored", ["restored"], "restored")]
