@@ -16,7 +16,7 @@ from ansible_collections.appenv.python.plugins.module_utils._errors import Appen
 from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache, HttpCache
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 
-from tests.unit.plugins.module_utils.test__download import _no_proxy  # noqa: F401 pylint: disable=unused-import
+from tests.unit.plugins.module_utils.test__download import Handler, _no_proxy, send_half  # noqa: F401 pylint: disable=unused-import
 from tests.unit.plugins.module_utils.test__layer import ToyLayer, payload
 
 USER, PASSWORD = "cache-user", "s3cret-c@che"
@@ -48,27 +48,14 @@ class CacheHandler(http.server.SimpleHTTPRequestHandler):
                 return True
         return False
 
-    def _reply(self, status, body=b"", headers=()):
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in headers:
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+    _reply = Handler._send
 
     def do_GET(self):  # noqa: N802 - the http.server API
         if self._refuse("GET"):
             return
         if any(self.path.endswith(suffix) for suffix in self.server.state["cut"]):
-            data = open(self.translate_path(self.path), "rb").read()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data[: len(data) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
+            with open(self.translate_path(self.path), "rb") as handle:
+                send_half(self, handle.read())
             return
         super(CacheHandler, self).do_GET()
 
