@@ -16,24 +16,51 @@ options:
         looked up there by its fingerprint key (inputs, destination path, architecture, C library,
         distribution, Python version); a hit is restored after its sha256 is checked
         (RV(action=restored)) instead of being rebuilt. After a build the layer is stored there.
-      - A corrupt or truncated entry is discarded and the layer is built. A cache that cannot be written
-        (read-only, full) gives a warning; the build still succeeds.
+      - A corrupt or truncated entry is discarded and the layer is built. A cache that cannot be read or
+        written (read-only, full, a server that is down or answers with an error) gives a warning; the build
+        still succeeds.
+      - The cache is in one of three places - O(layer_cache.path), O(layer_cache.controller_path) or
+        O(layer_cache.url) - with the same layout, so one can be served as another.
     type: dict
     suboptions:
       path:
         description:
           - Directory on the target holding the cache (for example a volume mounted into the build).
-          - One of O(layer_cache.path) and O(layer_cache.controller_path) is required.
+          - One of O(layer_cache.path), O(layer_cache.controller_path) and O(layer_cache.url) is required;
+            they are mutually exclusive.
         type: path
       controller_path:
         description:
           - Directory on the controller holding the cache. Entries are moved over the Ansible connection,
             so nothing but Ansible is needed; the transfer happens only when the layer must be built.
         type: path
+      url:
+        description:
+          - Base URL (C(http://) or C(https://)) of a cache on an HTTP server that answers GET, HEAD and PUT,
+            such as nginx with WebDAV (C(dav_methods PUT DELETE;) and C(create_full_put_path on;)), laid out like a
+            O(layer_cache.path) directory. Entries are read with GET, checked against their sha256 before they
+            are extracted, and stored with PUT, the archive first and its metadata last.
+          - Credentials may be given in the URL (C(https://user:token@cache.example/appenv/)) or with
+            O(layer_cache.url_username) and O(layer_cache.url_password); they are sent as HTTP basic auth and
+            never shown in results or warnings.
+          - Proxy settings from the environment (C(https_proxy), C(no_proxy)) apply.
+        type: str
+      url_username:
+        description: User name for O(layer_cache.url) (HTTP basic auth).
+        type: str
+      url_password:
+        description: Password or token for O(layer_cache.url) (HTTP basic auth).
+        type: str
       max_size_mb:
-        description: Evict least recently used entries when the cache grows above this size.
+        description:
+          - Evict least recently used entries when the cache grows above this size.
+          - Applies to O(layer_cache.path) and O(layer_cache.controller_path); an HTTP cache is evicted on the
+            server.
         type: int
       max_age_days:
-        description: Evict entries not used for this many days.
+        description:
+          - Evict entries not used for this many days.
+          - Applies to O(layer_cache.path) and O(layer_cache.controller_path); an HTTP cache is evicted on the
+            server.
         type: int
 """

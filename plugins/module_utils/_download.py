@@ -12,6 +12,10 @@ hang the task), 5xx, 429 and bodies cut short are retried with exponential
 backoff; a 404 or 403 is not. Credentials in the URL are sent as basic auth
 (only to the same origin, never on to a redirect elsewhere) and never shown:
 errors and results carry the redacted URL.
+
+``request(url, method)`` is one plain request with the same credentials,
+opener and masking, for small bodies (a layer cache's metadata and listings)
+and uploads streamed from a file (``PUT``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -180,14 +184,21 @@ def _open_part(part):
     return os.fdopen(os.open(part, flags, 0o644), "wb")
 
 
-def _fetch_http(target, part, user_agent, timeout):
-    """One attempt: the body into part. Returns (bytes, sha256 hex). Raises _Retryable/_Fatal/OSError(local)."""
-    request = urllib_request.Request(target.clean, headers={"User-Agent": user_agent, "Accept-Encoding": "identity"})
+def _open(target, timeout, method="GET", body=None, headers=None, user_agent=None):
+    """Send one request for target (credentials as basic auth, on this origin only); the response."""
+    all_headers = {"User-Agent": user_agent or USER_AGENT, "Accept-Encoding": "identity"}
+    all_headers.update(headers or {})
+    request = urllib_request.Request(target.clean, data=body, headers=all_headers, method=method)
     auth = target.authorization()
     if auth:
         request.add_unredirected_header("Authorization", auth)
+    return _opener().open(request, timeout=timeout)
+
+
+def _fetch_http(target, part, user_agent, timeout):
+    """One attempt: the body into part. Returns (bytes, sha256 hex). Raises _Retryable/_Fatal/OSError(local)."""
     try:
-        response = _opener().open(request, timeout=timeout)
+        response = _open(target, timeout, user_agent=user_agent)
     except urllib_error.HTTPError as exc:
         status, reason, headers = exc.code, exc.reason, exc.headers
         exc.close()
@@ -223,6 +234,62 @@ def _fetch_http(target, part, user_agent, timeout):
     if length is not None and size != length:
         raise _Retryable("the body was cut short: %d of %d bytes (Content-Length) arrived" % (size, length))
     return size, sha.hexdigest()
+
+
+class RequestFailed(Exception):
+    """A request that did not succeed. status: the HTTP status, or None (network error, body cut short)."""
+
+    def __init__(self, message, status=None):
+        super(RequestFailed, self).__init__(message)
+        self.status = status
+
+
+def shown_url(url):
+    """url as it may be shown: no credentials."""
+    return _Target(url).shown
+
+
+def request(url, method="GET", upload=None, data=None, content_type=None, timeout=60, max_bytes=16 << 20):
+    """One HTTP(S) request, no retries. Returns (status, headers, body bytes; empty for HEAD).
+
+    upload: path of a file sent as the body (streamed); data: bytes sent as the body.
+    A body larger than max_bytes, or shorter than its Content-Length, is a failure.
+    Raises RequestFailed (message masked: no credential of url in it); a malformed URL
+    raises AppenvError(download_bad_url).
+    """
+    target = _Target(url)
+    if target.scheme not in ("http", "https"):
+        raise RequestFailed("only http:// and https:// URLs can be requested, not %s" % target.shown)
+    headers = {"Content-Type": content_type} if content_type else {}
+    handle = open(upload, "rb") if upload is not None else None
+    try:
+        if handle is not None:
+            headers["Content-Length"] = str(os.fstat(handle.fileno()).st_size)
+        elif data is not None:
+            headers["Content-Length"] = str(len(data))
+        try:
+            response = _open(target, timeout, method, handle if handle is not None else data, headers)
+        except urllib_error.HTTPError as exc:
+            status, reason = exc.code, exc.reason
+            exc.close()
+            raise RequestFailed(target.mask(("HTTP %d %s" % (status, reason or "")).strip()), status=status)
+        except (urllib_error.URLError, http_client.HTTPException, OSError) as exc:
+            raise RequestFailed(target.mask(_describe(exc, timeout)))
+        with response:
+            try:
+                body = response.read(max_bytes + 1) if method != "HEAD" else b""
+            except (http_client.HTTPException, OSError, ValueError) as exc:
+                raise RequestFailed(target.mask("reading the body failed: %s" % _describe(exc, timeout)))
+            length = response.headers.get("Content-Length")
+            if len(body) > max_bytes:
+                raise RequestFailed("the body is larger than %d bytes" % max_bytes)
+            if method != "HEAD" and length is not None and length.strip().isdigit() and int(length) != len(body):
+                raise RequestFailed("the body was cut short: %d of %s bytes (Content-Length) arrived"
+                                    % (len(body), length.strip()))
+            return response.status, response.headers, body
+    finally:
+        if handle is not None:
+            handle.close()
 
 
 def _fetch_file(target, part):

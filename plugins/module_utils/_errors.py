@@ -414,6 +414,18 @@ CATALOGUE = {
         ),
     ),
     # --- arguments ------------------------------------------------------------
+    "layer_cache_unreadable": ErrorSpec(
+        "The layer cache cannot be listed",
+        "Listing the layer cache {cache} failed: {detail}",
+        FAULT_NETWORK,
+        (
+            "For a directory, check that it exists on the host and that the task's user may read it.",
+            "For a URL, check that the host reaches it (curl -fsS from the host) and the credentials.",
+            "A server that answers GET and PUT but gives no directory listing cannot be listed: turn on a listing "
+            "(nginx: autoindex on; autoindex_format json;), or run layer_cache_info with path on the server's "
+            "cache directory (the layout is the same).",
+        ),
+    ),
     "bad_argument": ErrorSpec(
         "Invalid value for {option}",
         "{detail}",

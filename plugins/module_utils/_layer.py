@@ -444,7 +444,7 @@ def _restore(spec, cache, key):
 def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None):
     """Bring the layer to spec.wanted. Returns a LayerResult.
 
-    cache: an optional layer cache (_layer_cache.DirectoryCache): looked up
+    cache: an optional layer cache (_layer_cache.DirectoryCache or HttpCache): looked up
     before building (a hit is restored, action "restored"), filled after.
     Layers of strategy "none" live inside other trees and are not cached.
     """

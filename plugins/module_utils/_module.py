@@ -10,6 +10,16 @@ __metaclass__ = type
 import traceback
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._site import url_secrets
+
+
+def _url_passwords(value):
+    """Passwords (as written and decoded) in the user info of every URL among the parameters."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [secret for item in value for secret in _url_passwords(item)]
+    return url_secrets(value) if isinstance(value, str) and "://" in value else []
 
 
 def run_module(module, backend, runner=None):
@@ -21,7 +31,12 @@ def run_module(module, backend, runner=None):
     A foreseeable failure (AppenvError) gives its catalogue text and no
     traceback; anything else is a bug and is reported as such, with the
     traceback kept for -vvv.
+
+    A password in a URL among the parameters (index_url, layer_cache.url...) is
+    masked in every output, the invocation included, whatever happens next.
     """
+    for secret in _url_passwords(module.params):
+        module.no_log_values.add(secret)
     try:
         result = backend(module)
     except AppenvError as error:

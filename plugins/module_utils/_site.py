@@ -171,6 +171,12 @@ def url_password(url):
     return secret or None
 
 
+def url_secrets(url):
+    """The password of a URL's user info as written and decoded (both may show up in output)."""
+    secret = url_password(url)
+    return [form for form in (secret, unquote(secret or "")) if form]
+
+
 class IndexOptions:
     """index_url / extra_index_urls / find_links, with the credentials kept out of fingerprints."""
 
@@ -180,9 +186,8 @@ class IndexOptions:
         self.find_links = list(find_links or ())
         self.secrets = [secret for secret in (password,) if secret]
         for url in [self.index_url] + self.extra_index_urls + self.find_links:
-            secret = url_password(url)
-            for form in (secret, unquote(secret or "")):
-                if form and form not in self.secrets:
+            for form in url_secrets(url):
+                if form not in self.secrets:
                     self.secrets.append(form)
 
     def fingerprint(self):

@@ -237,12 +237,7 @@ def main():
         lock_timeout=dict(type="int", default=600),
         timeout=dict(type="int", default=900),
         retries=dict(type="int", default=3),
-        layer_cache=dict(type="dict", options=dict(
-            path=dict(type="path"),
-            controller_path=dict(type="path"),
-            max_size_mb=dict(type="int"),
-            max_age_days=dict(type="int"),
-        )),
+        layer_cache=layer_cache.argument_spec(),
     )
     argument_spec.update(index_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -252,7 +247,7 @@ def main():
     def backend(module):
         result = run_app_dependencies(module.params, index, runner, check_mode=module.check_mode,
                                       decide_only=module.params["decide_only"],
-                                      diff=module._diff, cache=layer_cache.from_options(module.params["layer_cache"]))
+                                      diff=module._diff, cache=layer_cache.from_options(module.params["layer_cache"], "app_dependencies"))
         result["commands"] = runner.history
         return result
 

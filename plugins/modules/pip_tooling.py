@@ -157,12 +157,7 @@ def main():
         lock_timeout=dict(type="int", default=600),
         timeout=dict(type="int", default=900),
         retries=dict(type="int", default=3),
-        layer_cache=dict(type="dict", options=dict(
-            path=dict(type="path"),
-            controller_path=dict(type="path"),
-            max_size_mb=dict(type="int"),
-            max_age_days=dict(type="int"),
-        )),
+        layer_cache=layer_cache.argument_spec(),
     )
     argument_spec.update(index_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -172,10 +167,10 @@ def main():
     def backend(module):
         if (module.params["layer_cache"] or {}).get("controller_path"):
             raise AppenvError("bad_argument", option="layer_cache.controller_path", module="pip_tooling",
-                              detail="pip_tooling keeps its layers in a layer cache on the host only: use "
-                                     "layer_cache.path (a directory or a mounted volume).")
+                              detail="pip_tooling reaches its layer cache from the host itself: use "
+                                     "layer_cache.path (a directory or a mounted volume) or layer_cache.url.")
         result = run_pip_tooling(module.params, index, runner, check_mode=module.check_mode, diff=module._diff,
-                                 cache=layer_cache.from_options(module.params["layer_cache"]))
+                                 cache=layer_cache.from_options(module.params["layer_cache"], "pip_tooling"))
         result["commands"] = runner.history
         return result
 

@@ -240,12 +240,7 @@ def main():
             lock_timeout=dict(type="int", default=600),
             timeout=dict(type="int", default=900),
             retries=dict(type="int", default=3),
-            layer_cache=dict(type="dict", options=dict(
-                path=dict(type="path"),
-                controller_path=dict(type="path"),
-                max_size_mb=dict(type="int"),
-                max_age_days=dict(type="int"),
-            )),
+            layer_cache=layer_cache.argument_spec(),
         ),
         supports_check_mode=True,
     )
@@ -258,7 +253,7 @@ def main():
             return {"changed": False, "action": action, "reasons": reasons, "commands": [],
                     "key": make_record(spec, {})["key"]}
         layer = converge(spec, runner, check_mode=module.check_mode, lock_timeout=module.params["lock_timeout"],
-                         cache=layer_cache.from_options(module.params["layer_cache"]))
+                         cache=layer_cache.from_options(module.params["layer_cache"], "python_runtime"))
         result = runtime_result(spec, layer, diff=module._diff)
         result["commands"] = runner.history
         if module.params["resolution"]:

@@ -76,6 +76,7 @@ def run_module_with_controller_cache(action, module_name, module_args, task_vars
         if not result.get("failed") and result.get("action") in (_layer.ACTION_CREATED, _layer.ACTION_RECREATED):
             _fetch_back(action, local, key, shard)
         if hit is not None and result.get("action") == _layer.ACTION_RESTORED:
+            local._count_hit(key, hit)
             result["reasons"] = [reason.replace("the layer cache", "the controller's layer cache %s" % local.root)
                                  for reason in result.get("reasons", [])]
         if local.warnings:

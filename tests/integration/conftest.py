@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration import harness
-from tests.testbed import docker_host, mirror as mirror_mod, package_index as package_index_mod, runtimes
+from tests.testbed import docker_host, mirror as mirror_mod, package_index as package_index_mod, runtimes, webdav
 
 DEFAULT_DEST = "/opt/appenv/python"
 
@@ -119,6 +119,13 @@ def runtime_mirror(tmp_path_factory):
     root = tmp_path_factory.mktemp("runtime-mirror")
     with mirror_mod.serve(root) as base_url:
         yield RuntimeMirror(root, base_url)
+
+
+@pytest.fixture(scope="session")
+def webdav_server(tmp_path_factory):
+    """nginx with WebDAV PUT on 127.0.0.1 (tests/testbed/webdav.py): an HTTP layer cache for the containers."""
+    with webdav.serve(tmp_path_factory.mktemp("webdav")) as server:
+        yield server
 
 
 def install_runtime(host, runtime_mirror, version="3.11", dest=DEFAULT_DEST, check=False, diff=False, **extra):

@@ -2,7 +2,7 @@
 # Installs the Debian packages the test bed needs (idempotent, quiet when present).
 # Docker engine, debootstrap + qemu for arm64 hosts, packer, CPython build deps
 # (native and arm64 cross), nginx for the HTTP layer cache, sshd for SSH hosts,
-# shellcheck for ansible-test sanity.
+# and the ShellCheck linter for ansible-test sanity.
 set -euo pipefail
 want=(docker.io debootstrap qemu-user-static binfmt-support packer
       iproute2 openssh-server openssh-client sshpass nginx-light curl ca-certificates

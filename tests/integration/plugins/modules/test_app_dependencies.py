@@ -275,7 +275,7 @@ def test_hash_pinned_requirements_install_with_a_wheel_cache_warning(amd64_host,
     lines = []
     for name in ("demo_alpha-1.0-py3-none-any.whl", "demo_beta-1.0-py3-none-any.whl"):
         digest = hashlib.sha256((package_index.files / name).read_bytes()).hexdigest()
-        lines.append("%s==1.0 --hash=sha256:%s" % (name.split("-")[0].replace("_", "-"), digest))
+        lines.append("%s==1.0 --hash=sha256:%s" % (name.split("-", maxsplit=1)[0].replace("_", "-"), digest))
     write_files(amd64_host, {"requirements.txt": "\n".join(lines) + "\n"})
     result = harness.assert_ok(install_deps(amd64_host, package_index))
     assert result["packages"] == {"demo-alpha": "1.0", "demo-beta": "1.0"}

@@ -19,6 +19,17 @@ USER, PASSWORD = "mirror-user", "s3cret-p@ss"
 GOOD_AUTH = "Basic " + base64.b64encode(("%s:%s" % (USER, PASSWORD)).encode()).decode()
 
 
+def send_half(handler, body):
+    """Announce body's full length, send half of it, and close the connection."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body[: len(body) // 2])
+    handler.wfile.flush()
+    handler.close_connection = True
+    handler.connection.shutdown(socket.SHUT_RDWR)
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -31,7 +42,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         for name, value in headers:
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def do_GET(self):  # noqa: N802 - the http.server API
         state = self.server.state
@@ -67,13 +79,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             state["release"].wait(30)
         elif path in ("/cut", "/cut-once"):
             if path == "/cut" or hits == 1:
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(BODY)))
-                self.end_headers()
-                self.wfile.write(BODY[: len(BODY) // 2])
-                self.wfile.flush()
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
+                send_half(self, BODY)
             else:
                 self._send(200, BODY)
         elif path == "/wrong":

@@ -1,0 +1,353 @@
+"""The HTTP layer cache against a real GET/HEAD/PUT/DELETE server on 127.0.0.1 (threaded, in this process)."""
+
+import base64
+import functools
+import http.server
+import json
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+from ansible_collections.appenv.python.plugins.module_utils import _layer, _layer_cache
+from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache, HttpCache
+from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
+
+from tests.unit.plugins.module_utils.test__download import Handler, _no_proxy, send_half  # noqa: F401 pylint: disable=unused-import
+from tests.unit.plugins.module_utils.test__layer import ToyLayer, payload
+
+USER, PASSWORD = "cache-user", "s3cret-c@che"
+GOOD_AUTH = "Basic " + base64.b64encode(("%s:%s" % (USER, PASSWORD)).encode()).decode()
+
+
+class CacheHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves a directory (HTML listings included) and stores PUTs in it, with faults on demand.
+
+    server.state: requests [(method, path, headers)], fail {(method, suffix): status},
+    cut {suffix}: GETs that send half the body, auth: the Authorization header required.
+    """
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _refuse(self, method):
+        state = self.server.state
+        state["requests"].append((method, self.path, dict(self.headers)))
+        self.body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) if method == "PUT" else b""
+        if state.get("auth") and self.headers.get("Authorization") != state["auth"]:
+            self._reply(401, b"who are you", [("WWW-Authenticate", 'Basic realm="cache"')])
+            return True
+        for (fail_method, suffix), status in state["fail"].items():
+            if fail_method == method and self.path.endswith(suffix):
+                self._reply(status, b"broken on purpose")
+                return True
+        return False
+
+    _reply = Handler._send
+
+    def do_GET(self):  # noqa: N802 - the http.server API
+        if self._refuse("GET"):
+            return
+        if any(self.path.endswith(suffix) for suffix in self.server.state["cut"]):
+            with open(self.translate_path(self.path), "rb") as handle:
+                send_half(self, handle.read())
+            return
+        super(CacheHandler, self).do_GET()
+
+    def do_HEAD(self):  # noqa: N802
+        if not self._refuse("HEAD"):
+            super(CacheHandler, self).do_HEAD()
+
+    def do_PUT(self):  # noqa: N802
+        if self._refuse("PUT"):
+            return
+        path = self.translate_path(self.path)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + ".part", "wb") as handle:
+            handle.write(self.body)
+        os.rename(path + ".part", path)
+        self._reply(201)
+
+    def do_DELETE(self):  # noqa: N802
+        if self._refuse("DELETE"):
+            return
+        try:
+            os.unlink(self.translate_path(self.path))
+        except OSError:
+            return self._reply(404)
+        return self._reply(204)
+
+
+def _serve(root):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(CacheHandler, directory=str(root)))
+    server.daemon_threads = True
+    server.state = {"requests": [], "fail": {}, "cut": set(), "auth": None}
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    server.url = "http://127.0.0.1:%d/cache/" % server.server_address[1]
+    server.root = root / "cache"
+    server.root.mkdir(parents=True, exist_ok=True)
+    return server
+
+
+@pytest.fixture
+def server(tmp_path):
+    served = _serve(tmp_path / "www")
+    yield served
+    served.shutdown()
+    served.server_close()
+
+
+def converge(spec, cache, **kwargs):
+    return _layer.converge(spec, CommandRunner(), cache=cache, **kwargs)
+
+
+def fresh(tmp_path, version="1"):
+    """A layer on a host that was never built on (the host's directory is removed first)."""
+    _layer.remove_tree(str(tmp_path / "host"))
+    return ToyLayer(tmp_path / "host" / "layer", version)
+
+
+def key_of(spec):
+    return _layer.make_record(spec, {})["key"]
+
+
+def methods(server):
+    return [(method, path.rsplit(".", 1)[-1] if "." in path else path) for method, path, _h in server.state["requests"]]
+
+
+def test_fresh_host_restores_from_the_server(server, tmp_path):
+    first = converge(fresh(tmp_path), HttpCache(server.url))
+    assert first.action == "created" and first.warnings == []
+    # The archive was PUT before the metadata: a half-written entry is never taken for a whole one.
+    puts = [path for method, path, _h in server.state["requests"] if method == "PUT"]
+    assert [path.rsplit(".", 1)[-1] for path in puts] == ["gz", "json"]
+
+    predicted = converge(fresh(tmp_path), HttpCache(server.url), check_mode=True)
+    assert predicted.action == "restored"
+    server.state["requests"][:] = []
+    restored = converge(fresh(tmp_path), HttpCache(server.url))
+    assert restored.action == "restored" and restored.warnings == []
+    assert restored.reasons == predicted.reasons and "restored from the layer cache" in restored.reasons[-1]
+    assert payload(tmp_path / "host" / "layer") == "1"
+    # One GET of the metadata, one HEAD, one GET of the archive, one PUT counting the hit: nothing stored again.
+    assert methods(server) == [("GET", "json"), ("HEAD", "gz"), ("GET", "gz"), ("PUT", "json")]
+    assert HttpCache(server.url).lookup(first.after["key"])["hits"] == 1
+    assert converge(ToyLayer(tmp_path / "host" / "layer", "1"), HttpCache(server.url)).action == "kept"
+
+
+def test_one_layout_served_as_the_other(server, tmp_path):
+    """What HttpCache PUT is a DirectoryCache on the server's disk, and a DirectoryCache served over HTTP restores."""
+    converge(fresh(tmp_path), HttpCache(server.url))
+    on_disk = DirectoryCache(str(server.root))
+    assert [meta["kind"] for meta in on_disk.entries()] == ["toy"]
+    assert converge(fresh(tmp_path), on_disk).action == "restored"
+
+    converge(fresh(tmp_path, "2"), DirectoryCache(str(server.root)))
+    restored = converge(fresh(tmp_path, "2"), HttpCache(server.url))
+    assert restored.action == "restored" and payload(tmp_path / "host" / "layer") == "2"
+    # Hits: the directory's restore counted in <key>.hits, the HTTP one in the metadata; both are summed.
+    listed = dict((meta["key"], meta["hits"]) for meta in DirectoryCache(str(server.root)).entries())
+    assert listed == {key_of(fresh(tmp_path, "1")): 1, key_of(fresh(tmp_path, "2")): 1}
+
+
+@pytest.mark.parametrize("method, suffix", [("GET", ".json"), ("HEAD", ".tar.gz"), ("GET", ".tar.gz")])
+def test_a_500_is_a_warning_and_a_build(server, tmp_path, method, suffix):
+    converge(fresh(tmp_path), HttpCache(server.url))
+    server.state["fail"][(method, suffix)] = 500
+    result = converge(fresh(tmp_path), HttpCache(server.url))
+    assert result.action == "created" and payload(tmp_path / "host" / "layer") == "1"
+    assert len(result.warnings) == 1 and "HTTP 500" in result.warnings[0], result.warnings
+    assert not os.path.exists(str(tmp_path / "host" / "layer.appenv-new"))
+    assert [name for name in os.listdir(str(tmp_path / "host")) if "cache" in name or ".tmp-" in name] == []
+
+
+def test_a_404_is_a_quiet_miss(server, tmp_path):
+    result = converge(fresh(tmp_path), HttpCache(server.url))
+    assert result.action == "created" and result.warnings == []
+
+
+def test_a_failed_put_warns_and_the_build_succeeds(server, tmp_path):
+    server.state["fail"][("PUT", ".tar.gz")] = 405
+    cache = HttpCache(server.url)
+    result = converge(fresh(tmp_path), cache)
+    assert result.action == "created" and payload(tmp_path / "host" / "layer") == "1"
+    assert len(result.warnings) == 1
+    assert "could not be stored in the layer cache %s (HTTP 405" % server.url in result.warnings[0]
+    # Nothing half-written: no metadata was PUT after the failed archive, no temporary file is left.
+    assert ("PUT", "json") not in methods(server)
+    assert [name for name in os.listdir(str(tmp_path / "host")) if name.startswith(".")] == [".layer.appenv-lock"]
+
+
+def test_a_body_cut_short_is_never_extracted(server, tmp_path):
+    converge(fresh(tmp_path), HttpCache(server.url))
+    server.state["cut"].add(".tar.gz")
+    result = converge(fresh(tmp_path), HttpCache(server.url))
+    assert result.action == "created" and payload(tmp_path / "host" / "layer") == "1"
+    assert len(result.warnings) == 1 and "cut short" in result.warnings[0], result.warnings
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_a_damaged_entry_on_the_server_is_replaced(server, tmp_path, damage):
+    first = converge(fresh(tmp_path), HttpCache(server.url))
+    archive = server.root / first.after["key"][:2] / (first.after["key"] + ".tar.gz")
+    data = bytearray(archive.read_bytes())
+    if damage == "truncate":
+        archive.write_bytes(bytes(data[:10]))
+    else:
+        data[len(data) // 2] ^= 0xFF
+        archive.write_bytes(bytes(data))
+    result = converge(fresh(tmp_path), HttpCache(server.url))
+    assert result.action == "created" and payload(tmp_path / "host" / "layer") == "1"
+    expected = "is truncated (10 of" if damage == "truncate" else "was discarded: its sha256 is"
+    assert len(result.warnings) == 1 and expected in result.warnings[0], result.warnings
+    # The rebuilt layer was stored again, whole: the next fresh host restores it.
+    assert converge(fresh(tmp_path), HttpCache(server.url)).action == "restored"
+
+
+def test_server_down_warns_once_and_builds_quickly(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    result = converge(fresh(tmp_path), HttpCache("http://%s:%s@127.0.0.1:%d/cache/" % (USER, PASSWORD, port)))
+    assert time.monotonic() - started < 10
+    assert result.action == "created" and payload(tmp_path / "host" / "layer") == "1"
+    assert len(result.warnings) == 2, result.warnings
+    assert "could not be read" in result.warnings[0] and "Connection refused" in result.warnings[0]
+    assert "could not be stored" in result.warnings[1] and "could not be reached" in result.warnings[1]
+    assert "http://***@127.0.0.1:%d/cache/" % port in result.warnings[0]
+    assert PASSWORD not in json.dumps(result.warnings) and USER not in json.dumps(result.warnings)
+
+
+@pytest.mark.parametrize("given", ["in_url", "options"])
+def test_credentials_are_sent_and_never_shown(server, tmp_path, given):
+    server.state["auth"] = GOOD_AUTH
+    if given == "in_url":
+        options = {"url": server.url.replace("http://", "http://%s:%s@" % (USER, PASSWORD.replace("@", "%40")))}
+    else:
+        options = {"url": server.url, "url_username": USER, "url_password": PASSWORD}
+    assert converge(fresh(tmp_path), _layer_cache.from_options(options)).action == "created"
+    assert converge(fresh(tmp_path), _layer_cache.from_options(options)).action == "restored"
+    assert all(headers.get("Authorization") == GOOD_AUTH for _m, _p, headers in server.state["requests"])
+    assert not [path for _m, path, _h in server.state["requests"] if PASSWORD in path or "%40" in path]
+
+    server.state["fail"][("GET", ".json")] = 500
+    result = converge(fresh(tmp_path), _layer_cache.from_options(options))
+    assert result.warnings and "HTTP 500" in result.warnings[0]
+    shown = json.dumps(result.as_result())
+    assert PASSWORD not in shown and "s3cret" not in shown and "http://***@127.0.0.1" in shown
+
+
+def test_wrong_credentials_are_a_warning(server, tmp_path):
+    server.state["auth"] = GOOD_AUTH
+    options = {"url": server.url, "url_username": USER, "url_password": "wrong-password"}
+    result = converge(fresh(tmp_path), _layer_cache.from_options(options))
+    assert result.action == "created"
+    assert [warning for warning in result.warnings if "HTTP 401" in warning], result.warnings
+    assert "wrong-password" not in json.dumps(result.warnings)
+
+
+@pytest.mark.parametrize("url", ["ftp://cache.example/appenv/", "file:///srv/cache/"])
+def test_only_http_urls_are_accepted(url):
+    with pytest.raises(AppenvError) as caught:
+        _layer_cache.from_options({"url": url})
+    assert caught.value.code == "bad_argument" and "layer_cache.url" in caught.value.message
+
+
+def test_entries_and_totals_from_the_listing_and_the_directory(server, tmp_path):
+    for version in ("1", "2"):
+        converge(fresh(tmp_path, version), HttpCache(server.url))
+    older = DirectoryCache(str(server.root))
+    meta = older.lookup(key_of(fresh(tmp_path, "2")))
+    _layer.write_json_atomic(older._paths(meta["key"])[2], dict(meta, last_used=meta["last_used"] - 100))
+    converge(fresh(tmp_path, "1"), HttpCache(server.url))  # one hit
+    over_http = _layer_cache.describe(HttpCache(server.url), now=time.time() + 60)
+    on_disk = _layer_cache.describe(DirectoryCache(str(server.root)), now=time.time() + 60)
+    assert over_http == on_disk
+    assert over_http["totals"]["entries"] == 2 and over_http["totals"]["hits"] == 1
+    assert over_http["totals"]["kinds"] == {"toy": {"entries": 2, "bytes": over_http["totals"]["bytes"], "hits": 1}}
+    first = over_http["entries"][0]
+    assert first["key"] == key_of(fresh(tmp_path, "1")) and first["hits"] == 1  # most recently used first
+    assert first["kind"] == "toy" and first["complete"] is True and first["age"] >= 60 and first["idle"] >= 60
+    assert first["layer"] == str(tmp_path / "host" / "layer") and first["built_on"] == socket.gethostname()
+
+    archive = server.root / first["key"][:2] / (first["key"] + ".tar.gz")
+    archive.unlink()
+    assert _layer_cache.describe(HttpCache(server.url))["totals"]["incomplete"] == 1
+    assert _layer_cache.describe(DirectoryCache(str(server.root)))["totals"]["incomplete"] == 1
+
+
+def test_nginx_json_listings_are_read(monkeypatch):
+    pages = {
+        "http://cache.test/": json.dumps([{"name": "ab", "type": "directory"}, {"name": "x.txt", "type": "file"}]),
+        "http://cache.test/ab/": json.dumps([{"name": "ab" + "0" * 62 + ".json", "type": "file", "size": 10},
+                                             {"name": "ab" + "0" * 62 + ".tar.gz", "type": "file", "size": 7},
+                                             {"name": "ab" + "0" * 62 + ".hits", "type": "file", "size": 3}]),
+        "http://cache.test/ab/ab" + "0" * 62 + ".json": json.dumps(
+            {"format": _layer_cache.CACHE_FORMAT, "key": "ab" + "0" * 62, "size": 7, "hits": 2, "kind": "k"}),
+    }
+    monkeypatch.setattr(_layer_cache._download, "request",
+                        lambda url, method="GET", **kwargs: (200, {}, pages[url].encode()))
+    described = _layer_cache.describe(HttpCache("http://cache.test"))
+    assert described["totals"] == {"entries": 1, "bytes": 7, "hits": 5, "incomplete": 0,
+                                   "kinds": {"k": {"entries": 1, "bytes": 7, "hits": 5}}}
+
+
+def test_a_server_without_a_listing_raises(server):
+    server.state["fail"][("GET", "/cache/")] = 403
+    with pytest.raises(_layer_cache._download.RequestFailed) as caught:
+        HttpCache(server.url).entries()
+    assert caught.value.status == 403
+
+
+def test_a_password_in_any_url_parameter_is_masked_before_the_backend_runs():
+    from ansible_collections.appenv.python.plugins.module_utils._module import run_module
+
+    class Module:
+        params = {"layer_cache": {"url": "https://%s:%s@cache.test/x/" % (USER, "p%40ss")}, "index_url": None,
+                  "extra_index_urls": ["https://tok:t0ken@index.test/simple"]}
+        no_log_values = set()
+
+        def fail_json(self, **result):
+            self.result = result
+            raise SystemExit(1)
+
+    module = Module()
+
+    def backend(module):
+        raise AppenvError("bad_argument", option="x", module="python_runtime", detail="failed early")
+
+    with pytest.raises(SystemExit):
+        run_module(module, backend)
+    assert module.no_log_values == {"p%40ss", "p@ss", "t0ken"}
+    assert module.result["error"]["code"] == "bad_argument"
+
+
+def test_info_lists_without_changing_anything(server, tmp_path):
+    converge(fresh(tmp_path), HttpCache(server.url))
+    before = sorted((path.name, path.stat().st_mtime_ns) for path in server.root.rglob("*"))
+    server.state["requests"][:] = []
+    over_http = _layer_cache.info({"url": server.url})
+    assert over_http["changed"] is False and over_http["cache"] == server.url
+    assert over_http["totals"]["entries"] == 1 and "warnings" not in over_http
+    assert {method for method, _p, _h in server.state["requests"]} == {"GET"}
+    on_disk = _layer_cache.info({"path": str(server.root)})
+    assert on_disk["entries"] == over_http["entries"]
+    assert sorted((path.name, path.stat().st_mtime_ns) for path in server.root.rglob("*")) == before
+
+    missing = _layer_cache.info({"path": str(tmp_path / "nowhere")})
+    assert missing["entries"] == [] and "does not exist" in missing["warnings"][0]
+
+
+def test_info_without_a_listing_is_a_titled_error(server):
+    server.state["auth"] = GOOD_AUTH
+    with pytest.raises(AppenvError) as caught:
+        _layer_cache.info({"url": server.url, "url_username": USER, "url_password": "wrong-one"})
+    assert caught.value.code == "layer_cache_unreadable" and "HTTP 401" in caught.value.message
+    assert "wrong-one" not in caught.value.message and USER not in caught.value.message
+    assert server.url.replace("http://", "http://***@") in caught.value.message
