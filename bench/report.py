@@ -63,7 +63,7 @@ class Row:
 
     def cells(self, first):
         comparison = self.comparison
-        return ["%d %s" % (self.scenario, self.title) if first else "",
+        return ["%d — %s" % (self.scenario, self.title) if first else "",
                 self.us.cell() if self.us else "`%s` —" % comparison.us,
                 self.alternative.cell() if self.alternative else "`%s` —" % comparison.alternative,
                 comparison.shown(self.ratio), comparison.aim or "—", comparison.verdict(self.ratio)]
@@ -88,10 +88,13 @@ def rows(documents, scenarios):
 
 def _source_line(document):
     machine = document.get("machine", {})
-    return ("- `%s`: %s%d repetition(s), %s cores %s (%s, %s GiB), commit %s"
+    load = document.get("load", {})
+    loads = "; ".join("%s %s" % (when, "/".join("%.2f" % value for value in load[when]))
+                      for when in ("start", "end") if load.get(when))
+    return ("- `%s`: %s%d repetition(s), %s cores %s (%s, %s GiB), load average (1/5/15 min) %s, commit %s"
             % (document["_file"], "**quick**, " if document.get("quick") else "", document.get("repetitions", 0),
                machine.get("cores", "?"), machine.get("arch", "?"), machine.get("cpu", "?"),
-               machine.get("memory_gib", "?"), (document.get("commit") or "unknown")[:12]))
+               machine.get("memory_gib", "?"), loads or "?", (document.get("commit") or "unknown")[:12]))
 
 
 def render(table):

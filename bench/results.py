@@ -1,7 +1,8 @@
 """Results files: `bench/results/<YYYY-MM-DD>-<host>.json`, one per run, holding every sample.
 
     {"schema": 1, "started": ..., "finished": ..., "quick": false, "repetitions": 5, "scenarios": [5, 6],
-     "machine": {"cores": 2, "arch": "x86_64", ...}, "commit": "...", "errors": {},
+     "machine": {"cores": 2, "arch": "x86_64", ...}, "load": {"start": [1.2, 0.9, 0.7], "end": [...]},
+     "commit": "...", "errors": {},
      "samples": [{"scenario": 5, "variant": "compileall", "side": "alternative", "seconds": 14.2,
                   "repetition": 0, "order": 1, ...}, ...]}
 """
@@ -67,10 +68,20 @@ def commit():
     return head.stdout.strip() + ("+dirty" if dirty else "")
 
 
+def load_average():
+    """The 1, 5 and 15 minute load averages: other work on the machine shows here (recorded at start and end)."""
+    return [round(value, 2) for value in os.getloadavg()]
+
+
 def new_document(quick, repetitions, scenario_ids):
     return {"schema": SCHEMA, "started": now(), "finished": None, "quick": quick, "repetitions": repetitions,
-            "scenarios": list(scenario_ids), "machine": machine_facts(), "commit": commit(), "errors": {},
-            "samples": []}
+            "scenarios": list(scenario_ids), "machine": machine_facts(), "load": {"start": load_average()},
+            "commit": commit(), "errors": {}, "samples": []}
+
+
+def finish(document):
+    document["finished"] = now()
+    document["load"]["end"] = load_average()
 
 
 def write(results_dir, document):

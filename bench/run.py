@@ -72,7 +72,7 @@ def main(argv=None):
         run(scenarios, ctx, document)
     finally:
         ctx.close()
-        document["finished"] = results.now()
+        results.finish(document)
         path = results.write(args.results_dir, document)
         print("results: %s (%d samples)" % (path, len(document["samples"])), file=sys.stderr)
     sys.stdout.write(report.build([args.results_dir], None if args.no_docs else args.docs))
