@@ -56,7 +56,7 @@ def plot_hosts(samples, scenario, out, title=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m bench.plot", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.plot", description=__doc__.partition("\n\n")[0])
     parser.add_argument("--scenario", type=int, required=True)
     parser.add_argument("--results-dir", type=Path, default=results.RESULTS_DIR)
     parser.add_argument("--out", type=Path, default=None, help="default docs/images/scenario-<id>-hosts.png")

@@ -137,7 +137,7 @@ def build(results_dirs, docs=None, only=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.partition("\n\n")[0])
     parser.add_argument("--results-dir", type=Path, default=results.RESULTS_DIR)
     parser.add_argument("--docs", type=Path, default=DOCS, help="page whose table is regenerated (default %(default)s)")
     parser.add_argument("--no-docs", action="store_true", help="print the table only")

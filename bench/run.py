@@ -25,7 +25,7 @@ def _ids(text):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.partition("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one repetition, smallest sets, no source builds")
     parser.add_argument("--only", type=_ids, default=None, metavar="IDS", help="scenario ids, e.g. 5,6")
     parser.add_argument("--repetitions", type=int, default=None, metavar="N",
