@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -97,14 +98,25 @@ def run_playbook(playbook, hosts, check=False, diff=False, extra_vars=None, beco
     return report
 
 
+def _task_seconds(task):
+    """Seconds from the task's start to its (last) result, as the JSON callback records them."""
+    duration = task["task"].get("duration", {})
+    try:
+        start, end = (datetime.fromisoformat(duration[key].rstrip("Z")) for key in ("start", "end"))
+    except (KeyError, ValueError):
+        return None
+    return (end - start).total_seconds()
+
+
 def task_results(report, host_name):
-    """Results of every task of every play for one host, in order."""
+    """Results of every task of every play for one host, in order (`_task`: its name, `_task_seconds`)."""
     results = []
     for play in report.get("plays", []):
         for task in play.get("tasks", []):
             if host_name in task.get("hosts", {}):
                 entry = dict(task["hosts"][host_name])
                 entry["_task"] = task["task"]["name"]
+                entry["_task_seconds"] = _task_seconds(task)
                 results.append(entry)
     return results
 
