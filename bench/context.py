@@ -110,6 +110,10 @@ class Context:
                 self.log("rep %d #%d %-40s %9.3f s" % (repetition, position, variant, sample.seconds))
                 yield sample
 
+    def sample(self, variant, side, seconds, repetition, order=0, **extra):
+        """A Sample of the current scenario measured outside `alternate` (extra fields: hosts=...)."""
+        return Sample(self.scenario.id, variant, side, seconds, repetition, order, extra)
+
     def reuse(self, variant):
         """Samples of `variant` measured by the newest earlier run that has them, marked `reused`."""
         for document in results.load_all(*self.results_dirs):

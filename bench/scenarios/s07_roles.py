@@ -1,0 +1,86 @@
+"""Scenarios 7 and 8: the whole roles/runtime + roles/app converge (the appenv.python.image playbook).
+
+7. Its second (no-op) run on one host against a play of as many `ansible.builtin.stat` tasks as the
+   roles ran (the least a play of that length can do on that host). Aim: within 1.5x.
+8. Fleet: a clean converge and a no-op converge over 1, 4 and 8 hosts (containers) with forks = hosts;
+   samples record `hosts`, so `python -m bench.plot --scenario 8` draws time against hosts.
+
+Everything the roles install comes from the test bed served on 127.0.0.1 (tests/integration/molecule_env).
+"""
+
+from bench.registry import COST, Comparison, at_most, register
+from tests.integration import harness, molecule_env
+
+PLAYBOOK = "appenv.python.image"
+STATS = "ansible.builtin.stat x N"
+
+
+def _variables(served):
+    return {
+        "appenv_runtime_version": "3.11",
+        "appenv_runtime_mirror": served["APPENV_MOLECULE_MIRROR"],
+        "appenv_runtime_release": served["APPENV_MOLECULE_RELEASE"],
+        "appenv_runtime_index_url": served["APPENV_MOLECULE_INDEX"],
+        "appenv_runtime_tools": [{"name": "uv"}],
+        "appenv_app_name": "demo",
+        "appenv_app_src": served["APPENV_MOLECULE_APP"],
+        "appenv_app_project_dir": "/srv/demo",
+        "appenv_app_index_url": served["APPENV_MOLECULE_INDEX"],
+    }
+
+
+def _converge(hosts, variables, label, expect_changed=None):
+    report = harness.run_playbook(PLAYBOOK, hosts, extra_vars=variables, env={"ANSIBLE_FORKS": str(len(hosts))})
+    if report["_rc"] != 0:
+        raise RuntimeError("%s failed: %s" % (label, report["_stderr"][-2000:]))
+    changed = sum(harness.play_stats(report, host.name).get("changed", 0) for host in hosts)
+    if expect_changed is False and changed:
+        raise RuntimeError("%s changed %d task(s)" % (label, changed))
+    return report
+
+
+@register(
+    7, "Roles runtime + app, second (no-op) converge vs a play of as many stat tasks",
+    Comparison("image playbook no-op", STATS, "≤ 1.5×", at_most(1.5), ratio=COST),
+)
+def roles_noop(ctx):
+    host = ctx.host()
+    with molecule_env.served_inputs("amd64") as served:
+        variables = _variables(served)
+        first = _converge([host], variables, "first converge")
+        count = len(harness.task_results(first, host.name))
+        stats = [{"name": "stat %d" % number, "ansible.builtin.stat": {"path": "/opt/appenv/python/bin/python3"}}
+                 for number in range(count)]
+        play = [{"hosts": "all", "gather_facts": False, "tasks": stats}]
+
+        def ours():
+            return {"image playbook no-op": {"seconds": _converge([host], variables, "no-op", False)["_seconds"],
+                                             "tasks": count}}
+
+        def theirs():
+            return {STATS: {"seconds": harness.run_playbook(play, [host])["_seconds"], "tasks": count}}
+
+        for repetition in ctx.rounds():
+            yield from ctx.alternate(repetition, [("us", ours), ("alternative", theirs)])
+
+
+@register(
+    8, "Fleet: clean and no-op converge over 1, 4 and 8 hosts",
+    Comparison("no-op converge, 8 hosts", "no-op converge, 1 host", "grows less than hosts", at_most(8), ratio=COST),
+    Comparison("clean converge, 8 hosts", "clean converge, 1 host", "grows less than hosts", at_most(8), ratio=COST),
+)
+def fleet(ctx):
+    sizes = ctx.pick((1, 4, 8), (1, 2))
+    with molecule_env.served_inputs("amd64") as served:
+        variables = _variables(served)
+        for repetition in range(1 if not ctx.quick else 1):
+            for size in sizes:
+                hosts = [ctx.host() for _number in range(size)]
+                clean = _converge(hosts, variables, "clean converge")["_seconds"]
+                noop = _converge(hosts, variables, "no-op converge", False)["_seconds"]
+                name = "%d host%s" % (size, "" if size == 1 else "s")
+                for variant, seconds in (("clean converge, " + name, clean), ("no-op converge, " + name, noop)):
+                    ctx.log("rep %d %-40s %9.3f s" % (repetition, variant, seconds))
+                    yield ctx.sample(variant, "us", seconds, repetition, hosts=size)
+                for host in hosts:
+                    host.container.remove()
