@@ -100,12 +100,15 @@ class Context:
         """Run steps `[(side, fn)]` in this order on even repetitions, reversed on odd ones; yield Samples.
 
         fn() returns `{variant: seconds}` (one step may time several variants, e.g. the playbook and
-        the task); a value may instead be a dict with `seconds` and extra fields for the sample.
+        the task); a value may instead be a dict with `seconds` and extra fields for the sample. Each
+        sample records `load1`, the machine's 1-minute load average when its step started.
         """
         ordered = steps if repetition % 2 == 0 else steps[::-1]
         for position, (side, step) in enumerate(ordered):
+            load = results.load_average()[0]
             for variant, value in step().items():
                 extra = dict(value) if isinstance(value, dict) else {"seconds": value}
+                extra.setdefault("load1", load)
                 sample = Sample(self.scenario.id, variant, side, extra.pop("seconds"), repetition, position, extra)
                 self.log("rep %d #%d %-40s %9.3f s" % (repetition, position, variant, sample.seconds))
                 yield sample

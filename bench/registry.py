@@ -72,7 +72,7 @@ class Comparison:
     def shown(self, value):
         if value is None:
             return "—"
-        return "%.0f %%" % (value * 100) if self.percent else "%.2f×" % value
+        return "%.1f %%" % (value * 100) if self.percent else "%.2f×" % value
 
     def verdict(self, value):
         if self.met is None or value is None:
