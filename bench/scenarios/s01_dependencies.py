@@ -88,6 +88,7 @@ def noop(ctx):
 @register(
     2, "Clean install, warm wheel cache, pip installer",
     Comparison("app_dependencies pip", BY_HAND, "≤ 1.15×", at_most(1.15), ratio=COST),
+    Comparison("app_dependencies pip (commands)", BY_HAND, "≤ 1.15×", at_most(1.15), ratio=COST),
     Comparison("app_dependencies pip", PIP, "faster", at_least(1.0)),
 )
 def clean_pip(ctx):
