@@ -27,7 +27,7 @@ venv: $(VENV)/.installed
 bootstrap: system venv
 
 testbed: bootstrap
-	$(PY) -m tests.testbed prepare --arm64
+	$(PY) -m tests.testbed prepare --arm64 --trixie
 
 example: bootstrap
 	$(PY) -m examples.run
