@@ -34,13 +34,12 @@ class ActionModule(ActionBase):
     _requires_connection = True
 
     def _host_arch(self, args, task_vars):
-        if args.get("arch"):
-            return args["arch"]
-        facts = task_vars.get("ansible_facts") or {}
-        machine = facts.get("architecture") or task_vars.get("ansible_architecture")
-        if not machine:
-            out = self._low_level_execute_command("uname -m")
-            machine = (out.get("stdout") or "").strip()
+        """The host's arch: from the task or facts, else asked of the host (uname -m)."""
+        arch = self._known_arch(args, task_vars)
+        if arch:
+            return arch
+        out = self._low_level_execute_command("uname -m")
+        machine = (out.get("stdout") or "").strip()
         arch = normalise_arch(machine)
         if arch not in ARCH_TRIPLES:
             raise AppenvError("arch_unsupported", machine=machine or "nothing")

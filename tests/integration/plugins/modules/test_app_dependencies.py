@@ -286,3 +286,19 @@ def test_hash_pinned_requirements_install_with_a_wheel_cache_warning(amd64_host,
     assert error_of(bad)["title"] == "Installing the app's dependencies failed"
     assert "HASH" in bad["error"]["cause"].upper()
     assert run_app(amd64_host, result, "import demo_alpha; print(demo_alpha.__version__)") == "1.0"
+
+
+def test_pip_check_fails_the_task_with_the_conflicts(amd64_host, runtime_mirror, package_index):
+    """A lock that forgot a dependency (installed with --no-deps as locks are) is caught by pip check."""
+    prepare(amd64_host, runtime_mirror, package_index, tools=("pipenv",))
+    digest = hashlib.sha256((package_index.files / "demo_alpha-1.0-py3-none-any.whl").read_bytes()).hexdigest()
+    lock = {"_meta": {"hash": {"sha256": "0" * 64}, "pipfile-spec": 6, "requires": {},
+                      "sources": [{"name": "local", "url": package_index.simple_url + "/", "verify_ssl": False}]},
+            "default": {"demo-alpha": {"hashes": ["sha256:" + digest], "index": "local", "version": "==1.0"}},
+            "develop": {}}
+    write_files(amd64_host, {"Pipfile": "[packages]\ndemo-alpha = \"==1.0\"\n", "Pipfile.lock": json.dumps(lock)})
+    result = install_deps(amd64_host, package_index)
+    error = error_of(result)
+    assert error["title"] == "The installed dependencies conflict", error
+    assert "demo-alpha 1.0 requires demo-beta, which is not installed" in error["cause"], error["cause"]
+    assert amd64_host.exec(["test", "-e", "/opt/appenv/deps"], check=False).returncode != 0, "a failed layer stayed"
