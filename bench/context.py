@@ -135,11 +135,11 @@ class Context:
         self._stack.close()
 
     # -- the test bed ----------------------------------------------------------------------------
-    def host(self):
+    def host(self, volumes=()):
         """A fresh bookworm x86_64 host (container, `--network host`), removed when the scenario ends."""
         docker_host.ensure_dockerd()
         image = docker_host.ensure_image("bookworm", "amd64")
-        host = _start_host(image, RUNTIME_ARCH, network="host")
+        host = _start_host(image, RUNTIME_ARCH, network="host", volumes=volumes)
         self._scope.callback(host.container.remove)
         self.log("host %s started" % host.name)
         return host

@@ -1,0 +1,74 @@
+"""Scenario 11 (issue "layer cache"): a fresh host with a warm layer cache vs a clean install.
+
+Each repetition starts new bookworm x86_64 hosts. The play installs the runtime, pip_tooling (uv) and
+the hermetic dependency set of bench/deps_set.py (48 wheels of four modules, 3 sdists) into a venv:
+
+- clean install: a fresh host, no layer cache (the wheel cache is warm: the cost is installing);
+- warm layer cache: a fresh host whose `/cache` volume holds the layers a previous host built, so the
+  runtime, the uv venv and the dependencies are restored (sha256-checked) instead of installed.
+"""
+
+import tempfile
+
+from bench import deps_set
+from bench.context import RUNTIME_VERSION
+from bench.registry import Comparison, at_least, register
+from tests.integration import harness
+
+APP = "/srv/bench-app"
+CLEAN = "clean install, fresh host"
+WARM = "warm layer cache, fresh host"
+
+
+def _play(runtime_mirror, index_url, cache):
+    extra = {"layer_cache": {"path": "/cache"}} if cache else {}
+    return [{"hosts": "all", "gather_facts": False, "tasks": [
+        {"name": "runtime", "appenv.python.python_runtime": dict(
+            {"version": "3.11", "mirror": runtime_mirror.base_url, "release": runtime_mirror.tag}, **extra)},
+        {"name": "tools", "appenv.python.pip_tooling": dict({"index_url": index_url, "tools": [{"name": "uv"}]},
+                                                            **extra)},
+        {"name": "dependencies", "appenv.python.app_dependencies": dict(
+            {"project_dir": APP, "location": "venv", "dest": "/opt/bench/venv", "index_url": index_url,
+             "cache_dir": "/var/cache/appenv"}, **extra)},
+    ]}]
+
+
+@register(
+    11, "Fresh host: warm layer cache vs clean install (hermetic large set)",
+    Comparison(WARM, CLEAN, "≥ 10× (large set)", at_least(10)),
+)
+def warm_cache(ctx):
+    runtime_mirror = ctx.runtime_mirror()
+    with deps_set.served_index(ctx.quick) as (index_url, requirements), \
+            tempfile.TemporaryDirectory(prefix="appenv-bench-cache-") as cache:
+        runtime_mirror.ensure(RUNTIME_VERSION, "x86_64")
+        volume = [(cache, "/cache")]
+        requirements_text = "\n".join(requirements) + "\n"
+
+        def fresh(with_cache):
+            host = ctx.host(volumes=volume if with_cache else ())
+            host.sh("mkdir -p %s && printf '%%s' '%s' > %s/requirements.txt" % (APP, requirements_text, APP))
+            return host
+
+        def run(host, with_cache, label):
+            report = harness.run_playbook(_play(runtime_mirror, index_url, with_cache), [host])
+            if report["_rc"] != 0:
+                raise RuntimeError("%s failed: %s" % (label, report["_stderr"][-2000:]))
+            actions = [result.get("action") for result in harness.task_results(report, host.name)]
+            return report["_seconds"], actions
+
+        # Fill the cache once (not timed).
+        run(fresh(True), True, "filling the cache")
+
+        def clean():
+            seconds, actions = run(fresh(False), False, CLEAN)
+            return {CLEAN: {"seconds": seconds, "actions": actions}}
+
+        def warm():
+            seconds, actions = run(fresh(True), True, WARM)
+            if actions != ["restored", "restored", "restored"] and "created" in actions:
+                ctx.log("warm run built something: %s" % actions)
+            return {WARM: {"seconds": seconds, "actions": actions}}
+
+        for repetition in ctx.rounds():
+            yield from ctx.alternate(repetition, [("us", warm), ("alternative", clean)])
