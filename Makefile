@@ -7,12 +7,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap system venv testbed example test unit integration sanity lint docs bench clean
+.PHONY: help bootstrap system venv testbed example test unit integration sanity lint docs reliability bench clean
 
 help:
 	@echo "make example   provision the sample app end to end on a local Debian container (offline)"
 	@echo "make test      run the whole test suite (unit, integration x86_64 + aarch64, sanity, lint)"
 	@echo "make bench     compare against the alternatives (see docs/performance.md)"
+	@echo "make reliability  run the fault suite and regenerate docs/reliability.md from it"
 
 system:
 	@bash tests/testbed/system-packages.sh
@@ -46,6 +47,11 @@ lint: venv
 
 docs: venv
 	$(PY) docs/build.py
+
+# The fault suite, then docs/reliability.md from its record (a failed scenario is published as failed).
+reliability: testbed
+	-$(PY) -m pytest -m faults tests/integration/faults $(PYTEST_ARGS)
+	$(PY) docs/build.py --reliability-run tests/output/reliability.json
 
 test: testbed
 	$(PY) -m pytest tests $(PYTEST_ARGS)

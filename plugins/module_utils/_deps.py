@@ -30,6 +30,7 @@ __metaclass__ = type
 import os
 import re
 import shutil
+import tempfile
 import time
 
 from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _layer, _requirements, _site
@@ -44,10 +45,13 @@ LOCK_FILES = {"poetry": ("poetry.lock", "pyproject.toml"), "pipenv": ("Pipfile.l
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
+_NO_SPACE = ("No space left on device", "Disk quota exceeded")
 _UNREACHABLE = ("Failed to establish a new connection", "Connection refused", "ConnectionError",
                 "Max retries exceeded", "Failed to fetch", "error sending request", "Name or service not known",
                 "Temporary failure in name resolution", "timed out", "HTTP status server error",
-                "500 Internal Server Error", "Network is unreachable")
+                "500 Internal Server Error", "Network is unreachable", "Server Error:", "incomplete-download",
+                "Connection interrupted while downloading", "not enough bytes were received", "IncompleteRead",
+                "Connection broken")
 _NOT_FOUND = ("No matching distribution found", "Could not find a version that satisfies",
               "was not found in the package registry", "not found in the provided package locations",
               "No solution found when resolving", "ResolutionImpossible", "conflicting dependencies")
@@ -107,11 +111,25 @@ def choose_installer(project_dir, installer, requirements):
 
 
 def classify_failure(output):
-    for markers, code in ((_UNREACHABLE, "deps_index_unreachable"), (_BUILD, "deps_build_failed"),
-                          (_NOT_FOUND, "deps_not_found")):
+    for markers, code in ((_NO_SPACE, "layer_no_space"), (_UNREACHABLE, "deps_index_unreachable"),
+                          (_BUILD, "deps_build_failed"), (_NOT_FOUND, "deps_not_found")):
         if any(marker in output for marker in markers):
             return code
     return "deps_install_failed"
+
+
+def fetch_failures(log_text, limit=5):
+    """The lines of a pip log (--log) saying an index page could not be fetched, and why.
+
+    pip logs them at debug level only: without them an index answering 500 or timing out looks exactly like a
+    package that is not on the index ("from versions: none").
+    """
+    lines = []
+    for line in log_text.splitlines():
+        line = line.strip()
+        if "Could not fetch URL" in line and line not in lines:
+            lines.append(line)
+    return lines[:limit]
 
 
 class DepsLayerSpec(_layer.LayerSpec):
@@ -383,12 +401,24 @@ class DepsLayerSpec(_layer.LayerSpec):
                 self.warnings.append("the wheel cache %s cannot be created; installing without it" % directory)
         req_args, locked = self._requirement_args(work, runner, env)
         argv = self._install_argv(target, req_args)
-        result = runner.run(argv, what="Installing the app's dependencies", cwd=self.project_dir, env=env,
-                            timeout=self.params["timeout"], check=False)
+        # pip's log, for why it skipped an index page. Not in the work directory: on a full layer filesystem
+        # pip could not write it and would print a logging traceback instead.
+        log_dir = _temp_dir() if argv[1:3] == ["-m", "pip"] else None
+        try:
+            if log_dir:
+                argv += ["--log", os.path.join(log_dir, "pip.log")]
+            result = runner.run(argv, what="Installing the app's dependencies", cwd=self.project_dir, env=env,
+                                timeout=self.params["timeout"], check=False)
+            skipped = fetch_failures(_read(log_dir and os.path.join(log_dir, "pip.log"))) if result.rc else []
+        finally:
+            if log_dir:
+                shutil.rmtree(log_dir, ignore_errors=True)
         if result.rc != 0:
-            output = runner.mask(result.output[-3000:])
-            raise AppenvError(classify_failure(result.output), installer=self.installer, dest=self.path,
-                              command=runner.mask(" ".join(argv)), rc=result.rc, output=output)
+            full = "\n".join([result.output] + skipped)
+            output = runner.mask(full[-3000:])
+            raise AppenvError(classify_failure(full), installer=self.installer, dest=self.path,
+                              command=runner.mask(" ".join(argv)), rc=result.rc, output=output,
+                              kind=self.kind, path=self.path, detail=output)
         if self.location == "target":
             self._write_pth(target)
         if self.params["pip_check"]:
@@ -432,6 +462,23 @@ class DepsLayerSpec(_layer.LayerSpec):
                             env=check_env, check=False)
         if result.rc != 0:
             raise AppenvError("deps_conflict", dest=self.path, output=runner.mask(result.output[-3000:]))
+
+
+def _temp_dir():
+    try:
+        return tempfile.mkdtemp(prefix="appenv-pip-log-")
+    except (IOError, OSError):
+        return None
+
+
+def _read(path):
+    if not path:
+        return ""
+    try:
+        with open(path, errors="replace") as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return ""
 
 
 def _human(seconds):

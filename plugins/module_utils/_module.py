@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import traceback
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
@@ -22,6 +23,18 @@ def _url_passwords(value):
     return url_secrets(value) if isinstance(value, str) and "://" in value else []
 
 
+# Bits no file or directory appenv.python creates may have, whatever the host's umask: a layer
+# writable by other users would let any of them change the code the app runs.
+FORBIDDEN_MODE_BITS = 0o022
+
+
+def restrict_umask():
+    """Add FORBIDDEN_MODE_BITS to the process umask (kept stricter if it already is); returns the new umask."""
+    current = os.umask(FORBIDDEN_MODE_BITS)
+    os.umask(current | FORBIDDEN_MODE_BITS)
+    return current | FORBIDDEN_MODE_BITS
+
+
 def run_module(module, backend, runner=None):
     """Call backend(module) -> result dict; exit_json or fail_json with a titled error.
 
@@ -34,7 +47,11 @@ def run_module(module, backend, runner=None):
 
     A password in a URL among the parameters (index_url, layer_cache.url...) is
     masked in every output, the invocation included, whatever happens next.
+
+    The umask is restricted first, for the module and every program it starts (installers write files with
+    the modes the umask allows: a host umask of 000 would make the layers world-writable).
     """
+    restrict_umask()
     for secret in _url_passwords(module.params):
         module.no_log_values.add(secret)
     try:

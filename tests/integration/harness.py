@@ -121,10 +121,16 @@ def task_results(report, host_name):
     return results
 
 
-def run_task(host, module, args, check=False, diff=False, become_user=None, env=None, vars=None):
-    """Run one module task on one host; return its result dict (failures included, not raised)."""
+def run_task(host, module, args, check=False, diff=False, become_user=None, env=None, vars=None, environment=None):
+    """Run one module task on one host; return its result dict (failures included, not raised).
+
+    env: variables of ansible-playbook on the controller; environment: the play's ``environment:``,
+    the variables the module itself runs with on the host.
+    """
     task = {"name": "task under test", module: args, "ignore_errors": True}
     play = [{"hosts": "all", "gather_facts": False, "vars": vars or {}, "tasks": [task]}]
+    if environment:
+        play[0]["environment"] = environment
     report = run_playbook(play, [host], check=check, diff=diff, become_user=become_user, env=env)
     results = task_results(report, host.name)
     if not results:

@@ -71,6 +71,39 @@ def test_bad_durations(text):
     ("error: subprocess-exited-with-error\n× Getting requirements to build wheel did not run successfully.",
      "deps_build_failed"),
     ("ERROR: Invalid requirement: 'x >=< 1'", "deps_install_failed"),
+    # An index answering 500: pip only says "from versions: none"; its log (--log) says why.
+    ("ERROR: Could not find a version that satisfies the requirement demo (from versions: none)\n"
+     "2026-01-01T00:00:00,000 Could not fetch URL http://127.0.0.1:1/simple/demo/: connection error: "
+     "HTTPConnectionPool(host='127.0.0.1', port=1): Max retries exceeded with url: /simple/demo/ "
+     "(Caused by ResponseError('too many 500 error responses')) - skipping", "deps_index_unreachable"),
+    ("Could not fetch URL http://h/simple/demo/: 504 Server Error: Gateway Timeout for url: x - skipping\n"
+     "ERROR: No matching distribution found for demo", "deps_index_unreachable"),
+    ("Could not fetch URL http://h/simple/demo/: 404 Client Error: Not Found for url: x - skipping\n"
+     "ERROR: No matching distribution found for demo", "deps_not_found"),
+    # A download cut short, retried and resumed until pip gives up.
+    ("WARNING: Connection interrupted while downloading.\nerror: incomplete-download\n"
+     "Download failed after 6 attempts because not enough bytes were received", "deps_index_unreachable"),
+    ("ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device", "layer_no_space"),
 ])
 def test_failures_are_classified(output, code):
     assert _deps.classify_failure(output) == code
+
+
+def test_fetch_failures_are_the_lines_that_say_why_an_index_page_was_skipped():
+    log = ("2026-01-01T00:00:00,000 Looking in indexes: http://127.0.0.1:1/simple\n"
+           "2026-01-01T00:00:01,000 Could not fetch URL http://127.0.0.1:1/simple/a/: 500 Server Error - skipping\n"
+           "2026-01-01T00:00:01,000 Could not fetch URL http://127.0.0.1:1/simple/a/: 500 Server Error - skipping\n"
+           + "".join("2026-01-01T00:00:02,000 Could not fetch URL http://h/simple/p%d/: timed out\n" % n
+                     for n in range(9)))
+    lines = _deps.fetch_failures(log)
+    assert len(lines) == 5 and "500 Server Error" in lines[0] and "p0" in lines[1]
+    assert _deps.fetch_failures("") == []
+
+
+def test_every_classified_failure_is_a_catalogue_entry_with_the_fields_given():
+    from ansible_collections.appenv.python.plugins.module_utils._errors import CATALOGUE
+    fields = dict(installer="pip", dest="/d", command="pip install", rc=1, output="out", kind="app_dependencies",
+                  path="/d", detail="out")
+    for output in ("No space left on device", "timed out", "Failed to build", "No matching distribution", "?"):
+        error = AppenvError(_deps.classify_failure(output), **fields)
+        assert error.code in CATALOGUE and "<" not in error.message, error.message

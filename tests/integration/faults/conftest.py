@@ -1,0 +1,31 @@
+"""Records every fault scenario's outcome for docs/reliability.md (see reliability.py for the convention)."""
+
+import pytest
+
+from tests.integration.faults import reliability
+
+_RECORDER = reliability.Recorder()
+
+
+def pytest_deselected(items):
+    _RECORDER.deselect(items)
+
+
+def pytest_collection_finish(session):
+    _RECORDER.collected(session.items)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _RECORDER.report(outcome.get_result())
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if session.config.option.collectonly:
+        return
+    path = _RECORDER.write(session.config.args, exitstatus == pytest.ExitCode.INTERRUPTED or session.shouldstop)
+    if path is not None:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("reliability record: %s" % path.relative_to(reliability.REPO_ROOT))

@@ -1,0 +1,138 @@
+"""Tools the fault suites share: kill a module at a chosen point, run plays in the background, look for leftovers.
+
+Everything that acts inside a host runs there with the host's own python3 (minimal images have no pkill,
+no flock command), and everything that waits is bounded in time.
+"""
+
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from tests.integration import harness
+
+# Runs inside the host: waits until every given condition holds (a path matching a glob exists, a process
+# whose command line holds pattern runs), then SIGKILLs the module and everything it started, as an OOM kill
+# or a cancelled CI job would.
+_WATCHER = r"""
+import glob, json, os, signal, sys, time
+job = json.loads(sys.argv[1])
+def cmdlines():
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and int(pid) != os.getpid():
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                    yield int(pid), handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            except OSError:
+                pass
+def reached():
+    if job["path"] and not glob.glob(job["path"]):
+        return False
+    return not job["pattern"] or any(job["pattern"] in line for _pid, line in cmdlines())
+deadline = time.time() + job["timeout"]
+while time.time() < deadline:
+    if reached():
+        for pid, line in cmdlines():
+            if any(victim in line for victim in job["victims"]):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        print("killed")
+        sys.exit(0)
+    time.sleep(0.01)
+sys.exit(1)
+"""
+
+# Runs inside the host: exits 0 when nobody holds the flock on the file, 1 when a process still does.
+_LOCK_FREE = r"""
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except OSError:
+    sys.exit(1)
+"""
+
+
+def kill_module_when(host, module, path="", pattern="", timeout=240, runtime="/opt/appenv/python"):
+    """SIGKILL module (and every process started from the runtime, or from its staging copy) once path (a glob)
+    exists and a process matching pattern runs on the host. True when it did, False when the point was never
+    reached."""
+    job = {"path": path, "pattern": pattern, "timeout": timeout, "victims": ["AnsiballZ_" + module, runtime]}
+    proc = host.exec(["python3", "-c", _WATCHER, json.dumps(job)], check=False)
+    return proc.returncode == 0
+
+
+class Background:
+    """ansible-playbook running one module task against one host in the background."""
+
+    def __init__(self, host, module, args, environment=None):
+        task = {"name": "in the background", module: args}
+        play = {"hosts": "all", "gather_facts": False, "tasks": [task]}
+        if environment:
+            play["environment"] = environment
+        self._tmp = Path(tempfile.mkdtemp(prefix="appenv-fault-"))
+        (self._tmp / "inventory.ini").write_text(harness.inventory_for([host]))
+        (self._tmp / "play.yml").write_text(yaml.safe_dump([play], sort_keys=False))
+        self.host = host
+        self.proc = subprocess.Popen(
+            [str(harness.VENV_BIN / "ansible-playbook"), "-i", str(self._tmp / "inventory.ini"),
+             str(self._tmp / "play.yml")],
+            env=harness.ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def wait(self, timeout=600):
+        """(exit status, the task's result or None when the play printed no report)."""
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        finally:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+        try:
+            report = json.loads(out[out.index("{"):])
+        except ValueError:
+            return self.proc.returncode, None
+        results = harness.task_results(report, self.host.name)
+        return self.proc.returncode, (results[-1] if results else {"_stderr": err[-3000:]})
+
+
+def leftovers(host, parent):
+    """Names in parent that an interrupted or failed run could leave behind."""
+    names = host.sh("ls -a %s 2>/dev/null || true" % parent).stdout.split()
+    return [name for name in names if any(mark in name for mark in (".appenv-new", ".appenv-old", ".appenv-work",
+                                                                    ".tmp-"))]
+
+
+def lock_free(host, lock_path):
+    """True when no process holds the layer lock (a killed holder's lock is released by the kernel)."""
+    return host.exec(["python3", "-c", _LOCK_FREE, lock_path], check=False).returncode == 0
+
+
+def module_processes(host):
+    """Command lines of module processes still running on the host (none should outlive their run)."""
+    out = host.sh("for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null; echo; done").stdout
+    return [line for line in out.splitlines() if "AnsiballZ_" in line]
+
+
+# A host environment that would hijack any Python or installer started with it: a sitecustomize that marks
+# the hijack when it runs inside an appenv runtime, an index that does not answer, pip refusing to work
+# outside a venv, a foreign venv. PYTHONHOME=/usr is the host python3's own prefix, so Ansible (which runs
+# the module with that python3) still starts, but a runtime that saw it would load the host's stdlib.
+HIJACK_MARK = "/tmp/hijacked"
+HOSTILE_ENV = {"PYTHONHOME": "/usr", "PYTHONPATH": "/evil", "PYTHONSTARTUP": "/evil/sitecustomize.py",
+               "PYTHONUSERBASE": "/evil", "PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_REQUIRE_VIRTUALENV": "1",
+               "PIP_CONFIG_FILE": "/evil/pip.conf", "UV_INDEX_URL": "http://127.0.0.1:9/simple",
+               "VIRTUAL_ENV": "/evil-venv"}
+
+
+def plant_hijack(host):
+    """Put the files HOSTILE_ENV points at on the host."""
+    host.sh("mkdir -p /evil && printf '%s\n' 'import sys' "
+            "'if sys.prefix.startswith(\"/opt/appenv\"): open(\"" + HIJACK_MARK + "\", \"w\").close()' "
+            "> /evil/sitecustomize.py && printf '[global]\nindex-url = http://127.0.0.1:9/simple\n' > /evil/pip.conf")
+
+
+def hijacked(host):
+    return host.exec(["test", "-e", HIJACK_MARK], check=False).returncode == 0
