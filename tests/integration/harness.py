@@ -50,8 +50,9 @@ def ansible_env(extra=None):
         "ANSIBLE_HOST_KEY_CHECKING": "False",
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         # Modules are piped to the host's Python: no temporary files, so become to an unprivileged app user
-        # needs neither setfacl nor world-readable temporary files.
-        "ANSIBLE_PIPELINING": "True",
+        # needs neither setfacl nor world-readable temporary files. The fault suite turns it off
+        # (APPENV_TEST_PIPELINING=False): its kills find the module process by its AnsiballZ file.
+        "ANSIBLE_PIPELINING": os.environ.get("APPENV_TEST_PIPELINING", "True"),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_DEPRECATION_WARNINGS": "False",
         "ANSIBLE_ROLES_PATH": str(REPO_ROOT / "roles"),

@@ -7,6 +7,13 @@ from tests.integration.faults import reliability
 _RECORDER = reliability.Recorder()
 
 
+@pytest.fixture(autouse=True)
+def _modules_run_from_files(monkeypatch):
+    """Without pipelining each module runs as `python3 …/AnsiballZ_<module>.py`: the kills and the checks for
+    leftover module processes find it by that name (piped modules are anonymous python3 processes)."""
+    monkeypatch.setenv("APPENV_TEST_PIPELINING", "False")
+
+
 def pytest_deselected(items):
     _RECORDER.deselect(items)
 
