@@ -195,3 +195,22 @@ def test_200_noop_runs_grow_nothing(amd64_host, runtime_mirror):
     assert stats.get("failures", 0) == 0 and stats.get("changed", 0) == 0, stats
     after = amd64_host.sh(census).stdout.split()
     assert after == before, (before, after)
+
+
+def test_archive_pinned_for_another_arch_is_refused(amd64_host, runtime_mirror):
+    """An x86_64 host given a runtime archive pinned for aarch64 (url, sha256 and arch set in the task).
+
+    Expected: a titled error naming both architectures, whose fault is the task's or host's; nothing is
+    downloaded or extracted; the previous runtime still works; the next run with the right archive keeps it.
+    """
+    harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))
+    other = runtime_mirror.ensure("3.11.2", "aarch64")
+    result = harness.run_task(amd64_host, "appenv.python.python_runtime", {
+        "url": other["url"], "sha256": other["sha256"], "version": "3.11.2", "arch": "aarch64"})
+    assert result.get("failed"), result
+    assert result["error"]["code"] == "runtime_wrong_arch", result["error"]
+    assert "aarch64" in result["msg"] and "x86_64" in result["msg"]
+    assert "Traceback" not in result["msg"]
+    assert runtime_version(amd64_host) == "3.11.2"
+    assert leftovers(amd64_host) == []
+    assert harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))["action"] == "kept"
