@@ -14,34 +14,50 @@ import yaml
 
 from tests.integration import harness
 
+# The command line of the shell Ansible pipes a module into (ANSIBLE_PIPELINING). The fault suite turns
+# pipelining off (conftest.py), but a kill should not depend on that.
+PIPELINED_MODULE = "python3 && sleep 0"
+
 # Runs inside the host: waits until every given condition holds (a path matching a glob exists, a process
-# whose command line holds pattern runs), then SIGKILLs the module and everything it started, as an OOM kill
-# or a cancelled CI job would.
+# whose command line holds pattern runs), then SIGKILLs the module and every process it started, as an OOM
+# kill or a cancelled CI job would. The module is found by its command line: AnsiballZ_<module> when Ansible
+# copies it over, the shell running the bare interpreter ("python3 && sleep 0") when it pipes it in.
 _WATCHER = r"""
 import glob, json, os, signal, sys, time
 job = json.loads(sys.argv[1])
-def cmdlines():
+def processes():
+    found = {}
     for pid in os.listdir("/proc"):
         if pid.isdigit() and int(pid) != os.getpid():
             try:
                 with open("/proc/%s/cmdline" % pid, "rb") as handle:
-                    yield int(pid), handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
-            except OSError:
-                pass
+                    line = handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
+                with open("/proc/%s/stat" % pid) as handle:
+                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            found[int(pid)] = (parent, line)
+    return found
 def reached():
     if job["path"] and not glob.glob(job["path"]):
         return False
-    return not job["pattern"] or any(job["pattern"] in line for _pid, line in cmdlines())
+    return not job["pattern"] or any(job["pattern"] in line for _parent, line in processes().values())
 deadline = time.time() + job["timeout"]
 while time.time() < deadline:
     if reached():
-        for pid, line in cmdlines():
-            if any(victim in line for victim in job["victims"]):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-        print("killed")
+        found = processes()
+        victims = set(pid for pid, (_parent, line) in found.items() if any(mark in line for mark in job["victims"]))
+        grown = True
+        while grown:
+            children = set(pid for pid, (parent, _line) in found.items() if parent in victims) - victims
+            victims |= children
+            grown = bool(children)
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        print("killed %d" % len(victims))
         sys.exit(0)
     time.sleep(0.01)
 sys.exit(1)
@@ -62,7 +78,8 @@ def kill_module_when(host, module, path="", pattern="", timeout=240, runtime="/o
     """SIGKILL module (and every process started from the runtime, or from its staging copy) once path (a glob)
     exists and a process matching pattern runs on the host. True when it did, False when the point was never
     reached."""
-    job = {"path": path, "pattern": pattern, "timeout": timeout, "victims": ["AnsiballZ_" + module, runtime]}
+    job = {"path": path, "pattern": pattern, "timeout": timeout,
+           "victims": ["AnsiballZ_" + module, PIPELINED_MODULE, runtime]}
     proc = host.exec(["python3", "-c", _WATCHER, json.dumps(job)], check=False)
     return proc.returncode == 0
 
@@ -113,7 +130,7 @@ def lock_free(host, lock_path):
 def module_processes(host):
     """Command lines of module processes still running on the host (none should outlive their run)."""
     out = host.sh("for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null; echo; done").stdout
-    return [line for line in out.splitlines() if "AnsiballZ_" in line]
+    return [line for line in out.splitlines() if "AnsiballZ_" in line or PIPELINED_MODULE in line]
 
 
 # A host environment that would hijack any Python or installer started with it: a sitecustomize that marks
