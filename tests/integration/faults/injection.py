@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import tempfile
+import weakref
 from pathlib import Path
 
 import yaml
@@ -93,6 +94,8 @@ class Background:
         if environment:
             play["environment"] = environment
         self._tmp = Path(tempfile.mkdtemp(prefix="appenv-fault-"))
+        # Removed by wait(), or when the object goes away (a test that failed before waiting).
+        self._cleanup = weakref.finalize(self, shutil.rmtree, str(self._tmp), True)
         (self._tmp / "inventory.ini").write_text(harness.inventory_for([host]))
         (self._tmp / "play.yml").write_text(yaml.safe_dump([play], sort_keys=False))
         self.host = host
@@ -106,7 +109,7 @@ class Background:
         try:
             out, err = self.proc.communicate(timeout=timeout)
         finally:
-            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._cleanup()
         try:
             report = json.loads(out[out.index("{"):])
         except ValueError:
