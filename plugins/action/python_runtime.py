@@ -30,7 +30,9 @@ CONTROLLER_ONLY = ("project_dir", "allow_eol", "mirror", "release", "archive")
 
 
 class ActionModule(ActionBase):
-    TRANSFERS_FILES = True
+    # No remote temp dir up front: a pushed archive gets one only when it must be sent, so a no-op costs no mkdir/rm
+    # round trips to the host.
+    TRANSFERS_FILES = False
     _requires_connection = True
 
     def _host_arch(self, args, task_vars):
@@ -44,6 +46,13 @@ class ActionModule(ActionBase):
         if arch not in ARCH_TRIPLES:
             raise AppenvError("arch_unsupported", machine=machine or "nothing")
         return arch
+
+    def _mirror_listing(self, mirror, release, retries):
+        """The mirror's SHA256SUMS for a release, read once per task (not once per arch)."""
+        listings = self.__dict__.setdefault("_listings", {})
+        if (mirror, release) not in listings:
+            listings[(mirror, release)] = versions.mirror_releases(mirror, release, retries=retries)
+        return listings[(mirror, release)]
 
     def _table_releases(self):
         return [versions.Release(version, release, triple, filename, sha256,
@@ -76,7 +85,7 @@ class ActionModule(ActionBase):
             return module_args, (path, resolution)
         mirror = args.get("mirror") or DEFAULT_MIRROR
         if args.get("release"):
-            releases = versions.mirror_releases(mirror, args["release"], retries=int(args.get("retries", 3)))
+            releases = self._mirror_listing(mirror, args["release"], int(args.get("retries", 3)))
         elif mirror.rstrip("/") == DEFAULT_MIRROR.rstrip("/") or not args.get("mirror"):
             releases = self._table_releases()
         else:
