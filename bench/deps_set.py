@@ -5,9 +5,9 @@
   and a few sdists that pip must build (`--quick`: 8 wheels and 1 sdist).
 - `webapp`: a typical web app's requirements from the real package registry, pinned like a
   `pip-compile` output: Django, gunicorn, psycopg 3 with its binary wheel, whitenoise and what they
-  depend on (8 wheels, ~12 MB).
+  depend on (8 wheels, 12 MB).
 - `large`: the web app plus a data stack (numpy, pandas, scipy, scikit-learn, matplotlib and their
-  dependencies: 26 binary wheels, ~110 MB, ~400 MB installed) - an app with analytics or reports.
+  dependencies: 26 wheels, 108 MB, 347 MB unpacked) - an app with analytics or reports.
 
 Every set is served from a PEP 503 index on 127.0.0.1 together with the test bed's tool wheels (pip,
 setuptools, wheel, uv). The registry sets' wheels are fetched with `pip download` (the machine's pip
