@@ -73,8 +73,8 @@ def _pip_args(index_url):
     sets=SETS,
 )
 def noop(ctx):
-    host = ctx.host()
-    with _served(ctx) as (index_url, requirements):
+    with _served(ctx) as (index_url, requirements):  # a set that cannot be served is skipped before a host starts
+        host = ctx.host()
         _prepare(ctx, host, index_url)
         _write_app(host, requirements)
         timings(ctx.task(host, "appenv.python.app_dependencies", _deps_args(index_url)), "warm-up")
@@ -102,8 +102,8 @@ def noop(ctx):
     sets=SETS,
 )
 def clean_pip(ctx):
-    host = ctx.host()
-    with _served(ctx) as (index_url, requirements):
+    with _served(ctx) as (index_url, requirements):  # a set that cannot be served is skipped before a host starts
+        host = ctx.host()
         _prepare(ctx, host, index_url)
         _write_app(host, requirements)
         args = dict(_deps_args(index_url), cache_dir=PIP_CACHE)
@@ -135,8 +135,8 @@ def clean_pip(ctx):
     sets=SETS,
 )
 def clean_uv(ctx):
-    host = ctx.host()
-    with _served(ctx) as (index_url, requirements):
+    with _served(ctx) as (index_url, requirements):  # a set that cannot be served is skipped before a host starts
+        host = ctx.host()
         _prepare(ctx, host, index_url)
         _write_app(host, requirements)
         variants = {"uv": dict(_deps_args(index_url, "uv"), requirements=["requirements.txt"]),
@@ -161,8 +161,8 @@ def clean_uv(ctx):
     sets=SETS,
 )
 def include_changed(ctx):
-    host = ctx.host()
-    with _served(ctx) as (index_url, requirements):
+    with _served(ctx) as (index_url, requirements):  # a set that cannot be served is skipped before a host starts
+        host = ctx.host()
         _prepare(ctx, host, index_url)
         _write_app(host, requirements)
         args = _deps_args(index_url)
