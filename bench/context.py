@@ -63,11 +63,13 @@ def timed(fn, *args, **kwargs):
 class Context:
     """Settings of the run and the resources scenarios share; closed by bench.run."""
 
-    def __init__(self, repetitions=5, quick=False, results_dirs=(results.RESULTS_DIR,), log=None):
+    def __init__(self, repetitions=5, quick=False, results_dirs=(results.RESULTS_DIR,), log=None, sets=None):
         self.repetitions = repetitions
         self.quick = quick
         self.results_dirs = list(results_dirs)
+        self.sets = list(sets) if sets else None  # --set: package sets asked for (None: each scenario's own)
         self.scenario = None
+        self.package_set = None  # the package set the current scenario runs on (scenarios with sets)
         self._log = log or (lambda text: print(text, file=sys.stderr, flush=True))
         self._stack = contextlib.ExitStack()
         self._scope = None
@@ -75,7 +77,18 @@ class Context:
 
     # -- the run -------------------------------------------------------------------------------
     def log(self, text):
-        self._log("[bench %s] %s" % (self.scenario.id if self.scenario else "-", text))
+        where = "%s/%s" % (self.scenario.id, self.package_set) if self.package_set else (
+            self.scenario.id if self.scenario else "-")
+        self._log("[bench %s] %s" % (where, text))
+
+    def sets_of(self, scenario):
+        """The package sets to run scenario on: [None] when it takes none; those of --set when given;
+        else its default set with --quick, all its sets otherwise."""
+        if not scenario.sets:
+            return [None]
+        if self.sets:
+            return list(self.sets)
+        return list(scenario.sets[:1]) if self.quick else list(scenario.sets)
 
     def pick(self, full, quick):
         """The full set normally, the smallest set with --quick."""
@@ -85,16 +98,16 @@ class Context:
         return range(self.repetitions)
 
     @contextlib.contextmanager
-    def scenario_scope(self, scenario):
-        """Set the current scenario; hosts started inside are removed when it ends."""
-        self.scenario = scenario
+    def scenario_scope(self, scenario, package_set=None):
+        """Set the current scenario (and package set); hosts started inside are removed when it ends."""
+        self.scenario, self.package_set = scenario, package_set
         with contextlib.ExitStack() as scope:
             self._scope = scope
             try:
                 yield self
             finally:
                 self._scope = None
-                self.scenario = None
+                self.scenario = self.package_set = None
 
     def alternate(self, repetition, steps):
         """Run steps `[(side, fn)]` in this order on even repetitions, reversed on odd ones; yield Samples.

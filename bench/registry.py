@@ -16,6 +16,11 @@ file there. Ids 1-4 and 7-10 are left for scenarios still to come.
 import dataclasses
 from typing import Callable, Dict, Optional, Tuple
 
+class Skipped(Exception):
+    """Raised by a scenario that cannot run here (e.g. a package set needing an unreachable registry):
+    bench.run logs it and records it under `skipped`, not as an error."""
+
+
 SPEEDUP = "alternative/us"  # how many times faster we are: higher is better
 COST = "us/alternative"  # what we cost relative to the reference: lower is better
 
@@ -63,6 +68,7 @@ class Comparison:
     met: Optional[Callable[[float], bool]] = None
     ratio: str = SPEEDUP
     percent: bool = False
+    judged_on: Tuple[str, ...] = ()  # package sets whose rows the aim is judged on (() all; others show —)
 
     def value(self, us_seconds, alternative_seconds):
         numerator, denominator = ((alternative_seconds, us_seconds) if self.ratio == SPEEDUP
@@ -74,8 +80,8 @@ class Comparison:
             return "—"
         return "%.1f %%" % (value * 100) if self.percent else "%.2f×" % value
 
-    def verdict(self, value):
-        if self.met is None or value is None:
+    def verdict(self, value, package_set=None):
+        if self.met is None or value is None or (self.judged_on and package_set not in self.judged_on):
             return "—"
         return "yes" if self.met(value) else "no"
 
@@ -86,19 +92,24 @@ class Scenario:
     title: str
     run: Callable
     comparisons: Tuple[Comparison, ...]
+    sets: Tuple[str, ...] = ()  # package sets it runs on (bench/deps_set.py), the default one first; () none
 
 
 SCENARIOS: Dict[int, Scenario] = {}
 
 
-def register(scenario_id, title, *comparisons):
-    """Decorator: register `fn(ctx)` (a generator of Samples) as scenario `scenario_id`."""
+def register(scenario_id, title, *comparisons, sets=()):
+    """Decorator: register `fn(ctx)` (a generator of Samples) as scenario `scenario_id`.
+
+    sets: the package sets a full run measures it on, once each (`ctx.package_set`; every sample records
+    its `set`); the first is the default, the one of samples that lack `set` and of --quick runs.
+    """
 
     def decorate(fn):
         if scenario_id in SCENARIOS:
             raise ValueError("scenario %d is registered twice (%s, %s)"
                              % (scenario_id, SCENARIOS[scenario_id].run.__module__, fn.__module__))
-        SCENARIOS[scenario_id] = Scenario(scenario_id, title, fn, tuple(comparisons))
+        SCENARIOS[scenario_id] = Scenario(scenario_id, title, fn, tuple(comparisons), tuple(sets))
         return fn
 
     return decorate

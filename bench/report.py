@@ -2,8 +2,9 @@
 
     python -m bench.report [--results-dir DIR] [--docs docs/performance.md]
 
-Each row (a Comparison of a registered scenario) is taken from the newest results file that has samples
-of both of its variants, full runs before --quick ones. The table replaces what stands between
+Each row (a Comparison of a registered scenario, on one package set for scenarios that take sets) is
+taken from the newest results file that has samples of both of its variants, full runs before --quick
+ones. Samples without a `set` belong to the scenario's default (first) set. The table replaces what stands between
 `<!-- results:start -->` and `<!-- results:end -->` in the docs page.
 """
 
@@ -32,8 +33,10 @@ class Measure:
     reused: Optional[str] = None
 
     @classmethod
-    def of(cls, document, scenario, variant):
-        samples = [s for s in document["samples"] if s["scenario"] == scenario and s["variant"] == variant]
+    def of(cls, document, scenario, variant, package_set=None, default_set=None):
+        """package_set: only samples of that set (those without `set` count as default_set)."""
+        samples = [s for s in document["samples"] if s["scenario"] == scenario and s["variant"] == variant
+                   and (package_set is None or s.get("set", default_set) == package_set)]
         if not samples:
             return None
         reused = sorted({s["reused"] for s in samples if s.get("reused")})
@@ -54,6 +57,7 @@ class Row:
     us: Optional[Measure] = None
     alternative: Optional[Measure] = None
     document: Optional[dict] = None
+    package_set: Optional[str] = None
 
     @property
     def ratio(self):
@@ -63,26 +67,42 @@ class Row:
 
     def cells(self, first):
         comparison = self.comparison
-        return ["%d — %s" % (self.scenario, self.title) if first else "",
+        title = "%d — %s" % (self.scenario, self.title) + (", set `%s`" % self.package_set if self.package_set else "")
+        return [title if first else "",
                 self.us.cell() if self.us else "`%s` —" % comparison.us,
                 self.alternative.cell() if self.alternative else "`%s` —" % comparison.alternative,
-                comparison.shown(self.ratio), comparison.aim or "—", comparison.verdict(self.ratio)]
+                comparison.shown(self.ratio), comparison.aim or "—",
+                comparison.verdict(self.ratio, self.package_set)]
+
+
+def package_sets(documents, scenario):
+    """[None] for a scenario without sets; else its default set, then its other sets and any other set
+    that some document has samples of."""
+    if not scenario.sets:
+        return [None]
+    found = {s["set"] for document in documents for s in document["samples"]
+             if s["scenario"] == scenario.id and s.get("set")}
+    return ([name for name in scenario.sets if name == scenario.sets[0] or name in found]
+            + sorted(found - set(scenario.sets)))
 
 
 def rows(documents, scenarios):
-    """One Row per comparison of each scenario, from the newest document (full runs first) that has both sides."""
+    """One Row per comparison of each scenario (and package set), from the newest document (full runs
+    first) that has both sides."""
     ordered = sorted(documents, key=lambda document: bool(document.get("quick")))  # stable: newest first stays
     table = []
     for scenario in scenarios:
-        for comparison in scenario.comparisons:
-            row = Row(scenario.id, scenario.title, comparison)
-            for document in ordered:
-                us = Measure.of(document, scenario.id, comparison.us)
-                alternative = Measure.of(document, scenario.id, comparison.alternative)
-                if us and alternative:
-                    row.us, row.alternative, row.document = us, alternative, document
-                    break
-            table.append(row)
+        default = scenario.sets[0] if scenario.sets else None
+        for package_set in package_sets(ordered, scenario):
+            for comparison in scenario.comparisons:
+                row = Row(scenario.id, scenario.title, comparison, package_set=package_set)
+                for document in ordered:
+                    us = Measure.of(document, scenario.id, comparison.us, package_set, default)
+                    alternative = Measure.of(document, scenario.id, comparison.alternative, package_set, default)
+                    if us and alternative:
+                        row.us, row.alternative, row.document = us, alternative, document
+                        break
+                table.append(row)
     return table
 
 
@@ -102,8 +122,8 @@ def render(table):
     lines = ["| scenario | us | alternative | ratio | aim | met? |", "|---|---|---|---|---|---|"]
     previous = None
     for row in table:
-        lines.append("| %s |" % " | ".join(row.cells(row.scenario != previous)))
-        previous = row.scenario
+        lines.append("| %s |" % " | ".join(row.cells((row.scenario, row.package_set) != previous)))
+        previous = (row.scenario, row.package_set)
     used = {}
     for row in table:
         if row.document is not None:

@@ -1,7 +1,8 @@
 """Scenarios 1-4: the app's dependencies, app_dependencies against ansible.builtin.pip and plain pip.
 
-One bookworm x86_64 host with the runtime and pip_tooling (uv included); the hermetic set of
-bench/deps_set.py (~50 wheels + sdists) served on 127.0.0.1; requirements.txt includes
+One bookworm x86_64 host with the runtime and pip_tooling (uv included); a package set of
+bench/deps_set.py served on 127.0.0.1 (`hermetic`: ~50 synthetic wheels + sdists; `webapp`: Django,
+gunicorn, psycopg, whitenoise from the registry, pinned); requirements.txt includes
 requirements/base.txt with most of the set. Every install goes into a venv so that all variants do the
 same work; wheel caches are warmed once before timing (scenario 2 is "clean install, warm cache").
 
@@ -18,6 +19,8 @@ from tests.integration import harness
 from bench.context import DEFAULT_DEST, timings
 from bench.registry import COST, Comparison, at_least, at_most, register
 
+SETS = (deps_set.HERMETIC, deps_set.WEBAPP)
+
 APP = "/srv/bench-app"
 OURS = "/opt/bench/ours"
 THEIRS = "/opt/bench/theirs"
@@ -32,6 +35,11 @@ def _write_app(host, requirements, extra=""):
     host.sh("mkdir -p %s/requirements && printf '%%s\\n' '-r requirements/base.txt' '%s' %s > %s/requirements.txt "
             "&& printf '%%s' '%s' > %s/requirements/base.txt" % (APP, requirements[0], extra and "'%s'" % extra,
                                                                  APP, base, APP))
+
+
+def _served(ctx):
+    """The index of the run's package set (SetUnavailable, a skip, when it needs an unreachable registry)."""
+    return deps_set.served_index(ctx.quick, ctx.package_set or deps_set.HERMETIC, ctx.log)
 
 
 def _prepare(ctx, host, index_url):
@@ -62,10 +70,11 @@ def _pip_args(index_url):
     Comparison("app_dependencies no-op (task)", PIP + " no-op (task)", "≥ 5×", at_least(5)),
     Comparison("app_dependencies no-op", STAT, "≤ 1.3×", at_most(1.3), ratio=COST),
     Comparison("app_dependencies no-op (task)", STAT + " (task)", "≤ 1.3×", at_most(1.3), ratio=COST),
+    sets=SETS,
 )
 def noop(ctx):
-    host = ctx.host()
-    with deps_set.served_index(ctx.quick) as (index_url, requirements):
+    with _served(ctx) as (index_url, requirements):  # a set that cannot be served is skipped before a host starts
+        host = ctx.host()
         _prepare(ctx, host, index_url)
         _write_app(host, requirements)
         timings(ctx.task(host, "appenv.python.app_dependencies", _deps_args(index_url)), "warm-up")
@@ -90,10 +99,11 @@ def noop(ctx):
     Comparison("app_dependencies pip", BY_HAND, "≤ 1.15×", at_most(1.15), ratio=COST),
     Comparison("app_dependencies pip (commands)", BY_HAND, "≤ 1.15×", at_most(1.15), ratio=COST),
     Comparison("app_dependencies pip", PIP, "faster", at_least(1.0)),
+    sets=SETS,
 )
 def clean_pip(ctx):
-    host = ctx.host()
-    with deps_set.served_index(ctx.quick) as (index_url, requirements):
+    with _served(ctx) as (index_url, requirements):  # a set that cannot be served is skipped before a host starts
+        host = ctx.host()
         _prepare(ctx, host, index_url)
         _write_app(host, requirements)
         args = dict(_deps_args(index_url), cache_dir=PIP_CACHE)
@@ -122,10 +132,11 @@ def clean_pip(ctx):
     3, "Clean install: uv installer vs pip installer",
     Comparison("app_dependencies uv", "app_dependencies pip", "≥ 3×", at_least(3)),
     Comparison("app_dependencies uv (commands)", "app_dependencies pip (commands)", "≥ 3×", at_least(3)),
+    sets=SETS,
 )
 def clean_uv(ctx):
-    host = ctx.host()
-    with deps_set.served_index(ctx.quick) as (index_url, requirements):
+    with _served(ctx) as (index_url, requirements):  # a set that cannot be served is skipped before a host starts
+        host = ctx.host()
         _prepare(ctx, host, index_url)
         _write_app(host, requirements)
         variants = {"uv": dict(_deps_args(index_url, "uv"), requirements=["requirements.txt"]),
@@ -147,10 +158,11 @@ def clean_uv(ctx):
 @register(
     4, "One included -r file changed: rebuild vs clean install (warm wheel cache)",
     Comparison("rebuild after an include changed", "clean install", "cheaper", at_most(1.0), ratio=COST),
+    sets=SETS,
 )
 def include_changed(ctx):
-    host = ctx.host()
-    with deps_set.served_index(ctx.quick) as (index_url, requirements):
+    with _served(ctx) as (index_url, requirements):  # a set that cannot be served is skipped before a host starts
+        host = ctx.host()
         _prepare(ctx, host, index_url)
         _write_app(host, requirements)
         args = _deps_args(index_url)
