@@ -59,11 +59,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.plot", description=__doc__.partition("\n\n")[0])
     parser.add_argument("--scenario", type=int, required=True)
     parser.add_argument("--results-dir", type=Path, default=results.RESULTS_DIR)
-    parser.add_argument("--out", type=Path, default=None, help="default docs/images/scenario-<id>-hosts.png")
+    parser.add_argument("--out", type=Path, default=None, help="default docs/images/scenario-<id>.png")
     args = parser.parse_args(argv)
     for document in results.load_all(args.results_dir):
         if by_hosts(document["samples"], args.scenario):
-            out = args.out or results.REPO_ROOT / "docs" / "images" / ("scenario-%d-hosts.png" % args.scenario)
+            out = args.out or results.REPO_ROOT / "docs" / "images" / ("scenario-%d.png" % args.scenario)
             print(plot_hosts(document["samples"], args.scenario, out, title=None))
             return 0
     print("error: no results file has samples of scenario %d with a number of hosts" % args.scenario, file=sys.stderr)
