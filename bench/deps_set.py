@@ -6,6 +6,7 @@ index on 127.0.0.1 together with the test bed's tool wheels (pip, setuptools, wh
 """
 
 import contextlib
+import contextvars
 import tempfile
 from pathlib import Path
 
@@ -13,6 +14,18 @@ from tests.testbed import mirror, package_index
 
 WHEELS = 48
 SDISTS = 3
+# The arch whose tool wheels (uv's is platform-specific) the index serves: see `for_arch`.
+_TOOLS_ARCH = contextvars.ContextVar("bench_tools_arch", default="x86_64")
+
+
+@contextlib.contextmanager
+def for_arch(arch):
+    """Within the block, `served_index` serves the tool wheels of arch ("aarch64" for arm64 hosts)."""
+    token = _TOOLS_ARCH.set(arch)
+    try:
+        yield
+    finally:
+        _TOOLS_ARCH.reset(token)
 
 
 def names(count=WHEELS):
@@ -25,7 +38,7 @@ def served_index(quick=False):
     count = 8 if quick else WHEELS
     with tempfile.TemporaryDirectory(prefix="appenv-bench-index-") as tmp:
         index = package_index.PackageIndex(Path(tmp) / "index")
-        index.add(package_index.ensure_tool_wheels("x86_64"))
+        index.add(package_index.ensure_tool_wheels(_TOOLS_ARCH.get()))
         wanted = names(count)
         for number, name in enumerate(wanted):
             # Every fourth package depends on the next one: transitive dependencies to resolve.

@@ -55,6 +55,8 @@ class Comparison:
 
     The ratio is taken between the medians of the two variants' samples: SPEEDUP is
     alternative / us (shown `2.10×`), COST is us / alternative (shown `1.05×`, or `8 %` with percent).
+    field: the sample field compared, `seconds` unless the scenario records another measure in its
+    samples (e.g. `module_rss_mib`; fields ending in `_mib` are shown in MiB).
     """
 
     us: str
@@ -63,6 +65,7 @@ class Comparison:
     met: Optional[Callable[[float], bool]] = None
     ratio: str = SPEEDUP
     percent: bool = False
+    field: str = "seconds"
 
     def value(self, us_seconds, alternative_seconds):
         numerator, denominator = ((alternative_seconds, us_seconds) if self.ratio == SPEEDUP

@@ -30,20 +30,27 @@ class Measure:
     median: float
     count: int
     reused: Optional[str] = None
+    field: str = "seconds"
 
     @classmethod
-    def of(cls, document, scenario, variant):
-        samples = [s for s in document["samples"] if s["scenario"] == scenario and s["variant"] == variant]
+    def of(cls, document, scenario, variant, field="seconds"):
+        samples = [s for s in document["samples"]
+                   if s["scenario"] == scenario and s["variant"] == variant and s.get(field) is not None]
         if not samples:
             return None
         reused = sorted({s["reused"] for s in samples if s.get("reused")})
-        return cls(variant, statistics.median(s["seconds"] for s in samples), len(samples),
-                   ", ".join(reused) or None)
+        return cls(variant, statistics.median(s[field] for s in samples), len(samples),
+                   ", ".join(reused) or None, field)
 
     def cell(self):
-        seconds = "%.2f s" % self.median if self.median < 10 else "%.1f s" % self.median
+        if self.field.endswith("_rss_mib"):  # e.g. module_rss_mib: "module 31.2 MiB"
+            value = "%s %.1f MiB" % (self.field[:-len("_rss_mib")].replace("_", " "), self.median)
+        elif self.field != "seconds":
+            value = "%s %.3g" % (self.field, self.median)
+        else:
+            value = "%.2f s" % self.median if self.median < 10 else "%.1f s" % self.median
         reused = " (reused from `%s`)" % self.reused if self.reused else ""
-        return "`%s` %s%s" % (self.variant, seconds, reused)
+        return "`%s` %s%s" % (self.variant, value, reused)
 
 
 @dataclasses.dataclass
@@ -77,8 +84,8 @@ def rows(documents, scenarios):
         for comparison in scenario.comparisons:
             row = Row(scenario.id, scenario.title, comparison)
             for document in ordered:
-                us = Measure.of(document, scenario.id, comparison.us)
-                alternative = Measure.of(document, scenario.id, comparison.alternative)
+                us = Measure.of(document, scenario.id, comparison.us, comparison.field)
+                alternative = Measure.of(document, scenario.id, comparison.alternative, comparison.field)
                 if us and alternative:
                     row.us, row.alternative, row.document = us, alternative, document
                     break
