@@ -10,7 +10,7 @@ results table) it is judged by::
             yield from ctx.alternate(repetition, [("us", ours), ("alternative", theirs)])
 
 Every module of `bench/scenarios/` is imported by `bench.scenarios`, so a new scenario is one new
-file there. Ids 1-4 and 7-10 are left for scenarios still to come.
+file there.
 """
 
 import dataclasses

@@ -133,3 +133,10 @@ def test_scenario_9_compares_each_picked_row_on_both_arches():
     for x86, arm in zip(nine.comparisons[::2], nine.comparisons[1::2]):
         assert x86.us.startswith("x86_64: ") and arm.us == x86.us.replace("x86_64: ", "aarch64: ", 1)
         assert arm.alternative == x86.alternative.replace("x86_64: ", "aarch64: ", 1) and arm.aim == x86.aim
+
+
+def test_variants_that_name_their_host_count_make_one_line():
+    samples = [sample("clean converge, %d host%s" % (hosts, "s" if hosts > 1 else ""), 10.0 * hosts, hosts=hosts)
+               for hosts in (1, 4, 8)]
+    assert by_hosts(samples, 9) == {"clean converge": [(1, 10.0, 10.0, 10.0), (4, 40.0, 40.0, 40.0),
+                                                       (8, 80.0, 80.0, 80.0)]}
