@@ -12,6 +12,8 @@ from the file given) and at exit appends `getrusage()` to a log on the host:
   started by fork/vfork + exec with the parent's RSS at that moment too, so this is at least the
   module's size when it started its largest child.
 
+`ansible.builtin.ping` run by each interpreter is the floor: what any module process takes there.
+
 A task may run more than one module process (python_runtime's action plugin runs a probe first): the
 sample takes the largest of each and records how many there were (`processes`). `seconds` is the
 whole `ansible-playbook` run, as in the other scenarios.
@@ -30,6 +32,9 @@ OURS_PYTHON = "/usr/local/bin/bench-rss-python3"  # wraps the host's /usr/bin/py
 RUNTIME_PYTHON = "/usr/local/bin/bench-rss-runtime-python3"  # wraps the runtime's python3
 SECOND_RUNTIME = "/opt/bench/runtime"
 PIP = "ansible.builtin.pip"
+# The floor: the least module, run by each interpreter (they differ: Debian's python3 and the runtime).
+PING = "ansible.builtin.ping"
+PING_RUNTIME = "ansible.builtin.ping (runtime python3)"
 WRAPPER = '''#!%(python)s
 """Runs an Ansible module in this process and appends its peak RSS and its children's to %(log)s."""
 import atexit, json, os, resource, sys
@@ -63,8 +68,10 @@ def _rows(us, alternative, fields=(MODULE, CHILD)):
     *_rows("app_dependencies no-op", PIP + " no-op", (MODULE,)),
     *_rows("app_dependencies pip", PIP),
     *_rows("app_dependencies uv", "app_dependencies pip"),
-    Comparison("python_runtime", "app_dependencies pip", field=MODULE),
-    Comparison("python_runtime no-op", "app_dependencies no-op", field=MODULE),
+    Comparison("app_dependencies no-op", PING, ratio=COST, field=MODULE),
+    Comparison(PIP + " no-op", PING_RUNTIME, ratio=COST, field=MODULE),
+    Comparison("python_runtime", PING, ratio=COST, field=MODULE),
+    Comparison("python_runtime no-op", PING, ratio=COST, field=MODULE),
 )
 def peak_rss(ctx):
     host = ctx.host()
@@ -114,9 +121,14 @@ def peak_rss(ctx):
             found.update(measured("python_runtime no-op", "appenv.python.python_runtime", runtime, action="kept"))
             return found
 
+        def ping():
+            found = measured(PING, PING, {})
+            found.update(measured(PING_RUNTIME, PING, {}, RUNTIME_PYTHON))
+            return found
+
         # Warm the wheel caches (not measured), as scenario 2 does.
         ctx.task(host, "appenv.python.app_dependencies", ours["pip"])
         deps._pip_task(host, index_url)  # pylint: disable=protected-access
         for repetition in ctx.rounds():
             yield from ctx.alternate(repetition, [("us", clean("pip", noop=True)), ("alternative", theirs), ("us", clean("uv")),
-                                                  ("us", python_runtime)])
+                                                  ("us", python_runtime), ("alternative", ping)])
