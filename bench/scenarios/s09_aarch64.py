@@ -8,9 +8,9 @@ front of their name (`aarch64: app_dependencies no-op`) and every sample records
 - 1: the no-op of app_dependencies against ansible.builtin.pip's and an ansible.builtin.stat task;
 - 3: a clean install with uv against one with pip;
 - 5: pyc_compile against `compileall -q` and its no-op against a compile, on the runtime's `json`,
-  `email` and `asyncio` packages instead of the whole stdlib (under emulation a stdlib compile takes
-  minutes; with --quick: `email` only). Its ratios are therefore not those of scenario 5's table rows:
-  compare them with this scenario's x86_64 rows.
+  `email` and `asyncio` packages instead of the whole stdlib, to keep the run short (emulated, a
+  compile is about 8x slower; with --quick: `email` only). Its ratios are therefore not those of
+  scenario 5's table rows: compare them with this scenario's x86_64 rows.
 
 Emulation slows every instruction on the host (the interpreter, the installers, the compiler) but not
 the controller's Ansible, so the ratios say whether our advantage holds where the host's work dominates.
