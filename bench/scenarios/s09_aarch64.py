@@ -7,10 +7,8 @@ front of their name (`aarch64: app_dependencies no-op`) and every sample records
 
 - 1: the no-op of app_dependencies against ansible.builtin.pip's and an ansible.builtin.stat task;
 - 3: a clean install with uv against one with pip;
-- 5: pyc_compile against `compileall -q` and its no-op against a compile, on the runtime's `json`,
-  `email` and `asyncio` packages instead of the whole stdlib, to keep the run short (emulated, a
-  compile is about 8x slower; with --quick: `email` only). Its ratios are therefore not those of
-  scenario 5's table rows: compare them with this scenario's x86_64 rows.
+- 5: pyc_compile against `compileall -q` and its no-op against a compile, on the runtime's whole
+  stdlib (with --quick: its `email` package), as scenario 5.
 
 Emulation slows every instruction on the host (the interpreter, the installers, the compiler) but not
 the controller's Ansible, so the ratios say whether our advantage holds where the host's work dominates.
@@ -23,7 +21,6 @@ from bench.registry import SCENARIOS, register
 from bench.scenarios import s01_dependencies, s05_pyc_compile
 
 ARCHES = ("x86_64", "aarch64")
-TREES = tuple(s05_pyc_compile.STDLIB + "/" + package for package in ("json", "email", "asyncio"))
 # The rows of scenarios 1, 3 and 5 compared across arches: (scenario, us, alternative).
 PICKED = (
     (1, "app_dependencies no-op", "ansible.builtin.pip no-op"),
@@ -48,16 +45,14 @@ def _comparisons():
     missing = [key for key in PICKED if key not in found]
     if missing:
         raise KeyError("scenario 9 compares rows that scenarios 1, 3 and 5 no longer have: %s" % missing)
-    # Scenario 5's aims are about the whole stdlib; here the trees are smaller: no aim, the arches compare.
-    return tuple(dataclasses.replace(found[key], us=on(arch, found[key].us), alternative=on(arch, found[key].alternative),
-                                     **({"aim": "", "met": None} if key[0] == 5 else {}))
+    return tuple(dataclasses.replace(found[key], us=on(arch, found[key].us), alternative=on(arch, found[key].alternative))
                  for key in PICKED for arch in ARCHES)
 
 
-def _on_arch(ctx, arch, measure, *args):
-    """Samples of measure(ctx on arch, *args), their variants prefixed with the arch."""
+def _on_arch(ctx, arch, measure):
+    """Samples of measure(ctx on arch), their variants prefixed with the arch."""
     with deps_set.for_arch(arch):
-        for sample in measure(ctx.for_arch(arch), *args):
+        for sample in measure(ctx.for_arch(arch)):
             sample.variant = on(arch, sample.variant)
             sample.extra["arch"] = arch
             yield sample
@@ -65,9 +60,7 @@ def _on_arch(ctx, arch, measure, *args):
 
 @register(9, "Scenarios 1, 3 and 5 on x86_64 and on an emulated aarch64 host", *_comparisons())
 def aarch64(ctx):
-    trees = ctx.pick(TREES, (s05_pyc_compile.QUICK_TREE,))
-    for measure, args in ((s01_dependencies.noop, ()), (s01_dependencies.clean_uv, ()),
-                          (s05_pyc_compile.bytecode, (trees,))):
+    for measure in (s01_dependencies.noop, s01_dependencies.clean_uv, s05_pyc_compile.bytecode):
         for arch in ARCHES:
             ctx.log("%s on %s" % (measure.__name__, arch))
-            yield from _on_arch(ctx, arch, measure, *args)
+            yield from _on_arch(ctx, arch, measure)
