@@ -14,7 +14,7 @@ from the file given) and at exit appends `getrusage()` to a log on the host:
 
 `ansible.builtin.ping` run by each interpreter is the floor: what any module process takes there.
 
-A task may run more than one module process (python_runtime's action plugin runs a probe first): the
+A task may run more than one module process (python_runtime's action plugin may run its module twice): the
 sample takes the largest of each and records how many there were (`processes`). `seconds` is the
 whole `ansible-playbook` run, as in the other scenarios.
 """
