@@ -6,6 +6,7 @@ scenario ends. Nothing is rebuilt that the test bed has cached.
 """
 
 import contextlib
+import copy
 import dataclasses
 import sys
 import tempfile
@@ -73,7 +74,8 @@ class Context:
         self._log = log or (lambda text: print(text, file=sys.stderr, flush=True))
         self._stack = contextlib.ExitStack()
         self._scope = None
-        self._mirror = None
+        self._shared = {}  # what copies made by `for_arch` share: the runtime mirror
+        self.arch = RUNTIME_ARCH  # of the hosts `host()` starts (see `for_arch`)
 
     # -- the run -------------------------------------------------------------------------------
     def log(self, text):
@@ -144,25 +146,34 @@ class Context:
                 return
         self.log("no earlier samples of %s to reuse: skipped" % variant)
 
+    def for_arch(self, arch):
+        """This context (same scenario, scope and settings) starting hosts of arch ("x86_64" or "aarch64",
+        emulated by qemu through binfmt on an x86_64 machine); the runtime archive follows the host's arch."""
+        other = copy.copy(self)
+        other.arch = arch
+        if arch != RUNTIME_ARCH:
+            docker_host.ensure_binfmt_arm64()
+        return other
+
     def close(self):
         self._stack.close()
 
     # -- the test bed ----------------------------------------------------------------------------
     def host(self, volumes=()):
-        """A fresh bookworm x86_64 host (container, `--network host`), removed when the scenario ends."""
+        """A fresh bookworm host of `self.arch` (container, `--network host`), removed when the scenario ends."""
         docker_host.ensure_dockerd()
-        image = docker_host.ensure_image("bookworm", "amd64")
-        host = _start_host(image, RUNTIME_ARCH, network="host", volumes=volumes)
+        image = docker_host.ensure_image("bookworm", self.arch)
+        host = _start_host(image, self.arch, network="host", volumes=volumes)
         self._scope.callback(host.container.remove)
         self.log("host %s started" % host.name)
         return host
 
     def runtime_mirror(self):
         """The loopback release mirror holding the test bed's cached runtime archive (served until close)."""
-        if self._mirror is None:
+        if "mirror" not in self._shared:
             root = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="appenv-bench-mirror-"))
-            self._mirror = RuntimeMirror(root, self._stack.enter_context(mirror.serve(root)))
-        return self._mirror
+            self._shared["mirror"] = RuntimeMirror(root, self._stack.enter_context(mirror.serve(root)))
+        return self._shared["mirror"]
 
     def install_runtime(self, host, dest=DEFAULT_DEST):
         """Run python_runtime on host from the loopback mirror; return its result (failures raised)."""

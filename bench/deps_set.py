@@ -18,6 +18,7 @@ and `bench.run` skips the scenario for that set with a log line.
 """
 
 import contextlib
+import contextvars
 import fcntl
 import hashlib
 import json
@@ -35,6 +36,18 @@ from bench.registry import Skipped
 
 WHEELS = 48
 SDISTS = 3
+# The arch whose tool wheels (uv's is platform-specific) the index serves: see `for_arch`.
+_TOOLS_ARCH = contextvars.ContextVar("bench_tools_arch", default="x86_64")
+
+
+@contextlib.contextmanager
+def for_arch(arch):
+    """Within the block, `served_index` serves the tool wheels of arch ("aarch64" for arm64 hosts)."""
+    token = _TOOLS_ARCH.set(arch)
+    try:
+        yield
+    finally:
+        _TOOLS_ARCH.reset(token)
 
 HERMETIC = "hermetic"
 WEBAPP = "webapp"
@@ -165,10 +178,10 @@ def served_index(quick=False, name=HERMETIC, log=None):
     Raises SetUnavailable (a registry set that is neither cached nor downloadable) before serving.
     """
     check(name)
-    wheels = registry_wheels(name, log=log) if name != HERMETIC else []
+    wheels = registry_wheels(name, arch=_TOOLS_ARCH.get(), log=log) if name != HERMETIC else []
     with tempfile.TemporaryDirectory(prefix="appenv-bench-index-") as tmp:
         index = package_index.PackageIndex(Path(tmp) / "index")
-        index.add(package_index.ensure_tool_wheels("x86_64"))
+        index.add(package_index.ensure_tool_wheels(_TOOLS_ARCH.get()))
         if name == HERMETIC:
             requirements = _hermetic(index.files, quick)
         else:

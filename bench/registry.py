@@ -10,7 +10,7 @@ results table) it is judged by::
             yield from ctx.alternate(repetition, [("us", ours), ("alternative", theirs)])
 
 Every module of `bench/scenarios/` is imported by `bench.scenarios`, so a new scenario is one new
-file there. Ids 1-4 and 7-10 are left for scenarios still to come.
+file there.
 """
 
 import dataclasses
@@ -60,6 +60,8 @@ class Comparison:
 
     The ratio is taken between the medians of the two variants' samples: SPEEDUP is
     alternative / us (shown `2.10×`), COST is us / alternative (shown `1.05×`, or `8 %` with percent).
+    field: the sample field compared, `seconds` unless the scenario records another measure in its
+    samples (e.g. `module_rss_mib`; fields ending in `_mib` are shown in MiB).
     """
 
     us: str
@@ -69,6 +71,7 @@ class Comparison:
     ratio: str = SPEEDUP
     percent: bool = False
     judged_on: Tuple[str, ...] = ()  # package sets whose rows the aim is judged on (() all; others show —)
+    field: str = "seconds"  # the sample field compared (e.g. a peak RSS in MiB)
 
     def value(self, us_seconds, alternative_seconds):
         numerator, denominator = ((alternative_seconds, us_seconds) if self.ratio == SPEEDUP

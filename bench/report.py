@@ -31,22 +31,29 @@ class Measure:
     median: float
     count: int
     reused: Optional[str] = None
+    field: str = "seconds"
 
     @classmethod
-    def of(cls, document, scenario, variant, package_set=None, default_set=None):
+    def of(cls, document, scenario, variant, package_set=None, default_set=None, field="seconds"):
         """package_set: only samples of that set (those without `set` count as default_set)."""
         samples = [s for s in document["samples"] if s["scenario"] == scenario and s["variant"] == variant
+                   and s.get(field) is not None
                    and (package_set is None or s.get("set", default_set) == package_set)]
         if not samples:
             return None
         reused = sorted({s["reused"] for s in samples if s.get("reused")})
-        return cls(variant, statistics.median(s["seconds"] for s in samples), len(samples),
-                   ", ".join(reused) or None)
+        return cls(variant, statistics.median(s[field] for s in samples), len(samples),
+                   ", ".join(reused) or None, field)
 
     def cell(self):
-        seconds = "%.2f s" % self.median if self.median < 10 else "%.1f s" % self.median
+        if self.field.endswith("_rss_mib"):  # e.g. module_rss_mib: "module 31.2 MiB"
+            value = "%s %.1f MiB" % (self.field[:-len("_rss_mib")].replace("_", " "), self.median)
+        elif self.field != "seconds":
+            value = "%s %.3g" % (self.field, self.median)
+        else:
+            value = "%.2f s" % self.median if self.median < 10 else "%.1f s" % self.median
         reused = " (reused from `%s`)" % self.reused if self.reused else ""
-        return "`%s` %s%s" % (self.variant, seconds, reused)
+        return "`%s` %s%s" % (self.variant, value, reused)
 
 
 @dataclasses.dataclass
@@ -97,8 +104,10 @@ def rows(documents, scenarios):
             for comparison in scenario.comparisons:
                 row = Row(scenario.id, scenario.title, comparison, package_set=package_set)
                 for document in ordered:
-                    us = Measure.of(document, scenario.id, comparison.us, package_set, default)
-                    alternative = Measure.of(document, scenario.id, comparison.alternative, package_set, default)
+                    us = Measure.of(document, scenario.id, comparison.us, package_set, default,
+                                    comparison.field)
+                    alternative = Measure.of(document, scenario.id, comparison.alternative, package_set, default,
+                                             comparison.field)
                     if us and alternative:
                         row.us, row.alternative, row.document = us, alternative, document
                         break

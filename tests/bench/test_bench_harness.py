@@ -111,3 +111,32 @@ def test_time_against_hosts_is_plotted_per_variant(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError):
         plot_hosts(samples, 5, tmp_path / "none.png")
+
+
+def test_a_comparison_may_compare_another_field_of_the_samples():
+    rss = Comparison("ours", "theirs", "≤ 1×", at_most(1.0), ratio=COST, field="module_rss_mib")
+    made_up = Scenario(9, "Made up", None, (rss, SPEED))
+    doc = document("rss.json", "2026-01-02", [sample("ours", 1.0, module_rss_mib=30.0), sample("ours", 2.0),
+                                              sample("theirs", 4.0, module_rss_mib=60.0)])
+    memory, speed = report.rows([doc], [made_up])
+    assert (memory.us.median, memory.alternative.median, memory.ratio) == (30.0, 60.0, 0.5)
+    assert memory.us.cell() == "`ours` module 30.0 MiB" and memory.cells(first=True)[3:] == ["0.50×", "≤ 1×", "yes"]
+    assert speed.us.median == 1.5 and speed.us.cell() == "`ours` 1.50 s"
+
+
+def test_scenario_9_compares_each_picked_row_on_both_arches():
+    from bench.registry import selected  # pylint: disable=import-outside-toplevel
+    from bench.scenarios import s09_aarch64  # pylint: disable=import-outside-toplevel
+
+    (nine,) = selected([9])
+    assert len(nine.comparisons) == 2 * len(s09_aarch64.PICKED)
+    for x86, arm in zip(nine.comparisons[::2], nine.comparisons[1::2]):
+        assert x86.us.startswith("x86_64: ") and arm.us == x86.us.replace("x86_64: ", "aarch64: ", 1)
+        assert arm.alternative == x86.alternative.replace("x86_64: ", "aarch64: ", 1) and arm.aim == x86.aim
+
+
+def test_variants_that_name_their_host_count_make_one_line():
+    samples = [sample("clean converge, %d host%s" % (hosts, "s" if hosts > 1 else ""), 10.0 * hosts, hosts=hosts)
+               for hosts in (1, 4, 8)]
+    assert by_hosts(samples, 9) == {"clean converge": [(1, 10.0, 10.0, 10.0), (4, 40.0, 40.0, 40.0),
+                                                       (8, 80.0, 80.0, 80.0)]}
