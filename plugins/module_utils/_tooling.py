@@ -10,7 +10,10 @@ Two kinds of layer:
   bundles (``ensurepip/_bundled``, run as ``python pip.whl/pip``: no network,
   none of ensurepip's temporary copies and compile step); versions the bundle
   holds are installed with ``--no-index``. Everything goes in with
-  ``--no-compile`` and is then compiled ``unchecked-hash`` in parallel.
+  ``--no-compile`` and is then compiled ``unchecked-hash`` in parallel. It is
+  an overlay layer: its files (the distributions' RECORD entries, ``bin/pip*``
+  included, and their pycs) are what the layer cache stores; a restore swaps
+  them in for the runtime's own pip (see _layer's overlay layers).
 * ``ToolVenvSpec``: poetry, pipenv or uv, each in its own venv
   (``--symlinks --system-site-packages --without-pip``) installed with the
   runtime's pip (``venv/bin/python -m pip``, pip seen through the system site).
@@ -63,6 +66,7 @@ class PackagingToolsSpec(_layer.LayerSpec):
     kind = "pip_tooling"
     format_version = 1
     strategy = "none"
+    overlay = True
     labels = {"runtime": "Runtime fingerprint", "python_version": "Python version", "packages": "Packaging tools",
               "index": "Package index", "bytecode": "Bytecode"}
 
@@ -95,6 +99,40 @@ class PackagingToolsSpec(_layer.LayerSpec):
 
     def verify(self, stored):
         return _site.drift(self.runtime.site_packages, stored.get("facts", {}).get("packages", {}))
+
+    # -- the layer cache: the files of the pinned distributions, relative to the runtime ------
+    def overlay_root(self):
+        return self.runtime.root
+
+    def _distribution_files(self, names, all_pycs):
+        """Absolute paths of what the named distributions installed (RECORD), with their pycs."""
+        found = _site.installed(self.runtime.site_packages)
+        paths = []
+        for name in names:
+            have = found.get(_site.canonical_name(name))
+            if not have:
+                continue
+            recorded = _site.record_paths(have[1]) or []
+            paths.extend(recorded)
+            for source in recorded:
+                if not source.endswith(".py"):
+                    continue
+                if all_pycs:
+                    paths.extend(_bytecode.pyc_files_of(source))
+                else:
+                    paths.extend(_bytecode.pyc_paths(source, self.runtime.cache_tag, (0,)))
+        return paths
+
+    def overlay_files(self, facts):
+        return _layer.overlay_relative(self.runtime.root, self._distribution_files(self.packages, all_pycs=False))
+
+    def overlay_previous(self, stored):
+        """The previous version's files, and those of the pip/setuptools/wheel the runtime came with
+        (what ``pip install`` would uninstall)."""
+        previous = _layer.overlay_relative(self.runtime.root, [
+            path for path in self._distribution_files(self.packages, all_pycs=True)
+            if path.startswith(self.runtime.root.rstrip("/") + "/")]) or []
+        return sorted(set(previous) | set(_layer.overlay_record_files(stored) or []))
 
     def build(self, target, runner):
         site = self.runtime.site_packages
@@ -251,7 +289,7 @@ def run_pip_tooling(params, index, runner, check_mode=False, diff=False, cache=N
     packaging = PackagingToolsSpec(runtime, versions, index, params["compile_bytecode"], params["bytecode_workers"],
                                    params["retries"], params["timeout"])
     tools = _tool_specs(params, runtime, index)
-    named = [("packaging", _layer.converge(packaging, runner, check_mode, params["lock_timeout"]))]
+    named = [("packaging", _layer.converge(packaging, runner, check_mode, params["lock_timeout"], cache=cache))]
     for spec in tools:
         named.append((spec.name, _layer.converge(spec, runner, check_mode, params["lock_timeout"], cache=cache)))
     action, reasons = summarise(named)
