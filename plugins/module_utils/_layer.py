@@ -184,8 +184,8 @@ class LayerSpec:
         """
         raise NotImplementedError
 
-    def overlay_previous(self, stored):
-        """The files (relative to overlay_root) a restore removes first: the previous version's."""
+    def overlay_previous(self, stored, record):
+        """The files (relative to overlay_root) a restore of record removes first: the previous version's."""
         return overlay_record_files(stored) or []
 
     def overlay_prunable(self, directory):
@@ -489,6 +489,7 @@ def _restore(spec, cache, key):
 # --- overlay layers --------------------------------------------------------------------------
 
 _OVERLAY_JOURNAL = ".appenv-journal.json"
+_OVERLAY_STATE = ".appenv-fingerprint.json"  # the previous fingerprint, while the swap runs
 
 
 def overlay_record_files(record):
@@ -549,18 +550,23 @@ def _move(source, dest):
         os.rename(temp, dest)
 
 
-def _overlay_rollback(root, aside, journal):
+def _overlay_rollback(spec, root, aside, journal):
     """Put the files a journal names back as they were before the swap started."""
     existing = set(journal.get("existing") or [])
-    for rel in journal.get("new") or []:
-        if rel not in existing and os.path.lexists(os.path.join(root, rel)):
+    added = [rel for rel in journal.get("new") or [] if rel not in existing]
+    for rel in added:
+        if os.path.lexists(os.path.join(root, rel)):
             remove_tree(os.path.join(root, rel))  # nothing was there: moved in by the swap
+    _prune(spec, root, added)
     for rel in sorted(existing):
         held = os.path.join(aside, rel)
         if os.path.lexists(held):  # moved aside: what is at its place now came from the swap
             if os.path.lexists(os.path.join(root, rel)):
                 remove_tree(os.path.join(root, rel))
             _move(held, os.path.join(root, rel))
+    state = journal.get("state_path")
+    if state and os.path.lexists(os.path.join(aside, _OVERLAY_STATE)):
+        _move(os.path.join(aside, _OVERLAY_STATE), state)
     remove_tree(aside)
 
 
@@ -585,25 +591,28 @@ def recover_overlay(spec):
         journal = _read_journal(aside)
         finished, _problem = read_fingerprint(spec)
         if journal is None or finished is not None:
-            # No journal: killed before the first move. A fingerprint: killed after the swap was complete
-            # (the previous fingerprint is removed before the journal is written).
+            # No journal: killed before the first move. A fingerprint: killed before the previous one
+            # was moved aside (nothing moved yet), or after the new one was written (the swap was complete).
             remove_tree(aside)
         else:
-            _overlay_rollback(root, aside, journal)
+            journal["state_path"] = spec.state_path
+            _overlay_rollback(spec, root, aside, journal)
             note = "a restore interrupted earlier left %s half-replaced; the previous files were put back" % root
     if os.path.lexists(staging):
         remove_tree(staging)
     return note
 
 
-def _prune(spec, root, directory):
-    """Remove directories left empty by a swap (those the spec calls prunable, below the root)."""
-    while directory.startswith(root.rstrip("/") + "/") and spec.overlay_prunable(directory):
-        try:
-            os.rmdir(directory)
-        except OSError:
-            return
-        directory = os.path.dirname(directory)
+def _prune(spec, root, rels):
+    """Remove the directories of rels left empty (those the spec calls prunable, below the root)."""
+    top = root.rstrip("/") + "/"
+    for directory in sorted(set(os.path.dirname(os.path.join(root, rel)) for rel in rels), reverse=True):
+        while directory.startswith(top) and spec.overlay_prunable(directory):
+            try:
+                os.rmdir(directory)
+            except OSError:
+                break
+            directory = os.path.dirname(directory)
 
 
 def _restore_overlay(spec, cache, key, stored):
@@ -621,21 +630,24 @@ def _restore_overlay(spec, cache, key, stored):
         remove_tree(staging)
         cache.discard(key, "its archive does not hold the files its record lists")
         return None
-    old = [rel for rel in spec.overlay_previous(stored) if overlay_path_ok(rel)]
-    if os.path.lexists(spec.state_path):
-        # Removed before anything moves: a fingerprint next to a journal means the swap was complete.
-        os.unlink(spec.state_path)
+    old = [rel for rel in spec.overlay_previous(stored, record) if overlay_path_ok(rel)]
     news = set(new)
-    journal = {"key": key, "new": new,
+    journal = {"key": key, "new": new, "state_path": spec.state_path,
                "existing": sorted(rel for rel in set(old) | news if os.path.lexists(os.path.join(root, rel)))}
     if os.path.lexists(aside):
         remove_tree(aside)
     os.makedirs(aside, 0o700)
     write_json_atomic(os.path.join(aside, _OVERLAY_JOURNAL), journal)
     try:
+        if os.path.lexists(spec.state_path):
+            # Aside with the files it describes (and back with them on a roll-back): from here until the
+            # new one is written there is no fingerprint, so a kill is rolled back by the next run.
+            _move(spec.state_path, os.path.join(aside, _OVERLAY_STATE))
         for rel in journal["existing"]:
             if rel in news or _is_file(os.path.join(root, rel)):
                 _move(os.path.join(root, rel), os.path.join(aside, rel))
+        # Directories the old files leave empty go now: an empty *.dist-info would still count as installed.
+        _prune(spec, root, set(old) - news)
         for rel in new:
             _move(os.path.join(staging, rel), os.path.join(root, rel))
         facts = dict(record.get("facts") or {})
@@ -646,17 +658,15 @@ def _restore_overlay(spec, cache, key, stored):
         if problems:
             raise _RestoreRejected("; ".join(problems))
     except _RestoreRejected as rejected:
-        _overlay_rollback(root, aside, journal)
+        _overlay_rollback(spec, root, aside, journal)
         remove_tree(staging)
         cache.discard(key, "the restored files do not check out (%s)" % rejected)
         return None
     except BaseException:
-        _overlay_rollback(root, aside, journal)
+        _overlay_rollback(spec, root, aside, journal)
         remove_tree(staging)
         raise
     write_json_atomic(spec.state_path, record)
-    for rel in sorted(set(old) - news, reverse=True):
-        _prune(spec, root, os.path.dirname(os.path.join(root, rel)))
     remove_tree(aside)
     remove_tree(staging)
     return record

@@ -25,6 +25,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 
 from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _layer, _site
@@ -41,6 +42,34 @@ DEFAULT_VERSIONS = {
 # What each tool needs besides itself: poetry exports lock files through its export plugin.
 TOOL_EXTRAS = {"poetry": ["poetry-plugin-export==1.10.1"], "pipenv": [], "uv": []}
 TOOLS = ("uv", "poetry", "pipenv")
+
+# Runs in the runtime after an install: the named distributions and what they require (markers evaluated
+# for this interpreter, with pip's own copy of packaging), transitively: what the packaging layer is made of.
+_CLOSURE = r"""
+import importlib.metadata as md, json, re, sys
+try:
+    from pip._vendor.packaging.requirements import Requirement
+except ImportError:  # no pip among them: the named distributions alone
+    Requirement = None
+todo, seen = list(json.loads(sys.argv[1])), set()
+while todo:
+    name = re.sub(r"[-_.]+", "-", todo.pop()).lower()
+    if name in seen:
+        continue
+    try:
+        dist = md.distribution(name)
+    except md.PackageNotFoundError:
+        continue
+    seen.add(name)
+    for text in (dist.requires or []) if Requirement else []:
+        try:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+        except Exception:
+            pass
+print(json.dumps(sorted(seen)))
+"""
 
 _PIP_INSTALL = ["install", "--no-compile", "--disable-pip-version-check", "--no-input", "--no-warn-script-location"]
 
@@ -98,7 +127,9 @@ class PackagingToolsSpec(_layer.LayerSpec):
         return super(PackagingToolsSpec, self).compare(stored, wanted)
 
     def verify(self, stored):
-        return _site.drift(self.runtime.site_packages, stored.get("facts", {}).get("packages", {}))
+        facts = stored.get("facts", {})
+        expected = dict(facts.get("distributions") or {}, **facts.get("packages", {}))
+        return _site.drift(self.runtime.site_packages, expected)
 
     # -- the layer cache: the files of the pinned distributions, relative to the runtime ------
     def overlay_root(self):
@@ -124,13 +155,17 @@ class PackagingToolsSpec(_layer.LayerSpec):
         return paths
 
     def overlay_files(self, facts):
-        return _layer.overlay_relative(self.runtime.root, self._distribution_files(self.packages, all_pycs=False))
+        names = sorted(facts.get("distributions") or self.packages)
+        return _layer.overlay_relative(self.runtime.root, self._distribution_files(names, all_pycs=False))
 
-    def overlay_previous(self, stored):
-        """The previous version's files, and those of the pip/setuptools/wheel the runtime came with
-        (what ``pip install`` would uninstall)."""
+    def overlay_previous(self, stored, record):
+        """The previous version's files, and those of every distribution the restored layer holds that is
+        installed now (the pip and setuptools the runtime came with): what ``pip install`` would uninstall."""
+        names = set(self.packages)
+        for source in (stored, record):
+            names.update(((source or {}).get("facts") or {}).get("distributions") or {})
         previous = _layer.overlay_relative(self.runtime.root, [
-            path for path in self._distribution_files(self.packages, all_pycs=True)
+            path for path in self._distribution_files(sorted(names), all_pycs=True)
             if path.startswith(self.runtime.root.rstrip("/") + "/")]) or []
         return sorted(set(previous) | set(_layer.overlay_record_files(stored) or []))
 
@@ -159,13 +194,25 @@ class PackagingToolsSpec(_layer.LayerSpec):
             extra = ["--force-reinstall"] if damaged else []
             pip_install(runner, pip_argv, extra + todo, self.index, "Installing %s" % ", ".join(todo),
                         self.retries, self.timeout, offline_dir=offline)
+        closure = self._closure(runner)
         if self.wanted["bytecode"] != "none":
-            files = _site.python_files(site, list(self.packages))
+            files = _site.python_files(site, closure)
             if files:
                 _bytecode.compile_trees(runner, python, [], "unchecked-hash", (0,), self.workers, files=files)
         found = _site.installed(site)
         return {"packages": dict((name, found[name][0]) for name in self.packages if name in found),
+                "distributions": dict((name, found[name][0]) for name in closure if name in found),
                 "installed": todo}
+
+    def _closure(self, runner):
+        """The pinned distributions and what they require, as installed (names, canonical)."""
+        result = runner.run([self.runtime.python, "-I", "-c", _CLOSURE, json.dumps(sorted(self.packages))],
+                            what="Listing what the packaging tools require")
+        try:
+            return [_site.canonical_name(name) for name in json.loads(result.stdout.strip().splitlines()[-1])]
+        except (ValueError, IndexError):
+            raise AppenvError("internal_error", detail="listing the packaging tools' requirements printed no "
+                                                       "result: %s" % runner.mask(result.output[-1000:]))
 
 
 class ToolVenvSpec(_layer.LayerSpec):

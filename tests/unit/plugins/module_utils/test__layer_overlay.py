@@ -51,7 +51,10 @@ class ToyOverlay(_layer.LayerSpec):
 
     def verify(self, stored):
         missing = [rel for rel in self._files() if not os.path.exists(os.path.join(self.root, rel))]
-        return ["%s is missing" % rel for rel in missing]
+        # Like a *.dist-info: a directory of another version counts as installed, even empty.
+        others = [name for name in os.listdir(self.path)
+                  if name.startswith("pkg-") and name != "pkg-%s" % self.wanted["version"]]
+        return ["%s is missing" % rel for rel in missing] + ["%s is installed too" % name for name in others]
 
 
 def converge(spec, cache=None, **kwargs):
@@ -130,7 +133,7 @@ def test_a_failed_swap_puts_the_previous_files_back(tmp_path, monkeypatch):
 
     def failing_move(source, dest):
         calls.append(dest)
-        if len(calls) == 5:  # after the old files went aside and one new file came in
+        if len(calls) == 6:  # after the old files went aside and one new file came in
             raise OSError(28, "No space left on device")
         return real_move(source, dest)
 
@@ -161,7 +164,7 @@ def test_a_restore_killed_half_way_is_rolled_back_by_the_next_run(tmp_path, monk
 
     def dying_move(source, dest):
         calls.append(dest)
-        if len(calls) == 5:
+        if len(calls) == 6:
             raise Killed()
         return real_move(source, dest)
 
@@ -180,6 +183,8 @@ def test_a_restore_killed_half_way_is_rolled_back_by_the_next_run(tmp_path, monk
     assert _layer.recover_overlay(spec) is not None
     after = dict((str(path.relative_to(root)), read(path)) for path in root.rglob("*") if path.is_file())
     assert after == before
+    assert json.loads(read(state))["inputs"] == {"version": "1"}, "the previous fingerprint is back too"
+    assert converge(ToyOverlay(root, "1", state))[0].action == "kept"
     result, _runner = converge(ToyOverlay(root, "2", state), cache)
     assert result.action == "restored"
     assert read(root / "bin" / "tool") == "#!/bin/sh\necho 2\n"
@@ -311,3 +316,38 @@ def test_source_date_epoch_turns_timestamp_into_checked_hash_in_the_key(tmp_path
     pinned = pyc_spec(tree, tmp_path / "state", invalidation_mode="timestamp", env={"SOURCE_DATE_EPOCH": 1})
     assert pinned.effective_mode() == "checked-hash"
     assert pinned.cache_key() == pyc_spec(tree, tmp_path / "state", invalidation_mode="checked-hash").cache_key()
+
+
+def test_a_restore_that_fails_its_check_is_rolled_back_and_built(tmp_path, monkeypatch):
+    cache = DirectoryCache(str(tmp_path / "cache"))
+    root = fresh_root(tmp_path)
+    state = tmp_path / "state.json"
+    converge(ToyOverlay(root, "2", state), cache)
+    shutil.rmtree(str(root / "site" / "pkg-2"))
+    state.unlink()
+    converge(ToyOverlay(root, "1", state), cache)
+    before = sorted(str(path.relative_to(root)) for path in root.rglob("*"))
+
+    checked = []
+    real_verify = ToyOverlay.verify
+
+    def verify_then_fail(self, stored):
+        checked.append(real_verify(self, stored))  # what the check saw right after the swap
+        return ["damaged on purpose"] if len(checked) == 1 else checked[-1]
+
+    seen_by_build = []
+    real_build = ToyOverlay.build
+
+    def build(self, target, runner):
+        seen_by_build.append(sorted(str(path.relative_to(root)) for path in root.rglob("*")))
+        return real_build(self, target, runner)
+
+    monkeypatch.setattr(ToyOverlay, "verify", verify_then_fail)
+    monkeypatch.setattr(ToyOverlay, "build", build)
+    spec = ToyOverlay(root, "2", state)
+    result, _runner = converge(spec, cache)
+    assert checked[0] == [], "the previous version's directories were gone before the check"
+    assert result.action == "recreated" and spec.builds == 1
+    assert any("do not check out (damaged on purpose)" in warning for warning in result.warnings), result.warnings
+    assert seen_by_build == [before], "the roll-back put back every file and directory before the build"
+    assert read(root / "site" / "pkg-2" / "__init__.py") == "V = '2'\n"
