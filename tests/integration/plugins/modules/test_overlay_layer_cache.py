@@ -170,3 +170,23 @@ def test_fresh_hosts_restore_the_packaging_layer_and_pycs(amd64_image, runtime_m
         assert_pycs_valid_and_used(fourth)
     finally:
         fourth.container.remove()
+
+
+def test_pycs_through_an_http_cache(amd64_image, runtime_mirror, webdav_server, tmp_path):
+    """The same overlay through layer_cache.url (nginx WebDAV): the archive is PUT and restored over HTTP."""
+    url = webdav_server.url("cache/%s/" % tmp_path.name[-20:])
+    actions = []
+    for mtime in ("2026-01-02 03:04:05", "2026-05-06 07:08:09"):
+        host = _start_host(amd64_image, "x86_64", network="host")
+        try:
+            harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"url": url}))
+            checkout(host, mtime=mtime)
+            result = harness.assert_ok(compile_app(host, layer_cache={"url": url}))
+            assert not result.get("warnings"), result.get("warnings")
+            actions.append(result["action"])
+            assert_pycs_valid_and_used(host)
+            again = harness.assert_ok(compile_app(host, layer_cache={"url": url}))
+            assert (again["action"], again["commands"]) == ("kept", [])
+        finally:
+            host.container.remove()
+    assert actions == ["created", "restored"]
