@@ -82,12 +82,30 @@ def listing_digest(listing):
     return hashlib.sha256(json.dumps(listing, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def _pyc_paths(source, cache_tag, levels):
+def pyc_paths(source, cache_tag, levels):
+    """The pycs of source for cache_tag and levels (importlib.util.cache_from_source's names)."""
     directory, name = os.path.split(source)
     stem = name[:-3]
     for level in levels:
         suffix = "" if level == 0 else ".opt-%d" % level
         yield os.path.join(directory, "__pycache__", "%s.%s%s.pyc" % (stem, cache_tag, suffix))
+
+
+_pyc_paths = pyc_paths
+_PYC_TAIL = re.compile(r"^[A-Za-z0-9_-]+(\.opt-[0-9]+)?\.pyc$")
+
+
+def pyc_files_of(source):
+    """Every pyc of source in its __pycache__, whatever the interpreter and level."""
+    directory, name = os.path.split(source)
+    cache = os.path.join(directory, "__pycache__")
+    prefix = name[:-3] + "."
+    try:
+        names = os.listdir(cache)
+    except OSError:
+        return []
+    return [os.path.join(cache, pyc) for pyc in sorted(names)
+            if pyc.startswith(prefix) and _PYC_TAIL.match(pyc[len(prefix):])]
 
 
 def delete_pycs(trees):
@@ -199,12 +217,32 @@ def describe_listing_changes(old, new, limit=3):
     return "%d source file%s changed (%s)" % (total, "" if total == 1 else "s", "; ".join(parts))
 
 
+def _runtime_key(interpreter):
+    """The python_runtime fingerprint key of the runtime interpreter belongs to (venvs resolve to it), or None."""
+    real = os.path.realpath(interpreter)
+    try:
+        with open(os.path.join(os.path.dirname(os.path.dirname(real)), ".appenv-fingerprint.json")) as handle:
+            record = json.load(handle)
+    except (IOError, OSError, ValueError):
+        return None
+    if isinstance(record, dict) and record.get("kind") == "python_runtime" and isinstance(record.get("key"), str):
+        return record["key"]
+    return None
+
+
 class PycLayerSpec(_layer_base.LayerSpec):
-    """The .pyc files of a set of trees. Recompiling is safe to redo, so no roll-back is needed."""
+    """The .pyc files of a set of trees. Recompiling is safe to redo, so no roll-back is needed.
+
+    An overlay layer: the pycs of the listed sources are its files. Its fingerprint holds each
+    source's mtime (cheap to compare on every run), which differs between checkouts of the same
+    code, so its layer cache key holds the sources' content instead (and their size and mtime in
+    seconds for timestamp pycs, which record both), with the interpreter's identity.
+    """
 
     kind = "pyc_compile"
     format_version = 1
     strategy = "none"
+    overlay = True
     labels = {"invalidation_mode": "Invalidation mode", "optimize": "Optimisation levels",
               "python": "Python version", "trees": "Trees", "exclude": "Excluded paths"}
 
@@ -212,6 +250,7 @@ class PycLayerSpec(_layer_base.LayerSpec):
                  exclude=(), remove_orphans=True, state_dir="/var/lib/appenv/pyc", env=None):
         self.trees = sorted(os.path.abspath(tree) for tree in trees)
         self.interpreter = interpreter
+        self.invalidation_mode = invalidation_mode
         self.workers = workers
         self.exclude = list(exclude)
         self.remove_orphans_enabled = remove_orphans
@@ -237,6 +276,57 @@ class PycLayerSpec(_layer_base.LayerSpec):
 
     def lock_path(self):
         return self._lock
+
+    # -- the layer cache ---------------------------------------------------------------------
+    def effective_mode(self):
+        """The mode the pycs are written in: timestamp becomes checked-hash under SOURCE_DATE_EPOCH."""
+        epoch = (self.env or {}).get("SOURCE_DATE_EPOCH") or os.environ.get("SOURCE_DATE_EPOCH")
+        if self.invalidation_mode == "timestamp" and epoch not in (None, ""):
+            return "checked-hash"
+        return self.invalidation_mode
+
+    def interpreter_identity(self):
+        key = _runtime_key(self.interpreter)
+        if key:
+            return {"runtime": key}
+        real = os.path.realpath(self.interpreter)
+        return {"interpreter": real, "sha256": _layer_base.file_sha256(real)}
+
+    def cache_inputs(self):
+        mode = self.effective_mode()
+        sources = {}
+        for path, (size, mtime_ns) in self.listing.items():
+            sources[path] = [_layer_base.file_sha256(path)]
+            if mode == "timestamp":
+                sources[path] += [size, mtime_ns // 1000000000]
+        inputs = dict((key, value) for key, value in self.wanted.items() if key != "sources")
+        inputs.update(sources=_layer_base.digest(sources), invalidation_mode=mode,
+                      interpreter=self.interpreter_identity())
+        return inputs
+
+    def cache_key(self):
+        return _layer_base.digest({"kind": self.kind, "layer_version": self.format_version, "path": self.path,
+                                   "cache_inputs": self.cache_inputs()})
+
+    def overlay_root(self):
+        if len(self.trees) == 1:
+            return self.trees[0]
+        return os.path.commonpath(self.trees)
+
+    def overlay_files(self, facts):
+        paths = []
+        for source in self.listing:
+            paths.extend(pyc_paths(source, self.cache_tag, self.levels))
+        return _layer_base.overlay_relative(self.overlay_root(), paths)
+
+    def overlay_prunable(self, directory):
+        return os.path.basename(directory) == "__pycache__"
+
+    def restored(self, record):
+        """The record was made on the host that compiled: take this host's listing (same content)."""
+        record["inputs"] = dict(self.wanted)
+        removed = remove_orphans(self.trees) if self.remove_orphans_enabled else 0
+        record["facts"].update(listing=self.listing, compiled=0, removed=removed)
 
     @property
     def cache_tag(self):

@@ -155,8 +155,11 @@ class LayerCache:
         return meta
 
     # -- store ----------------------------------------------------------------
-    def store(self, key, source_dir, record):
-        """Archive source_dir as the entry for key. Failures become warnings, never errors."""
+    def store(self, key, source_dir, record, files=None):
+        """Archive source_dir as the entry for key. Failures become warnings, never errors.
+
+        files: only these paths (relative to source_dir, no directories) are archived: an overlay layer.
+        """
         with self._writing(key) as exclusive:
             if exclusive and key not in self._discarded:
                 existing = self.lookup(key)
@@ -165,7 +168,7 @@ class LayerCache:
             temp = None
             try:
                 temp = _temp_name(self._pack_path(key, source_dir))
-                meta = self._pack(key, source_dir, record, temp)
+                meta = self._pack(key, source_dir, record, temp, files)
                 self._publish(key, temp, meta)
             except (IOError, OSError, _download.RequestFailed) as exc:
                 self._warn("the layer was built but could not be stored in the layer cache %s (%s)"
@@ -184,10 +187,14 @@ class LayerCache:
         return str(exc)
 
     @staticmethod
-    def _pack(key, source_dir, record, temp):
+    def _pack(key, source_dir, record, temp, files=None):
         with tarfile.open(temp, "w:gz", compresslevel=1) as tar:
-            for name in sorted(os.listdir(source_dir)):
-                tar.add(os.path.join(source_dir, name), arcname=name)
+            if files is None:
+                for name in sorted(os.listdir(source_dir)):
+                    tar.add(os.path.join(source_dir, name), arcname=name)
+            else:
+                for rel in sorted(files):
+                    tar.add(os.path.join(source_dir, rel), arcname=rel, recursive=False)
         return {
             "format": CACHE_FORMAT,
             "key": key,

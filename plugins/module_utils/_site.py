@@ -63,6 +63,7 @@ class Runtime:
         self.site_packages = os.path.join(self.root, facts.get("purelib_rel") or
                                           "lib/python%s/site-packages" % self.minor)
         self.stdlib = os.path.join(self.root, "lib", "python" + self.minor)
+        self.cache_tag = facts.get("cache_tag") or "cpython-" + self.minor.replace(".", "")
 
     def user_site(self, base):
         """The site directory of a PYTHONUSERBASE (or --prefix, or venv) rooted at base (posix schemes)."""

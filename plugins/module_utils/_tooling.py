@@ -10,7 +10,10 @@ Two kinds of layer:
   bundles (``ensurepip/_bundled``, run as ``python pip.whl/pip``: no network,
   none of ensurepip's temporary copies and compile step); versions the bundle
   holds are installed with ``--no-index``. Everything goes in with
-  ``--no-compile`` and is then compiled ``unchecked-hash`` in parallel.
+  ``--no-compile`` and is then compiled ``unchecked-hash`` in parallel. It is
+  an overlay layer: its files (the distributions' RECORD entries, ``bin/pip*``
+  included, and their pycs) are what the layer cache stores; a restore swaps
+  them in for the runtime's own pip (see _layer's overlay layers).
 * ``ToolVenvSpec``: poetry, pipenv or uv, each in its own venv
   (``--symlinks --system-site-packages --without-pip``) installed with the
   runtime's pip (``venv/bin/python -m pip``, pip seen through the system site).
@@ -22,6 +25,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 
 from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _layer, _site
@@ -38,6 +42,34 @@ DEFAULT_VERSIONS = {
 # What each tool needs besides itself: poetry exports lock files through its export plugin.
 TOOL_EXTRAS = {"poetry": ["poetry-plugin-export==1.10.1"], "pipenv": [], "uv": []}
 TOOLS = ("uv", "poetry", "pipenv")
+
+# Runs in the runtime after an install: the named distributions and what they require (markers evaluated
+# for this interpreter, with pip's own copy of packaging), transitively: what the packaging layer is made of.
+_CLOSURE = r"""
+import importlib.metadata as md, json, re, sys
+try:
+    from pip._vendor.packaging.requirements import Requirement
+except ImportError:  # no pip among them: the named distributions alone
+    Requirement = None
+todo, seen = list(json.loads(sys.argv[1])), set()
+while todo:
+    name = re.sub(r"[-_.]+", "-", todo.pop()).lower()
+    if name in seen:
+        continue
+    try:
+        dist = md.distribution(name)
+    except md.PackageNotFoundError:
+        continue
+    seen.add(name)
+    for text in (dist.requires or []) if Requirement else []:
+        try:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+        except Exception:
+            pass
+print(json.dumps(sorted(seen)))
+"""
 
 _PIP_INSTALL = ["install", "--no-compile", "--disable-pip-version-check", "--no-input", "--no-warn-script-location"]
 
@@ -63,6 +95,7 @@ class PackagingToolsSpec(_layer.LayerSpec):
     kind = "pip_tooling"
     format_version = 1
     strategy = "none"
+    overlay = True
     labels = {"runtime": "Runtime fingerprint", "python_version": "Python version", "packages": "Packaging tools",
               "index": "Package index", "bytecode": "Bytecode"}
 
@@ -94,7 +127,47 @@ class PackagingToolsSpec(_layer.LayerSpec):
         return super(PackagingToolsSpec, self).compare(stored, wanted)
 
     def verify(self, stored):
-        return _site.drift(self.runtime.site_packages, stored.get("facts", {}).get("packages", {}))
+        facts = stored.get("facts", {})
+        expected = dict(facts.get("distributions") or {}, **facts.get("packages", {}))
+        return _site.drift(self.runtime.site_packages, expected)
+
+    # -- the layer cache: the files of the pinned distributions, relative to the runtime ------
+    def overlay_root(self):
+        return self.runtime.root
+
+    def _distribution_files(self, names, all_pycs):
+        """Absolute paths of what the named distributions installed (RECORD), with their pycs."""
+        found = _site.installed(self.runtime.site_packages)
+        paths = []
+        for name in names:
+            have = found.get(_site.canonical_name(name))
+            if not have:
+                continue
+            recorded = _site.record_paths(have[1]) or []
+            paths.extend(recorded)
+            for source in recorded:
+                if not source.endswith(".py"):
+                    continue
+                if all_pycs:
+                    paths.extend(_bytecode.pyc_files_of(source))
+                else:
+                    paths.extend(_bytecode.pyc_paths(source, self.runtime.cache_tag, (0,)))
+        return paths
+
+    def overlay_files(self, facts):
+        names = sorted(facts.get("distributions") or self.packages)
+        return _layer.overlay_relative(self.runtime.root, self._distribution_files(names, all_pycs=False))
+
+    def overlay_previous(self, stored, record):
+        """The previous version's files, and those of every distribution the restored layer holds that is
+        installed now (the pip and setuptools the runtime came with): what ``pip install`` would uninstall."""
+        names = set(self.packages)
+        for source in (stored, record):
+            names.update(((source or {}).get("facts") or {}).get("distributions") or {})
+        previous = _layer.overlay_relative(self.runtime.root, [
+            path for path in self._distribution_files(sorted(names), all_pycs=True)
+            if path.startswith(self.runtime.root.rstrip("/") + "/")]) or []
+        return sorted(set(previous) | set(_layer.overlay_record_files(stored) or []))
 
     def build(self, target, runner):
         site = self.runtime.site_packages
@@ -121,13 +194,25 @@ class PackagingToolsSpec(_layer.LayerSpec):
             extra = ["--force-reinstall"] if damaged else []
             pip_install(runner, pip_argv, extra + todo, self.index, "Installing %s" % ", ".join(todo),
                         self.retries, self.timeout, offline_dir=offline)
+        closure = self._closure(runner)
         if self.wanted["bytecode"] != "none":
-            files = _site.python_files(site, list(self.packages))
+            files = _site.python_files(site, closure)
             if files:
                 _bytecode.compile_trees(runner, python, [], "unchecked-hash", (0,), self.workers, files=files)
         found = _site.installed(site)
         return {"packages": dict((name, found[name][0]) for name in self.packages if name in found),
+                "distributions": dict((name, found[name][0]) for name in closure if name in found),
                 "installed": todo}
+
+    def _closure(self, runner):
+        """The pinned distributions and what they require, as installed (names, canonical)."""
+        result = runner.run([self.runtime.python, "-I", "-c", _CLOSURE, json.dumps(sorted(self.packages))],
+                            what="Listing what the packaging tools require")
+        try:
+            return [_site.canonical_name(name) for name in json.loads(result.stdout.strip().splitlines()[-1])]
+        except (ValueError, IndexError):
+            raise AppenvError("internal_error", detail="listing the packaging tools' requirements printed no "
+                                                       "result: %s" % runner.mask(result.output[-1000:]))
 
 
 class ToolVenvSpec(_layer.LayerSpec):
@@ -251,7 +336,7 @@ def run_pip_tooling(params, index, runner, check_mode=False, diff=False, cache=N
     packaging = PackagingToolsSpec(runtime, versions, index, params["compile_bytecode"], params["bytecode_workers"],
                                    params["retries"], params["timeout"])
     tools = _tool_specs(params, runtime, index)
-    named = [("packaging", _layer.converge(packaging, runner, check_mode, params["lock_timeout"]))]
+    named = [("packaging", _layer.converge(packaging, runner, check_mode, params["lock_timeout"], cache=cache))]
     for spec in tools:
         named.append((spec.name, _layer.converge(spec, runner, check_mode, params["lock_timeout"], cache=cache)))
     action, reasons = summarise(named)

@@ -23,6 +23,12 @@ description:
   - Each part is a layer with a fingerprint of the runtime's fingerprint, the tool names and versions, and the
     index options. A no-op run starts no pip process. A new runtime, another version, or files deleted by hand
     reinstall what is affected, with the reason in RV(reasons).
+  - With O(layer_cache), both parts are cached. The tool venvs are stored as directories; the packaging tools
+    are stored as the files they add to the runtime (the C(RECORD) entries of pip, setuptools, wheel and the
+    distributions they require, C(bin/pip*) included, and their pycs). Restoring them moves the runtime's own pip (and setuptools and wheel) aside,
+    as C(pip install) would uninstall them, moves the cached files in, checks them, and only then drops the
+    old files; a failure puts the old ones back. Their key holds the runtime's fingerprint key (which holds
+    its path, version and architecture), the versions, the index options and the bytecode setting.
 extends_documentation_fragment:
   - appenv.python.layer
   - appenv.python.layer_cache

@@ -23,8 +23,15 @@ description:
   - With O(source_date_epoch) (or C(SOURCE_DATE_EPOCH) in the environment) two runs on identical trees give
     byte-identical pycs. As py_compile does, C(timestamp) pycs are then written as C(checked-hash), since a timestamp
     pyc records its source's mtime, which differs between checkouts.
+  - With O(layer_cache), a tree compiled on one host is restored on the next (RV(action=restored)). The pycs
+    are looked up by the sources' content (plus their size and mtime for C(timestamp) pycs, which record both),
+    the trees' paths, the invalidation mode, the levels and the interpreter (its
+    M(appenv.python.python_runtime) fingerprint, or the interpreter file's sha256), so another checkout of the
+    same code hits and any change misses. A restore moves the files it replaces aside and puts them back if
+    it fails.
 extends_documentation_fragment:
   - appenv.python.layer
+  - appenv.python.layer_cache
 options:
   paths:
     description: Directories whose sources are compiled.
@@ -72,6 +79,7 @@ options:
     default: /var/lib/appenv/pyc
 notes:
   - Supports check mode (the action and reasons a real run would give) and diff mode (fingerprint before/after).
+  - O(layer_cache.controller_path) is not supported; use O(layer_cache.path) or O(layer_cache.url).
 seealso:
   - module: appenv.python.python_runtime
 """
@@ -91,7 +99,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 action:
-  description: C(created), C(kept), C(updated) (only changed sources recompiled) or C(recreated).
+  description: C(created), C(kept), C(updated) (only changed sources recompiled), C(recreated) or C(restored)
+    (from O(layer_cache), nothing compiled).
   returned: always
   type: str
   sample: updated
@@ -134,7 +143,9 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.appenv.python.plugins.module_utils import _layer_cache as layer_cache
 from ansible_collections.appenv.python.plugins.module_utils._bytecode import PycLayerSpec
+from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._layer import converge
 from ansible_collections.appenv.python.plugins.module_utils._module import run_module
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
@@ -156,6 +167,7 @@ def main():
             lock_timeout=dict(type="int", default=600),
             timeout=dict(type="int", default=900),
             retries=dict(type="int", default=3),
+            layer_cache=layer_cache.argument_spec(),
         ),
         supports_check_mode=True,
     )
@@ -164,6 +176,10 @@ def main():
     runner = CommandRunner(env=env)
 
     def backend(module):
+        if (params["layer_cache"] or {}).get("controller_path"):
+            raise AppenvError("bad_argument", option="layer_cache.controller_path", module="pyc_compile",
+                              detail="pyc_compile reaches its layer cache from the host itself: use "
+                                     "layer_cache.path (a directory or a mounted volume) or layer_cache.url.")
         missing = [path for path in params["paths"] if not os.path.isdir(path)]
         if module.check_mode and (missing or not os.path.exists(params["interpreter"])):
             # An earlier task of the play would create them: predict a full compile.
@@ -172,8 +188,10 @@ def main():
                     "reasons": ["%s does not exist yet (check mode: an earlier task would create it); everything "
                                 "would be compiled" % ", ".join(missing or [params["interpreter"]])]}
         spec = PycLayerSpec(params["paths"], params["interpreter"], params["invalidation_mode"], params["optimize"],
-                            params["workers"], params["exclude"], params["remove_orphans"], params["state_dir"])
-        layer = converge(spec, runner, check_mode=module.check_mode, lock_timeout=params["lock_timeout"])
+                            params["workers"], params["exclude"], params["remove_orphans"], params["state_dir"],
+                            env=env)
+        layer = converge(spec, runner, check_mode=module.check_mode, lock_timeout=params["lock_timeout"],
+                         cache=layer_cache.from_options(params["layer_cache"], "pyc_compile"))
         result = layer.as_result(diff=module._diff)
         facts = layer.facts if layer.action != "kept" else {}
         result.update(compiled=facts.get("compiled", 0), removed=facts.get("removed", 0),

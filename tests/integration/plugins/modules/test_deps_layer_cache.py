@@ -45,7 +45,7 @@ def test_fresh_hosts_restore_dependencies_from_a_shared_volume(
         finally:
             host.container.remove()
     assert actions == [("created", ["created", "created"], "created"),
-                       ("restored", ["created", "restored"], "restored")]
+                       ("restored", ["restored", "restored"], "restored")]
     # The wheel pip built from the sdist is kept in the cache location for the next miss.
     assert list(cache_dir.glob("wheels/pip/wheels/**/demo_sdist-1.0-*.whl"))
 

@@ -1,0 +1,353 @@
+"""Overlay layers (a set of files inside another directory) through the layer cache: store, swap-in
+restore with the previous version's files removed, roll-back on failure and after a kill, pyc_compile."""
+
+import json
+import os
+import shutil
+import sys
+
+import pytest
+
+from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _layer
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
+from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
+
+PYTHON = shutil.which("python3.11") or sys.executable
+
+
+class ToyOverlay(_layer.LayerSpec):
+    """Files pkg-<version>/... and bin/tool inside a root that holds other things too."""
+
+    kind = "toy_overlay"
+    strategy = "none"
+    overlay = True
+
+    def __init__(self, root, version, state):
+        self.root = str(root)
+        self.builds = 0
+        super(ToyOverlay, self).__init__(os.path.join(self.root, "site"), {"version": version},
+                                         state_path=str(state))
+
+    def overlay_root(self):
+        return self.root
+
+    def _files(self):
+        version = self.wanted["version"]
+        return {"site/pkg-%s/__init__.py" % version: "V = %r\n" % version,
+                "site/pkg-%s/RECORD" % version: "record %s\n" % version,
+                "bin/tool": "#!/bin/sh\necho %s\n" % version}
+
+    def build(self, target, runner):
+        self.builds += 1
+        for rel, text in self._files().items():
+            path = os.path.join(self.root, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as handle:
+                handle.write(text)
+        return {"version": self.wanted["version"]}
+
+    def overlay_files(self, facts):
+        return _layer.overlay_relative(self.root, [os.path.join(self.root, rel) for rel in self._files()])
+
+    def verify(self, stored):
+        missing = [rel for rel in self._files() if not os.path.exists(os.path.join(self.root, rel))]
+        # Like a *.dist-info: a directory of another version counts as installed, even empty.
+        others = [name for name in os.listdir(self.path)
+                  if name.startswith("pkg-") and name != "pkg-%s" % self.wanted["version"]]
+        return ["%s is missing" % rel for rel in missing] + ["%s is installed too" % name for name in others]
+
+
+def converge(spec, cache=None, **kwargs):
+    runner = CommandRunner()
+    return _layer.converge(spec, runner, cache=cache, **kwargs), runner
+
+
+def read(path):
+    with open(str(path)) as handle:
+        return handle.read()
+
+
+def fresh_root(tmp_path):
+    """A host's root holding something the layer does not own (kept across every swap)."""
+    root = tmp_path / "root"
+    shutil.rmtree(str(root), ignore_errors=True)
+    (root / "site").mkdir(parents=True)
+    (root / "site" / "other.py").write_text("unrelated\n")
+    return root
+
+
+def test_overlay_is_stored_as_its_files_and_restored_on_a_fresh_host(tmp_path):
+    cache = DirectoryCache(str(tmp_path / "cache"))
+    root = fresh_root(tmp_path)
+    state = tmp_path / "state.json"
+    first, _runner = converge(ToyOverlay(root, "1", state), cache)
+    assert first.action == "created"
+    assert sorted(first.facts["overlay"]["files"]) == ["bin/tool", "site/pkg-1/RECORD", "site/pkg-1/__init__.py"]
+
+    # A fresh host: the same root, without the layer (and without its fingerprint).
+    root = fresh_root(tmp_path)
+    state.unlink()
+    spec = ToyOverlay(root, "1", state)
+    predicted, _runner = converge(ToyOverlay(root, "1", state), cache, check_mode=True)
+    restored, runner = converge(spec, cache)
+    assert restored.action == predicted.action == "restored"
+    assert restored.reasons == predicted.reasons
+    assert "restored from the layer cache" in restored.reasons[-1]
+    assert spec.builds == 0 and runner.history == []
+    assert read(root / "bin" / "tool") == "#!/bin/sh\necho 1\n"
+    assert read(root / "site" / "other.py") == "unrelated\n"
+    assert not [name for name in os.listdir(str(root)) if name.startswith(".appenv-overlay-")]
+    again, runner = converge(ToyOverlay(root, "1", state), cache)
+    assert again.action == "kept" and runner.history == []
+
+
+def test_a_restore_removes_the_previous_versions_files(tmp_path):
+    cache = DirectoryCache(str(tmp_path / "cache"))
+    root = fresh_root(tmp_path)
+    state = tmp_path / "state.json"
+    converge(ToyOverlay(root, "2", state), cache)  # version 2 is in the cache
+    shutil.rmtree(str(root / "site" / "pkg-2"))
+    state.unlink()
+    converge(ToyOverlay(root, "1", state), cache)  # this host has version 1, built here
+
+    result, _runner = converge(ToyOverlay(root, "2", state), cache)
+    assert result.action == "restored"
+    assert not (root / "site" / "pkg-1").exists(), "the previous version's files and emptied directories go"
+    assert read(root / "site" / "pkg-2" / "__init__.py") == "V = '2'\n"
+    assert read(root / "bin" / "tool") == "#!/bin/sh\necho 2\n"
+    assert (root / "site" / "other.py").exists()
+
+
+def test_a_failed_swap_puts_the_previous_files_back(tmp_path, monkeypatch):
+    cache = DirectoryCache(str(tmp_path / "cache"))
+    root = fresh_root(tmp_path)
+    state = tmp_path / "state.json"
+    converge(ToyOverlay(root, "2", state), cache)
+    shutil.rmtree(str(root / "site" / "pkg-2"))
+    state.unlink()
+    converge(ToyOverlay(root, "1", state), cache)
+    before = sorted(str(path.relative_to(root)) for path in root.rglob("*"))
+
+    real_move = _layer._move
+    calls = []
+
+    def failing_move(source, dest):
+        calls.append(dest)
+        if len(calls) == 6:  # after the old files went aside and one new file came in
+            raise OSError(28, "No space left on device")
+        return real_move(source, dest)
+
+    monkeypatch.setattr(_layer, "_move", failing_move)
+    with pytest.raises(Exception) as raised:
+        converge(ToyOverlay(root, "2", state), cache)
+    assert raised.value.code == "layer_no_space"
+    monkeypatch.setattr(_layer, "_move", real_move)
+    assert sorted(str(path.relative_to(root)) for path in root.rglob("*")) == before
+    assert read(root / "bin" / "tool") == "#!/bin/sh\necho 1\n"
+
+
+def test_a_restore_killed_half_way_is_rolled_back_by_the_next_run(tmp_path, monkeypatch):
+    cache = DirectoryCache(str(tmp_path / "cache"))
+    root = fresh_root(tmp_path)
+    state = tmp_path / "state.json"
+    converge(ToyOverlay(root, "2", state), cache)
+    shutil.rmtree(str(root / "site" / "pkg-2"))
+    state.unlink()
+    converge(ToyOverlay(root, "1", state), cache)
+    before = dict((str(path.relative_to(root)), read(path)) for path in root.rglob("*") if path.is_file())
+
+    real_move = _layer._move
+    calls = []
+
+    class Killed(BaseException):
+        pass
+
+    def dying_move(source, dest):
+        calls.append(dest)
+        if len(calls) == 6:
+            raise Killed()
+        return real_move(source, dest)
+
+    monkeypatch.setattr(_layer, "_move", dying_move)
+    monkeypatch.setattr(_layer, "_overlay_rollback", lambda *args: None)  # a kill runs no clean-up
+    with pytest.raises(Killed):
+        converge(ToyOverlay(root, "2", state), cache)
+    monkeypatch.undo()
+    assert read(root / "bin" / "tool") == "#!/bin/sh\necho 2\n", "the kill came half-way through the swap"
+    assert not state.exists()
+
+    # The next run rolls back first (the previous files, as they were), then restores.
+    result, _runner = converge(ToyOverlay(root, "2", state), cache, check_mode=True)
+    assert result.action == "restored"
+    spec = ToyOverlay(root, "1", state)
+    assert _layer.recover_overlay(spec) is not None
+    after = dict((str(path.relative_to(root)), read(path)) for path in root.rglob("*") if path.is_file())
+    assert after == before
+    assert json.loads(read(state))["inputs"] == {"version": "1"}, "the previous fingerprint is back too"
+    assert converge(ToyOverlay(root, "1", state))[0].action == "kept"
+    result, _runner = converge(ToyOverlay(root, "2", state), cache)
+    assert result.action == "restored"
+    assert read(root / "bin" / "tool") == "#!/bin/sh\necho 2\n"
+
+
+def test_an_entry_whose_files_do_not_match_its_record_is_discarded(tmp_path):
+    cache = DirectoryCache(str(tmp_path / "cache"))
+    root = fresh_root(tmp_path)
+    state = tmp_path / "state.json"
+    spec = ToyOverlay(root, "1", state)
+    converge(spec, cache)
+    key = spec.cache_key()
+    meta_path = cache._paths(key)[2]
+    meta = json.loads(read(meta_path))
+    meta["record"]["facts"]["overlay"]["files"].append("site/pkg-1/not-in-the-archive.py")
+    with open(meta_path, "w") as handle:
+        json.dump(meta, handle)
+    root = fresh_root(tmp_path)
+    state.unlink()
+    result, _runner = converge(ToyOverlay(root, "1", state), cache)
+    assert result.action == "created"
+    assert any("does not hold the files" in warning for warning in result.warnings), result.warnings
+
+
+@pytest.mark.parametrize("rel, ok", [("a/b.py", True), ("../etc/passwd", False), ("/etc/passwd", False),
+                                     ("a/../../b", False), ("a//b", False), (".appenv-overlay-x.old/f", False),
+                                     ("", False), (None, False)])
+def test_overlay_paths_are_checked(rel, ok):
+    assert _layer.overlay_path_ok(rel) is ok
+
+
+def test_overlay_relative_refuses_files_outside_the_root(tmp_path):
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "a").write_text("")
+    assert _layer.overlay_relative(str(tmp_path / "root"), [str(tmp_path / "root" / "a")]) == ["a"]
+    assert _layer.overlay_relative(str(tmp_path / "root"), [str(tmp_path / "elsewhere")]) is None
+
+
+# --- pyc_compile through the cache ---------------------------------------------------------
+
+def make_tree(root):
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("VALUE = 1\n")
+    (root / "app.py").write_text("import pkg\n")
+    return root
+
+
+def pycs(tree):
+    return dict((str(path.relative_to(tree)), path.read_bytes()) for path in sorted(tree.rglob("*.pyc")))
+
+
+def pyc_spec(tree, state, **kwargs):
+    return _bytecode.PycLayerSpec([str(tree)], PYTHON, state_dir=str(state), **kwargs)
+
+
+def new_checkout(tmp_path, mtime):
+    """The same sources on a fresh host: another checkout (other mtimes), no pycs, no state."""
+    tree = tmp_path / "app"
+    shutil.rmtree(str(tree), ignore_errors=True)
+    shutil.rmtree(str(tmp_path / "state"), ignore_errors=True)
+    make_tree(tree)
+    for path in tree.rglob("*.py"):
+        os.utime(str(path), (mtime, mtime))
+    return tree
+
+
+@pytest.mark.parametrize("mode", ["checked-hash", "unchecked-hash"])
+def test_pycs_restored_for_another_checkout_of_the_same_code(tmp_path, mode):
+    cache = DirectoryCache(str(tmp_path / "cache"))
+    tree = new_checkout(tmp_path, 1000000000)
+    first, _runner = converge(pyc_spec(tree, tmp_path / "state", invalidation_mode=mode, optimize_levels=(0, 1)),
+                              cache)
+    assert first.action == "created"
+    built = pycs(tree)
+    assert len(built) == 4
+
+    tree = new_checkout(tmp_path, 1100000000)
+    restored, runner = converge(pyc_spec(tree, tmp_path / "state", invalidation_mode=mode,
+                                         optimize_levels=(0, 1)), cache)
+    assert restored.action == "restored" and runner.history == []
+    assert pycs(tree) == built
+    again, runner = converge(pyc_spec(tree, tmp_path / "state", invalidation_mode=mode, optimize_levels=(0, 1)),
+                             cache)
+    assert (again.action, runner.history) == ("kept", [])
+
+    # Changed content, another level, another mode: misses.
+    (tree / "app.py").write_text("import pkg\nX = 2\n")
+    assert converge(pyc_spec(tree, tmp_path / "state", invalidation_mode=mode, optimize_levels=(0, 1)),
+                    cache)[0].action == "updated"
+    tree = new_checkout(tmp_path, 1000000000)
+    (tree / "app.py").write_text("import pkg\nX = 3\n")
+    assert converge(pyc_spec(tree, tmp_path / "state", invalidation_mode=mode, optimize_levels=(0, 1)),
+                    cache)[0].action == "created"
+    tree = new_checkout(tmp_path, 1000000000)
+    assert converge(pyc_spec(tree, tmp_path / "state", invalidation_mode=mode, optimize_levels=(0,)),
+                    cache)[0].action == "created"
+
+
+def test_timestamp_pycs_only_hit_with_the_same_mtimes(tmp_path):
+    cache = DirectoryCache(str(tmp_path / "cache"))
+    tree = new_checkout(tmp_path, 1000000000)
+    assert converge(pyc_spec(tree, tmp_path / "state", invalidation_mode="timestamp"), cache)[0].action == "created"
+    tree = new_checkout(tmp_path, 1100000000)
+    assert converge(pyc_spec(tree, tmp_path / "state", invalidation_mode="timestamp"), cache)[0].action == "created"
+    tree = new_checkout(tmp_path, 1000000000)
+    assert converge(pyc_spec(tree, tmp_path / "state", invalidation_mode="timestamp"), cache)[0].action == "restored"
+
+
+def test_pyc_cache_key_holds_the_interpreter(tmp_path):
+    tree = make_tree(tmp_path / "app")
+    spec = pyc_spec(tree, tmp_path / "state")
+    identity = spec.interpreter_identity()
+    assert identity["interpreter"] == os.path.realpath(PYTHON) and len(identity["sha256"]) == 64
+    fingerprint = tmp_path / "fake" / ".appenv-fingerprint.json"
+    (tmp_path / "fake" / "bin").mkdir(parents=True)
+    fingerprint.write_text(json.dumps({"kind": "python_runtime", "key": "k" * 64}))
+    shutil.copy(os.path.realpath(PYTHON), str(tmp_path / "fake" / "bin" / "python3.11"))
+    other = _bytecode.PycLayerSpec([str(tree)], str(tmp_path / "fake" / "bin" / "python3.11"),
+                                   state_dir=str(tmp_path / "state"))
+    assert other.interpreter_identity() == {"runtime": "k" * 64}
+    assert other.cache_key() != spec.cache_key()
+
+
+def test_source_date_epoch_turns_timestamp_into_checked_hash_in_the_key(tmp_path, monkeypatch):
+    tree = make_tree(tmp_path / "app")
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    plain = pyc_spec(tree, tmp_path / "state", invalidation_mode="timestamp")
+    assert plain.effective_mode() == "timestamp"
+    pinned = pyc_spec(tree, tmp_path / "state", invalidation_mode="timestamp", env={"SOURCE_DATE_EPOCH": 1})
+    assert pinned.effective_mode() == "checked-hash"
+    assert pinned.cache_key() == pyc_spec(tree, tmp_path / "state", invalidation_mode="checked-hash").cache_key()
+
+
+def test_a_restore_that_fails_its_check_is_rolled_back_and_built(tmp_path, monkeypatch):
+    cache = DirectoryCache(str(tmp_path / "cache"))
+    root = fresh_root(tmp_path)
+    state = tmp_path / "state.json"
+    converge(ToyOverlay(root, "2", state), cache)
+    shutil.rmtree(str(root / "site" / "pkg-2"))
+    state.unlink()
+    converge(ToyOverlay(root, "1", state), cache)
+    before = sorted(str(path.relative_to(root)) for path in root.rglob("*"))
+
+    checked = []
+    real_verify = ToyOverlay.verify
+
+    def verify_then_fail(self, stored):
+        checked.append(real_verify(self, stored))  # what the check saw right after the swap
+        return ["damaged on purpose"] if len(checked) == 1 else checked[-1]
+
+    seen_by_build = []
+    real_build = ToyOverlay.build
+
+    def build(self, target, runner):
+        seen_by_build.append(sorted(str(path.relative_to(root)) for path in root.rglob("*")))
+        return real_build(self, target, runner)
+
+    monkeypatch.setattr(ToyOverlay, "verify", verify_then_fail)
+    monkeypatch.setattr(ToyOverlay, "build", build)
+    spec = ToyOverlay(root, "2", state)
+    result, _runner = converge(spec, cache)
+    assert checked[0] == [], "the previous version's directories were gone before the check"
+    assert result.action == "recreated" and spec.builds == 1
+    assert any("do not check out (damaged on purpose)" in warning for warning in result.warnings), result.warnings
+    assert seen_by_build == [before], "the roll-back put back every file and directory before the build"
+    assert read(root / "site" / "pkg-2" / "__init__.py") == "V = '2'\n"
