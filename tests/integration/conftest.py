@@ -3,6 +3,9 @@
 import hashlib
 import os
 import shutil
+import socket
+import subprocess
+import time
 import threading
 import uuid
 from pathlib import Path
@@ -34,6 +37,57 @@ class Host:
 
     def python(self, dest=DEFAULT_DEST):
         return "%s/bin/python3" % dest
+
+
+class SshHost(Host):
+    """A container reached by Ansible over SSH (sshd on a free 127.0.0.1 port), the way VMs are provisioned.
+
+    The test still looks inside through docker exec; Ansible and the modules' transfers go over SSH.
+    """
+
+    def __init__(self, container, arch, port, key):
+        super().__init__(container, arch)
+        self.port = port
+        self.key = key
+
+    def inventory_line(self):
+        return ("%s ansible_connection=ssh ansible_host=127.0.0.1 ansible_port=%d ansible_user=root "
+                "ansible_ssh_private_key_file=%s ansible_ssh_common_args='-o StrictHostKeyChecking=no "
+                "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR'" % (self.name, self.port, self.key))
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_ssh_host(image, key_dir):
+    """A fresh bookworm x86_64 container with sshd on 127.0.0.1 and a key pair in key_dir."""
+    key = Path(key_dir) / "id_ed25519"
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    host = _start_host(image, "x86_64", network="host")
+    port = _free_port()
+    host.sh("mkdir -p /root/.ssh /run/sshd && chmod 700 /root/.ssh && printf '%%s\\n' '%s' > /root/.ssh/authorized_keys"
+            " && /usr/sbin/sshd -p %d -o ListenAddress=127.0.0.1 -o PermitRootLogin=prohibit-password"
+            % (key.with_suffix(".pub").read_text().strip(), port))
+    ssh_host = SshHost(host.container, "x86_64", port, key)
+    deadline = time.time() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return ssh_host
+        except OSError:
+            if time.time() > deadline:
+                host.container.remove()
+                raise
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def ssh_image(docker_ready):
+    return docker_host.ensure_image("bookworm", "amd64", include=docker_host.SSH_PACKAGES, variant="ssh")
 
 
 def _start_host(image, arch, **kwargs):

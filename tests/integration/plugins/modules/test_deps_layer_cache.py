@@ -3,7 +3,7 @@
 import pytest
 
 from tests.integration import harness
-from tests.integration.conftest import _start_host, install_deps, install_runtime, install_tooling
+from tests.integration.conftest import _start_host, install_deps, install_runtime, install_tooling, start_ssh_host
 from tests.integration.plugins.modules.test_app_dependencies import run_app, write_files
 
 pytestmark = pytest.mark.integration
@@ -61,16 +61,28 @@ def test_fresh_hosts_restore_dependencies_from_a_shared_volume(
         host.container.remove()
 
 
-def test_controller_side_cache_for_dependencies(amd64_image, runtime_mirror, package_index, tmp_path):
+@pytest.mark.parametrize("connection", ["docker", "ssh"])
+def test_controller_side_cache_for_dependencies(connection, request, runtime_mirror, package_index, tmp_path):
+    """The controller keeps the cache; entries move over the Ansible connection (docker exec, or SSH)."""
     cache = {"controller_path": str(tmp_path / "controller-cache")}
+    image = request.getfixturevalue("ssh_image" if connection == "ssh" else "amd64_image")
+
+    def start():
+        if connection == "ssh":
+            return start_ssh_host(image, tmp_path)
+        return _start_host(image, "x86_64", network="host")
+
     actions = []
-    for unused in range(2):
-        host = _start_host(amd64_image, "x86_64", network="host")
+    # Two fresh hosts with the same app, then a third with one requirement added (a miss for that layer only).
+    for requirements in ("demo-alpha\n", "demo-alpha\n", "demo-alpha\ndemo-gamma\n"):
+        host = start()
         try:
-            _runtime, _tooling, deps = provision(host, runtime_mirror, package_index, cache,
-                                                 {"requirements.txt": "demo-alpha\n"})
-            actions.append(deps["action"])
+            runtime, _tooling, deps = provision(host, runtime_mirror, package_index, cache,
+                                                {"requirements.txt": requirements})
+            actions.append((runtime["action"], deps["action"]))
             assert run_app(host, deps, "import demo_alpha; print(demo_alpha.__version__)") == "1.0"
+            if deps["action"] == "restored":
+                assert deps["commands"] == [], "a restore must not start an installer"
         finally:
             host.container.remove()
-    assert actions == ["created", "restored"]
+    assert actions == [("created", "created"), ("restored", "restored"), ("restored", "created")]
