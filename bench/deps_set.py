@@ -49,6 +49,7 @@ def for_arch(arch):
     finally:
         _TOOLS_ARCH.reset(token)
 
+
 HERMETIC = "hermetic"
 WEBAPP = "webapp"
 LARGE = "large"

@@ -16,6 +16,7 @@ file there.
 import dataclasses
 from typing import Callable, Dict, Optional, Tuple
 
+
 class Skipped(Exception):
     """Raised by a scenario that cannot run here (e.g. a package set needing an unreachable registry):
     bench.run logs it and records it under `skipped`, not as an error."""

@@ -20,10 +20,10 @@ import time
 import pytest
 
 from tests.integration import harness
-from tests.integration.conftest import DEFAULT_DEST, _start_host, install_deps, install_runtime, install_tooling
+from tests.integration.conftest import DEFAULT_DEST, _start_host, install_deps, install_runtime
 from tests.integration.faults import injection
 from tests.integration.harness import error_of
-from tests.integration.plugins.modules.test_app_dependencies import (APP, IMPORTS, prepare, project_files, run_app,
+from tests.integration.plugins.modules.test_app_dependencies import (APP, prepare, project_files, run_app,
                                                                      write_files)
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -247,7 +247,7 @@ def test_two_runs_at_once_are_serialised(amd64_host, runtime_mirror, package_ind
     prepare(amd64_host, runtime_mirror, package_index)
     write_files(amd64_host, project_files("requirements", package_index))
     args = {"project_dir": APP, "index_url": package_index.simple_url}
-    runs = [injection.Background(amd64_host, MODULE, args) for _ in range(2)]
+    runs = [injection.Background(amd64_host, MODULE, args) for unused in range(2)]
     results = [run.wait() for run in runs]
     assert [rc for rc, _result in results] == [0, 0], results
     assert sorted(result["action"] for _rc, result in results) == ["created", "kept"], results

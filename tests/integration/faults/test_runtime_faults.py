@@ -91,7 +91,7 @@ def test_two_runs_at_once_are_serialised(amd64_host, runtime_mirror):
     Expected: both succeed; one builds the runtime (changed), the other waits for the layer lock and finds it
     complete (kept); the next run keeps.
     """
-    runs = [start_install(amd64_host, runtime_mirror, "3.11") for _ in range(2)]
+    runs = [start_install(amd64_host, runtime_mirror, "3.11") for unused in range(2)]
     results = [run.wait() for run in runs]
     assert [rc for rc, _result in results] == [0, 0], results
     # One built the runtime; the other waited for the lock and then found it complete.
