@@ -101,14 +101,20 @@ def test_overlay_is_stored_as_its_files_and_restored_on_a_fresh_host(tmp_path):
     assert again.action == "kept" and runner.history == []
 
 
-def test_a_restore_removes_the_previous_versions_files(tmp_path):
+def version_2_cached_version_1_here(tmp_path):
+    """A cache holding version 2 of the toy overlay, and a host where version 1 was built."""
     cache = DirectoryCache(str(tmp_path / "cache"))
     root = fresh_root(tmp_path)
     state = tmp_path / "state.json"
-    converge(ToyOverlay(root, "2", state), cache)  # version 2 is in the cache
+    converge(ToyOverlay(root, "2", state), cache)
     shutil.rmtree(str(root / "site" / "pkg-2"))
     state.unlink()
-    converge(ToyOverlay(root, "1", state), cache)  # this host has version 1, built here
+    converge(ToyOverlay(root, "1", state), cache)
+    return cache, root, state
+
+
+def test_a_restore_removes_the_previous_versions_files(tmp_path):
+    cache, root, state = version_2_cached_version_1_here(tmp_path)
 
     result, _runner = converge(ToyOverlay(root, "2", state), cache)
     assert result.action == "restored"
@@ -119,13 +125,7 @@ def test_a_restore_removes_the_previous_versions_files(tmp_path):
 
 
 def test_a_failed_swap_puts_the_previous_files_back(tmp_path, monkeypatch):
-    cache = DirectoryCache(str(tmp_path / "cache"))
-    root = fresh_root(tmp_path)
-    state = tmp_path / "state.json"
-    converge(ToyOverlay(root, "2", state), cache)
-    shutil.rmtree(str(root / "site" / "pkg-2"))
-    state.unlink()
-    converge(ToyOverlay(root, "1", state), cache)
+    cache, root, state = version_2_cached_version_1_here(tmp_path)
     before = sorted(str(path.relative_to(root)) for path in root.rglob("*"))
 
     real_move = _layer._move
@@ -147,13 +147,7 @@ def test_a_failed_swap_puts_the_previous_files_back(tmp_path, monkeypatch):
 
 
 def test_a_restore_killed_half_way_is_rolled_back_by_the_next_run(tmp_path, monkeypatch):
-    cache = DirectoryCache(str(tmp_path / "cache"))
-    root = fresh_root(tmp_path)
-    state = tmp_path / "state.json"
-    converge(ToyOverlay(root, "2", state), cache)
-    shutil.rmtree(str(root / "site" / "pkg-2"))
-    state.unlink()
-    converge(ToyOverlay(root, "1", state), cache)
+    cache, root, state = version_2_cached_version_1_here(tmp_path)
     before = dict((str(path.relative_to(root)), read(path)) for path in root.rglob("*") if path.is_file())
 
     real_move = _layer._move
@@ -319,13 +313,7 @@ def test_source_date_epoch_turns_timestamp_into_checked_hash_in_the_key(tmp_path
 
 
 def test_a_restore_that_fails_its_check_is_rolled_back_and_built(tmp_path, monkeypatch):
-    cache = DirectoryCache(str(tmp_path / "cache"))
-    root = fresh_root(tmp_path)
-    state = tmp_path / "state.json"
-    converge(ToyOverlay(root, "2", state), cache)
-    shutil.rmtree(str(root / "site" / "pkg-2"))
-    state.unlink()
-    converge(ToyOverlay(root, "1", state), cache)
+    cache, root, state = version_2_cached_version_1_here(tmp_path)
     before = sorted(str(path.relative_to(root)) for path in root.rglob("*"))
 
     checked = []
