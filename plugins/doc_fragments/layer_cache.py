@@ -63,4 +63,16 @@ options:
           - Applies to O(layer_cache.path) and O(layer_cache.controller_path); an HTTP cache is evicted on the
             server.
         type: int
+      compression:
+        description:
+          - How new entries are stored. V(none) keeps a plain tar archive, V(gzip) compresses it (level 1, about a
+            third of the size for a venv).
+          - V(auto) is V(none) for O(layer_cache.path), where the cache is a local directory or volume and reading the
+            plain archive is faster than decompressing the smaller one, and V(gzip) for O(layer_cache.controller_path)
+            and O(layer_cache.url), whose entries cross a network.
+          - Entries already stored are read whatever their compression (their metadata names it); a layer is stored
+            again only when it is built.
+        type: str
+        choices: [auto, none, gzip]
+        default: auto
 """

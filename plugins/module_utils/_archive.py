@@ -24,16 +24,27 @@ member (never following a link, never changing ownership), keeps mtimes and
 executable bits, strips setuid/setgid/sticky and world-writable bits, and
 removes what it wrote if it fails half-way. gzip, xz, bzip2 and plain tar are
 read with the standard library; zstd where the host's Python has it (3.14+).
+
+Writing is the slow half (tens of thousands of small files in a venv), so when
+the archive has many members (``native_min_members``), the destination is new
+or empty, the archive is plain tar or gzip, no member carries a bit to strip
+and the host has GNU tar, the members the scan accepted
+are written by ``tar`` reading the same open file (no new lookup of the path,
+so the file that was checked is the file that is extracted); otherwise, and
+when ``native=False``, they are written from Python. A plain tar is scanned by
+seeking from header to header, so only the member data ``tar`` writes is read.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import gzip
 import os
 import shutil
 import stat
+import subprocess
 import sys
 import tarfile
 import zlib
@@ -52,6 +63,7 @@ except ImportError:
     zstd = None
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner, find_program
 
 _CHUNK = 1 << 20
 # No tar header, GNU long name or pax record is legitimately this large: a bigger
@@ -117,24 +129,29 @@ class _Guard:
 
 
 def _open_stream(path):
-    """The decompressed stream of path (a seekable file object) and the format's name."""
-    with open(path, "rb") as handle:
-        head = handle.read(6)
-    if head[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(path, "rb"), "gzip"
-    if head[:6] == b"\xfd7zXZ\x00":
-        if lzma is None:
-            raise _Unsupported("xz")
-        return lzma.LZMAFile(path, "rb"), "xz"
-    if head[:3] == b"BZh":
-        if bz2 is None:
-            raise _Unsupported("bzip2")
-        return bz2.BZ2File(path, "rb"), "bzip2"
-    if head[:4] == b"\x28\xb5\x2f\xfd":
-        if zstd is None:
-            raise _Unsupported("zstd")
-        return zstd.ZstdFile(path, "rb"), "zstd"  # pragma: no cover - Python 3.14+
-    return open(path, "rb"), "tar"
+    """The open archive file, its decompressed stream (seekable) and the format's name."""
+    raw = open(path, "rb")
+    try:
+        head = raw.read(6)
+        raw.seek(0)
+        if head[:2] == b"\x1f\x8b":
+            return raw, gzip.GzipFile(fileobj=raw, mode="rb"), "gzip"
+        if head[:6] == b"\xfd7zXZ\x00":
+            if lzma is None:
+                raise _Unsupported("xz")
+            return raw, lzma.LZMAFile(raw, "rb"), "xz"
+        if head[:3] == b"BZh":
+            if bz2 is None:
+                raise _Unsupported("bzip2")
+            return raw, bz2.BZ2File(raw, "rb"), "bzip2"
+        if head[:4] == b"\x28\xb5\x2f\xfd":
+            if zstd is None:
+                raise _Unsupported("zstd")
+            return raw, zstd.ZstdFile(raw, "rb"), "zstd"  # pragma: no cover - Python 3.14+
+    except BaseException:
+        raw.close()
+        raise
+    return raw, raw, "tar"
 
 
 def _normalise(name, member):
@@ -410,6 +427,96 @@ def _extract(tar, dest, entries, made):
     return counts
 
 
+# Below this many members the Python writer is done before tar would have started.
+NATIVE_MIN_MEMBERS = 256
+_GNU_TAR = []
+# What tar says when the disk, not the archive, is at fault: raised as OSError, like the Python writer.
+_TAR_OS_ERRORS = (("No space left on device", errno.ENOSPC), ("Read-only file system", errno.EROFS),
+                  ("Permission denied", errno.EACCES), ("Disk quota exceeded", errno.EDQUOT))
+
+
+def gnu_tar():
+    """The path of GNU tar on the host (checked once per process), or None."""
+    if not _GNU_TAR:
+        program = find_program("tar")
+        found = None
+        if program is not None:
+            try:
+                version = CommandRunner().run([program, "--version"], what="Looking for GNU tar", check=False)
+            except AppenvError:
+                version = None
+            if version is not None and version.rc == 0 and "GNU tar" in version.stdout.split("\n", 1)[0]:
+                found = program
+        _GNU_TAR.append(found)
+    return _GNU_TAR[0]
+
+
+def _native_ready(fmt, dest, entries, min_members):
+    """GNU tar's path when it may write these checked members into dest, else None."""
+    if len(entries) < min_members or fmt not in ("tar", "gzip") or (fmt == "gzip" and find_program("gzip") is None):
+        return None
+    try:
+        if os.listdir(dest):
+            return None  # tar's writes could not be told from what was there: the Python writer undoes exactly
+    except OSError:
+        pass  # missing: tar's -C needs it, made by the caller
+    for member, _rel, kind, _target in entries:
+        if kind in ("file", "dir") and member.mode & _STRIP_BITS:
+            return None  # tar keeps setuid, sticky and world-writable bits; the Python writer strips them
+    return gnu_tar()
+
+
+def _extract_native(runner, tar_program, archive, fmt, dest, entries):
+    """Write the checked members with GNU tar reading the already open archive. Raises OSError."""
+    os.lseek(archive.fileno(), 0, os.SEEK_SET)  # the fd tar inherits: a buffered seek may move only the buffer
+    argv = [tar_program, "-x", "-f", "-", "-C", dest, "--no-same-owner", "--same-permissions",
+            "--no-overwrite-dir", "--warning=no-unknown-keyword"]
+    if fmt == "gzip":
+        argv.insert(2, "-z")
+    result = runner.run(argv, what="Extracting an archive", check=False, stdin_file=archive)
+    if result.rc != 0:
+        detail = result.output[-2000:] or "tar exited with status %d" % result.rc
+        for text, code in _TAR_OS_ERRORS:
+            if text in detail:
+                raise OSError(code, "%s (tar: %s)" % (os.strerror(code), detail.strip()))
+        raise OSError(errno.EIO, "tar could not extract the checked archive: %s" % detail.strip())
+    counts = {"files": 0, "directories": 0, "symlinks": 0}
+    for member, rel, kind, _target in entries:
+        if not os.path.lexists(os.path.join(dest, rel)):
+            raise OSError(errno.EIO, "tar exited with status 0 but did not write %s" % member.name)
+        counts[{"file": "files", "lnk": "files", "dir": "directories", "sym": "symlinks"}[kind]] += 1
+    # tar makes the symlinks it must not follow yet (absolute, or with '..') at its very end, and leaves some
+    # directories with the time of the run: their mtimes again, deepest first, as the Python writer sets them.
+    for rel, mtime in sorted(((rel, member.mtime) for member, rel, kind, _target in entries if kind == "dir"),
+                             reverse=True):
+        os.utime(os.path.join(dest, rel), (mtime, mtime))
+    return counts
+
+
+def _clear(dest, created_root):
+    """Empty dest (which was empty before), or remove what was created for it."""
+    if created_root is not None:
+        shutil.rmtree(created_root, ignore_errors=True)
+        return
+    try:
+        names = os.listdir(dest)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(dest, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            _remove_file(path)
+
+
+def _remove_file(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 def _undo(made, created_root):
     for path in reversed(made):
         try:
@@ -437,12 +544,15 @@ def _missing_root(dest):
 
 
 def safe_extract(archive_path, dest_dir, max_total_bytes=4 << 30, max_members=200000, max_ratio=None,
-                 allow_absolute_symlinks=False):
+                 allow_absolute_symlinks=False, native=True, runner=None, native_min_members=NATIVE_MIN_MEMBERS):
     """Extract a tar archive (plain, gzip, xz, bzip2; zstd on Python 3.14+) into dest_dir (created if needed).
 
     Every member is checked before anything is written; see the module's docstring.
     allow_absolute_symlinks: keep absolute symlinks (only for the collection's own layer-cache
     entries, restored at the path they were built for); nothing is ever written through one.
+    native: let GNU tar write the checked members where it may (see the module's docstring), for archives of
+    at least native_min_members members;
+    runner: the CommandRunner that starts it (so the module's history shows it).
     Returns dict(files=<regular files and hardlinks>, bytes=<unpacked bytes>, directories=, symlinks=).
     Raises AppenvError archive_unsafe (nothing written), archive_corrupt, archive_unsupported.
     Local write errors (disk full, read-only) propagate as OSError for the layer engine to name,
@@ -453,7 +563,7 @@ def safe_extract(archive_path, dest_dir, max_total_bytes=4 << 30, max_members=20
     shown = os.path.basename(archive_path) or archive_path
     try:
         archive_size = os.path.getsize(archive_path)
-        stream, fmt = _open_stream(archive_path)
+        raw, stream, fmt = _open_stream(archive_path)
     except _Unsupported as exc:
         raise AppenvError("archive_unsupported", archive=shown, format=str(exc),
                           python="%d.%d" % tuple(sys.version_info[:2]))
@@ -473,11 +583,18 @@ def safe_extract(archive_path, dest_dir, max_total_bytes=4 << 30, max_members=20
         except _READ_ERRORS as exc:
             raise _Corrupt("%s: %s" % (exc.__class__.__name__, exc) if str(exc) else exc.__class__.__name__)
         created_root = _missing_root(dest)
+        tar_program = _native_ready(fmt, dest, entries, native_min_members) if native else None
         os.makedirs(dest, 0o755, exist_ok=True)
         try:
-            counts = _extract(tar, dest, entries, made)
+            if tar_program is not None:
+                counts = _extract_native(runner or CommandRunner(), tar_program, raw, fmt, dest, entries)
+            else:
+                counts = _extract(tar, dest, entries, made)
         except BaseException:
-            _undo(made, created_root)
+            if tar_program is not None:
+                _clear(dest, created_root)
+            else:
+                _undo(made, created_root)
             raise
     except _Unsafe as exc:
         raise AppenvError("archive_unsafe", archive=shown, member=exc.member, why=exc.why)
@@ -485,5 +602,6 @@ def safe_extract(archive_path, dest_dir, max_total_bytes=4 << 30, max_members=20
         raise AppenvError("archive_corrupt", archive=shown, detail=str(exc))
     finally:
         stream.close()
+        raw.close()
     counts["bytes"] = total
     return counts

@@ -466,12 +466,12 @@ def _restored_reason(meta):
     return "restored from the layer cache (built %s on %s)" % (when, meta.get("built_on") or "an unknown host")
 
 
-def _restore(spec, cache, key):
+def _restore(spec, cache, key, runner=None):
     """Put the cached layer in place with the same roll-back as a build; its record, or None."""
     staging = _staging_path(spec.path)
     if os.path.lexists(staging):
         remove_tree(staging)
-    meta = cache.restore(key, staging)
+    meta = cache.restore(key, staging, runner=runner)
     if meta is None:
         return None
     if not _state_inside_layer(spec) and os.path.lexists(spec.state_path):
@@ -615,12 +615,12 @@ def _prune(spec, root, rels):
             directory = os.path.dirname(directory)
 
 
-def _restore_overlay(spec, cache, key, stored):
+def _restore_overlay(spec, cache, key, stored, runner=None):
     """Swap the cached files in over the previous version's; its record, or None (then the layer is built)."""
     root, staging, aside = _overlay_dirs(spec)
     if os.path.lexists(staging):
         remove_tree(staging)
-    meta = cache.restore(key, staging)
+    meta = cache.restore(key, staging, runner=runner)
     if meta is None:
         return None
     record = dict(meta["record"])
@@ -709,9 +709,9 @@ def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None):
                         return LayerResult(ACTION_RESTORED, reasons + [_restored_reason(meta)], stored,
                                            meta["record"], {}, spec.path)
                     if spec.overlay:
-                        record = _restore_overlay(spec, cache, key, stored)
+                        record = _restore_overlay(spec, cache, key, stored, runner)
                     else:
-                        record = _restore(spec, cache, key)
+                        record = _restore(spec, cache, key, runner)
                     if record is not None:
                         return LayerResult(ACTION_RESTORED, reasons + [_restored_reason(meta)], stored, record,
                                            record.get("facts", {}), spec.path, cache.warnings)

@@ -12,10 +12,18 @@ is discarded, never restored; a cache that cannot be read or written gives a
 warning, never a failure.
 
 Layout, the same in a directory and on an HTTP server (so one can be served as
-the other): ``<root>/<key[:2]>/<key>.tar.gz`` and ``<key>.json`` (metadata:
-sha256, size, kind, the fingerprint record, built_at/built_on, hits,
-last_used). The archive is written first and the metadata last, so an entry
-whose metadata can be read is whole.
+the other): ``<root>/<key[:2]>/<key>.tar`` (or ``<key>.tar.gz``) and
+``<key>.json`` (metadata: compression, sha256, size, kind, the fingerprint
+record, built_at/built_on, hits, last_used). The archive is written first and
+the metadata last, so an entry whose metadata can be read is whole; readers
+take the archive's name from the metadata, so caches may mix both kinds.
+
+Compression (option ``compression``): ``auto`` stores plain tar in a directory
+(a volume on the target is read at disk speed, and gunzip runs at a few hundred
+MB/s, slower than the disk it saves reading) and gzip where entries cross a
+network (an HTTP server, the controller's cache). A directory restore checks
+the sha256 in a second thread while the archive's headers are scanned and its
+members written, and nothing is put in place before both are done.
 
 - ``DirectoryCache``: a directory on the target (a volume the pipeline mounts).
   Entries are written under a temporary name and renamed, under a per-entry
@@ -40,12 +48,14 @@ import binascii
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import re
 import shutil
 import tarfile
 import tempfile
+import threading
 import time
 
 try:
@@ -63,6 +73,10 @@ HTTP_TIMEOUT = 60
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 _SHARD = re.compile(r"^[0-9a-f]{2}$")
 _HREF = re.compile(r"""href\s*=\s*["']([^"'?#]+)["']""", re.IGNORECASE)
+COMPRESSIONS = ("auto", "none", "gzip")
+# The archive of an entry by its metadata's compression (entries written before it was recorded: gzip).
+_SUFFIXES = {"none": ".tar", "gzip": ".tar.gz"}
+_CONTENT_TYPES = {"none": "application/x-tar", "gzip": "application/gzip"}
 
 
 def argument_spec():
@@ -75,6 +89,7 @@ def argument_spec():
         url_password=dict(type="str", no_log=True),
         max_size_mb=dict(type="int"),
         max_age_days=dict(type="int"),
+        compression=dict(type="str", choices=list(COMPRESSIONS), default="auto"),
     ), mutually_exclusive=[["path", "controller_path", "url"]])
 
 
@@ -87,6 +102,38 @@ def parse_meta(text):
     if not isinstance(meta, dict) or meta.get("format") != CACHE_FORMAT or not _KEY.match(str(meta.get("key"))):
         return None
     return meta
+
+
+def compression_of(meta):
+    """The compression of an entry's archive ('none' or 'gzip') from its metadata."""
+    compression = (meta or {}).get("compression")
+    return compression if compression in _SUFFIXES else "gzip"
+
+
+def archive_suffix(meta):
+    return _SUFFIXES[compression_of(meta)]
+
+
+class _Sha256Thread(threading.Thread):
+    """The sha256 of a file, computed beside the extraction (hashlib lets go of the GIL while it hashes)."""
+
+    def __init__(self, path):
+        super(_Sha256Thread, self).__init__(name="appenv-layer-cache-sha256")
+        self.daemon = True
+        self.path = path
+        self.digest = None
+        self.error = None
+
+    def run(self):
+        try:
+            self.digest = _layer.file_sha256(self.path)
+        except (IOError, OSError) as exc:
+            self.error = exc
+
+    def result(self):
+        """The hex digest, or a phrase saying why there is none."""
+        self.join()
+        return self.digest if self.error is None else "unreadable (%s)" % self.error
 
 
 def _temp_name(path):
@@ -104,11 +151,12 @@ class LayerCache:
     """What both caches share: the entry format, packing, checked extraction and the warnings.
 
     A subclass says where entries live: lookup, entries, and the hooks
-    _reading/_writing (locks), _verified_archive (a local, sha256-checked copy of
-    an entry's archive), _pack_path, _publish, _forget and _count_hit.
+    _reading/_writing (locks), _verified_archive (a local copy of an entry's archive
+    and a callable returning its sha256, checked before anything is put in place), _pack_path, _publish, _forget and _count_hit.
     """
 
     location = ""
+    compression = "gzip"
 
     def __init__(self):
         self.warnings = []
@@ -135,21 +183,37 @@ class LayerCache:
         self._warn("layer cache entry %s was discarded: %s" % (key[:12], why))
 
     # -- restore -------------------------------------------------------------
-    def restore(self, key, target):
-        """Extract the entry for key into target (which must not exist yet). Returns meta or None."""
+    def restore(self, key, target, runner=None):
+        """Extract the entry for key into target (which must not exist yet). Returns meta or None.
+
+        runner: the module's CommandRunner, so that the tar it may start is in the module's history.
+        Nothing is left in target unless the archive's sha256 is the recorded one and every member checked out.
+        """
         with self._reading(key):
             meta = self.lookup(key)
             if meta is None:
                 return None
-            with self._verified_archive(key, meta, target) as archive:
+            with self._verified_archive(key, meta, target) as (archive, sha256):
                 if archive is None:
                     return None
                 os.makedirs(target, 0o755)
+                failure = None
                 try:
-                    _archive.safe_extract(archive, target, allow_absolute_symlinks=True)
+                    _archive.safe_extract(archive, target, allow_absolute_symlinks=True, runner=runner)
                 except Exception as exc:  # pylint: disable=broad-except
+                    failure = exc
+                actual = sha256()
+                if actual != meta.get("sha256") or failure is not None:
                     _layer.remove_tree(target)
-                    self.discard(key, "it could not be extracted (%s)" % exc)
+                if actual != meta.get("sha256"):
+                    self._corrupt(key, actual, meta.get("sha256"))
+                    return None
+                if isinstance(failure, (IOError, OSError)):
+                    self._warn("layer cache entry %s could not be extracted here (%s); the layer is built instead"
+                               % (key[:12], failure))
+                    return None
+                if failure is not None:
+                    self.discard(key, "it could not be extracted (%s)" % failure)
                     return None
         self._count_hit(key, meta)
         return meta
@@ -168,7 +232,7 @@ class LayerCache:
             temp = None
             try:
                 temp = _temp_name(self._pack_path(key, source_dir))
-                meta = self._pack(key, source_dir, record, temp, files)
+                meta = self._pack(key, source_dir, record, temp, files, self.compression)
                 self._publish(key, temp, meta)
             except (IOError, OSError, _download.RequestFailed) as exc:
                 self._warn("the layer was built but could not be stored in the layer cache %s (%s)"
@@ -187,8 +251,8 @@ class LayerCache:
         return str(exc)
 
     @staticmethod
-    def _pack(key, source_dir, record, temp, files=None):
-        with tarfile.open(temp, "w:gz", compresslevel=1) as tar:
+    def _pack(key, source_dir, record, temp, files=None, compression="gzip"):
+        with (tarfile.open(temp, "w:gz", compresslevel=1) if compression == "gzip" else tarfile.open(temp, "w")) as tar:
             if files is None:
                 for name in sorted(os.listdir(source_dir)):
                     tar.add(os.path.join(source_dir, name), arcname=name)
@@ -198,6 +262,7 @@ class LayerCache:
         return {
             "format": CACHE_FORMAT,
             "key": key,
+            "compression": compression,
             "sha256": _layer.file_sha256(temp),
             "size": os.path.getsize(temp),
             "kind": record.get("kind"),
@@ -216,17 +281,20 @@ class LayerCache:
 class DirectoryCache(LayerCache):
     """A layer cache in a directory on the target (e.g. a volume the pipeline mounts)."""
 
-    def __init__(self, root, max_bytes=None, max_age_days=None):
+    def __init__(self, root, max_bytes=None, max_age_days=None, compression="none"):
         super(DirectoryCache, self).__init__()
         self.root = os.path.abspath(root)
         self.location = self.root
         self.max_bytes = max_bytes
         self.max_age_days = max_age_days
+        self.compression = "none" if compression in (None, "auto") else compression
 
     # -- paths -------------------------------------------------------------
-    def _paths(self, key):
+    def _paths(self, key, meta=None):
+        """The shard directory, the archive (named by meta's compression, else this cache's) and the metadata."""
         directory = os.path.join(self.root, key[:2])
-        return directory, os.path.join(directory, key + ".tar.gz"), os.path.join(directory, key + ".json")
+        suffix = archive_suffix(meta if meta is not None else {"compression": self.compression})
+        return directory, os.path.join(directory, key + suffix), os.path.join(directory, key + ".json")
 
     def _hits_path(self, key):
         return os.path.join(self.root, key[:2], key + ".hits")
@@ -251,16 +319,18 @@ class DirectoryCache(LayerCache):
     # -- lookups -----------------------------------------------------------
     def lookup(self, key):
         """Metadata of a usable-looking entry for key, or None. Read-only (check mode uses it)."""
-        _directory, archive, meta_path = self._paths(key)
-        meta = self._read_meta(meta_path)
+        meta = self._read_meta(self._paths(key)[2])
+        archive = None if meta is None else self._paths(key, meta)[1]
         if meta is None or not os.path.isfile(archive):
             return None
         return meta if self._usable_size(key, meta, os.path.getsize(archive)) else None
 
     def _forget(self, key):
-        _directory, archive, meta_path = self._paths(key)
-        for path in (meta_path, archive, self._hits_path(key)):
-            _unlink(path)
+        directory, _archive_path, meta_path = self._paths(key)
+        _unlink(meta_path)  # first: without it the entry is gone for readers
+        for suffix in _SUFFIXES.values():
+            _unlink(os.path.join(directory, key + suffix))
+        _unlink(self._hits_path(key))
 
     def _entry_lock(self, key, exclusive):
         """flock on <key>.lock: writers of one entry go one at a time, readers never see half of one."""
@@ -290,13 +360,14 @@ class DirectoryCache(LayerCache):
 
     @contextlib.contextmanager
     def _verified_archive(self, key, meta, target):
-        archive = self._paths(key)[1]
-        actual = _layer.file_sha256(archive)
-        if actual != meta.get("sha256"):
-            self._corrupt(key, actual, meta.get("sha256"))
-            yield None
-        else:
-            yield archive
+        """(archive, sha256): the sha256 is computed in a thread while the archive is extracted."""
+        archive = self._paths(key, meta)[1]
+        hashing = _Sha256Thread(archive)
+        hashing.start()
+        try:
+            yield archive, hashing.result
+        finally:
+            hashing.join()
 
     def _count_hit(self, key, meta):
         try:
@@ -317,7 +388,7 @@ class DirectoryCache(LayerCache):
         return archive
 
     def _publish(self, key, temp, meta):
-        _directory, archive, meta_path = self._paths(key)
+        _directory, archive, meta_path = self._paths(key, meta)
         os.rename(temp, archive)
         _unlink(self._hits_path(key))  # a new entry starts with no hits
         _layer.write_json_atomic(meta_path, meta)
@@ -340,7 +411,7 @@ class DirectoryCache(LayerCache):
 
     def complete(self, meta):
         """Whether the entry's archive is there with the recorded size."""
-        archive = self._paths(meta["key"])[1]
+        archive = self._paths(meta["key"], meta)[1]
         return os.path.isfile(archive) and os.path.getsize(archive) == meta.get("size")
 
     def evict(self):
@@ -374,8 +445,9 @@ class HttpCache(LayerCache):
     url: the cache's base URL, credentials in it or not (``https://user:pass@cache.example/appenv/``).
     """
 
-    def __init__(self, url, timeout=HTTP_TIMEOUT, module="python_runtime"):
+    def __init__(self, url, timeout=HTTP_TIMEOUT, module="python_runtime", compression="gzip"):
         super(HttpCache, self).__init__()
+        self.compression = "gzip" if compression in (None, "auto") else compression
         base = url.strip()
         self.base = base if base.endswith("/") else base + "/"
         if not self.base.lower().startswith(("http://", "https://")):
@@ -403,7 +475,7 @@ class HttpCache(LayerCache):
 
     # -- lookups -----------------------------------------------------------
     def lookup(self, key):
-        """Metadata of a usable-looking entry for key, or None: GET <key>.json, HEAD <key>.tar.gz."""
+        """Metadata of a usable-looking entry for key, or None: GET <key>.json, HEAD its archive."""
         if key in self._metas:
             return self._metas[key]
         if self._unreachable:
@@ -412,7 +484,7 @@ class HttpCache(LayerCache):
             meta = parse_meta(self._request(self._url(key, ".json"))[2].decode("utf-8", "replace"))
             if meta is None:
                 return None
-            headers = self._request(self._url(key, ".tar.gz"), "HEAD")[1]
+            headers = self._request(self._url(key, archive_suffix(meta)), "HEAD")[1]
         except _download.RequestFailed as exc:
             if exc.status != 404:
                 self._failed("read", exc)
@@ -433,7 +505,7 @@ class HttpCache(LayerCache):
     def _forget(self, key):
         self._metas.pop(key, None)
         try:
-            self._request(self._url(key, ".json"), "DELETE")
+            self._request(self._url(key, ".json"), "DELETE")  # first: without it the entry is gone for readers
         except _download.RequestFailed:
             pass  # a server without DELETE: the next store replaces the entry
 
@@ -442,9 +514,9 @@ class HttpCache(LayerCache):
         parent = os.path.dirname(os.path.abspath(target))
         scratch = tempfile.mkdtemp(prefix=".appenv-layer-cache-", dir=parent)
         try:
-            archive = os.path.join(scratch, key + ".tar.gz")
+            archive = os.path.join(scratch, key + archive_suffix(meta))
             try:
-                _download.download(self._url(key, ".tar.gz"), archive, meta.get("sha256"), retries=1,
+                _download.download(self._url(key, archive_suffix(meta)), archive, meta.get("sha256"), retries=1,
                                    timeout=self.timeout)
             except AppenvError as error:
                 if error.code == "checksum_mismatch":
@@ -452,9 +524,10 @@ class HttpCache(LayerCache):
                 else:
                     self._warn("layer cache entry %s could not be downloaded from %s (%s); the layer is built "
                                "instead" % (key[:12], self.location, error.fields.get("error") or error.cause))
-                yield None
+                yield None, None
                 return
-            yield archive
+            expected = meta.get("sha256")
+            yield archive, lambda: expected  # checked while it arrived
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -469,14 +542,15 @@ class HttpCache(LayerCache):
     def _pack_path(self, key, source_dir):
         if self._unreachable:
             raise _download.RequestFailed("it could not be reached before the build")
-        return os.path.join(os.path.dirname(os.path.abspath(source_dir)), "." + key[:12] + ".tar.gz")
+        return os.path.join(os.path.dirname(os.path.abspath(source_dir)), "." + key[:12] + _SUFFIXES[self.compression])
 
     def _put_meta(self, key, meta):
         data = (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode("utf-8")
         self._request(self._url(key, ".json"), "PUT", data=data, content_type="application/json")
 
     def _publish(self, key, temp, meta):
-        self._request(self._url(key, ".tar.gz"), "PUT", upload=temp, content_type="application/gzip")
+        self._request(self._url(key, archive_suffix(meta)), "PUT", upload=temp,
+                      content_type=_CONTENT_TYPES[compression_of(meta)])
         self._put_meta(key, meta)  # last: an entry whose metadata is there is whole
         self._metas[key] = meta
 
@@ -518,7 +592,8 @@ class HttpCache(LayerCache):
                 hits = listed.get(key + ".hits")
                 if isinstance(hits, int):  # a directory cache served as it is
                     meta["hits"] = int(meta.get("hits") or 0) + hits
-                self._listed_sizes[key] = listed[key + ".tar.gz"] if key + ".tar.gz" in listed else False
+                archive = key + archive_suffix(meta)
+                self._listed_sizes[key] = listed[archive] if archive in listed else False
                 found.append(meta)
         return found
 
@@ -534,12 +609,12 @@ def from_options(options, module="python_runtime"):
         return None
     if options.get("url"):
         return HttpCache(with_credentials(options["url"], options.get("url_username"), options.get("url_password")),
-                         module=module)
+                         module=module, compression=options.get("compression"))
     if not options.get("path"):
         return None
     max_mb = options.get("max_size_mb")
     return DirectoryCache(options["path"], max_bytes=max_mb * 1024 * 1024 if max_mb else None,
-                          max_age_days=options.get("max_age_days"))
+                          max_age_days=options.get("max_age_days"), compression=options.get("compression"))
 
 
 def describe(cache, now=None):

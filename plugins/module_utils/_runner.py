@@ -32,6 +32,15 @@ def redact_url(text):
     return _URL_USERINFO.sub(lambda match: match.group("scheme") + "***@", text)
 
 
+def find_program(name, path=SAFE_PATH):
+    """The full path of program name on path (the runner's cleared PATH by default), or None."""
+    for directory in path.split(os.pathsep):
+        candidate = os.path.join(directory, name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
 def _tail(text, limit=_OUTPUT_TAIL):
     return text if len(text) <= limit else "…" + text[-limit:]
 
@@ -76,13 +85,14 @@ class CommandRunner:
         return text
 
     def run(self, argv, what, env=None, cwd=None, retries=0, backoff=1.0, timeout=None,
-            check=True, fault="command_failed", stdin=None):
+            check=True, fault="command_failed", stdin=None, stdin_file=None):
         """Run argv (a list, never a shell string).
 
         what: a phrase for errors and logs ("Installing the app's dependencies").
         retries: extra attempts for steps that touch the network; waits backoff,
         2*backoff, 4*backoff… between them.
         check: raise AppenvError(fault) when the exit status is not 0.
+        stdin: text written to the program's standard input; stdin_file: an open file it reads instead.
         """
         argv = [str(arg) for arg in argv]
         full_env = dict(self.base_env)
@@ -94,6 +104,7 @@ class CommandRunner:
             try:
                 proc = subprocess.run(
                     argv, env=full_env, cwd=cwd, input=stdin, stdout=subprocess.PIPE,
+                    stdin=stdin_file if stdin is None else None,
                     stderr=subprocess.PIPE, timeout=timeout, check=False,
                     universal_newlines=True, errors="replace")
             except FileNotFoundError as exc:

@@ -4,6 +4,7 @@ import errno
 import gzip
 import io
 import os
+import resource
 import stat
 import tarfile
 
@@ -11,6 +12,7 @@ import pytest
 
 from ansible_collections.appenv.python.plugins.module_utils import _archive
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 
 MTIME = 1500000000
 
@@ -349,4 +351,85 @@ def test_a_failure_half_way_removes_what_was_written(place, good_archive, monkey
     with pytest.raises(OSError) as caught:
         _archive.safe_extract(str(good_archive), str(dest))
     assert caught.value.errno == errno.ENOSPC  # the layer engine names it (layer_no_space)
+    assert _tree(place) == before
+
+
+# -- GNU tar as the writer -------------------------------------------------------
+
+def _plain_members():
+    """The good archive without what the Python writer must strip (so GNU tar may write it), and an absolute link."""
+    members = [(_dir("./python/lib", 0o775) if info.name == "./python/lib" else (info, data))
+               for info, data in _good_members() if not info.name.endswith(("setuid-helper", "world-writable"))]
+    return members + [_link("./python/bin/system-python", "/usr/bin/python3")]
+
+
+def _described(root):
+    """Every path under root with its type, mode, mtime and content or link target."""
+    found = {}
+    for path, meta in _tree(root).items():
+        full = os.path.join(str(root), path)
+        info = os.lstat(full)
+        if stat.S_ISLNK(info.st_mode):
+            detail = os.readlink(full)
+        elif stat.S_ISREG(info.st_mode):
+            detail = open(full, "rb").read()
+        else:
+            detail = None
+        found[path] = (stat.S_IFMT(info.st_mode), stat.S_IMODE(info.st_mode), meta, info.st_nlink, detail)
+    return found
+
+
+@pytest.mark.skipif(_archive.gnu_tar() is None, reason="GNU tar is not installed")
+@pytest.mark.parametrize("mode", ["w", "w:gz"])
+def test_gnu_tar_writes_a_checked_archive_exactly_as_the_python_writer(place, mode):
+    archive = _build(place / "archives" / "python.tar", _plain_members(), mode=mode)
+    native_runner, python_runner = CommandRunner(), CommandRunner()
+    by_tar = _archive.safe_extract(str(archive), str(place / "by-tar"), allow_absolute_symlinks=True,
+                                   runner=native_runner, native_min_members=0)
+    by_python = _archive.safe_extract(str(archive), str(place / "by-python"), allow_absolute_symlinks=True,
+                                      runner=python_runner, native=False)
+    assert [os.path.basename(command["argv"][0]) for command in native_runner.history] == ["tar"]
+    assert python_runner.history == []
+    assert by_tar == by_python
+    implied = ("python/share", "python/lib/python3.12")  # no member of their own: made with the time of the run
+    assert dict((path, found) for path, found in _described(place / "by-tar").items() if path not in implied) == \
+        dict((path, found) for path, found in _described(place / "by-python").items() if path not in implied)
+    assert os.readlink(str(place / "by-tar" / "python" / "bin" / "system-python")) == "/usr/bin/python3"
+
+
+@pytest.mark.skipif(_archive.gnu_tar() is None, reason="GNU tar is not installed")
+def test_gnu_tar_is_left_out_where_it_would_not_do_what_the_python_writer_does(place):
+    """Bits to strip, files already in the destination, small archives: the Python writer, no program started."""
+    runner = CommandRunner()
+    with_bits = _build(place / "archives" / "bits.tar", _good_members(), mode="w")
+    _archive.safe_extract(str(with_bits), str(place / "a"), runner=runner, native_min_members=0)
+    assert _mode(place / "a" / "python" / "lib" / "setuid-helper") == 0o755
+
+    plain = _build(place / "archives" / "plain.tar", _plain_members(), mode="w")
+    (place / "b").mkdir()
+    (place / "b" / "mine").write_text("kept")
+    _archive.safe_extract(str(plain), str(place / "b"), allow_absolute_symlinks=True, runner=runner,
+                          native_min_members=0)
+    assert (place / "b" / "mine").read_text() == "kept"
+
+    _archive.safe_extract(str(plain), str(place / "c"), allow_absolute_symlinks=True, runner=runner)
+    assert runner.history == []
+
+
+@pytest.mark.skipif(_archive.gnu_tar() is None, reason="GNU tar is not installed")
+def test_a_tar_that_fails_half_way_leaves_nothing_behind(place):
+    """tar stopped by the file size limit after writing part of the archive: an OSError, and dest is gone."""
+    members = [_file("./small-%d" % index, b"x" * 100) for index in range(20)] + \
+        [_file("./big", b"\0" * (2 << 20)), _file("./after", b"y")]
+    archive = _build(place / "archives" / "big.tar", members, mode="w")
+    dest = place / "work" / "dest"
+    before = _tree(place)
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, limit[1]))  # tar inherits it; this process ignores SIGXFSZ
+    try:
+        with pytest.raises(OSError) as caught:
+            _archive.safe_extract(str(archive), str(dest), native_min_members=0)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limit)
+    assert "tar" in str(caught.value)
     assert _tree(place) == before

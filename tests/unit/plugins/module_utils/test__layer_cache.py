@@ -1,11 +1,13 @@
 """The layer cache: restore by key, verified; atomic, concurrent-safe writes; LRU eviction."""
 
+import errno
+import json
 import os
 import threading
 
 import pytest
 
-from ansible_collections.appenv.python.plugins.module_utils import _layer
+from ansible_collections.appenv.python.plugins.module_utils import _layer, _layer_cache
 from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 
@@ -43,13 +45,15 @@ def test_other_inputs_or_other_path_never_share_an_entry(tmp_path):
     assert len(cache.entries()) == 3
 
 
+@pytest.mark.parametrize("compression", ["none", "gzip"])
 @pytest.mark.parametrize("damage", ["truncate", "flip", "meta-garbage"])
-def test_corrupt_entries_are_discarded_and_rebuilt(tmp_path, damage):
-    cache = DirectoryCache(str(tmp_path / "cache"))
+def test_corrupt_entries_are_discarded_and_rebuilt(tmp_path, damage, compression):
+    cache = DirectoryCache(str(tmp_path / "cache"), compression=compression)
     spec = ToyLayer(tmp_path / "h" / "layer", "1")
     converge(spec, cache)
     key = _layer.make_record(spec, {})["key"]
     _shard, archive, meta = cache._paths(key)
+    assert archive.endswith(".tar" if compression == "none" else ".tar.gz") and os.path.isfile(archive)
     if damage == "truncate":
         with open(archive, "r+b") as handle:
             handle.truncate(10)
@@ -146,3 +150,44 @@ def test_absolute_symlinks_of_a_venv_survive_a_restore(tmp_path):
     result = converge(VenvLike(tmp_path / "h" / "venv"), cache)
     assert result.action == "restored"
     assert os.readlink(str(tmp_path / "h" / "venv" / "python")) == "/usr/bin/python3"
+
+
+def test_entries_of_either_compression_restore(tmp_path):
+    """A cache filled by an older release (gzip, no compression recorded) still restores; new entries are plain tar."""
+    root = str(tmp_path / "cache")
+    spec = ToyLayer(tmp_path / "h" / "layer", "1")
+    assert converge(spec, DirectoryCache(root, compression="gzip")).action == "created"
+    key = _layer.make_record(spec, {})["key"]
+    meta_path = DirectoryCache(root)._paths(key)[2]
+    meta = json.loads(open(meta_path).read())
+    assert meta["compression"] == "gzip"
+    del meta["compression"]  # as written before the option existed
+    _layer.write_json_atomic(meta_path, meta)
+
+    _layer.remove_tree(str(tmp_path / "h"))
+    assert converge(ToyLayer(tmp_path / "h" / "layer", "1"), DirectoryCache(root)).action == "restored"
+    assert payload(tmp_path / "h" / "layer") == "1"
+
+    other = ToyLayer(tmp_path / "h" / "other", "2")
+    assert converge(other, DirectoryCache(root)).action == "created"  # auto: plain tar in a directory
+    other_key = _layer.make_record(other, {})["key"]
+    assert os.path.isfile(os.path.join(root, other_key[:2], other_key + ".tar"))
+    assert dict((entry["key"], entry.get("compression")) for entry in DirectoryCache(root).entries()) == {
+        key: None, other_key: "none"}
+
+
+def test_a_restore_that_cannot_write_keeps_the_entry(tmp_path, monkeypatch):
+    """The disk, not the entry, is at fault: a warning, the layer is built, and the entry stays for the next host."""
+    cache = DirectoryCache(str(tmp_path / "cache"))
+    spec = ToyLayer(tmp_path / "h" / "layer", "1")
+    converge(spec, cache)
+    key = _layer.make_record(spec, {})["key"]
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_layer_cache._archive, "safe_extract", no_space)
+    assert cache.restore(key, str(tmp_path / "target")) is None
+    assert not os.path.exists(str(tmp_path / "target"))
+    assert "could not be extracted here" in cache.warnings[-1] and "No space" in cache.warnings[-1]
+    assert DirectoryCache(str(tmp_path / "cache")).lookup(key) is not None
