@@ -44,7 +44,6 @@ import gzip
 import os
 import shutil
 import stat
-import subprocess
 import sys
 import tarfile
 import zlib

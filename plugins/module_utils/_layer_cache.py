@@ -48,7 +48,6 @@ import binascii
 import contextlib
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import re

@@ -107,7 +107,7 @@ class RuntimeLayerSpec(_layer.LayerSpec):
                 raise AppenvError("checksum_mismatch", url=archive, expected=self.wanted["archive_sha256"],
                                   actual=actual)
         extracted = os.path.join(work, "extract")
-        _archive.safe_extract(archive, extracted)
+        _archive.safe_extract(archive, extracted, runner=runner)
         top = os.path.join(extracted, "python")
         if not os.path.isfile(os.path.join(top, "bin", "python" + self.minor)):
             raise AppenvError("runtime_layout_unexpected", archive=self.wanted["archive"], minor=self.minor,

@@ -151,6 +151,18 @@ def assert_ok(result):
     return result
 
 
+def programs_started(result):
+    """The names of the programs a module result says it started (its commands), in order."""
+    return [os.path.basename(command["argv"][0]) for command in result.get("commands", [])]
+
+
+def assert_restored_without_building(result, what="the interpreter, an installer or a compiler"):
+    """A restore from the layer cache starts nothing but tar (which writes the checked archive)."""
+    assert result["action"] == "restored", result.get("reasons")
+    others = [name for name in programs_started(result) if name != "tar"]
+    assert others == [], "a restore must not start %s: %s" % (what, result["commands"])
+
+
 def error_of(result):
     """The titled error of a failed result (title, cause, fault, fixes all present; no traceback)."""
     assert result.get("failed"), "expected a failure, got %s" % json.dumps(result)[:2000]

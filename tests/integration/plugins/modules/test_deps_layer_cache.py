@@ -38,7 +38,7 @@ def test_fresh_hosts_restore_dependencies_from_a_shared_volume(
                 install = [command for command in deps["commands"] if "install" in command["argv"]][0]
                 assert "Building wheel for demo-sdist" in install["stdout"], install["stdout"]
             if deps["action"] == "restored":
-                assert deps["commands"] == [], "a restore must not start an installer"
+                harness.assert_restored_without_building(deps, "an installer")
                 assert "restored from the layer cache" in deps["reasons"][-1]
                 again = harness.assert_ok(install_deps(host, package_index, layer_cache=cache, location=location))
                 assert again["action"] == "kept"
@@ -82,7 +82,7 @@ def test_controller_side_cache_for_dependencies(connection, request, runtime_mir
             actions.append((runtime["action"], deps["action"]))
             assert run_app(host, deps, "import demo_alpha; print(demo_alpha.__version__)") == "1.0"
             if deps["action"] == "restored":
-                assert deps["commands"] == [], "a restore must not start an installer"
+                harness.assert_restored_without_building(deps, "an installer")
         finally:
             host.container.remove()
     assert actions == [("created", "created"), ("restored", "restored"), ("restored", "created")]

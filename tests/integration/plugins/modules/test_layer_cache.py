@@ -24,7 +24,9 @@ def test_fresh_hosts_share_a_cache_volume(amd64_image, runtime_mirror, tmp_path)
             actions.append(result["action"])
             assert probe(host) == "3.11.2"
             if result["action"] == "restored":
-                assert result["commands"] == [], "a restore must not start the interpreter or a compiler"
+                harness.assert_restored_without_building(result)
+                # A runtime is thousands of files: GNU tar writes them once the archive checked out.
+                assert harness.programs_started(result) == ["tar"], result["commands"]
                 assert "restored from the layer cache" in result["reasons"][-1]
                 again = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"path": "/cache"}))
                 assert again["action"] == "kept"
@@ -39,7 +41,7 @@ def test_fresh_hosts_share_a_cache_volume(amd64_image, runtime_mirror, tmp_path)
             "action"] == "created"
     finally:
         host.container.remove()
-    entries = sorted(cache.glob("*/*.tar.gz"))
+    entries = sorted(cache.glob("*/*.tar"))  # plain tar in a directory cache (compression: auto)
     assert len(entries) == 2
     for entry in entries:
         with open(entry, "r+b") as handle:
@@ -78,7 +80,7 @@ def test_controller_side_cache_moves_layers_over_the_connection(amd64_image, run
         finally:
             host.container.remove()
     assert actions == ["created", "restored"]
-    assert len(list((tmp_path / "controller-cache").glob("*/*.tar.gz"))) == 1
+    assert len(list((tmp_path / "controller-cache").glob("*/*.tar.gz"))) == 1  # crossed the connection: gzip
 
 
 @pytest.mark.arm64
@@ -99,4 +101,4 @@ def test_an_entry_of_another_arch_is_never_restored(amd64_image, arm64_image, ru
     assert results["x86_64"]["action"] == "created"
     assert results["aarch64"]["action"] == "created", results["aarch64"]["reasons"]
     assert results["x86_64"]["fingerprint"] != results["aarch64"]["fingerprint"]
-    assert len(list(tmp_path.glob("*/*.tar.gz"))) == 2
+    assert len(list(tmp_path.glob("*/*.tar"))) == 2
