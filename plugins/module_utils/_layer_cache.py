@@ -146,6 +146,13 @@ def _unlink(path):
         pass
 
 
+def _whole_seconds(info):
+    """A member's mtime in whole seconds, as ustar holds it: a fractional one costs a pax header per member,
+    which doubles the headers a restore reads (pycs record their source's mtime in whole seconds too)."""
+    info.mtime = int(info.mtime)
+    return info
+
+
 class LayerCache:
     """What both caches share: the entry format, packing, checked extraction and the warnings.
 
@@ -254,10 +261,10 @@ class LayerCache:
         with (tarfile.open(temp, "w:gz", compresslevel=1) if compression == "gzip" else tarfile.open(temp, "w")) as tar:
             if files is None:
                 for name in sorted(os.listdir(source_dir)):
-                    tar.add(os.path.join(source_dir, name), arcname=name)
+                    tar.add(os.path.join(source_dir, name), arcname=name, filter=_whole_seconds)
             else:
                 for rel in sorted(files):
-                    tar.add(os.path.join(source_dir, rel), arcname=rel, recursive=False)
+                    tar.add(os.path.join(source_dir, rel), arcname=rel, recursive=False, filter=_whole_seconds)
         return {
             "format": CACHE_FORMAT,
             "key": key,

@@ -3,6 +3,7 @@
 import errno
 import json
 import os
+import tarfile
 import threading
 
 import pytest
@@ -191,3 +192,20 @@ def test_a_restore_that_cannot_write_keeps_the_entry(tmp_path, monkeypatch):
     assert not os.path.exists(str(tmp_path / "target"))
     assert "could not be extracted here" in cache.warnings[-1] and "No space" in cache.warnings[-1]
     assert DirectoryCache(str(tmp_path / "cache")).lookup(key) is not None
+
+
+def test_entries_hold_one_header_per_member(tmp_path):
+    """Whole-second mtimes: no pax header per member (they double what a restore must read)."""
+    layer = tmp_path / "layer"
+    (layer / "pkg").mkdir(parents=True)
+    for index in range(5):
+        (layer / "pkg" / ("m%d.py" % index)).write_text("x = %d\n" % index)
+        os.utime(str(layer / "pkg" / ("m%d.py" % index)), (1700000000.75, 1700000000.75))
+    cache = DirectoryCache(str(tmp_path / "cache"))
+    meta = cache.store("ab" * 32, str(layer), {"kind": "toy"})
+    with tarfile.open(cache._paths(meta["key"], meta)[1]) as tar:
+        members = tar.getmembers()
+    assert all(not member.pax_headers for member in members)
+    assert [member.mtime for member in members if member.name.endswith(".py")] == [1700000000] * 5
+    # One 512-byte header per member and one data block per file, the end marker and tar's padding: nothing else.
+    assert os.path.getsize(cache._paths(meta["key"], meta)[1]) <= (len(members) * 2 + 2) * 512 + 10240
