@@ -264,7 +264,7 @@ def _check_destination(dest, entries):
 
 
 def _scan(tar, guard, dest, archive_size, fmt, max_total_bytes, max_members, max_ratio,
-          allow_absolute_symlinks=False):
+          allow_absolute_symlinks=False, check_destination=True):
     """One pass over the headers: every check, nothing written. Returns ([(member, rel, kind)], bytes)."""
     entries = []
     kinds = {}
@@ -345,7 +345,8 @@ def _scan(tar, guard, dest, archive_size, fmt, max_total_bytes, max_members, max
         _resolved, why = _resolve(dest, rel, target, symlinks, kinds)
         if why:
             raise _Unsafe(rel, why)
-    _check_destination(dest, [(member, rel, kind) for member, rel, kind, _target in entries])
+    if check_destination:  # not while tar fills an empty staging directory beside the scan
+        _check_destination(dest, [(member, rel, kind) for member, rel, kind, _target in entries])
     return entries, total
 
 
@@ -428,6 +429,8 @@ def _extract(tar, dest, entries, made):
 
 # Below this many members the Python writer is done before tar would have started.
 NATIVE_MIN_MEMBERS = 256
+# Below this size the checks take too little time for overlapping them with tar to pay.
+OVERLAP_MIN_BYTES = 8 << 20
 _GNU_TAR = []
 # What tar says when the disk, not the archive, is at fault: raised as OSError, like the Python writer.
 _TAR_OS_ERRORS = (("No space left on device", errno.ENOSPC), ("Read-only file system", errno.EROFS),
@@ -450,39 +453,58 @@ def gnu_tar():
     return _GNU_TAR[0]
 
 
-def _native_ready(fmt, dest, entries, min_members):
-    """GNU tar's path when it may write these checked members into dest, else None."""
-    if len(entries) < min_members or fmt not in ("tar", "gzip") or (fmt == "gzip" and find_program("gzip") is None):
+def _tar_usable(fmt):
+    """GNU tar's path when it can read an archive of this format on this host, else None."""
+    if fmt not in ("tar", "gzip") or (fmt == "gzip" and find_program("gzip") is None):
         return None
-    try:
-        if os.listdir(dest):
-            return None  # tar's writes could not be told from what was there: the Python writer undoes exactly
-    except OSError:
-        pass  # missing: tar's -C needs it, made by the caller
-    for member, _rel, kind, _target in entries:
-        if kind in ("file", "dir") and member.mode & _STRIP_BITS:
-            return None  # tar keeps setuid, sticky and world-writable bits; the Python writer strips them
     return gnu_tar()
 
 
-def _extract_native(runner, tar_program, archive, fmt, dest, entries):
-    """Write the checked members with GNU tar reading the already open archive. Raises OSError."""
-    os.lseek(archive.fileno(), 0, os.SEEK_SET)  # the fd tar inherits: a buffered seek may move only the buffer
+def _empty(dest):
+    try:
+        return not os.listdir(dest)
+    except OSError:
+        return True  # missing: made before tar runs
+
+
+def _native_ready(fmt, dest, entries, min_members):
+    """GNU tar's path when it may write these checked members into dest, else None."""
+    if len(entries) < min_members or not _empty(dest):
+        return None  # tar's writes into a full destination could not be told from what was there
+    for member, _rel, kind, _target in entries:
+        if kind in ("file", "dir") and member.mode & _STRIP_BITS:
+            return None  # tar keeps setuid, sticky and world-writable bits; the Python writer strips them
+    return _tar_usable(fmt)
+
+
+def _tar_argv(tar_program, fmt, dest):
     argv = [tar_program, "-x", "-f", "-", "-C", dest, "--no-same-owner", "--same-permissions",
             "--no-overwrite-dir", "--warning=no-unknown-keyword"]
     if fmt == "gzip":
         argv.insert(2, "-z")
-    result = runner.run(argv, what="Extracting an archive", check=False, stdin_file=archive)
-    if result.rc != 0:
-        detail = result.output[-2000:] or "tar exited with status %d" % result.rc
-        for text, code in _TAR_OS_ERRORS:
-            if text in detail:
-                raise OSError(code, "%s (tar: %s)" % (os.strerror(code), detail.strip()))
-        raise OSError(errno.EIO, "tar could not extract the checked archive: %s" % detail.strip())
+    return argv
+
+
+def _tar_result(result):
+    """Raise OSError for a tar run that failed: the disk's errors by their errno, anything else as EIO."""
+    if result.rc == 0:
+        return
+    detail = result.output[-2000:] or "tar exited with status %d" % result.rc
+    for text, code in _TAR_OS_ERRORS:
+        if text in detail:
+            raise OSError(code, "%s (tar: %s)" % (os.strerror(code), detail.strip()))
+    raise OSError(errno.EIO, "tar could not extract the checked archive: %s" % detail.strip())
+
+
+def _after_tar(dest, entries):
+    """Check that tar wrote every member and finish what it does otherwise than the Python writer. The counts."""
     counts = {"files": 0, "directories": 0, "symlinks": 0}
     for member, rel, kind, _target in entries:
-        if not os.path.lexists(os.path.join(dest, rel)):
+        path = os.path.join(dest, rel)
+        if not os.path.lexists(path):
             raise OSError(errno.EIO, "tar exited with status 0 but did not write %s" % member.name)
+        if kind in ("file", "dir") and member.mode & _STRIP_BITS:
+            os.chmod(path, _file_mode(member.mode))
         counts[{"file": "files", "lnk": "files", "dir": "directories", "sym": "symlinks"}[kind]] += 1
     # tar makes the symlinks it must not follow yet (absolute, or with '..') at its very end, and leaves some
     # directories with the time of the run: their mtimes again, deepest first, as the Python writer sets them.
@@ -490,6 +512,72 @@ def _extract_native(runner, tar_program, archive, fmt, dest, entries):
                              reverse=True):
         os.utime(os.path.join(dest, rel), (mtime, mtime))
     return counts
+
+
+def _extract_native(runner, tar_program, archive, fmt, dest, entries):
+    """Write the checked members with GNU tar reading the already open archive. Raises OSError."""
+    os.lseek(archive.fileno(), 0, os.SEEK_SET)  # the fd tar inherits: a buffered seek may move only the buffer
+    _tar_result(runner.run(_tar_argv(tar_program, fmt, dest), what="Extracting an archive", check=False,
+                           stdin_file=archive))
+    return _after_tar(dest, entries)
+
+
+def _reopen(raw):
+    """The same open file with an offset of its own (through /proc), or None where that is not possible."""
+    try:
+        fd = os.open("/proc/self/fd/%d" % raw.fileno(), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    mine, theirs = os.fstat(raw.fileno()), os.fstat(fd)
+    if (mine.st_dev, mine.st_ino) != (theirs.st_dev, theirs.st_ino):
+        os.close(fd)
+        return None
+    return os.fdopen(fd, "rb", buffering=0)
+
+
+class _Overlapped:
+    """GNU tar writing the archive into a private, empty staging directory while the scan reads it.
+
+    Only for callers that put dest in place after a success and delete it otherwise (the layer cache): tar
+    itself keeps every member inside dest (no absolute names, no '..', links it must not follow made last),
+    dest is 0700 until the end so no other user reaches what tar wrote, and the checks' verdict decides.
+    """
+
+    def __init__(self, runner, raw, fmt, dest):
+        self.dest = dest
+        self.reader = None
+        self.started = None
+        self.mode = stat.S_IMODE(os.stat(dest).st_mode)
+        tar_program = _tar_usable(fmt)
+        reader = _reopen(raw) if tar_program is not None else None
+        if reader is None:
+            return
+        os.chmod(dest, 0o700)
+        try:
+            self.started = runner.start(_tar_argv(tar_program, fmt, dest), "Extracting an archive",
+                                        stdin_file=reader)
+        except AppenvError:
+            os.chmod(dest, self.mode)
+            reader.close()
+            return
+        self.reader = reader
+
+    def finish(self, entries):
+        """After the checks passed: tar's verdict, then the counts (OSError when tar failed)."""
+        try:
+            _tar_result(self.started.wait())
+            counts = _after_tar(self.dest, entries)
+        finally:
+            self.reader.close()
+        os.chmod(self.dest, self.mode)
+        return counts
+
+    def abandon(self):
+        """The checks failed (or finish raised): stop tar, empty dest."""
+        self.started.kill()
+        self.reader.close()
+        _clear(self.dest, None)
+        os.chmod(self.dest, self.mode)
 
 
 def _clear(dest, created_root):
@@ -543,7 +631,8 @@ def _missing_root(dest):
 
 
 def safe_extract(archive_path, dest_dir, max_total_bytes=4 << 30, max_members=200000, max_ratio=None,
-                 allow_absolute_symlinks=False, native=True, runner=None, native_min_members=NATIVE_MIN_MEMBERS):
+                 allow_absolute_symlinks=False, native=True, runner=None, native_min_members=NATIVE_MIN_MEMBERS,
+                 overlap=False):
     """Extract a tar archive (plain, gzip, xz, bzip2; zstd on Python 3.14+) into dest_dir (created if needed).
 
     Every member is checked before anything is written; see the module's docstring.
@@ -552,6 +641,9 @@ def safe_extract(archive_path, dest_dir, max_total_bytes=4 << 30, max_members=20
     native: let GNU tar write the checked members where it may (see the module's docstring), for archives of
     at least native_min_members members;
     runner: the CommandRunner that starts it (so the module's history shows it).
+    overlap: dest is an empty staging directory the caller deletes unless this returns (the layer cache):
+    for archives of OVERLAP_MIN_BYTES or more, tar starts writing while the members are checked, and is
+    stopped, dest emptied, when a check fails (see _Overlapped).
     Returns dict(files=<regular files and hardlinks>, bytes=<unpacked bytes>, directories=, symlinks=).
     Raises AppenvError archive_unsafe (nothing written), archive_corrupt, archive_unsupported.
     Local write errors (disk full, read-only) propagate as OSError for the layer engine to name,
@@ -572,15 +664,32 @@ def safe_extract(archive_path, dest_dir, max_total_bytes=4 << 30, max_members=20
     guard = _Guard(stream, limit)
     made = []
     created_root = None
+    overlapped = None
     try:
+        if overlap and native and archive_size >= OVERLAP_MIN_BYTES and os.path.isdir(dest) and _empty(dest):
+            overlapped = _Overlapped(runner or CommandRunner(), raw, fmt, dest)
+            overlapped = overlapped if overlapped.started is not None else None
         try:
-            tar = tarfile.TarFile(fileobj=guard, mode="r")
-            entries, total = _scan(tar, guard, dest, archive_size, fmt, max_total_bytes, max_members, max_ratio,
-                                   allow_absolute_symlinks)
-        except (_Unsafe, _Corrupt):
+            try:
+                tar = tarfile.TarFile(fileobj=guard, mode="r")
+                entries, total = _scan(tar, guard, dest, archive_size, fmt, max_total_bytes, max_members,
+                                       max_ratio, allow_absolute_symlinks, check_destination=overlapped is None)
+            except (_Unsafe, _Corrupt):
+                raise
+            except _READ_ERRORS as exc:
+                raise _Corrupt("%s: %s" % (exc.__class__.__name__, exc) if str(exc) else exc.__class__.__name__)
+        except BaseException:
+            if overlapped is not None:
+                overlapped.abandon()
             raise
-        except _READ_ERRORS as exc:
-            raise _Corrupt("%s: %s" % (exc.__class__.__name__, exc) if str(exc) else exc.__class__.__name__)
+        if overlapped is not None:
+            try:
+                counts = overlapped.finish(entries)  # OSError: the disk, named by the layer engine
+            except BaseException:
+                overlapped.abandon()
+                raise
+            counts["bytes"] = total
+            return counts
         created_root = _missing_root(dest)
         tar_program = _native_ready(fmt, dest, entries, native_min_members) if native else None
         os.makedirs(dest, 0o755, exist_ok=True)

@@ -205,7 +205,7 @@ class LayerCache:
                 os.makedirs(target, 0o755)
                 failure = None
                 try:
-                    _archive.safe_extract(archive, target, allow_absolute_symlinks=True, runner=runner)
+                    _archive.safe_extract(archive, target, allow_absolute_symlinks=True, runner=runner, overlap=True)
                 except Exception as exc:  # pylint: disable=broad-except
                     failure = exc
                 actual = sha256()

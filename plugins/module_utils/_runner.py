@@ -129,6 +129,22 @@ class CommandRunner:
             raise AppenvError(fault, what=what, command=self.mask(" ".join(argv)), rc=result.rc,
                               output=self.mask(_tail(result.output)))
 
+    def start(self, argv, what, stdin_file=None):
+        """Start argv without waiting for it (the same cleared environment, no retries).
+
+        Returns a Started; its wait() (or kill()) records the command in the history like run().
+        Raises AppenvError(command_not_found) when the program cannot be started.
+        """
+        argv = [str(arg) for arg in argv]
+        started = time.monotonic()
+        try:
+            proc = subprocess.Popen(argv, env=dict(self.base_env), stdin=stdin_file, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, universal_newlines=True, errors="replace")
+        except (FileNotFoundError, PermissionError) as exc:
+            self._record(argv, 127, "", str(exc), time.monotonic() - started, 1)
+            raise AppenvError("command_not_found", program=argv[0], detail=self.mask(exc))
+        return Started(self, argv, what, proc, started)
+
     def _record(self, argv, rc, stdout, stderr, seconds, attempt):
         self.history.append({
             "argv": [self.mask(arg) for arg in argv],
@@ -138,3 +154,31 @@ class CommandRunner:
             "stdout": self.mask(_tail(stdout or "")),
             "stderr": self.mask(_tail(stderr or "")),
         })
+
+
+class Started:
+    """A program CommandRunner.start started: wait() for it, or kill() it; either records it once."""
+
+    def __init__(self, runner, argv, what, proc, started):
+        self.runner = runner
+        self.argv = argv
+        self.what = what
+        self.proc = proc
+        self.started = started
+        self.result = None
+
+    def wait(self):
+        if self.result is None:
+            stdout, stderr = self.proc.communicate()
+            self.result = CommandResult(self.argv, self.proc.returncode, stdout, stderr,
+                                        time.monotonic() - self.started)
+            self.runner._record(self.argv, self.result.rc, stdout, stderr, self.result.seconds, 1)
+        return self.result
+
+    def kill(self):
+        if self.result is None and self.proc.poll() is None:
+            try:
+                self.proc.kill()
+            except OSError:
+                pass
+        return self.wait()

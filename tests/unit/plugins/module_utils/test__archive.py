@@ -433,3 +433,65 @@ def test_a_tar_that_fails_half_way_leaves_nothing_behind(place):
         resource.setrlimit(resource.RLIMIT_FSIZE, limit)
     assert "tar" in str(caught.value)
     assert _tree(place) == before
+
+
+def _big_members(count=300, hostile=None):
+    members = [_dir("./lib"), _file("./lib/blob", os.urandom(9 << 20), 0o644)]
+    members += [_file("./lib/m%03d.py" % index, b"x = %d\n" % index) for index in range(count)]
+    if hostile is not None:
+        members.append(hostile)
+    return members + [_file("./lib/zz-last.py", b"last\n")]
+
+
+@pytest.mark.skipif(_archive.gnu_tar() is None, reason="GNU tar is not installed")
+@pytest.mark.parametrize("mode", ["w", "w:gz"])
+def test_overlapped_tar_writes_while_the_scan_reads_and_matches_the_python_writer(place, mode):
+    members = _big_members() + [_file("./lib/setuid-helper", b"x", 0o4755), _dir("./open", 0o777)]
+    archive = _build(place / "archives" / "big.tar", members, mode=mode)
+    assert os.path.getsize(str(archive)) >= _archive.OVERLAP_MIN_BYTES
+    (place / "staging").mkdir()
+    runner = CommandRunner()
+    by_tar = _archive.safe_extract(str(archive), str(place / "staging"), runner=runner, overlap=True)
+    by_python = _archive.safe_extract(str(archive), str(place / "by-python"), native=False)
+    assert [os.path.basename(command["argv"][0]) for command in runner.history] == ["tar"]
+    assert by_tar == by_python
+    assert _described(place / "staging") == _described(place / "by-python")
+    assert _mode(place / "staging" / "lib" / "setuid-helper") == 0o755  # stripped after tar, as by Python
+    assert _mode(place / "staging" / "open") == 0o775
+    assert _mode(place / "staging") == 0o755  # 0700 while tar wrote, then back
+
+
+@pytest.mark.skipif(_archive.gnu_tar() is None, reason="GNU tar is not installed")
+@pytest.mark.parametrize("hostile", ["dot-dot", "device", "symlink-out"])
+def test_overlapped_tar_is_stopped_and_the_staging_emptied_when_a_check_fails(place, hostile):
+    """The member the scan refuses comes after megabytes tar may already have written: nothing stays."""
+    bad = {"dot-dot": _file("../outside/evil", b"evil"),
+           "device": _special("./lib/disk", tarfile.CHRTYPE),
+           "symlink-out": _link("./lib/out", "../../outside")}[hostile]
+    archive = _build(place / "archives" / "hostile.tar", _big_members(hostile=bad), mode="w")
+    staging = place / "staging"
+    staging.mkdir()
+    before = _tree(place / "outside")
+    runner = CommandRunner()
+    with pytest.raises(AppenvError) as caught:
+        _archive.safe_extract(str(archive), str(staging), runner=runner, overlap=True)
+    assert caught.value.code == "archive_unsafe"
+    assert os.listdir(str(staging)) == [] and _mode(staging) == 0o755
+    assert _tree(place / "outside") == before
+    assert [os.path.basename(command["argv"][0]) for command in runner.history] == ["tar"]
+
+
+@pytest.mark.skipif(_archive.gnu_tar() is None, reason="GNU tar is not installed")
+def test_overlapped_tar_that_fails_is_an_oserror_and_leaves_the_staging_empty(place):
+    archive = _build(place / "archives" / "big.tar", _big_members(), mode="w")
+    staging = place / "staging"
+    staging.mkdir()
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, limit[1]))  # tar inherits it; this process ignores SIGXFSZ
+    try:
+        with pytest.raises(OSError) as caught:
+            _archive.safe_extract(str(archive), str(staging), overlap=True)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limit)
+    assert "tar" in str(caught.value)
+    assert os.listdir(str(staging)) == []

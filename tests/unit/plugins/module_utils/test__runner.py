@@ -81,3 +81,21 @@ def test_secrets_and_url_credentials_never_reach_history_or_errors():
 ])
 def test_redact_url(url, expected):
     assert redact_url(url) == expected
+
+
+def test_a_started_program_is_recorded_once_when_waited_for_or_killed():
+    runner = CommandRunner()
+    done = runner.start(["sh", "-c", "echo out; echo err >&2"], what="Saying something")
+    result = done.wait()
+    assert (result.rc, result.stdout, result.stderr) == (0, "out\n", "err\n")
+    assert done.wait() is result
+    slow = runner.start(["sleep", "30"], what="Waiting")
+    killed = slow.kill()
+    assert killed.rc != 0 and killed.seconds < 10
+    assert [(entry["argv"][0], entry["rc"]) for entry in runner.history] == [("sh", 0), ("sleep", killed.rc)]
+
+
+def test_a_program_that_cannot_be_started_is_a_titled_error():
+    with pytest.raises(AppenvError) as caught:
+        CommandRunner().start(["/nonexistent/program"], what="Nothing")
+    assert caught.value.code == "command_not_found"
