@@ -16,8 +16,9 @@ git init -q . && git add -A >/dev/null && git -c user.email=ci@appenv.invalid -c
 # this machine cannot reach, so sanity runs --local in a virtualenv of its own holding ansible-core
 # and ansible-test's own pinned requirements for every sanity test (cached by their content).
 reqdir=$("$venv_bin/python" -c 'import ansible_test, os; print(os.path.join(os.path.dirname(ansible_test.__file__), "_data", "requirements"))')
-svenv="$repo/.cache/sanity-venv"
 stamp=$(cat "$reqdir"/sanity.*.txt "$repo/requirements-dev.txt" | sha256sum | cut -c1-16)
+# In the test bed's cache (keyed by those requirements), so a new checkout on the same machine reuses it.
+svenv="${APPENV_TESTBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/appenv-testbed}/sanity-venv-$stamp"
 if [ ! -f "$svenv/.stamp-$stamp" ]; then
   rm -rf "$svenv"
   python3 -m venv "$svenv"
