@@ -6,6 +6,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# make test runs the suite on this many pytest-xdist workers (its tests are independent: own containers,
+# ports and temporary directories); TEST_JOBS=0 runs it in one process.
+TEST_JOBS ?= 2
 
 .PHONY: help bootstrap system venv testbed example test unit integration sanity lint docs reliability bench clean
 
@@ -18,12 +21,9 @@ help:
 system:
 	@bash tests/testbed/system-packages.sh
 
-$(VENV)/.installed: requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
-	touch $@
-
-venv: $(VENV)/.installed
+# Built once per requirements-dev.txt in the test bed's cache; .venv links to it (tests/testbed/controller-venv.sh).
+venv:
+	@bash tests/testbed/controller-venv.sh $(PYTHON)
 
 bootstrap: system venv
 
@@ -54,7 +54,7 @@ reliability: testbed
 	$(PY) docs/build.py --reliability-run tests/output/reliability.json
 
 test: testbed
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n $(TEST_JOBS) $(PYTEST_ARGS)
 	bash tests/sanity/run.sh
 	$(VENV)/bin/ansible-lint --nocolor
 

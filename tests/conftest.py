@@ -14,3 +14,19 @@ def pytest_configure(config):
         ("slow", "takes more than a minute"),
     ):
         config.addinivalue_line("markers", "%s: %s" % (marker, text))
+
+
+# Longest first: with several workers (make test runs pytest-xdist) the emulated aarch64 and molecule runs
+# start at once instead of being left for the end, where one worker would run them while the others idle.
+_ORDER = ("arm64", "slow", "faults", "integration")
+
+
+def _rank(item):
+    for rank, marker in enumerate(_ORDER):
+        if item.get_closest_marker(marker) is not None:
+            return rank
+    return len(_ORDER)
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=_rank)

@@ -1,6 +1,6 @@
 """`python -m tests.testbed prepare [--arm64] [--trixie]`: make the test bed ready, print timings.
 
-Default: Docker engine, the bookworm-amd64 base image, the x86_64 runtime archives (3.11 and 3.13).
+Default: Docker engine, the bookworm-amd64 base image (plain and with sshd), the x86_64 runtime archives (3.11 and 3.13).
 --arm64 adds the qemu binfmt handler, the bookworm-arm64 image and the aarch64 3.11 archive;
 --trixie adds the trixie-amd64 image. Everything is cached by its inputs: a second run only checks.
 `python -m tests.testbed cleanup` removes leftover `appenv-test-*` containers.
@@ -28,6 +28,8 @@ def prepare(arm64=False, trixie=False):
     t0 = time.monotonic()
     _step(timings, "dockerd", docker_host.ensure_dockerd)
     _step(timings, "image bookworm-amd64", docker_host.ensure_image, "bookworm", "amd64")
+    _step(timings, "image bookworm-amd64-ssh", docker_host.ensure_image, "bookworm", "amd64",
+          docker_host.SSH_PACKAGES, "ssh")
     if arm64:
         _step(timings, "binfmt qemu-aarch64", docker_host.ensure_binfmt_arm64)
         _step(timings, "image bookworm-arm64", docker_host.ensure_image, "bookworm", "arm64")

@@ -5,6 +5,7 @@ No image can be pulled on the test machines: base images are made from Debian pa
 cached under `cache_dir()/rootfs`, keyed by release, arch and the package list; the image
 carries that key as a label, so a changed recipe re-imports.
 """
+import fcntl
 import hashlib
 import json
 import os
@@ -168,10 +169,14 @@ def ensure_image(release: str = "bookworm", arch: str = "amd64", include=BASE_PA
     ensure_dockerd()
     if arch == "arm64":
         ensure_binfmt_arm64()
-    tarball = ensure_rootfs(release, arch, include)
-    with open(tarball, "rb") as fh:
-        _run(["docker", "import", "--change", "LABEL appenv.testbed.key=" + key,
-              "--change", 'CMD ["sleep", "infinity"]', "-", tag], stdin=fh)
+    # One builder at a time (test workers run side by side); the one that waited finds the image made.
+    with open(cache_dir() / "images.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _image_label(tag) != key:
+            tarball = ensure_rootfs(release, arch, include)
+            with open(tarball, "rb") as fh:
+                _run(["docker", "import", "--change", "LABEL appenv.testbed.key=" + key,
+                      "--change", 'CMD ["sleep", "infinity"]', "-", tag], stdin=fh)
     return tag
 
 

@@ -384,7 +384,7 @@ def test_created_files_are_not_world_writable_even_with_umask_000(amd64_host, ru
     assert sorted(after - before)[:20] == []
 
 
-def test_50_noop_runs_grow_nothing(amd64_host, runtime_mirror, package_index):
+def test_50_noop_runs_grow_nothing(amd64_host, runtime_mirror, package_index, pipelined):
     """50 app_dependencies no-op runs in a row.
 
     Expected: none changes anything or starts a process; no growth in files, directories, processes or lock files;

@@ -179,7 +179,7 @@ def test_hostile_environment_does_not_hijack_the_install(amd64_host, runtime_mir
     assert not injection.hijacked(amd64_host), "the host's env leaked"
 
 
-def test_200_noop_runs_grow_nothing(amd64_host, runtime_mirror):
+def test_200_noop_runs_grow_nothing(amd64_host, runtime_mirror, pipelined):
     """200 python_runtime no-op runs in a row.
 
     Expected: none changes anything; no growth in files, directories or processes.
