@@ -6,7 +6,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
-# make test runs the suite on this many pytest-xdist workers (its tests are independent: own containers,
+# make test runs the suite on this many pytest-xdist workers, handed one test at a time, longest first
+# (tests/conftest.py), so no worker idles while another has a queue (its tests are independent: own containers,
 # ports and temporary directories); TEST_JOBS=0 runs it in one process.
 TEST_JOBS ?= 2
 
@@ -54,7 +55,7 @@ reliability: testbed
 	$(PY) docs/build.py --reliability-run tests/output/reliability.json
 
 test: testbed
-	$(PY) -m pytest tests -n $(TEST_JOBS) $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n $(TEST_JOBS) --dist load --maxschedchunk 1 $(PYTEST_ARGS)
 	bash tests/sanity/run.sh
 	$(VENV)/bin/ansible-lint --nocolor
 

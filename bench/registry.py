@@ -73,6 +73,7 @@ class Comparison:
     percent: bool = False
     judged_on: Tuple[str, ...] = ()  # package sets whose rows the aim is judged on (() all; others show —)
     field: str = "seconds"  # the sample field compared (e.g. a peak RSS in MiB)
+    met_on: Tuple[Tuple[str, Callable[[float], bool]], ...] = ()  # (package set, its test): aims that differ by set
 
     def value(self, us_seconds, alternative_seconds):
         numerator, denominator = ((alternative_seconds, us_seconds) if self.ratio == SPEEDUP
@@ -85,9 +86,10 @@ class Comparison:
         return "%.1f %%" % (value * 100) if self.percent else "%.2f×" % value
 
     def verdict(self, value, package_set=None):
-        if self.met is None or value is None or (self.judged_on and package_set not in self.judged_on):
+        met = dict(self.met_on).get(package_set) if self.met_on else self.met
+        if met is None or value is None or (self.judged_on and package_set not in self.judged_on):
             return "—"
-        return "yes" if self.met(value) else "no"
+        return "yes" if met(value) else "no"
 
 
 @dataclasses.dataclass(frozen=True)

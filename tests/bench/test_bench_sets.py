@@ -43,6 +43,17 @@ def test_the_table_has_a_row_group_per_set_and_samples_without_a_set_are_the_def
     assert plain.package_set is None and plain.us.count == 2 and plain.cells(first=True)[0] == "11 — Made up"
 
 
+def test_an_aim_may_differ_by_set():
+    both = Comparison("ours", "theirs", "≥ 5× (webapp), ≥ 10× (large)",
+                      met_on=(("webapp", at_least(5)), ("large", at_least(10))))
+    scenario = Scenario(11, "Made up", None, (both,), SETS)
+    new = document("new.json", "2026-01-02", [
+        sample("ours", 1.0, set=name) for name in SETS] + [
+        sample("theirs", 6.0, set="hermetic"), sample("theirs", 6.0, set="webapp"), sample("theirs", 6.0, set="large")])
+    verdicts = dict((row.package_set, row.cells(first=True)[-1]) for row in report.rows([new], [scenario]))
+    assert verdicts == {"hermetic": "—", "webapp": "yes", "large": "no"}
+
+
 def test_a_full_run_measures_every_set_quick_the_default_one_and_set_chooses():
     with_sets, without = Scenario(1, "a", None, (), SETS), Scenario(5, "b", None, ())
     assert Context(log=print).sets_of(with_sets) == list(SETS)
