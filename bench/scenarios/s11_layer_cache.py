@@ -63,8 +63,8 @@ def _floor_play(cache, mount):
 
 @register(
     11, "Fresh host: warm layer cache vs clean install",
-    Comparison(WARM, CLEAN, "≥ 5× (webapp), ≥ 10× (large)", met_on=((deps_set.WEBAPP, at_least(5)),
-                                                                     (deps_set.LARGE, at_least(10)))),
+    Comparison(WARM, CLEAN, "≥ 5× (webapp), ≥ 10× (large)",
+               met_on=((deps_set.WEBAPP, at_least(5)), (deps_set.LARGE, at_least(10)))),
     # The reference rows: what our checks cost over plain tar, and the most any Ansible restore could gain here.
     Comparison(WARM, FLOOR, ratio=COST),
     Comparison(FLOOR, CLEAN),
