@@ -1,0 +1,216 @@
+"""The controller half of python_runtime: what it hands the module for each way of asking, and its refusals.
+
+The release table shipped with the collection is the default source; tests read its answers through the plugin
+(any 3.12 it resolves) rather than pinning table rows, which a refresh replaces.
+"""
+
+import hashlib
+import os
+import re
+
+import pytest
+
+from ansible_collections.appenv.python.plugins.action.python_runtime import ActionModule
+
+MODULE = "appenv.python.python_runtime"
+TRIPLES = {"x86_64": "x86_64-unknown-linux-gnu", "aarch64": "aarch64-unknown-linux-gnu"}
+NAME = re.compile(r"^cpython-(?P<version>\d+\.\d+\.\d+)\+(?P<release>[^-]+)-(?P<triple>[a-z0-9_]+-unknown-linux-gnu)"
+                  r"-install_only(_stripped)?\.tar\.gz$")
+X86 = {"ansible_facts": {"architecture": "x86_64"}}
+
+
+def _run(make_action, args, task_vars=None, answers=(), check_mode=False):
+    action, recorder = make_action(ActionModule, args, answers, check_mode)
+    return action.run(task_vars=dict(task_vars or {})), recorder
+
+
+def _refused(make_action, args, code, task_vars=None):
+    result, recorder = _run(make_action, args, task_vars)
+    assert result["failed"] is True and result["changed"] is False
+    assert result["error"]["code"] == code
+    assert result["msg"].startswith(result["error"]["title"])
+    assert recorder.calls == []  # nothing ran on the host
+    return result
+
+
+def _check_release(entry, arch, request, version_prefix):
+    match = NAME.match(entry["resolution"]["filename"])
+    assert match, entry["resolution"]["filename"]
+    assert match.group("triple") == TRIPLES[arch]
+    assert entry["version"] == match.group("version") and entry["version"].startswith(version_prefix)
+    assert entry["resolution"]["release"] == match.group("release")
+    assert entry["url"].endswith("/%s/%s" % (match.group("release"), entry["resolution"]["filename"]))
+    assert re.match(r"^[0-9a-f]{64}$", entry["sha256"])
+    assert (entry["resolution"]["request"], entry["resolution"]["source"]) == (request, "the version option")
+
+
+def test_an_exact_archive_goes_to_the_module_as_given_without_controller_options(make_action):
+    args = {"version": "3.12.7", "url": "https://mirror.invalid/cpython.tar.gz", "sha256": "ab" * 32,
+            "dest": "/opt/py", "mirror": "https://mirror.invalid", "project_dir": "/srv/app", "allow_eol": True,
+            "release": "20261201"}
+    result, recorder = _run(make_action, args, X86, answers=[{"changed": True, "action": "created"}])
+    assert recorder.calls == [(MODULE, {"version": "3.12.7", "url": "https://mirror.invalid/cpython.tar.gz",
+                                        "sha256": "ab" * 32, "dest": "/opt/py", "arch": "x86_64"})]
+    assert (result["changed"], result["action"]) == (True, "created")
+
+
+@pytest.mark.parametrize("task_vars, args, arch", [
+    ({"ansible_facts": {"architecture": "amd64"}}, {}, "x86_64"),
+    ({"ansible_architecture": "arm64"}, {}, "aarch64"),
+    (X86, {"arch": "aarch64"}, "aarch64"),  # the task's arch wins over the facts
+])
+def test_the_arch_comes_from_the_task_or_the_facts(make_action, task_vars, args, arch):
+    _result, recorder = _run(make_action, dict(args, src="/srv/cpython.tar.gz", version="3.12.7",
+                                               sha256="ab" * 32), task_vars)
+    assert recorder.args[0]["arch"] == arch
+    assert recorder.args[0]["src"] == "/srv/cpython.tar.gz"
+
+
+def test_without_facts_every_arch_is_resolved_and_the_module_picks(make_action):
+    _result, recorder = _run(make_action, {"version": "3.12", "dest": "/opt/py"})
+    (name, args), = recorder.calls
+    assert name == MODULE
+    assert sorted(args) == ["candidates", "dest"]
+    assert sorted(args["candidates"]) == ["aarch64", "x86_64"]
+    for arch, entry in args["candidates"].items():
+        _check_release(entry, arch, "3.12", "3.12.")
+
+
+def test_with_facts_the_hosts_arch_alone_is_resolved(make_action):
+    _result, every = _run(make_action, {"version": "3.12"})
+    _result, recorder = _run(make_action, {"version": "3.12"}, X86)
+    args = recorder.args[0]
+    assert "candidates" not in args
+    _check_release(args, "x86_64", "3.12", "3.12.")
+    assert args["arch"] == "x86_64"
+    assert args["resolution"] == every.args[0]["candidates"]["x86_64"]["resolution"]
+    assert (args["version"], args["url"], args["sha256"]) == tuple(
+        every.args[0]["candidates"]["x86_64"][key] for key in ("version", "url", "sha256"))
+
+
+def test_a_verbatim_mirror_serves_the_tables_files(make_action):
+    _result, default = _run(make_action, {"version": "3.12"}, X86)
+    _result, mirrored = _run(make_action, {"version": "3.12", "mirror": "https://pbs.mirror.invalid/releases/"}, X86)
+    want, got = default.args[0], mirrored.args[0]
+    assert (got["version"], got["sha256"], got["resolution"]) == (want["version"], want["sha256"], want["resolution"])
+    assert got["url"] == "https://pbs.mirror.invalid/releases/%s/%s" % (
+        want["resolution"]["release"], want["resolution"]["filename"])
+    assert "mirror" not in got
+
+
+def _mirror(tmp_path, release="20261201", version="3.13.5"):
+    directory = tmp_path / "mirror" / release
+    directory.mkdir(parents=True)
+    lines = ["not a sum line"]
+    for triple in sorted(TRIPLES.values()):
+        name = "cpython-%s+%s-%s-install_only_stripped.tar.gz" % (version, release, triple)
+        lines.append("%s  %s" % (hashlib.sha256(name.encode()).hexdigest(), name))
+    (directory / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+    return "file://" + str(tmp_path / "mirror")
+
+
+def test_a_release_is_read_from_the_mirrors_sha256sums(make_action, tmp_path):
+    mirror = _mirror(tmp_path)
+    _result, recorder = _run(make_action, {"version": "3.13", "mirror": mirror, "release": "20261201"})
+    candidates = recorder.args[0]["candidates"]
+    for arch, triple in TRIPLES.items():
+        name = "cpython-3.13.5+20261201-%s-install_only_stripped.tar.gz" % triple
+        assert candidates[arch]["version"] == "3.13.5"
+        assert candidates[arch]["url"] == "%s/20261201/%s" % (mirror, name)
+        assert candidates[arch]["sha256"] == hashlib.sha256(name.encode()).hexdigest()
+        assert candidates[arch]["resolution"] == {"request": "3.13", "source": "the version option",
+                                                  "release": "20261201", "filename": name}
+
+
+def test_a_release_the_mirror_lacks_is_refused(make_action, tmp_path):
+    mirror = _mirror(tmp_path)
+    result = _refused(make_action, {"version": "3.13", "mirror": mirror, "release": "20990101", "retries": 0},
+                      "mirror_unreachable", X86)
+    assert "20990101/SHA256SUMS" in result["msg"]
+
+
+def test_the_apps_own_version_file_is_the_request(make_action, tmp_path):
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / ".python-version").write_text("3.12\n")
+    _result, recorder = _run(make_action, {"project_dir": str(app)}, X86)
+    args = recorder.args[0]
+    assert args["version"].startswith("3.12.")
+    assert args["resolution"]["source"] == str(app / ".python-version")
+    assert args["resolution"]["request"] == "3.12"
+    assert "project_dir" not in args
+
+
+@pytest.mark.parametrize("args, task_vars, code", [
+    ({"version": "3.12"}, {"ansible_facts": {"architecture": "armv7l"}}, "arch_unsupported"),
+    ({"version": "2.7"}, X86, "version_unknown"),
+    ({"version": "2.7"}, {}, "version_unknown"),  # no arch resolves: the request itself is wrong
+    ({}, {}, "version_missing"),
+    ({"version": ">=3.12,<3.11"}, X86, "version_unknown"),
+])
+def test_requests_that_cannot_be_met_fail_before_the_host_is_touched(make_action, args, task_vars, code):
+    _refused(make_action, args, code, task_vars)
+
+
+def test_an_end_of_life_version_is_refused_unless_allowed(make_action, tmp_path):
+    mirror = _mirror(tmp_path, version="3.9.25")  # 3.9 reached its end of life on 2025-10-31
+    args = {"version": "3.9", "mirror": mirror, "release": "20261201"}
+    result = _refused(make_action, args, "version_eol", X86)
+    assert "3.9.25" in result["msg"]
+    _result, recorder = _run(make_action, dict(args, allow_eol=True), X86)
+    assert recorder.args[0]["version"] == "3.9.25"
+    assert "allow_eol" not in recorder.args[0]
+
+
+# -- an archive on the controller -------------------------------------------------------------
+
+ARCHIVE = "cpython-3.12.7+20261201-x86_64-unknown-linux-gnu-install_only.tar.gz"
+
+
+def _archive(tmp_path, name=ARCHIVE, sums=True):
+    files = tmp_path / "files"
+    files.mkdir(exist_ok=True)
+    (files / name).write_bytes(b"not really a tarball")
+    if sums:
+        (files / "SHA256SUMS").write_text("%s  %s\n%s  other.tar.gz\n" % ("cd" * 32, name, "ef" * 32))
+    return str(files / name)
+
+
+def test_a_pushed_archive_is_not_sent_when_the_layer_is_kept(make_action, tmp_path):
+    _archive(tmp_path)
+    result, recorder = _run(make_action, {"archive": ARCHIVE, "dest": "/opt/py"}, X86,
+                            answers=[{"changed": False, "action": "kept"}])
+    resolution = {"request": ARCHIVE, "source": "the archive option", "release": "20261201", "filename": ARCHIVE}
+    probe, run = recorder.args
+    assert probe == {"dest": "/opt/py", "arch": "x86_64", "version": "3.12.7", "sha256": "cd" * 32,
+                     "resolution": resolution, "src": "/nonexistent/decide-only", "decide_only": True}
+    assert run == {"dest": "/opt/py", "arch": "x86_64", "version": "3.12.7", "sha256": "cd" * 32,
+                   "resolution": resolution, "src": "/nonexistent/unused"}
+    assert result["action"] == "kept"
+
+
+def test_check_mode_never_sends_the_archive(make_action, tmp_path):
+    _archive(tmp_path)
+    result, recorder = _run(make_action, {"archive": ARCHIVE}, X86, check_mode=True,
+                            answers=[{"changed": False, "action": "created"},
+                                     {"changed": True, "action": "created", "reasons": ["predicted"]}])
+    assert [args["src"] for args in recorder.args] == ["/nonexistent/decide-only", "/nonexistent/unused"]
+    assert result["reasons"] == ["predicted"]
+
+
+def test_the_sha256_option_wins_over_the_sums_file(make_action, tmp_path):
+    path = _archive(tmp_path)
+    _result, recorder = _run(make_action, {"archive": path, "sha256": "ab" * 32}, X86)
+    assert recorder.args[0]["sha256"] == "ab" * 32
+
+
+def test_an_archive_without_a_sha256_is_refused(make_action, tmp_path):
+    _archive(tmp_path, sums=False)
+    result = _refused(make_action, {"archive": ARCHIVE}, "checksum_missing", X86)
+    assert ARCHIVE in result["msg"]
+
+
+def test_an_archive_with_a_foreign_name_is_refused(make_action, tmp_path):
+    _archive(tmp_path, name="python-3.12.tar.gz")
+    result = _refused(make_action, {"archive": "python-3.12.tar.gz"}, "archive_name_unrecognised", X86)
+    assert "python-3.12.tar.gz" in result["msg"]
