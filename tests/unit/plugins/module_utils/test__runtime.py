@@ -34,6 +34,7 @@ def make_archive(directory, name="cpython-%s+20261201-x86_64-unknown-linux-gnu-i
         "lib/python%s/os.py" % MINOR: ("import abc\n", 0o644),
         "lib/python%s/json/__init__.py" % MINOR: ("VALUE = 1\n", 0o644),
         "lib/python%s/__pycache__/os.%s.pyc" % (MINOR, TAG): ("shipped bytecode", 0o644),
+        "lib/python%s/__pycache__/os.%s.opt-1.pyc" % (MINOR, TAG): ("shipped bytecode", 0o644),
         "lib/python%s/site-packages/README.txt" % MINOR: ("pip_tooling's\n", 0o644),
     }
     files.update(extra or {})
@@ -120,6 +121,7 @@ def test_a_build_from_a_local_archive_then_a_no_op(built):
     with open(os.path.join(stdlib, "__pycache__", "os.%s.pyc" % TAG), "rb") as handle:
         assert handle.read() != b"shipped bytecode"
     assert os.path.isfile(os.path.join(stdlib, "json", "__pycache__", "__init__.%s.pyc" % TAG))
+    assert not os.path.exists(os.path.join(stdlib, "__pycache__", "os.%s.opt-1.pyc" % TAG))  # only level 0 now
     assert not os.path.exists(os.path.join(spec.path, ".appenv-work"))
     # The file list leaves out what pip_tooling owns (site-packages, bin/pip*).
     with open(os.path.join(spec.path, _manifest.MANIFEST_NAME)) as handle:
