@@ -61,13 +61,17 @@ def archive(tmp_path):
     return make_archive(tmp_path)
 
 
-@pytest.fixture
-def built(tmp_path, archive):
-    """A runtime layer converged from the archive: (spec, result, runner)."""
+def _build(tmp_path, archive, compile_bytecode):
     path, sha = archive
-    spec = spec_for(tmp_path / "runtime", path, sha)
+    spec = spec_for(tmp_path / "runtime", path, sha, compile_bytecode=compile_bytecode)
     runner = CommandRunner()
     return spec, _layer.converge(spec, runner, lock_timeout=5), runner
+
+
+@pytest.fixture
+def built(tmp_path, archive):
+    """A runtime layer converged from the archive, its bytecode as shipped (one process): (spec, result, runner)."""
+    return _build(tmp_path, archive, compile_bytecode=False)
 
 
 @pytest.mark.parametrize("version, minor", [("3.12.7", "3.12"), ("3.9.0", "3.9"), ("3.14.10", "3.14")])
@@ -107,8 +111,8 @@ def test_the_inputs_of_the_runtime_layer(tmp_path):
         _runtime.RuntimeLayerSpec(str(tmp_path / "rt"), "3.12", "x86_64", "ab" * 32, "cpython.tar.gz")
 
 
-def test_a_build_from_a_local_archive_then_a_no_op(built):
-    spec, result, runner = built
+def test_a_build_from_a_local_archive_then_a_no_op(tmp_path, archive):
+    spec, result, runner = _build(tmp_path, archive, compile_bytecode=True)
     assert result.action == _layer.ACTION_CREATED
     assert result.reasons == ["no python_runtime layer at %s yet" % spec.path]
     facts = result.facts
@@ -184,7 +188,7 @@ def test_another_archive_is_a_reason_and_check_mode_changes_nothing(tmp_path, bu
     other_dir.mkdir()
     path, sha = make_archive(other_dir, name="cpython-%s+20270101-x86_64-unknown-linux-gnu-install_only.tar.gz"
                              % VERSION, extra={"lib/python%s/new.py" % MINOR: ("NEW = 1\n", 0o644)})
-    newer = spec_for(spec.path, path, sha)
+    newer = spec_for(spec.path, path, sha, compile_bytecode=False)
     old_sha = spec.wanted["archive_sha256"]
     predicted = _layer.converge(newer, runner, check_mode=True, lock_timeout=5)
     assert predicted.action == _layer.ACTION_RECREATED
@@ -199,11 +203,11 @@ def test_another_archive_is_a_reason_and_check_mode_changes_nothing(tmp_path, bu
     assert os.path.isfile(os.path.join(spec.path, "lib", "python" + MINOR, "new.py"))
 
 
-def test_turning_stdlib_bytecode_off_is_a_reason(built):
+def test_turning_stdlib_bytecode_on_is_a_reason(built):
     spec, _result, _runner = built
-    shipped = spec_for(spec.path, spec.src, spec.wanted["archive_sha256"], compile_bytecode=False)
-    action, reasons, _stored = _layer.decide(shipped)
-    assert (action, reasons) == (_layer.ACTION_RECREATED, ["Stdlib bytecode changed from unchecked-hash to as shipped"])
+    compiled = spec_for(spec.path, spec.src, spec.wanted["archive_sha256"], compile_bytecode=True)
+    action, reasons, _stored = _layer.decide(compiled)
+    assert (action, reasons) == (_layer.ACTION_RECREATED, ["Stdlib bytecode changed from as shipped to unchecked-hash"])
 
 
 def _refused(spec, code):
@@ -215,7 +219,7 @@ def _refused(spec, code):
 
 def test_an_archive_with_another_sha256_is_refused_and_the_layer_kept(built):
     spec, _result, _runner = built
-    wrong = spec_for(spec.path, spec.src, "0" * 64)
+    wrong = spec_for(spec.path, spec.src, "0" * 64, compile_bytecode=False)
     error = _refused(wrong, "checksum_mismatch")
     assert error.fields["expected"] == "0" * 64
     assert error.fields["actual"] == spec.wanted["archive_sha256"]
