@@ -5,7 +5,6 @@ The release table shipped with the collection is the default source; tests read 
 """
 
 import hashlib
-import os
 import re
 
 import pytest
