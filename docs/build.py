@@ -1,6 +1,7 @@
 """Generate docs/troubleshooting.md (from the error catalogue), docs/reference/*.md (from ansible-doc
 for modules, from meta/argument_specs.yml for roles) and docs/reliability.md (from docs/reliability.json,
-the record of a run of the fault suite).
+the record of a run of the fault suite); with --site, the docs site: the module and role reference rendered by
+antsibull-docs into a Sphinx site (.build/docs-site/html), built without warnings and with its links checked.
 
 `make docs` runs it; tests/test_docs.py fails when the committed pages are out of date.
 `python docs/build.py --reliability-run tests/output/reliability.json` (`make reliability`) first takes the
@@ -8,11 +9,14 @@ record a run of the fault suite wrote into docs/reliability.json; it refuses a p
 """
 
 import argparse
+import html.parser
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 DOCS = Path(__file__).resolve().parent
 REPO = DOCS.parent
@@ -167,12 +171,94 @@ def pages():
     return result
 
 
+SITE = REPO / ".build" / "docs-site"
+
+
+def site(dest=SITE):
+    """The docs site: `antsibull-docs sphinx-init` makes the Sphinx project (conf.py, build.sh), its build.sh
+    renders the collection's module and role docs to RST (`antsibull-docs collection`) and builds the HTML with
+    `sphinx-build -W`, so a warning fails the build; then every link of the site is checked. Returns the HTML
+    directory."""
+    dest = Path(dest)
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    dest.chmod(0o700)  # antsibull-docs writes only into a directory no one else can write to
+    bin_dir = Path(sys.executable).parent
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_DIR), ANSIBLE_NOCOLOR="1",
+               PATH=str(bin_dir) + os.pathsep + os.environ.get("PATH", ""))
+    subprocess.run([str(bin_dir / "antsibull-docs"), "sphinx-init", "--use-current", "--fail-on-error",
+                    "--squash-hierarchy", "--no-add-antsibull-docs-version", "--project", "appenv.python",
+                    "--copyright", "appenv.python contributors", "--title", "appenv.python",
+                    "--html-short-title", "appenv.python", "--dest-dir", str(dest), "appenv.python"],
+                   env=env, check=True, stdout=subprocess.DEVNULL)
+    # The template points intersphinx at the Python, Jinja and Ansible sites: reading their inventories needs
+    # the network, which the build does not use. Links to those sites stay plain links.
+    with open(dest / "conf.py", "a") as conf:
+        conf.write("\n# docs/build.py: no inventories from other sites (the build runs offline).\n"
+                   "intersphinx_mapping = {}\n")
+    subprocess.run(["bash", str(dest / "build.sh")], env=env, check=True, stdout=subprocess.DEVNULL)
+    html_dir = dest / "build" / "html"
+    broken = broken_links(html_dir)
+    if broken:
+        raise SystemExit("the docs site has broken links:\n" + "\n".join(broken))
+    return html_dir
+
+
+class _Links(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links, self.ids = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        if tag == "a" and attrs.get("name"):
+            self.ids.add(attrs["name"])
+        for key in ("href", "src"):
+            if attrs.get(key):
+                self.links.append(attrs[key])
+
+
+def broken_links(html_dir):
+    """Links of the site that lead nowhere: a missing file, or an anchor its page does not have. Links to other
+    sites are not fetched (the build runs offline); they must at least be https."""
+    pages = {}
+    for path in sorted(Path(html_dir).rglob("*.html")):
+        parser = _Links()
+        parser.feed(path.read_text(errors="replace"))
+        pages[path] = parser
+    broken = []
+    for path, parser in pages.items():
+        for link in parser.links:
+            parts = urlsplit(link)
+            if parts.scheme in ("https", "mailto") or link.startswith("data:"):
+                continue
+            if parts.scheme or parts.netloc:
+                broken.append("%s: %s (not https)" % (path.relative_to(html_dir), link))
+                continue
+            target = (path.parent / unquote(parts.path)).resolve() if parts.path else path
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append("%s: %s (no such file)" % (path.relative_to(html_dir), link))
+            elif parts.fragment and target.suffix == ".html" and target in pages \
+                    and unquote(parts.fragment) not in pages[target].ids:
+                broken.append("%s: %s (no such anchor)" % (path.relative_to(html_dir), link))
+    return broken
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reliability-run", metavar="JSON",
                         help="first take this record of a fault-suite run into docs/reliability.json")
     parser.add_argument("--partial", action="store_true", help="accept the record of a partial run")
+    parser.add_argument("--site", action="store_true",
+                        help="build the docs site with antsibull-docs and Sphinx into %s" % SITE.relative_to(REPO))
     options = parser.parse_args(argv)
+    if options.site:
+        print("built", (site() / "index.html").relative_to(REPO))
+        return
     if options.reliability_run:
         take_reliability_run(options.reliability_run, options.partial)
     for rel, text in pages().items():
