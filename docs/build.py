@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+import zlib
 
 DOCS = Path(__file__).resolve().parent
 REPO = DOCS.parent
@@ -172,6 +173,22 @@ def pages():
 
 
 SITE = REPO / ".build" / "docs-site"
+ANSIBLE_DOCS = "https://docs.ansible.com/projects/ansible/devel/"
+# The labels of the Ansible docs that antsibull-docs' pages refer to: label -> (page#anchor, title).
+ANSIBLE_DOCS_LABELS = {
+    "action_plugins": ("plugins/action.html#action-plugins", "Action plugins"),
+    "common_return_values": ("reference_appendices/common_return_values.html#common-return-values",
+                             "Return Values"),
+    "ansible_configuration_settings": ("reference_appendices/config.html#ansible-configuration-settings",
+                                       "Ansible Configuration Settings"),
+}
+
+
+def _inventory(labels):
+    """A Sphinx objects.inv (version 2) holding these std:label entries."""
+    body = "".join("%s std:label -1 %s %s\n" % (name, uri, title) for name, (uri, title) in sorted(labels.items()))
+    return (b"# Sphinx inventory version 2\n# Project: Ansible\n# Version: devel\n"
+            b"# The remainder of this file is compressed using zlib.\n" + zlib.compress(body.encode()))
 
 
 def site(dest=SITE):
@@ -191,11 +208,13 @@ def site(dest=SITE):
                     "--copyright", "appenv.python contributors", "--title", "appenv.python",
                     "--html-short-title", "appenv.python", "--dest-dir", str(dest), "appenv.python"],
                    env=env, check=True, stdout=subprocess.DEVNULL)
-    # The template points intersphinx at the Python, Jinja and Ansible sites: reading their inventories needs
-    # the network, which the build does not use. Links to those sites stay plain links.
+    # The template points intersphinx at the inventories of the Python, Jinja and Ansible sites, which the
+    # build would fetch: it runs offline, so it reads a local inventory of the few Ansible pages the rendered
+    # docs refer to instead (links still go to those pages).
+    (dest / "ansible.inv").write_bytes(_inventory(ANSIBLE_DOCS_LABELS))
     with open(dest / "conf.py", "a") as conf:
-        conf.write("\n# docs/build.py: no inventories from other sites (the build runs offline).\n"
-                   "intersphinx_mapping = {}\n")
+        conf.write("\n# docs/build.py: inventories read offline.\n"
+                   "intersphinx_mapping = {'ansible_devel': (%r, %r)}\n" % (ANSIBLE_DOCS, str(dest / "ansible.inv")))
     subprocess.run(["bash", str(dest / "build.sh")], env=env, check=True, stdout=subprocess.DEVNULL)
     html_dir = dest / "build" / "html"
     broken = broken_links(html_dir)
@@ -224,7 +243,8 @@ def broken_links(html_dir):
     """Links of the site that lead nowhere: a missing file, or an anchor its page does not have. Links to other
     sites are not fetched (the build runs offline); they must at least be https."""
     pages = {}
-    for path in sorted(Path(html_dir).rglob("*.html")):
+    html_dir = Path(html_dir).resolve()
+    for path in sorted(html_dir.rglob("*.html")):
         parser = _Links()
         parser.feed(path.read_text(errors="replace"))
         pages[path] = parser
@@ -237,7 +257,9 @@ def broken_links(html_dir):
             if parts.scheme or parts.netloc:
                 broken.append("%s: %s (not https)" % (path.relative_to(html_dir), link))
                 continue
-            target = (path.parent / unquote(parts.path)).resolve() if parts.path else path
+            # A path from the root ("/", the theme's home link) is the site's root where the site is served.
+            base = Path(html_dir) if parts.path.startswith("/") else path.parent
+            target = (base / unquote(parts.path).lstrip("/")).resolve() if parts.path else path
             if target.is_dir():
                 target = target / "index.html"
             if not target.exists():
