@@ -50,18 +50,31 @@ def troubleshooting():
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _option_rows(options, prefix=""):
+def _markdown(text, plugin, kind, cell=False):
+    """Ansible's documentation markup (O(), V(), C(), M(), RV(), I(), U(), L()...) as Markdown, rendered by
+    antsibull-docs' parser; the paragraphs of a list joined (with <br> in a table cell)."""
+    from antsibull_docs_parser import dom
+    from antsibull_docs_parser.md import to_md
+    from antsibull_docs_parser.parser import Context, parse
+
+    context = Context(current_plugin=dom.PluginIdentifier(fqcn="appenv.python." + plugin, type=kind))
+    paragraphs = text if isinstance(text, list) else [text or ""]
+    rendered = [to_md(parse(str(paragraph).replace("\n", " "), context)) for paragraph in paragraphs]
+    if cell:
+        return "<br><br>".join(part.replace("|", "\\|").replace("\n", " ") for part in rendered)
+    return "\n\n".join(rendered)
+
+
+def _option_rows(options, plugin, kind, prefix=""):
     rows = []
     for name in sorted(options):
         option = options[name]
-        description = " ".join(option.get("description", [])) if isinstance(option.get("description"), list) \
-            else str(option.get("description", ""))
         default = option.get("default")
         shown_default = "" if default is None else "`%s`" % json.dumps(default)
-        text = description.replace("|", "\\|").replace("\n", " ")
+        text = _markdown(option.get("description", ""), plugin, kind, cell=True)
         rows.append("| `%s%s` | %s | %s | %s |" % (prefix, name, option.get("type", "str"), shown_default, text))
         if option.get("suboptions"):
-            rows += _option_rows(option["suboptions"], prefix + name + ".")
+            rows += _option_rows(option["suboptions"], plugin, kind, prefix + name + ".")
     return rows
 
 
@@ -72,14 +85,13 @@ def module_reference(name):
     data = json.loads(out)["appenv.python." + name]
     doc = data["doc"]
     lines = ["# appenv.python.%s" % name, "", doc["short_description"], ""]
-    lines += [" ".join(doc["description"]) if isinstance(doc["description"], list) else doc["description"], ""]
+    lines += [_markdown(doc["description"], name, "module"), ""]
     lines += ["## Options", "", "| option | type | default | description |", "|---|---|---|---|"]
-    lines += _option_rows(doc.get("options", {}))
+    lines += _option_rows(doc.get("options", {}), name, "module")
     lines += ["", "## Returns", "", "| key | type | description |", "|---|---|---|"]
     for key, value in sorted((data.get("return") or {}).items()):
-        description = value.get("description", "")
-        description = " ".join(description) if isinstance(description, list) else description
-        lines.append("| `%s` | %s | %s |" % (key, value.get("type", ""), description.replace("\n", " ")))
+        lines.append("| `%s` | %s | %s |" % (key, value.get("type", ""),
+                                             _markdown(value.get("description", ""), name, "module", cell=True)))
     lines += ["", "## Examples", "", "```yaml", data.get("examples", "").strip(), "```", ""]
     return "\n".join(lines)
 
@@ -89,13 +101,12 @@ def role_reference(name):
     import yaml
 
     spec = yaml.safe_load((REPO / "roles" / name / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]
-    description = spec.get("description", [])
     lines = ["# Role appenv.python.%s" % name, "", spec["short_description"], ""]
-    lines += [" ".join(description) if isinstance(description, list) else description, ""]
+    lines += [_markdown(spec.get("description", []), name, "role"), ""]
     lines += ["Bad input fails at once: Ansible checks these variables against `meta/argument_specs.yml` before",
               "the role's first task. Tags: `appenv`, `appenv_%s` (and finer ones on each task)." % name, ""]
     lines += ["## Variables", "", "| variable | type | default | description |", "|---|---|---|---|"]
-    lines += _option_rows(spec.get("options", {}))
+    lines += _option_rows(spec.get("options", {}), name, "role")
     return "\n".join(lines) + "\n"
 
 

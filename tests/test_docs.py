@@ -1,5 +1,5 @@
 """The generated docs (troubleshooting, module reference, reliability) match their sources: `make docs`
-regenerates them. docs/reliability.md is rendered from the committed record docs/reliability.json, so this
+regenerates them; the docs site builds and its module page renders in a browser. docs/reliability.md is rendered from the committed record docs/reliability.json, so this
 check does not run the fault suite (`make reliability` does, and refreshes the record)."""
 
 import ast
@@ -25,6 +25,15 @@ def test_generated_page_is_up_to_date(rel):
     committed = (REPO_ROOT / "docs" / rel)
     assert committed.exists(), "run make docs"
     assert committed.read_text() == PAGES[rel], "%s is out of date: run make docs" % rel
+
+
+# Ansible's documentation markup, left raw: O(option), V(value), C(code), M(module), RV(return value)...
+RAW_MARKUP = re.compile(r"\b(?:O|V|C|M|RV|E|P|I|B|U|L)\([^)\s]*\)")
+
+
+@pytest.mark.parametrize("rel", sorted(rel for rel in PAGES if rel.startswith("reference/")))
+def test_reference_page_renders_the_markup(rel):
+    assert not RAW_MARKUP.findall(PAGES[rel]), RAW_MARKUP.findall(PAGES[rel])[:10]
 
 
 def test_reliability_page_comes_from_a_complete_run():
@@ -130,8 +139,7 @@ def test_module_page_renders_in_a_browser(docs_site, tmp_path):
     assert re.search(r"<table[^>]*>", dom) and "Parameter" in text and "Comments" in text
     for option in ("version", "project_dir", "layer_cache", "mirror"):
         assert re.search(r'id="parameter-%s"' % option, dom), option
-    raw = re.findall(r"\b(?:O|C|V|RV|I|M|U|L)\([^)\s]*\)", text)
-    assert not raw, raw[:10]
+    assert not RAW_MARKUP.findall(text), RAW_MARKUP.findall(text)[:10]
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     if SCREENSHOT.exists():
         SCREENSHOT.unlink()
