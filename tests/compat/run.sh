@@ -67,13 +67,16 @@ compat_venv() {
   echo "$venv"
 }
 
+# Every step runs; the failed ones are named at the end (and make the script fail).
+failed=()
 run_tests() {
   local label=$1 python=$2 core=$3 venv
   venv=$(compat_venv "$python" "$core")
   echo "== compat $label: ansible-core $core on Python $("$venv/bin/python" -c 'import platform; print(platform.python_version())')"
-  "$venv/bin/python" -m pytest -q tests/unit tests/test_collection.py
+  "$venv/bin/python" -m pytest -q tests/unit tests/test_collection.py || failed+=("$label ($core): pytest")
   if [ "$label" = newest ]; then
-    APPENV_SANITY_CORE_VENV="$venv" APPENV_SANITY_PYTHON="$python" bash tests/sanity/run.sh
+    APPENV_SANITY_CORE_VENV="$venv" APPENV_SANITY_PYTHON="$python" bash tests/sanity/run.sh \
+      || failed+=("$label ($core): ansible-test sanity")
   fi
 }
 
@@ -94,3 +97,7 @@ for label in "${sets[@]}"; do
     *) echo "compat: unknown set $label (floor, newest)" >&2; exit 2;;
   esac
 done
+if [ "${#failed[@]}" -gt 0 ]; then
+  printf 'compat: failed: %s\n' "${failed[@]}" >&2
+  exit 1
+fi
