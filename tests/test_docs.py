@@ -1,6 +1,7 @@
 """The generated docs (troubleshooting, module reference, reliability) match their sources: `make docs`
-regenerates them; the docs site builds and its module page renders in a browser. docs/reliability.md is rendered from the committed record docs/reliability.json, so this
-check does not run the fault suite (`make reliability` does, and refreshes the record)."""
+regenerates them; the docs site builds and its module page renders in a browser. docs/reliability.md is rendered
+from the committed record docs/reliability.json, so this check does not run the fault suite (`make reliability`
+does, and refreshes the record)."""
 
 import ast
 import importlib.util

@@ -53,7 +53,8 @@ def test_ansible_builder_introspect_finds_our_python_and_system_dependencies(tmp
                     str(REPO_ROOT)], check=True, capture_output=True, text=True)
     tarball = next(tmp_path.glob("appenv-python-*.tar.gz"))
     subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", "-p", str(target), str(tarball)],
-                   check=True, capture_output=True, text=True, env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(target)))
+                   check=True, capture_output=True, text=True,
+                   env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(target)))
     proc = subprocess.run([str(BIN / "ansible-builder"), "introspect", str(target)], capture_output=True, text=True,
                           check=False)
     assert proc.returncode == 0, proc.stderr

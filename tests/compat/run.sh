@@ -72,7 +72,8 @@ failed=()
 run_tests() {
   local label=$1 python=$2 core=$3 venv
   venv=$(compat_venv "$python" "$core")
-  echo "== compat $label: ansible-core $core on Python $("$venv/bin/python" -c 'import platform; print(platform.python_version())')"
+  echo "== compat $label: ansible-core $core on Python" \
+       "$("$venv/bin/python" -c 'import platform; print(platform.python_version())')"
   "$venv/bin/python" -m pytest -q tests/unit tests/test_collection.py || failed+=("$label ($core): pytest")
   if [ "$label" = newest ]; then
     APPENV_SANITY_CORE_VENV="$venv" APPENV_SANITY_PYTHON="$python" bash tests/sanity/run.sh \
@@ -87,13 +88,16 @@ sets=("$@")
 for label in "${sets[@]}"; do
   case $label in
     floor)
-      python=$(find_python 3.11) || { echo "compat: no Python 3.11 (python3.11 on PATH or in pyenv) for ansible-core $floor" >&2; exit 1; }
-      run_tests floor "$python" "$(resolve_core "$python" "$floor" floor)";;
+      python=$(find_python 3.11) || {
+        echo "compat: no Python 3.11 (python3.11 on PATH or in pyenv) for ansible-core $floor" >&2; exit 1; }
+      core=$(resolve_core "$python" "$floor" floor) || exit 1
+      run_tests floor "$python" "$core";;
     newest)
       python=$(find_python 3.13 3.12) || {
         echo "compat: the newest ansible-core needs Python 3.12 or later: put python3.13 or python3.12 on PATH" \
              "(or install one with pyenv)" >&2; exit 1; }
-      run_tests newest "$python" "$(resolve_core "$python" "" newest)";;
+      core=$(resolve_core "$python" "" newest) || exit 1
+      run_tests newest "$python" "$core";;
     *) echo "compat: unknown set $label (floor, newest)" >&2; exit 2;;
   esac
 done
