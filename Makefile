@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # ports and temporary directories); TEST_JOBS=0 runs it in one process.
 TEST_JOBS ?= 2
 
-.PHONY: help bootstrap system venv testbed example test unit integration sanity lint docs reliability bench clean
+.PHONY: help bootstrap system venv testbed example test unit integration sanity lint docs compat reliability bench clean
 
 help:
 	@echo "make example   provision the sample app end to end on a local Debian container (offline)"
@@ -48,6 +48,12 @@ lint: venv
 
 docs: venv
 	$(PY) docs/build.py
+	$(PY) docs/build.py --site
+
+# The controller-side tests on the oldest ansible-core meta/runtime.yml declares and on the newest release, each
+# in a virtualenv of its own cached in the test bed's cache (tests/compat/run.sh).
+compat: venv
+	bash tests/compat/run.sh
 
 # The fault suite, then docs/reliability.md from its record (a failed scenario is published as failed).
 reliability: testbed
@@ -57,6 +63,7 @@ reliability: testbed
 test: testbed
 	$(PY) -m pytest tests -n $(TEST_JOBS) --dist load --maxschedchunk 1 $(PYTEST_ARGS)
 	bash tests/sanity/run.sh
+	bash tests/compat/run.sh
 	$(VENV)/bin/ansible-lint --nocolor
 
 bench: testbed

@@ -1,6 +1,7 @@
 """Generate docs/troubleshooting.md (from the error catalogue), docs/reference/*.md (from ansible-doc
 for modules, from meta/argument_specs.yml for roles) and docs/reliability.md (from docs/reliability.json,
-the record of a run of the fault suite).
+the record of a run of the fault suite); with --site, the docs site: the module and role reference rendered by
+antsibull-docs into a Sphinx site (.build/docs-site/html), built without warnings and with its links checked.
 
 `make docs` runs it; tests/test_docs.py fails when the committed pages are out of date.
 `python docs/build.py --reliability-run tests/output/reliability.json` (`make reliability`) first takes the
@@ -8,11 +9,15 @@ record a run of the fault suite wrote into docs/reliability.json; it refuses a p
 """
 
 import argparse
+import html.parser
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
+import zlib
 
 DOCS = Path(__file__).resolve().parent
 REPO = DOCS.parent
@@ -45,18 +50,31 @@ def troubleshooting():
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _option_rows(options, prefix=""):
+def _markdown(text, plugin, kind, cell=False):
+    """Ansible's documentation markup (O(), V(), C(), M(), RV(), I(), U(), L()...) as Markdown, rendered by
+    antsibull-docs' parser; the paragraphs of a list joined (with <br> in a table cell)."""
+    from antsibull_docs_parser import dom
+    from antsibull_docs_parser.md import to_md
+    from antsibull_docs_parser.parser import Context, parse
+
+    context = Context(current_plugin=dom.PluginIdentifier(fqcn="appenv.python." + plugin, type=kind))
+    paragraphs = text if isinstance(text, list) else [text or ""]
+    rendered = [to_md(parse(str(paragraph).replace("\n", " "), context)) for paragraph in paragraphs]
+    if cell:
+        return "<br><br>".join(part.replace("|", "\\|").replace("\n", " ") for part in rendered)
+    return "\n\n".join(rendered)
+
+
+def _option_rows(options, plugin, kind, prefix=""):
     rows = []
     for name in sorted(options):
         option = options[name]
-        description = " ".join(option.get("description", [])) if isinstance(option.get("description"), list) \
-            else str(option.get("description", ""))
         default = option.get("default")
         shown_default = "" if default is None else "`%s`" % json.dumps(default)
-        text = description.replace("|", "\\|").replace("\n", " ")
+        text = _markdown(option.get("description", ""), plugin, kind, cell=True)
         rows.append("| `%s%s` | %s | %s | %s |" % (prefix, name, option.get("type", "str"), shown_default, text))
         if option.get("suboptions"):
-            rows += _option_rows(option["suboptions"], prefix + name + ".")
+            rows += _option_rows(option["suboptions"], plugin, kind, prefix + name + ".")
     return rows
 
 
@@ -67,14 +85,13 @@ def module_reference(name):
     data = json.loads(out)["appenv.python." + name]
     doc = data["doc"]
     lines = ["# appenv.python.%s" % name, "", doc["short_description"], ""]
-    lines += [" ".join(doc["description"]) if isinstance(doc["description"], list) else doc["description"], ""]
+    lines += [_markdown(doc["description"], name, "module"), ""]
     lines += ["## Options", "", "| option | type | default | description |", "|---|---|---|---|"]
-    lines += _option_rows(doc.get("options", {}))
+    lines += _option_rows(doc.get("options", {}), name, "module")
     lines += ["", "## Returns", "", "| key | type | description |", "|---|---|---|"]
     for key, value in sorted((data.get("return") or {}).items()):
-        description = value.get("description", "")
-        description = " ".join(description) if isinstance(description, list) else description
-        lines.append("| `%s` | %s | %s |" % (key, value.get("type", ""), description.replace("\n", " ")))
+        lines.append("| `%s` | %s | %s |" % (key, value.get("type", ""),
+                                             _markdown(value.get("description", ""), name, "module", cell=True)))
     lines += ["", "## Examples", "", "```yaml", data.get("examples", "").strip(), "```", ""]
     return "\n".join(lines)
 
@@ -84,13 +101,12 @@ def role_reference(name):
     import yaml
 
     spec = yaml.safe_load((REPO / "roles" / name / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]
-    description = spec.get("description", [])
     lines = ["# Role appenv.python.%s" % name, "", spec["short_description"], ""]
-    lines += [" ".join(description) if isinstance(description, list) else description, ""]
+    lines += [_markdown(spec.get("description", []), name, "role"), ""]
     lines += ["Bad input fails at once: Ansible checks these variables against `meta/argument_specs.yml` before",
               "the role's first task. Tags: `appenv`, `appenv_%s` (and finer ones on each task)." % name, ""]
     lines += ["## Variables", "", "| variable | type | default | description |", "|---|---|---|---|"]
-    lines += _option_rows(spec.get("options", {}))
+    lines += _option_rows(spec.get("options", {}), name, "role")
     return "\n".join(lines) + "\n"
 
 
@@ -167,12 +183,115 @@ def pages():
     return result
 
 
+SITE = REPO / ".build" / "docs-site"
+ANSIBLE_DOCS = "https://docs.ansible.com/projects/ansible/devel/"
+# The labels of the Ansible docs that antsibull-docs' pages refer to: label -> (page#anchor, title).
+ANSIBLE_DOCS_LABELS = {
+    "action_plugins": ("plugins/action.html#action-plugins", "Action plugins"),
+    "common_return_values": ("reference_appendices/common_return_values.html#common-return-values",
+                             "Return Values"),
+    "ansible_configuration_settings": ("reference_appendices/config.html#ansible-configuration-settings",
+                                       "Ansible Configuration Settings"),
+}
+
+
+def _inventory(labels):
+    """A Sphinx objects.inv (version 2) holding these std:label entries."""
+    body = "".join("%s std:label -1 %s %s\n" % (name, uri, title) for name, (uri, title) in sorted(labels.items()))
+    return (b"# Sphinx inventory version 2\n# Project: Ansible\n# Version: devel\n"
+            b"# The remainder of this file is compressed using zlib.\n" + zlib.compress(body.encode()))
+
+
+def site(dest=SITE):
+    """The docs site: `antsibull-docs sphinx-init` makes the Sphinx project (conf.py, build.sh), its build.sh
+    renders the collection's module and role docs to RST (`antsibull-docs collection`) and builds the HTML with
+    `sphinx-build -W`, so a warning fails the build; then every link of the site is checked. Returns the HTML
+    directory."""
+    dest = Path(dest)
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    dest.chmod(0o700)  # antsibull-docs writes only into a directory no one else can write to
+    bin_dir = Path(sys.executable).parent
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_DIR), ANSIBLE_NOCOLOR="1",
+               PATH=str(bin_dir) + os.pathsep + os.environ.get("PATH", ""))
+    subprocess.run([str(bin_dir / "antsibull-docs"), "sphinx-init", "--use-current", "--fail-on-error",
+                    "--squash-hierarchy", "--no-add-antsibull-docs-version", "--project", "appenv.python",
+                    "--copyright", "appenv.python contributors", "--title", "appenv.python",
+                    "--html-short-title", "appenv.python", "--dest-dir", str(dest), "appenv.python"],
+                   env=env, check=True, stdout=subprocess.DEVNULL)
+    # The template points intersphinx at the inventories of the Python, Jinja and Ansible sites, which the
+    # build would fetch: it runs offline, so it reads a local inventory of the few Ansible pages the rendered
+    # docs refer to instead (links still go to those pages).
+    (dest / "ansible.inv").write_bytes(_inventory(ANSIBLE_DOCS_LABELS))
+    with open(dest / "conf.py", "a") as conf:
+        conf.write("\n# docs/build.py: inventories read offline.\n"
+                   "intersphinx_mapping = {'ansible_devel': (%r, %r)}\n" % (ANSIBLE_DOCS, str(dest / "ansible.inv")))
+    subprocess.run(["bash", str(dest / "build.sh")], env=env, check=True, stdout=subprocess.DEVNULL)
+    html_dir = dest / "build" / "html"
+    broken = broken_links(html_dir)
+    if broken:
+        raise SystemExit("the docs site has broken links:\n" + "\n".join(broken))
+    return html_dir
+
+
+class _Links(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links, self.ids = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        if tag == "a" and attrs.get("name"):
+            self.ids.add(attrs["name"])
+        for key in ("href", "src"):
+            if attrs.get(key):
+                self.links.append(attrs[key])
+
+
+def broken_links(html_dir):
+    """Links of the site that lead nowhere: a missing file, or an anchor its page does not have. Links to other
+    sites are not fetched (the build runs offline); they must at least be https."""
+    pages = {}
+    html_dir = Path(html_dir).resolve()
+    for path in sorted(html_dir.rglob("*.html")):
+        parser = _Links()
+        parser.feed(path.read_text(errors="replace"))
+        pages[path] = parser
+    broken = []
+    for path, parser in pages.items():
+        for link in parser.links:
+            parts = urlsplit(link)
+            if parts.scheme in ("https", "mailto") or link.startswith("data:"):
+                continue
+            if parts.scheme or parts.netloc:
+                broken.append("%s: %s (not https)" % (path.relative_to(html_dir), link))
+                continue
+            # A path from the root ("/", the theme's home link) is the site's root where the site is served.
+            base = Path(html_dir) if parts.path.startswith("/") else path.parent
+            target = (base / unquote(parts.path).lstrip("/")).resolve() if parts.path else path
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append("%s: %s (no such file)" % (path.relative_to(html_dir), link))
+            elif parts.fragment and target.suffix == ".html" and target in pages \
+                    and unquote(parts.fragment) not in pages[target].ids:
+                broken.append("%s: %s (no such anchor)" % (path.relative_to(html_dir), link))
+    return broken
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reliability-run", metavar="JSON",
                         help="first take this record of a fault-suite run into docs/reliability.json")
     parser.add_argument("--partial", action="store_true", help="accept the record of a partial run")
+    parser.add_argument("--site", action="store_true",
+                        help="build the docs site with antsibull-docs and Sphinx into %s" % SITE.relative_to(REPO))
     options = parser.parse_args(argv)
+    if options.site:
+        print("built", (site() / "index.html").relative_to(REPO))
+        return
     if options.reliability_run:
         take_reliability_run(options.reliability_run, options.partial)
     for rel, text in pages().items():

@@ -1,10 +1,14 @@
 """The generated docs (troubleshooting, module reference, reliability) match their sources: `make docs`
-regenerates them. docs/reliability.md is rendered from the committed record docs/reliability.json, so this
-check does not run the fault suite (`make reliability` does, and refreshes the record)."""
+regenerates them; the docs site builds and its module page renders in a browser. docs/reliability.md is rendered
+from the committed record docs/reliability.json, so this check does not run the fault suite (`make reliability`
+does, and refreshes the record)."""
 
 import ast
 import importlib.util
 import json
+import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -22,6 +26,15 @@ def test_generated_page_is_up_to_date(rel):
     committed = (REPO_ROOT / "docs" / rel)
     assert committed.exists(), "run make docs"
     assert committed.read_text() == PAGES[rel], "%s is out of date: run make docs" % rel
+
+
+# Ansible's documentation markup, left raw: O(option), V(value), C(code), M(module), RV(return value)...
+RAW_MARKUP = re.compile(r"\b(?:O|V|C|M|RV|E|P|I|B|U|L)\([^)\s]*\)")
+
+
+@pytest.mark.parametrize("rel", sorted(rel for rel in PAGES if rel.startswith("reference/")))
+def test_reference_page_renders_the_markup(rel):
+    assert not RAW_MARKUP.findall(PAGES[rel]), RAW_MARKUP.findall(PAGES[rel])[:10]
 
 
 def test_reliability_page_comes_from_a_complete_run():
@@ -76,3 +89,61 @@ def test_a_record_renders_every_row_and_flags_a_partial_run():
     assert "partial run" in page and "1 failed, 1 passed" in page
     with pytest.raises(ValueError):
         docs_build.reliability({"format": "something else"})
+
+
+# The docs site (docs/build.py --site, make docs): antsibull-docs renders the module and role docs, Sphinx builds
+# the HTML without warnings, every link of the site resolves; a headless Chromium opens the python_runtime page.
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars"]
+SCREENSHOT = REPO_ROOT / "tests" / "output" / "docs-site-python_runtime.png"
+
+
+@pytest.fixture(scope="module")
+def docs_site(tmp_path_factory):
+    return docs_build.site(tmp_path_factory.mktemp("docs-site") / "site")
+
+
+def test_docs_site_has_a_page_per_module_and_role(docs_site):
+    for module in sorted(p.stem for p in (REPO_ROOT / "plugins" / "modules").glob("*.py")):
+        assert (docs_site / ("%s_module.html" % module)).is_file(), module
+    for role in sorted(p.name for p in (REPO_ROOT / "roles").iterdir() if (p / "meta" / "argument_specs.yml").exists()):
+        assert (docs_site / ("%s_role.html" % role)).is_file(), role
+    assert not docs_build.broken_links(docs_site)
+
+
+def test_broken_links_are_found(tmp_path):
+    (tmp_path / "a.html").write_text('<a href="b.html#there">b</a><a href="c.html">c</a><a href="#here">self</a>'
+                                     '<p id="here"></p><a href="http://plain.invalid/">x</a>')
+    (tmp_path / "b.html").write_text('<p id="elsewhere"></p>')
+    assert docs_build.broken_links(tmp_path) == ["a.html: b.html#there (no such anchor)",
+                                                 "a.html: c.html (no such file)",
+                                                 "a.html: http://plain.invalid/ (not https)"]
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    pytest.fail("no headless browser: make system installs Debian's chromium (tests/testbed/system-packages.sh)")
+
+
+def test_module_page_renders_in_a_browser(docs_site, tmp_path):
+    """A user's view of the python_runtime page: Chromium loads it from the built site, its DOM has the rendered
+    option table and no raw Ansible markup (O(...), C(...), V(...), RV(...)), and a screenshot is kept."""
+    page = (docs_site / "python_runtime_module.html").as_uri()
+    browser = _chromium()
+    flags = CHROMIUM_FLAGS + ["--user-data-dir=" + str(tmp_path / "profile")]
+    dom = subprocess.run([browser] + flags + ["--dump-dom", page], capture_output=True, text=True, timeout=120,
+                         check=True).stdout
+    text = re.sub(r"<[^>]+>", " ", dom)
+    assert "appenv.python.python_runtime" in text
+    assert re.search(r"<table[^>]*>", dom) and "Parameter" in text and "Comments" in text
+    for option in ("version", "project_dir", "layer_cache", "mirror"):
+        assert re.search(r'id="parameter-%s"' % option, dom), option
+    assert not RAW_MARKUP.findall(text), RAW_MARKUP.findall(text)[:10]
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    if SCREENSHOT.exists():
+        SCREENSHOT.unlink()
+    subprocess.run([browser] + flags + ["--window-size=1280,1600", "--screenshot=" + str(SCREENSHOT), page],
+                   capture_output=True, text=True, timeout=120, check=True)
+    assert SCREENSHOT.stat().st_size > 20000  # a rendered page, not a blank one

@@ -1,8 +1,14 @@
 # An app image built with Packer's docker builder and ansible provisioner, provisioned by the
 # appenv.python collection (its appenv.python.image playbook, through image.yml here).
 #
-#   packer build -var-file=my.pkrvars.hcl examples/packer/app-image.pkr.hcl
+#   packer build -var-file=my.pkrvars.hcl examples/packer/app-image.pkr.hcl        # Packer 1.6 (tested)
+#   packer init examples/packer && packer build -var-file=my.pkrvars.hcl examples/packer   # Packer 1.7 and later
 #
+# Current Packer installs its ansible provisioner as a plugin: versions.pkr.hcl beside this file declares it
+# (required_plugins), and `packer init`/`packer build` on the directory read both files. Packer 1.6, which has
+# the provisioner built in, does not know required_plugins: give it this file alone.
+# The collection reaches the provisioner's ansible through ANSIBLE_COLLECTIONS_PATH (an installed collection), or
+# through galaxy_file (a requirements.yml naming it) and collections_path (where Packer installs it).
 # Variables name the base image, where the runtime archives and packages come from, and the app.
 # tests/integration/test_packer.py builds it against the test bed and runs the app in the image.
 
@@ -38,6 +44,18 @@ variable "app_src" {
   description = "The app's directory on the machine running Packer (code + requirements.txt)."
 }
 
+variable "galaxy_file" {
+  type        = string
+  default     = ""
+  description = "A requirements.yml naming appenv.python (tarball or git); Packer runs ansible-galaxy on it first."
+}
+
+variable "collections_path" {
+  type        = string
+  default     = ""
+  description = "Where Packer installs the collections of galaxy_file (passed to ansible-playbook as well)."
+}
+
 variable "layer_cache" {
   type        = string
   default     = ""
@@ -62,8 +80,10 @@ build {
   sources = ["source.docker.app"]
 
   provisioner "ansible" {
-    playbook_file = "${path.root}/image.yml"
-    user          = "root"
+    playbook_file    = "${path.root}/image.yml"
+    user             = "root"
+    galaxy_file      = var.galaxy_file
+    collections_path = var.collections_path
     extra_arguments = [
       "--extra-vars", "appenv_runtime_mirror=${var.runtime_mirror} appenv_runtime_release=${var.runtime_release}",
       "--extra-vars", "appenv_runtime_index_url=${var.index_url} appenv_app_index_url=${var.index_url}",

@@ -10,6 +10,7 @@ want=(docker.io debootstrap qemu-user-static binfmt-support packer
       libssl-dev zlib1g-dev libffi-dev libbz2-dev liblzma-dev libsqlite3-dev libreadline-dev
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 want_arm64=(libssl-dev:arm64 zlib1g-dev:arm64 libffi-dev:arm64 libbz2-dev:arm64 liblzma-dev:arm64 libsqlite3-dev:arm64)
+want+=(chromium)  # headless browser: tests/docs opens the docs site's module page (make docs)
 missing=()
 for p in "${want[@]}" "${want_arm64[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
