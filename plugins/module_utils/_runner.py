@@ -4,7 +4,8 @@
 """The one way appenv.python starts a program on the target.
 
 No shell, an environment cleared to what the step needs (so PYTHONHOME,
-PYTHONPATH, PIP_*, VIRTUAL_ENV… on the host cannot hijack an install), retries
+PYTHONPATH, PIP_*, VIRTUAL_ENV… on the host cannot hijack an install) except
+the network settings of NETWORK_ENV (proxies, CA bundles, netrc), retries
 with backoff for network steps, secrets masked everywhere, and a history of
 every command for the module result (shown with -v).
 """
@@ -21,6 +22,40 @@ import time
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# The network settings every installer and download keeps, read from the module process's environment
+# (where the task's ``environment:`` keyword puts them). Everything else is cleared. The one list of them;
+# docs/guides/company-networks.md explains it to users.
+NETWORK_ENV = (
+    # Proxies, in both spellings: curl, pip (requests), uv (reqwest) and urllib read the lower case, some
+    # tools only the upper case. no_proxy keeps the loopback and internal indexes off the proxy.
+    "http_proxy", "https_proxy", "no_proxy", "all_proxy",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+    # A private CA (a TLS-inspecting proxy, an internal index): OpenSSL and uv's native TLS read
+    # SSL_CERT_FILE/SSL_CERT_DIR, requests (poetry, pipenv, pip without truststore) REQUESTS_CA_BUNDLE,
+    # pip PIP_CERT, curl and tools built on it CURL_CA_BUNDLE.
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE",
+    # Credentials for an index kept out of URLs and logs (pip, uv and urllib read ~/.netrc or NETRC).
+    "NETRC",
+)
+# Not kept, on purpose: PIP_INDEX_URL / UV_INDEX_URL / PIP_EXTRA_INDEX_URL (the index is a task option,
+# index_url, part of the fingerprint; an index from the host's environment would change what is installed
+# without the layer knowing), PIP_CLIENT_CERT and other installer settings (the same reason).
+_CA_SETTINGS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE")
+
+
+def network_env(environ=None):
+    """The NETWORK_ENV settings of environ (os.environ by default), as a dict, empty values dropped.
+
+    When a CA is configured, UV_NATIVE_TLS=1 too: uv then trusts the system store and SSL_CERT_FILE /
+    SSL_CERT_DIR instead of its built-in roots, so a private CA works for uv as it does for pip.
+    """
+    environ = os.environ if environ is None else environ
+    found = {name: environ[name] for name in NETWORK_ENV if environ.get(name)}
+    if any(name in found for name in _CA_SETTINGS):
+        found["UV_NATIVE_TLS"] = "1"
+    return found
+
 _OUTPUT_TAIL = 4000
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
 
@@ -64,6 +99,7 @@ class CommandRunner:
     def __init__(self, env=None, secrets=(), sleep=time.sleep):
         home = os.environ.get("HOME") or "/root"
         self.base_env = {"PATH": SAFE_PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": home}
+        self.base_env.update(network_env())
         # SOURCE_DATE_EPOCH is an input the user set on purpose (reproducible pycs).
         if os.environ.get("SOURCE_DATE_EPOCH"):
             self.base_env["SOURCE_DATE_EPOCH"] = os.environ["SOURCE_DATE_EPOCH"]

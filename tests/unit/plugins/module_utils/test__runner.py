@@ -4,10 +4,17 @@
 import pytest
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner, redact_url
+from ansible_collections.appenv.python.plugins.module_utils._runner import (
+    NETWORK_ENV, CommandRunner, network_env, redact_url)
+
+
+def _no_network_settings(monkeypatch):
+    for name in NETWORK_ENV:
+        monkeypatch.delenv(name, raising=False)
 
 
 def test_environment_is_cleared_but_for_what_the_step_needs(monkeypatch):
+    _no_network_settings(monkeypatch)
     for hijack in ("PYTHONHOME", "PYTHONPATH", "PIP_INDEX_URL", "VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV"):
         monkeypatch.setenv(hijack, "/evil")
     runner = CommandRunner(env={"APPENV_WANTED": "yes"})
@@ -15,6 +22,28 @@ def test_environment_is_cleared_but_for_what_the_step_needs(monkeypatch):
     names = {line.split("=", 1)[0] for line in result.stdout.splitlines()}
     assert names <= {"PATH", "LANG", "LC_ALL", "HOME", "APPENV_WANTED", "SOURCE_DATE_EPOCH"}
     assert "APPENV_WANTED" in names
+
+
+def test_network_settings_pass_to_every_command_and_nothing_else(monkeypatch):
+    _no_network_settings(monkeypatch)
+    monkeypatch.setenv("https_proxy", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("SSL_CERT_FILE", "/etc/company-ca.pem")
+    monkeypatch.setenv("PIP_INDEX_URL", "http://elsewhere.invalid/simple")
+    monkeypatch.setenv("UV_INDEX_URL", "http://elsewhere.invalid/simple")
+    result = CommandRunner().run(["env"], what="Listing the environment")
+    found = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    assert found["https_proxy"] == "http://proxy.invalid:3128"
+    assert found["NO_PROXY"] == "127.0.0.1"
+    assert found["SSL_CERT_FILE"] == "/etc/company-ca.pem"
+    assert found["UV_NATIVE_TLS"] == "1"  # uv trusts the CA only with native TLS
+    assert "PIP_INDEX_URL" not in found and "UV_INDEX_URL" not in found
+
+
+def test_uv_keeps_its_own_roots_when_no_ca_is_configured():
+    assert network_env({"http_proxy": "http://p:3128", "SSL_CERT_FILE": ""}) == {"http_proxy": "http://p:3128"}
+    assert network_env({"PIP_CERT": "/ca.pem"}) == {"PIP_CERT": "/ca.pem", "UV_NATIVE_TLS": "1"}
+    assert network_env({"HOME": "/root", "PYTHONPATH": "/evil"}) == {}
 
 
 def test_arguments_are_never_given_to_a_shell(tmp_path):
