@@ -67,6 +67,44 @@ def redact_url(text):
     return _URL_USERINFO.sub(lambda match: match.group("scheme") + "***@", text)
 
 
+# What installers and urllib print when TLS verification fails (pip/requests/urllib: OpenSSL's words;
+# uv: rustls's) or when a proxy refuses or cannot be reached.
+_TLS_MARKERS = ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "invalid peer certificate",
+                "UnknownIssuer", "unable to get local issuer certificate", "self-signed certificate",
+                "self signed certificate", "SSLCertVerificationError")
+_PROXY_MARKERS = ("ProxyError", "Cannot connect to proxy", "Tunnel connection failed", "proxy error",
+                  "Unable to connect to proxy")
+_UNREACHABLE_MARKERS = ("Connection refused", "Failed to establish a new connection", "error sending request",
+                        "Name or service not known", "Temporary failure in name resolution", "timed out",
+                        "Network is unreachable")
+
+
+def network_fault(text, settings=None):
+    """The catalogue code for a network failure described by text, or None.
+
+    network_tls_untrusted: a certificate no configured CA signed. network_proxy_failed: the proxy said so, or
+    the index/mirror was unreachable while a proxy is configured (settings: network_env() by default).
+    """
+    text = text or ""
+    if any(marker in text for marker in _TLS_MARKERS):
+        return "network_tls_untrusted"
+    if any(marker in text for marker in _PROXY_MARKERS):
+        return "network_proxy_failed"
+    settings = network_env() if settings is None else settings
+    proxied = any(name.lower().endswith("_proxy") and name.lower() != "no_proxy" for name in settings)
+    if proxied and any(marker in text for marker in _UNREACHABLE_MARKERS):
+        return "network_proxy_failed"
+    return None
+
+
+def proxy_settings(settings=None):
+    """The proxy variables in effect, as text for an error message (credentials masked)."""
+    settings = network_env() if settings is None else settings
+    shown = ["%s=%s" % (name, redact_url(value)) for name, value in sorted(settings.items())
+             if name.lower().endswith("_proxy")]
+    return ", ".join(shown) or "none"
+
+
 def find_program(name, path=SAFE_PATH):
     """The full path of program name on path (the runner's cleared PATH by default), or None."""
     for directory in path.split(os.pathsep):
