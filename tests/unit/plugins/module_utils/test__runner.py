@@ -5,7 +5,7 @@ import pytest
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._runner import (
-    NETWORK_ENV, CommandRunner, network_env, redact_url)
+    NETWORK_ENV, CommandRunner, network_env, network_fault, proxy_settings, redact_url)
 
 
 def _no_network_settings(monkeypatch):
@@ -44,6 +44,31 @@ def test_uv_keeps_its_own_roots_when_no_ca_is_configured():
     assert network_env({"http_proxy": "http://p:3128", "SSL_CERT_FILE": ""}) == {"http_proxy": "http://p:3128"}
     assert network_env({"PIP_CERT": "/ca.pem"}) == {"PIP_CERT": "/ca.pem", "UV_NATIVE_TLS": "1"}
     assert network_env({"HOME": "/root", "PYTHONPATH": "/evil"}) == {}
+
+
+@pytest.mark.parametrize("text, settings, code", [
+    # pip (urllib3 / truststore) and uv (rustls) on a TLS-inspecting network without the CA
+    ("WARNING: Retrying ... SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate "
+     "verify failed: unable to get local issuer certificate (_ssl.c:1006)'))", {}, "network_tls_untrusted"),
+    ("error: Request failed after 3 retries\n  Caused by: invalid peer certificate: UnknownIssuer", {},
+     "network_tls_untrusted"),
+    ("ProxyError('Unable to connect to proxy', NewConnectionError(...Connection refused))", {},
+     "network_proxy_failed"),
+    ("OSError: Tunnel connection failed: 403 Filtered", {}, "network_proxy_failed"),
+    # unreachable: the proxy is the suspect only when one is configured
+    ("error sending request for url (https://127.0.0.1:9/simple/x/)", {"https_proxy": "http://p:3128"},
+     "network_proxy_failed"),
+    ("error sending request for url (https://127.0.0.1:9/simple/x/)", {"no_proxy": "*"}, None),
+    ("No matching distribution found for demo-alpha", {"https_proxy": "http://p:3128"}, None),
+])
+def test_network_failures_are_told_apart(text, settings, code):
+    assert network_fault(text, settings) == code
+
+
+def test_proxy_settings_are_shown_without_credentials():
+    shown = proxy_settings({"https_proxy": "http://u:secret@p:3128", "SSL_CERT_FILE": "/ca.pem"})
+    assert shown == "https_proxy=http://***@p:3128"
+    assert proxy_settings({}) == "none"
 
 
 def test_arguments_are_never_given_to_a_shell(tmp_path):
