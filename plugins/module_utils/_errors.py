@@ -114,8 +114,8 @@ CATALOGUE = {
         "a TLS-inspecting proxy or an internal index or mirror with its own CA:\n{detail}",
         FAULT_NETWORK,
         (
-            "Give the task the CA bundle with Ansible's environment keyword: environment: {{SSL_CERT_FILE: "
-            "/path/on/the/host/ca.pem}} (SSL_CERT_DIR for a directory of certificates). pip, uv (then run with "
+            "Give the task the CA bundle with Ansible's environment keyword, set to SSL_CERT_FILE: "
+            "/path/on/the/host/ca.pem (SSL_CERT_DIR for a directory of certificates). pip, uv (then run with "
             "native TLS), poetry, pipenv and appenv.python's own downloads all use it.",
             "Or add the CA to the host's system store (update-ca-certificates) and pass SSL_CERT_FILE="
             "/etc/ssl/certs/ca-certificates.crt, so installers that bring their own roots use it too.",
@@ -128,9 +128,8 @@ CATALOGUE = {
         "The index or mirror could not be reached through the proxy ({proxies}):\n{detail}",
         FAULT_NETWORK,
         (
-            "Check the proxy address and port given with Ansible's environment keyword: environment: "
-            "{{https_proxy: 'http://proxy:3128', http_proxy: 'http://proxy:3128'}} (curl -fsSI through it "
-            "from the host).",
+            "Check the proxy address and port given with Ansible's environment keyword, set to https_proxy "
+            "and http_proxy: http://proxy:3128 (try curl -fsSI through it from the host).",
             "Hosts that must not go through the proxy (an internal index, 127.0.0.1) belong in no_proxy.",
             "If the proxy needs credentials, put them in the proxy URL (http://user:pass@proxy:3128); they are "
             "never shown.",
