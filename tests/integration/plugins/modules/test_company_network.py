@@ -145,7 +145,10 @@ def test_every_installer_and_the_runtime_download_go_through_the_proxy_with_the_
     _lock_projects(host, https_index, with_ca)
     cases = sorted(MATRIX)
     results = _run(host, [
-        _play(no_ca, [_deps_task("%s without the CA" % case, case, https_index, 0) for case in cases]),
+        _play(no_ca, [_deps_task("%s without the CA" % case, case, https_index, 0) for case in cases] + [
+            ("tools without the CA", "appenv.python.pip_tooling",
+             {"index_url": https_index.simple_url, "tools": [{"name": "uv"}], "tools_dir": "/opt/appenv/tools-b",
+              "retries": 0})]),
         _play(proxy_down, [_deps_task("%s with the proxy down" % case, case, https_index, 0)
                            for case in ("pip", "uv-lock")]),
         _play(with_ca, [_deps_task(case, case, https_index) for case in cases]),
@@ -154,6 +157,8 @@ def test_every_installer_and_the_runtime_download_go_through_the_proxy_with_the_
         error = harness.error_of(results["%s without the CA" % case])
         assert error["code"] == "network_tls_untrusted", (case, error)
         assert "SSL_CERT_FILE" in " ".join(error["fixes"])
+    error = harness.error_of(results["tools without the CA"])
+    assert error["code"] == "network_tls_untrusted", error
     for case in ("pip", "uv-lock"):
         error = harness.error_of(results["%s with the proxy down" % case])
         assert error["code"] == "network_proxy_failed", (case, error)
