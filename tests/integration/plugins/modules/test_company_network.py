@@ -7,7 +7,6 @@ allowlist (plugins/module_utils/_runner.py NETWORK_ENV) to every installer and d
 error naming what is missing without the CA or with the proxy down. One container, fat plays.
 """
 
-import configparser
 import os
 import shlex
 import socket
@@ -187,16 +186,18 @@ def test_every_installer_and_the_runtime_download_go_through_the_proxy_with_the_
 
 
 def _configured_index():
-    """The index the machine's pip is configured with (pip config), or None."""
+    """The index this machine's pip uses: index-url from its configuration, else pip's own default."""
     proc = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
                           check=False)
     for line in proc.stdout.splitlines():
         key, _sep, value = line.partition("=")
-        if key.strip().endswith(".index-url"):
-            return value.strip().strip("'\"")
-    parser = configparser.ConfigParser()
-    parser.read([path for path in ("/etc/pip.conf",) if os.path.exists(path)])
-    return parser.get("global", "index-url", fallback=None)
+        if key.strip().endswith(".index-url") and not key.strip().endswith("extra-index-url"):
+            return value.strip().strip("'\"").split()[0]
+    try:
+        from pip._internal.models.index import PyPI
+    except ImportError:
+        return None
+    return PyPI.simple_url
 
 
 @pytest.mark.online
