@@ -56,6 +56,7 @@ def network_env(environ=None):
         found["UV_NATIVE_TLS"] = "1"
     return found
 
+
 _OUTPUT_TAIL = 4000
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
 

@@ -201,8 +201,8 @@ def _configured_index():
 
 
 @pytest.mark.online
-def test_a_uv_lock_app_installs_from_the_real_registry_with_the_controllers_ca(amd64_host, runtime_mirror,
-                                                                                package_index):
+def test_uv_installs_a_real_package_from_the_machines_registry_with_its_ca(amd64_host, runtime_mirror,
+                                                                           package_index):
     """This machine's real path: its registry (from its pip configuration), its CA given by environment:."""
     index_url = _configured_index()
     ca_file = os.environ.get("SSL_CERT_FILE")
