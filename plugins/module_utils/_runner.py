@@ -47,13 +47,17 @@ _CA_SETTINGS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "PIP_CERT
 def network_env(environ=None):
     """The NETWORK_ENV settings of environ (os.environ by default), as a dict, empty values dropped.
 
-    When a CA is configured, UV_NATIVE_TLS=1 too: uv then trusts the system store and SSL_CERT_FILE /
-    SSL_CERT_DIR instead of its built-in roots, so a private CA works for uv as it does for pip.
+    When a CA is configured, uv runs with the system's certificates (UV_SYSTEM_CERTS=1, and UV_NATIVE_TLS=1
+    for uv releases before that name): it then trusts the system store and SSL_CERT_FILE / SSL_CERT_DIR
+    instead of its built-in roots, so a private CA works for uv as it does for pip. SSL_CERT_FILE is also
+    pip's PIP_CERT unless that is set: pip before 24.2 trusts its own bundle, not SSL_CERT_FILE.
     """
     environ = os.environ if environ is None else environ
     found = {name: environ[name] for name in NETWORK_ENV if environ.get(name)}
     if any(name in found for name in _CA_SETTINGS):
-        found["UV_NATIVE_TLS"] = "1"
+        found["UV_SYSTEM_CERTS"] = found["UV_NATIVE_TLS"] = "1"
+    if "SSL_CERT_FILE" in found and "PIP_CERT" not in found:
+        found["PIP_CERT"] = found["SSL_CERT_FILE"]
     return found
 
 

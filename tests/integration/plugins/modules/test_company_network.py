@@ -104,7 +104,7 @@ def _deps_task(name, case, index, retries=3):
 def _lock_projects(host, index, environment):
     """The apps' files, one directory per case; lock files made on the host through the proxy with the CA."""
     exports = " ".join("%s=%s" % (key, shlex.quote(value)) for key, value in sorted(environment.items()))
-    exports += " REQUESTS_CA_BUNDLE=%s PIP_CERT=%s UV_NATIVE_TLS=1" % (CA_ON_HOST, CA_ON_HOST)
+    exports += " REQUESTS_CA_BUNDLE=%s PIP_CERT=%s UV_SYSTEM_CERTS=1" % (CA_ON_HOST, CA_ON_HOST)
     for case, (_installer, kind, _tools) in sorted(MATRIX.items()):
         files = project_files(kind, index)
         if "Pipfile" in files:  # a pipenv source that skips verification would prove nothing here
@@ -166,7 +166,7 @@ def test_every_installer_and_the_runtime_download_go_through_the_proxy_with_the_
         result = harness.assert_ok(results[case])
         assert (result["changed"], result["packages"]) == (True, PACKAGES), (case, result.get("reasons"))
         assert run_app(host, result) == "1.0"
-        if case.startswith("uv"):  # uv trusts the CA through native TLS, switched on by the CA setting
+        if case.startswith("uv"):  # uv trusts the CA with system certificates, switched on by the CA setting
             assert result["installer"] == "uv"
 
     # Idempotent: the second run changes nothing.

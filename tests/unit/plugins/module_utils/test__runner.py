@@ -36,13 +36,16 @@ def test_network_settings_pass_to_every_command_and_nothing_else(monkeypatch):
     assert found["https_proxy"] == "http://proxy.invalid:3128"
     assert found["NO_PROXY"] == "127.0.0.1"
     assert found["SSL_CERT_FILE"] == "/etc/company-ca.pem"
-    assert found["UV_NATIVE_TLS"] == "1"  # uv trusts the CA only with native TLS
+    assert found["UV_SYSTEM_CERTS"] == found["UV_NATIVE_TLS"] == "1"  # uv trusts the CA with system certs
+    assert found["PIP_CERT"] == "/etc/company-ca.pem"  # pip before 24.2 reads only its own setting
     assert "PIP_INDEX_URL" not in found and "UV_INDEX_URL" not in found
 
 
 def test_uv_keeps_its_own_roots_when_no_ca_is_configured():
     assert network_env({"http_proxy": "http://p:3128", "SSL_CERT_FILE": ""}) == {"http_proxy": "http://p:3128"}
-    assert network_env({"PIP_CERT": "/ca.pem"}) == {"PIP_CERT": "/ca.pem", "UV_NATIVE_TLS": "1"}
+    assert network_env({"PIP_CERT": "/ca.pem"}) == {"PIP_CERT": "/ca.pem", "UV_SYSTEM_CERTS": "1",
+                                                    "UV_NATIVE_TLS": "1"}
+    assert network_env({"SSL_CERT_FILE": "/a.pem", "PIP_CERT": "/b.pem"})["PIP_CERT"] == "/b.pem"
     assert network_env({"HOME": "/root", "PYTHONPATH": "/evil"}) == {}
 
 
