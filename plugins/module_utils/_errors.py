@@ -116,7 +116,7 @@ CATALOGUE = {
         (
             "Give the task the CA bundle with Ansible's environment keyword, set to SSL_CERT_FILE: "
             "/path/on/the/host/ca.pem (SSL_CERT_DIR for a directory of certificates). pip, uv (then run with "
-            "native TLS), poetry, pipenv and appenv.python's own downloads all use it.",
+            "the system certificates), poetry, pipenv and appenv.python's own downloads all use it.",
             "Or add the CA to the host's system store (update-ca-certificates) and pass SSL_CERT_FILE="
             "/etc/ssl/certs/ca-certificates.crt, so installers that bring their own roots use it too.",
             "Do not turn certificate checks off: the proxy's CA is what makes the connection trustworthy.",
