@@ -90,7 +90,8 @@ def _run(host, plays):
 
 def _runtime_task(name, archive, dest, retries=3):
     return (name, "appenv.python.python_runtime",
-            {"url": archive["url"], "sha256": archive["sha256"], "dest": dest, "retries": retries})
+            {"version": archive["version"], "url": archive["url"], "sha256": archive["sha256"], "dest": dest,
+             "retries": retries})
 
 
 def _deps_task(name, case, index, retries=3):
@@ -217,7 +218,8 @@ def test_uv_installs_a_real_package_from_the_machines_registry_with_its_ca(amd64
             environment[name] = os.environ[name]
     archive = runtime_mirror.ensure(runtimes.exact_version("3.11"), "x86_64")
     harness.assert_ok(harness.run_task(host, "appenv.python.python_runtime",
-                                       {"url": archive["url"], "sha256": archive["sha256"]}))
+                                       {"version": archive["version"], "url": archive["url"],
+                                        "sha256": archive["sha256"]}))
     harness.assert_ok(harness.run_task(host, "appenv.python.pip_tooling",
                                        {"index_url": package_index.simple_url, "tools": [{"name": "uv"}]}))
     write_files(host, {"requirements.txt": "six==1.17.0\n"})
