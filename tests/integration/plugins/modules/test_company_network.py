@@ -53,10 +53,15 @@ def https_index(index_server, network):
 def company_host(amd64_image, network):
     """One bookworm container on the machine's network for the whole file, with the company CA in a file."""
     host = _start_host(amd64_image, "x86_64", network="host")
-    host.sh("mkdir -p %s && printf '%%s' %s > %s" % (os.path.dirname(CA_ON_HOST),
-                                                     shlex.quote(network.ca_pem.read_text()), CA_ON_HOST))
+    _copy_ca(host, network.ca_pem)
     yield host
     host.container.remove()
+
+
+def _copy_ca(host, path):
+    host.sh("mkdir -p %s" % os.path.dirname(CA_ON_HOST))
+    host.container.copy_in(str(path), CA_ON_HOST)
+    host.sh("chmod 644 %s" % CA_ON_HOST)
 
 
 def _closed_port():
@@ -210,8 +215,7 @@ def test_uv_installs_a_real_package_from_the_machines_registry_with_its_ca(amd64
     if not index_url or not ca_file or not os.path.isfile(ca_file):
         pytest.skip("no index in the machine's pip configuration, or no SSL_CERT_FILE on the controller")
     host = amd64_host
-    host.sh("mkdir -p %s && printf '%%s' %s > %s" % (os.path.dirname(CA_ON_HOST),
-                                                     shlex.quote(open(ca_file).read()), CA_ON_HOST))
+    _copy_ca(host, ca_file)
     environment = {"SSL_CERT_FILE": CA_ON_HOST}
     for name in ("https_proxy", "http_proxy", "no_proxy", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"):
         if os.environ.get(name):
@@ -225,6 +229,10 @@ def test_uv_installs_a_real_package_from_the_machines_registry_with_its_ca(amd64
     write_files(host, {"requirements.txt": "six==1.17.0\n"})
     args = {"project_dir": APP, "installer": "uv", "location": "venv", "dest": "/opt/appenv/venv",
             "index_url": index_url}
+    # Without the CA: on a TLS-inspected network, the titled error (elsewhere it simply installs).
+    bare = harness.run_task(host, "appenv.python.app_dependencies", dict(args, dest="/opt/appenv/venv-bare"))
+    if bare.get("failed"):
+        assert harness.error_of(bare)["code"] == "network_tls_untrusted", bare["msg"]
     result = harness.assert_ok(harness.run_task(host, "appenv.python.app_dependencies", args,
                                                 environment=environment))
     assert result["packages"] == {"six": "1.17.0"}
