@@ -107,6 +107,35 @@ CATALOGUE = {
             "Nothing partial was kept: the next run downloads the file afresh.",
         ),
     ),
+    # --- company networks (docs/guides/company-networks.md) ---------------------------------------
+    "network_tls_untrusted": ErrorSpec(
+        "The server's TLS certificate is not trusted (a private CA?)",
+        "The certificate presented was not signed by a CA this host trusts. On a company network this is "
+        "a TLS-inspecting proxy or an internal index or mirror with its own CA:\n{detail}",
+        FAULT_NETWORK,
+        (
+            "Give the task the CA bundle with Ansible's environment keyword, set to SSL_CERT_FILE: "
+            "/path/on/the/host/ca.pem (SSL_CERT_DIR for a directory of certificates). pip, uv (then run with "
+            "the system certificates), poetry, pipenv and appenv.python's own downloads all use it.",
+            "Or add the CA to the host's system store (update-ca-certificates) and pass SSL_CERT_FILE="
+            "/etc/ssl/certs/ca-certificates.crt, so installers that bring their own roots use it too.",
+            "Do not turn certificate checks off: the proxy's CA is what makes the connection trustworthy.",
+            "Nothing was changed: the previous layer is still in place.",
+        ),
+    ),
+    "network_proxy_failed": ErrorSpec(
+        "The connection through the proxy failed",
+        "The index or mirror could not be reached through the proxy ({proxies}):\n{detail}",
+        FAULT_NETWORK,
+        (
+            "Check the proxy address and port given with Ansible's environment keyword, set to https_proxy "
+            "and http_proxy: http://proxy:3128 (try curl -fsSI through it from the host).",
+            "Hosts that must not go through the proxy (an internal index, 127.0.0.1) belong in no_proxy.",
+            "If the proxy needs credentials, put them in the proxy URL (http://user:pass@proxy:3128); they are "
+            "never shown.",
+            "Nothing was changed: the previous layer is still in place.",
+        ),
+    ),
     "checksum_mismatch": ErrorSpec(
         "Archive sha256 does not match",
         "{url} has sha256 {actual}, but {expected} was expected. Nothing from it was used.",

@@ -30,6 +30,7 @@ import os
 
 from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _layer, _site
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._runner import network_fault, proxy_settings
 
 DEFAULT_VERSIONS = {
     "pip": "26.3",
@@ -84,8 +85,9 @@ def pip_install(runner, python_argv, specs, index, what, retries, timeout, offli
     argv += list(specs)
     result = runner.run(argv, what=what, retries=retries, timeout=timeout, check=False, env=env)
     if result.rc != 0:
-        raise AppenvError("tool_install_failed", what=what, command=runner.mask(" ".join(argv)), rc=result.rc,
-                          output=runner.mask(result.output[-3000:]))
+        output = runner.mask(result.output[-3000:])
+        raise AppenvError(network_fault(result.output) or "tool_install_failed", what=what, rc=result.rc,
+                          command=runner.mask(" ".join(argv)), output=output, detail=output, proxies=proxy_settings())
     return result
 
 
