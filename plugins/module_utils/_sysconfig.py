@@ -92,7 +92,7 @@ def check_prefix(real_prefix):
     if not _SAFE_PREFIX.match(real_prefix):
         raise AppenvError("bad_argument", option="dest", module="python_runtime",
                           detail="%r cannot be written into the runtime's build settings (a shell script, a "
-                                 "Makefile): use an absolute path of letters, digits and . _ + @ % , / -"
+                                 "Makefile): use an absolute path of letters, digits and . _ + @ %% , / -"
                                  % (real_prefix,))
 
 
