@@ -56,6 +56,7 @@ _AFTER = r"(?![\w.+-])"
 _SAFE_PREFIX = re.compile(r"^/[A-Za-z0-9._+@%,/-]*$")
 _CXX_OF = re.compile(r"^(?P<head>(?:.*-)?)(?P<driver>clang|gcc|cc)(?P<tail>(?:-[0-9.]+)?)$")
 _CXX_DRIVERS = {"clang": "clang++", "gcc": "g++", "cc": "c++"}
+_SYSTEM_PREFIXES = ("", "/usr", "/usr/local")
 _MAKE_SETTING = re.compile(r"^(?P<key>[A-Z_]+)=(?P<space>[ \t]*)(?P<value>.*)$")
 
 
@@ -141,9 +142,14 @@ def parse_sysconfigdata(text):
 
 
 def build_prefixes_of(data):
-    """The prefixes the runtime was configured with (prefix and exec_prefix of its build)."""
-    return sorted(set(value for value in (data.get("prefix"), data.get("exec_prefix"))
-                      if isinstance(value, str) and value.startswith("/")))
+    """The prefixes the runtime was configured with (prefix and exec_prefix of its build).
+
+    A system prefix (a CPython configured for /usr) is no build machine's private path: its other paths
+    (/usr/bin/install, /usr/share/zoneinfo) are the host's too, so it is never rewritten.
+    """
+    found = (data.get("prefix"), data.get("exec_prefix"))
+    return sorted(set(value for value in found if isinstance(value, str) and value.startswith("/")
+                      and value.rstrip("/") not in _SYSTEM_PREFIXES))
 
 
 def rewrite_sysconfigdata(text, real_prefix, compilers):

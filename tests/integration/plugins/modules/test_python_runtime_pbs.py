@@ -47,8 +47,9 @@ def build_cext_sdist(outdir, name="demo-cext", version="1.0"):
     """An sdist with one C extension module (setuptools builds it with sysconfig's CC and LDSHARED)."""
     base = "%s-%s" % (name.replace("-", "_"), version)
     files = {
-        "pyproject.toml": "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n"
-                          "[project]\nname = \"%s\"\nversion = \"%s\"\n" % (name, version),
+        "pyproject.toml": ("[build-system]\nrequires = [\"setuptools>=61\"]\n"
+                           "build-backend = \"setuptools.build_meta\"\n\n"
+                           "[project]\nname = \"%s\"\nversion = \"%s\"\n" % (name, version)),
         "setup.py": "from setuptools import Extension, setup\n"
                     "setup(packages=['demo_cext'], ext_modules=[Extension('demo_cext._speed', ['src/speed.c'])])\n",
         "PKG-INFO": "Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (name, version),

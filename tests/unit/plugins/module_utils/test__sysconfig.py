@@ -144,6 +144,14 @@ def test_cross_compiler_paths_of_older_releases_are_replaced_too():
     assert (got["CC"], got["CXX"], got["LDSHARED"], got["AR"]) == ("gcc-12", "g++-12", "gcc-12 -shared", "ar")
 
 
+def test_a_system_prefix_is_never_taken_for_a_build_prefix():
+    data = dict(BUILD_TIME_VARS, prefix="/usr", exec_prefix="/usr", LIBDIR="/usr/lib/x86_64-linux-gnu")
+    new, prefixes, _was, _changed = _sysconfig.rewrite_sysconfigdata(
+        "build_time_vars = " + pprint.pformat(data) + "\n", REAL, HOST)
+    got, _node = _sysconfig.parse_sysconfigdata(new)
+    assert prefixes == [] and got["LIBDIR"] == "/usr/lib/x86_64-linux-gnu" and got["CC"] == "cc -pthread"
+
+
 def test_prefix_is_replaced_only_where_a_path_starts_with_it():
     text = ("-I/install/include -L/install/lib -Wl,-rpath,/install/lib x=/install:/install/bin #!/install/bin/py "
             "/opt/install/lib /install2 /install-old /installer")
