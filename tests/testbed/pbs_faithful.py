@@ -136,7 +136,7 @@ def _check(data, written, old_prefix, old_cc):
         if data.get(key) != value:
             raise FaithfulArchiveError("%s is %r after the rewrite, expected %r" % (key, data.get(key), value))
     for key in ("CC", "LDSHARED", "BLDSHARED", "LINKCC", "CXX", "LDCXXSHARED"):
-        if not data[key].startswith(RECIPE["cxx" if "CXX" in key else "cc"] + " "):
+        if data[key].split()[:1] != [RECIPE["cxx" if "CXX" in key else "cc"]]:
             raise FaithfulArchiveError("%s is %r after the rewrite" % (key, data[key]))
     stale = [str(p) for p in written if _prefix_pattern(old_prefix).search(p.read_text())
              or _word_pattern(old_cc).search(p.read_text())]

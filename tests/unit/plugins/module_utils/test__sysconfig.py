@@ -20,21 +20,21 @@ BUILD_TIME_VARS = {
     "ABIFLAGS": "",
     "AR": "/tools/llvm/bin/llvm-ar",
     "BINDIR": "/install/bin",
-    "BLDSHARED": "clang -pthread -shared -Wl,-rpath,\\$ORIGIN/../lib",
-    "CC": "clang -pthread",
+    "BLDSHARED": "clang -shared -Wl,-rpath,\\$ORIGIN/../lib",
+    "CC": "clang",
     "CCSHARED": "-fPIC",
     "CONFIG_ARGS": "'--prefix=/install' '--enable-shared' '--with-ensurepip=no' "
                    "'LDFLAGS=-Wl,-rpath,\\$$ORIGIN/../lib'",
     "CPP": "clang -E",
-    "CXX": "clang++ -pthread",
+    "CXX": "clang++",
     "EXT_SUFFIX": ".cpython-311-x86_64-linux-gnu.so",
     "INCLUDEPY": "/install/include/python3.11",
-    "LDCXXSHARED": "clang++ -pthread -shared",
-    "LDSHARED": "clang -pthread -shared -Wl,-rpath,\\$ORIGIN/../lib",
+    "LDCXXSHARED": "clang++ -shared",
+    "LDSHARED": "clang -shared -Wl,-rpath,\\$ORIGIN/../lib",
     "LIBDIR": "/install/lib",
     "LIBPL": "/install/lib/python3.11/config-3.11-x86_64-linux-gnu",
-    "LINKCC": "clang -pthread",
-    "MAINCC": "clang -pthread",
+    "LINKCC": "clang",
+    "MAINCC": "clang",
     "Py_ENABLE_SHARED": 1,
     "SIZEOF_LONG": 8,
     "exec_prefix": "/install",
@@ -47,8 +47,8 @@ MAKEFILE = """\
 # Generated automatically from Makefile.pre by makesetup.
 VERSION=	3.11
 srcdir=		.
-CC=		clang -pthread
-CXX=		clang++ -pthread
+CC=		clang
+CXX=		clang++
 MAINCC=		$(CC)
 LINKCC=		$(PURIFY) $(MAINCC)
 AR=		/tools/llvm/bin/llvm-ar
@@ -110,10 +110,10 @@ def test_sysconfigdata_names_the_real_prefix_and_the_host_compilers():
     text, prefixes, was, changed = _sysconfig.rewrite_sysconfigdata(SYSCONFIGDATA, REAL, HOST)
     data, _node = _sysconfig.parse_sysconfigdata(text)
     assert (prefixes, was) == (["/install"], "clang")
-    assert data["CC"] == data["MAINCC"] == data["LINKCC"] == "cc -pthread"
-    assert data["CXX"] == "c++ -pthread"
-    assert data["LDSHARED"] == data["BLDSHARED"] == "cc -pthread -shared -Wl,-rpath,\\$ORIGIN/../lib"
-    assert data["LDCXXSHARED"] == "c++ -pthread -shared"
+    assert data["CC"] == data["MAINCC"] == data["LINKCC"] == "cc"
+    assert data["CXX"] == "c++"
+    assert data["LDSHARED"] == data["BLDSHARED"] == "cc -shared -Wl,-rpath,\\$ORIGIN/../lib"
+    assert data["LDCXXSHARED"] == "c++ -shared"
     assert (data["CPP"], data["AR"]) == ("cc -E", "ar")
     assert data["LIBDIR"] == REAL + "/lib" and data["INCLUDEPY"] == REAL + "/include/python3.11"
     assert data["LIBPL"] == REAL + "/lib/python3.11/config-3.11-x86_64-linux-gnu"
@@ -134,6 +134,16 @@ def test_a_second_rewrite_changes_nothing():
     assert (twice, prefixes, changed) == (once, [REAL], [])
 
 
+def test_upstream_flags_after_the_compiler_stay():
+    # Release 20240107, x86_64: -pthread in the drivers, clang-only linker flags after them.
+    data = dict(BUILD_TIME_VARS, CC="clang -pthread", LDSHARED="clang -pthread -shared  -Wl,--exclude-libs,ALL ",
+                LINKCC="clang -pthread -fno-pie -no-pie")
+    new = _sysconfig.rewrite_sysconfigdata("build_time_vars = " + pprint.pformat(data) + "\n", REAL, HOST)[0]
+    got, _node = _sysconfig.parse_sysconfigdata(new)
+    assert (got["CC"], got["LDSHARED"], got["LINKCC"]) == (
+        "cc -pthread", "cc -pthread -shared  -Wl,--exclude-libs,ALL ", "cc -pthread -fno-pie -no-pie")
+
+
 def test_cross_compiler_paths_of_older_releases_are_replaced_too():
     data = dict(BUILD_TIME_VARS, CC="/usr/bin/aarch64-linux-gnu-gcc", CXX="/usr/bin/aarch64-linux-gnu-g++",
                 LDSHARED="/usr/bin/aarch64-linux-gnu-gcc -shared", AR="/usr/bin/aarch64-linux-gnu-ar")
@@ -149,7 +159,7 @@ def test_a_system_prefix_is_never_taken_for_a_build_prefix():
     new, prefixes, _was, _changed = _sysconfig.rewrite_sysconfigdata(
         "build_time_vars = " + pprint.pformat(data) + "\n", REAL, HOST)
     got, _node = _sysconfig.parse_sysconfigdata(new)
-    assert prefixes == [] and got["LIBDIR"] == "/usr/lib/x86_64-linux-gnu" and got["CC"] == "cc -pthread"
+    assert prefixes == [] and got["LIBDIR"] == "/usr/lib/x86_64-linux-gnu" and got["CC"] == "cc"
 
 
 def test_prefix_is_replaced_only_where_a_path_starts_with_it():
@@ -166,7 +176,7 @@ def test_prefix_is_replaced_only_where_a_path_starts_with_it():
 def test_makefile_settings_and_prefix():
     new = _sysconfig.rewrite_makefile(MAKEFILE, ["/install"], REAL, HOST)
     lines = dict(line.split("=", 1) for line in new.splitlines() if "=" in line and not line.startswith("#"))
-    assert lines["CC"] == "\t\tcc -pthread" and lines["CXX"] == "\t\tc++ -pthread"
+    assert lines["CC"] == "\t\tcc" and lines["CXX"] == "\t\tc++"
     assert lines["AR"] == "\t\tar" and lines["prefix"] == "\t\t" + REAL
     assert lines["CONFIG_ARGS"].startswith("\t '--prefix=%s'" % REAL)
     # Make references stay references: they follow CC/CXX.
