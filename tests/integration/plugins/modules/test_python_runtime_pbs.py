@@ -148,7 +148,7 @@ def test_c_extension_builds_with_gcc_after_the_rewrite_and_not_before(amd64_gcc_
 
     # Before: the archive unpacked as it comes (what a plain unarchive task gives).
     archive = serve_faithful(runtime_mirror, "x86_64")
-    host.copy_in(archive, "/tmp/runtime.tar.gz")
+    host.container.copy_in(archive, "/tmp/runtime.tar.gz")
     host.sh("mkdir -p /opt/raw && tar -xzf /tmp/runtime.tar.gz -C /opt/raw")
     raw = "/opt/raw/python/bin/python3.11"
     raw_vars = sysconfig_vars(host, raw)
@@ -157,7 +157,7 @@ def test_c_extension_builds_with_gcc_after_the_rewrite_and_not_before(amd64_gcc_
     before = host.exec([raw, "-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check",
                         "--index-url", index.simple_url, "demo-cext"], check=False)
     assert before.returncode != 0, before.stdout
-    assert "error: command 'clang' failed: No such file or directory" in before.stdout + before.stderr, (
+    assert "error: [Errno 2] No such file or directory: 'clang'" in before.stdout + before.stderr, (
         before.stdout[-3000:] + before.stderr[-3000:])
 
     # After: python_runtime installs the same archive and rewrites its settings to this host.
@@ -188,12 +188,12 @@ def test_c_extension_builds_with_gcc_after_the_rewrite_and_not_before(amd64_gcc_
     gcc = harness.assert_ok(install_pbs_runtime(host, runtime_mirror, compiler="gcc"))
     assert gcc["action"] == "recreated"
     assert gcc["reasons"] == ["Compiler named in the runtime's build settings changed from cc to gcc"]
-    assert sysconfig_vars(host, DEFAULT_DEST + "/bin/python3.11")["CC"] == "gcc -pthread"
+    assert sysconfig_vars(host, DEFAULT_DEST + "/bin/python3.11")["CC"] == "gcc"
     # A compiler that is not there is refused before anything changes.
     missing = install_pbs_runtime(host, runtime_mirror, compiler="clang")
     error = error_of(missing)
     assert error["code"] == "compiler_not_found" and "clang" in error["cause"]
-    assert sysconfig_vars(host, DEFAULT_DEST + "/bin/python3.11")["CC"] == "gcc -pthread"
+    assert sysconfig_vars(host, DEFAULT_DEST + "/bin/python3.11")["CC"] == "gcc"
 
 
 @pytest.mark.arm64
