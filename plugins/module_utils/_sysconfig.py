@@ -167,16 +167,16 @@ def rewrite_sysconfigdata(text, real_prefix, compilers):
             data[key] = new
             changed.append(key)
     lines = text.splitlines(True)
-    start = sum(len(line) for line in lines[:node.lineno - 1]) + _byte_col(lines[node.lineno - 1], node.col_offset)
-    end = sum(len(line) for line in lines[:node.end_lineno - 1]) + _byte_col(lines[node.end_lineno - 1],
-                                                                              node.end_col_offset)
+    start = _offset(lines, node.lineno, node.col_offset)
+    end = _offset(lines, node.end_lineno, node.end_col_offset)
     new_text = text[:start] + pprint.pformat(data) + text[end:]
     return new_text, prefixes, was[0] if was else None, changed
 
 
-def _byte_col(line, offset):
-    """ast gives UTF-8 byte offsets; the text is str."""
-    return len(line.encode("utf-8")[:offset].decode("utf-8", "replace"))
+def _offset(lines, lineno, byte_col):
+    """The index in the text of an ast position (a 1-based line and a UTF-8 byte offset in it)."""
+    head = lines[lineno - 1].encode("utf-8")[:byte_col].decode("utf-8", "replace")
+    return sum(len(previous) for previous in lines[:lineno - 1]) + len(head)
 
 
 def rewrite_makefile(text, build_prefixes, real_prefix, compilers):

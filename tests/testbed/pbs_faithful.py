@@ -19,7 +19,6 @@ RECIPE. Names carry TAG, a release of their own, so a mirror serves them beside 
 import ast
 import hashlib
 import json
-import os
 import pathlib
 import pprint
 import re
@@ -188,4 +187,3 @@ def prepare(step, arm64=False):
         archives.append(step("runtime %s %s (python-build-standalone settings)" % (version, arch),
                              ensure_faithful_archive, version, arch))
     return archives
-

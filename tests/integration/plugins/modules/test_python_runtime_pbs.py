@@ -141,8 +141,8 @@ def assert_builds_with_pip_and_uv(host, index):
         assert (again["action"], again["commands"]) == ("kept", [])
 
 
-def test_c_extension_builds_with_gcc_after_the_rewrite_and_not_before(amd64_gcc_host, runtime_mirror, package_index,
-                                                                     tmp_path):
+def test_c_extension_builds_with_gcc_after_the_rewrite_and_not_before(
+        amd64_gcc_host, runtime_mirror, package_index, tmp_path):
     host = amd64_gcc_host
     index = cext_index(package_index, tmp_path)
 
