@@ -71,10 +71,15 @@ def _word_pattern(word):
 class _Rewrite:
     """The substitutions that turn the test bed's build settings into upstream's."""
 
+    CXX_KEYS = ("CXX", "LDCXXSHARED")
+
     def __init__(self, build_prefix, cc, cxx, ar):
+        self.cc, self.cxx = cc, cxx
         self.subs = [(_prefix_pattern(build_prefix), RECIPE["prefix"])]
         # C++ first: "g++" must not become "clang++" via "gcc"; whole words only (x86_64-linux-gnu-gcc-12 stays).
-        self.subs += [(_word_pattern(cxx), RECIPE["cxx"]), (_word_pattern(cc), RECIPE["cc"])]
+        if cxx != cc:
+            self.subs.append((_word_pattern(cxx), RECIPE["cxx"]))
+        self.subs.append((_word_pattern(cc), RECIPE["cc"]))
         self.ar = ar
 
     def text(self, text):
@@ -82,7 +87,12 @@ class _Rewrite:
             text = pattern.sub(new, text)
         return text
 
+    def _cxx_driver(self, value):
+        # A cross build without a C++ compiler for the target has CXX = its C compiler: upstream's says clang++.
+        return re.sub(r"^(%s|%s)(?=\s|$)" % (re.escape(self.cxx), re.escape(self.cc)), RECIPE["cxx"], value)
+
     def makefile(self, text):
+        text = re.sub(r"^(CXX=\s*)(.*)$", lambda m: m.group(1) + self._cxx_driver(m.group(2)), text, flags=re.M)
         text = self.text(text)
         return re.sub(r"^AR=(\s*)%s$" % re.escape(self.ar), lambda m: "AR=%s%s" % (m.group(1), RECIPE["ar"]), text,
                       flags=re.M)
@@ -90,6 +100,8 @@ class _Rewrite:
     def value(self, key, value):
         if key == "AR" and value == self.ar:
             return RECIPE["ar"]
+        if key in self.CXX_KEYS:
+            value = self._cxx_driver(value)
         return self.text(value)
 
 
@@ -105,7 +117,7 @@ def _rewrite_tree(tree, minor):
     (sysconfigdata,) = sorted(stdlib.glob("_sysconfigdata_*.py"))
     data = _read_sysconfigdata(sysconfigdata)
     cc, cxx = data["CC"].split()[0], data["CXX"].split()[0]
-    if not cc.endswith("gcc") or not cxx.endswith("g++"):
+    if not cc.endswith("gcc") or cxx not in (cc, cc[:-3] + "g++"):
         raise FaithfulArchiveError("%s: expected the test bed's gcc build, CC=%r CXX=%r" % (sysconfigdata, cc, cxx))
     rewrite = _Rewrite(data["prefix"], cc, cxx, data["AR"])
     new = dict((key, rewrite.value(key, value) if isinstance(value, str) else value) for key, value in data.items())
