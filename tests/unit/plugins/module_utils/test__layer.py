@@ -8,6 +8,7 @@ import pytest
 
 from ansible_collections.appenv.python.plugins.module_utils import _layer
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._fingerprint import FINGERPRINT_FORMAT
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 
 
@@ -86,7 +87,7 @@ def test_damage_on_disk_is_repaired(tmp_path):
     ("{not json", "not valid JSON"),
     ("", "not valid JSON"),
     (json.dumps({"hello": "world"}), "not an appenv.python fingerprint"),
-    (json.dumps({"format": _layer.FINGERPRINT_FORMAT, "format_version": 99, "kind": "toy", "inputs": {}}),
+    (json.dumps({"format": FINGERPRINT_FORMAT, "format_version": 99, "kind": "toy", "inputs": {}}),
      "format"),
     (json.dumps([1, 2, 3]), "not an appenv.python fingerprint"),
 ])
@@ -168,14 +169,3 @@ def test_lock_serialises_runs_and_times_out_with_a_titled_error(tmp_path):
         thread.join()
     assert sorted(results) == ["created", "kept", "kept", "kept"]
 
-
-def test_describe_changes_sentences():
-    reasons = _layer.describe_changes({"a": 1, "gone": "x"}, {"a": 2, "new": "y"}, {"a": "Python version"})
-    assert reasons == ["Python version changed from 1 to 2", "gone is no longer set (was x)", "new is new: y"]
-
-
-def test_key_is_host_independent_and_input_sensitive(tmp_path):
-    one = _layer.make_record(ToyLayer(tmp_path / "l", "1"), {})
-    two = _layer.make_record(ToyLayer(tmp_path / "l", "1"), {"other": "facts"})
-    three = _layer.make_record(ToyLayer(tmp_path / "l", "2"), {})
-    assert one["key"] == two["key"] != three["key"]
