@@ -60,7 +60,6 @@ def file_sha256(path, chunk=1 << 20):
             sha.update(block)
 
 
-
 class LayerSpec:
     """What a module tells the engine about its layer. Subclass and override.
 
@@ -123,7 +122,7 @@ class LayerSpec:
 
         The fingerprint's key by default. A spec whose fingerprint holds inputs that differ
         between hosts for the same content (the mtimes of a checkout) keys on the content.
-        Only called when a cache is consulted, so it may read files.
+        Only called when a cache is consulted, so it may read files. Callers ask layer_key(spec).
         """
         return record_key(self)
 
