@@ -9,6 +9,10 @@ sha256 of kind, layer format, path and inputs). Reading never fails: a
 missing, unreadable or foreign record is reported as a sentence and the layer
 is rebuilt. Writing is atomic (a temporary file renamed into place), and the
 engine writes the record last, so a layer without one is never complete.
+
+Also here: the generic compare of two records' inputs (``describe_changes``,
+one sentence per difference) and ``read_runtime_fingerprint``, how every module
+that sits on a runtime reads what python_runtime recorded about it.
 """
 
 from __future__ import absolute_import, division, print_function
