@@ -169,3 +169,47 @@ def test_lock_serialises_runs_and_times_out_with_a_titled_error(tmp_path):
         thread.join()
     assert sorted(results) == ["created", "kept", "kept", "kept"]
 
+
+
+class KeyRecorder:
+    """A layer cache that holds nothing and records the keys the engine asks for and stores under."""
+
+    warnings = []
+
+    def __init__(self):
+        self.looked_up, self.stored = [], []
+
+    def lookup(self, key):
+        self.looked_up.append(key)
+
+    def store(self, key, path, record, files=None):
+        self.stored.append(key)
+
+
+class ContentKeyed(ToyLayer):
+    """Keyed on content, not on its fingerprint; a new version is an additive update."""
+
+    def cache_key(self):
+        return "content-" + self.wanted["version"]
+
+    def compare(self, stored, wanted):
+        action, reasons = super(ContentKeyed, self).compare(stored, wanted)
+        return _layer.ACTION_UPDATED, reasons
+
+    def update(self, stored, runner):
+        return self.build(self.path, runner)
+
+
+@pytest.mark.parametrize("spec_class", [ToyLayer, ContentKeyed])
+def test_decide_only_lookup_and_store_use_the_one_layer_key(tmp_path, spec_class):
+    decision = _layer.decide_only(spec_class(tmp_path / "layer"))
+    assert decision == {"changed": False, "action": "created", "reasons": ["no toy layer at %s yet" % (
+        tmp_path / "layer")], "key": _layer.layer_key(spec_class(tmp_path / "layer"))}
+    cache = KeyRecorder()
+    assert converge(spec_class(tmp_path / "layer"), cache=cache).action == "created"
+    assert cache.looked_up == cache.stored == [decision["key"]]
+    assert _layer.decide_only(spec_class(tmp_path / "layer"))["action"] == "kept"
+    # An update consults no cache before building, and stores under the same key decide_only reports.
+    decision = _layer.decide_only(spec_class(tmp_path / "layer", "2"))
+    assert converge(spec_class(tmp_path / "layer", "2"), cache=cache).action == decision["action"]
+    assert cache.stored[-1] == decision["key"] == _layer.layer_key(spec_class(tmp_path / "layer", "2"))
