@@ -301,7 +301,7 @@ class PycLayerSpec(_layer_base.LayerSpec):
 
     def cache_key(self):
         return digest({"kind": self.kind, "layer_version": self.format_version, "path": self.path,
-                                   "cache_inputs": self.cache_inputs()})
+                       "cache_inputs": self.cache_inputs()})
 
     def overlay_root(self):
         if len(self.trees) == 1:

@@ -170,7 +170,6 @@ def test_lock_serialises_runs_and_times_out_with_a_titled_error(tmp_path):
     assert sorted(results) == ["created", "kept", "kept", "kept"]
 
 
-
 class KeyRecorder:
     """A layer cache that holds nothing and records the keys the engine asks for and stores under."""
 
