@@ -42,6 +42,7 @@ DEFAULT_VERSIONS = {
 # What each tool needs besides itself: poetry exports lock files through its export plugin.
 TOOL_EXTRAS = {"poetry": ["poetry-plugin-export==1.10.1"], "pipenv": [], "uv": []}
 TOOLS = ("uv", "poetry", "pipenv")
+PACKAGING_TOOLS = ("pip", "setuptools", "wheel")
 
 # Runs in the runtime after an install: the named distributions and what they require (markers evaluated
 # for this interpreter, with pip's own copy of packaging), transitively: what the packaging layer is made of.
