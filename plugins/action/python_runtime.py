@@ -17,6 +17,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.appenv.python.plugins.plugin_utils import _version_request as versions
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._host import ARCH_TRIPLES, normalise_arch
+from ansible_collections.appenv.python.plugins.module_utils._options import NETWORK_OPTIONS
 from ansible_collections.appenv.python.plugins.plugin_utils._controller_cache import run_module_with_controller_cache
 from ansible_collections.appenv.python.plugins.plugin_utils._python_releases import DEFAULT_MIRROR, RELEASES
 
@@ -80,7 +81,8 @@ class ActionModule(ActionBase):
             return module_args, (path, resolution)
         mirror = args.get("mirror") or DEFAULT_MIRROR
         if args.get("release"):
-            releases = self._mirror_listing(mirror, args["release"], int(args.get("retries", 3)))
+            retries = int(args.get("retries", NETWORK_OPTIONS["retries"]["default"]))
+            releases = self._mirror_listing(mirror, args["release"], retries)
         elif mirror.rstrip("/") == DEFAULT_MIRROR.rstrip("/") or not args.get("mirror"):
             releases = self._table_releases()
         else:
