@@ -139,8 +139,6 @@ commands:
   elements: dict
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.appenv.python.plugins.module_utils._bytecode import reproducible_env, run_pyc_compile
