@@ -14,24 +14,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import re
 import subprocess
 import time
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._urls import redact_url
 
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _OUTPUT_TAIL = 4000
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
-
-
-def redact_url(text):
-    """Replace the user:password part of every URL in text with '***'."""
-    if not text:
-        return text
-    return _URL_USERINFO.sub(lambda match: match.group("scheme") + "***@", text)
-
-
 def find_program(name, path=SAFE_PATH):
     """The full path of program name on path (the runner's cleared PATH by default), or None."""
     for directory in path.split(os.pathsep):

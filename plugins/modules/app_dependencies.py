@@ -209,11 +209,11 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.appenv.python.plugins.module_utils import _layer_cache as layer_cache
+from ansible_collections.appenv.python.plugins.module_utils import _layer_cache_options as layer_cache
 from ansible_collections.appenv.python.plugins.module_utils._deps import run_app_dependencies
+from ansible_collections.appenv.python.plugins.module_utils._index import index_argument_spec, index_from_params
 from ansible_collections.appenv.python.plugins.module_utils._module import run_module
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
-from ansible_collections.appenv.python.plugins.module_utils._site import index_argument_spec, index_from_params
 
 
 def main():

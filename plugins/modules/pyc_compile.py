@@ -143,7 +143,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.appenv.python.plugins.module_utils import _layer_cache as layer_cache
+from ansible_collections.appenv.python.plugins.module_utils import _layer_cache_options as layer_cache
 from ansible_collections.appenv.python.plugins.module_utils._bytecode import PycLayerSpec
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._layer import converge

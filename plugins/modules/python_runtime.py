@@ -177,7 +177,7 @@ commands:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.appenv.python.plugins.module_utils import _host
-from ansible_collections.appenv.python.plugins.module_utils import _layer_cache as layer_cache
+from ansible_collections.appenv.python.plugins.module_utils import _layer_cache_options as layer_cache
 from ansible_collections.appenv.python.plugins.module_utils._layer import converge, decide, make_record
 from ansible_collections.appenv.python.plugins.module_utils._module import run_module
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
