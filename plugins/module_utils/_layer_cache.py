@@ -18,12 +18,10 @@ record, built_at/built_on, hits, last_used). The archive is written first and
 the metadata last, so an entry whose metadata can be read is whole; readers
 take the archive's name from the metadata, so caches may mix both kinds.
 
-Compression: plain tar in a directory on the target (read at disk speed;
-gunzip runs at a few hundred MB/s, slower than the disk it saves reading),
-gzip where entries cross a network (_layer_cache_options.py turns the option
-into these settings). A directory restore checks the sha256 in a second thread
-while the archive's headers are scanned and its members written, and nothing
-is put in place before both are done.
+Archives are plain tar or gzip (_layer_cache_options.py says which, and
+why). A directory restore checks the sha256 in a second thread while the
+archive's headers are scanned and its members written, and nothing is put in
+place before both are done.
 
 ``DirectoryCache`` is a directory on the target (a volume the pipeline mounts)
 or on the controller (plugin_utils/_controller_cache.py). Entries are written
@@ -435,37 +433,3 @@ class DirectoryCache(LayerCache):
     def _remove(self, key):
         self._forget(key)
         _unlink(os.path.join(self._paths(key)[0], key + ".lock"))
-
-
-def describe(cache, now=None):
-    """The entries of a cache for layer_cache_info: newest use first, with totals. Changes nothing."""
-    now = int(time.time() if now is None else now)
-    entries = []
-    totals = {"entries": 0, "bytes": 0, "hits": 0, "incomplete": 0, "kinds": {}}
-    for meta in cache.entries():
-        built_at = meta.get("built_at")
-        last_used = meta.get("last_used")
-        entry = {
-            "key": meta["key"],
-            "kind": meta.get("kind"),
-            "layer": meta.get("path"),
-            "size": int(meta.get("size") or 0),
-            "hits": int(meta.get("hits") or 0),
-            "built_on": meta.get("built_on"),
-            "built_at": built_at,
-            "age": max(0, now - int(built_at)) if built_at else None,
-            "last_used": last_used,
-            "idle": max(0, now - int(last_used)) if last_used else None,
-            "complete": cache.complete(meta),
-        }
-        entries.append(entry)
-        totals["entries"] += 1
-        totals["bytes"] += entry["size"]
-        totals["hits"] += entry["hits"]
-        totals["incomplete"] += 0 if entry["complete"] else 1
-        kind = totals["kinds"].setdefault(entry["kind"] or "unknown", {"entries": 0, "bytes": 0, "hits": 0})
-        kind["entries"] += 1
-        kind["bytes"] += entry["size"]
-        kind["hits"] += entry["hits"]
-    entries.sort(key=lambda entry: (-(entry["last_used"] or 0), entry["key"]))
-    return {"entries": entries, "totals": totals}

@@ -27,8 +27,7 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache, describe
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
 from ansible_collections.appenv.python.plugins.module_utils._urls import with_credentials
 
 COMPRESSIONS = ("auto", "none", "gzip")
@@ -86,16 +85,3 @@ def from_options(options, module="python_runtime"):
 def controller_cache(options):
     """The cache on the controller that layer_cache.controller_path names (~ expanded)."""
     return _directory(os.path.expanduser(options["controller_path"]), options, "controller_path")
-
-
-def info(params):
-    """layer_cache_info: the entries and totals of the cache params name (path or url). Changes nothing."""
-    cache = from_options(params, "layer_cache_info")
-    try:
-        described = describe(cache)
-    except cache.failures as exc:
-        raise AppenvError("layer_cache_unreadable", cache=cache.location, detail=str(exc))
-    described.update(changed=False, cache=cache.location)
-    if isinstance(cache, DirectoryCache) and not os.path.isdir(cache.root):
-        described["warnings"] = ["the layer cache directory %s does not exist (yet): no entries" % cache.root]
-    return described
