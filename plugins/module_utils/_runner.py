@@ -22,6 +22,8 @@ from ansible_collections.appenv.python.plugins.module_utils._urls import redact_
 
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _OUTPUT_TAIL = 4000
+
+
 def find_program(name, path=SAFE_PATH):
     """The full path of program name on path (the runner's cleared PATH by default), or None."""
     for directory in path.split(os.pathsep):
