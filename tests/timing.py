@@ -1,0 +1,203 @@
+"""Where the suite's time went: per test, per area, per `make test` step.
+
+Three parts, all writing under tests/output/timing/:
+
+* a pytest plugin (registered by tests/conftest.py): every test's duration (setup + call + teardown),
+  its area and the worker that ran it; at the end of the run it prints the slowest tests, the seconds
+  per area and how busy the workers were, and writes `pytest-<label>.json` (label: $APPENV_TIMING_LABEL,
+  default "pytest");
+* `python -m tests.timing run AREA -- CMD...`: runs one step of `make test` (test bed, sanity, lint...),
+  records its wall time, the CPU time of its own processes and the CPU the whole machine spent meanwhile
+  (/proc/stat: that includes containers and emulated aarch64, which are not our child processes, and on a
+  shared machine everyone else's work too), and exits with CMD's status;
+* `python -m tests.timing report`: the steps and test areas together, printed and written to
+  tests/output/timing.json. `python -m tests.timing reset` starts a new record.
+
+Areas: unit, integration, emulated aarch64, molecule, faults (pytest), test bed, sanity, lint (steps).
+"""
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+OUTPUT = Path(__file__).resolve().parent / "output"
+TIMING_DIR = OUTPUT / "timing"
+SLOWEST = 20
+
+
+def area_of(nodeid, keywords):
+    """The area a test's time is booked to (emulated aarch64 first: it is what costs the most CPU)."""
+    if "arm64" in keywords:
+        return "emulated aarch64"
+    path = nodeid.split("::", 1)[0]
+    if "/faults/" in path or "faults" in keywords:
+        return "faults"
+    if path.endswith("test_molecule.py"):
+        return "molecule"
+    if path.startswith("tests/integration/") or "integration" in keywords:
+        return "integration"
+    return "unit"
+
+
+# --------------------------------------------------------------------------- pytest plugin
+class TimingPlugin:
+    """Collects test reports on the controlling process (with xdist, the workers' reports arrive here)."""
+
+    def __init__(self, config):
+        self.config = config
+        self.tests = {}
+        self.t0 = time.time()
+        self.cpu0 = machine_cpu()
+
+    def pytest_runtest_logreport(self, report):
+        entry = self.tests.setdefault(report.nodeid, {
+            "nodeid": report.nodeid, "area": area_of(report.nodeid, report.keywords), "seconds": 0.0,
+            "worker": _worker_of(report),
+            "start": report.start, "stop": report.stop, "outcome": "passed"})
+        entry["seconds"] += report.duration
+        entry["start"] = min(entry["start"], report.start)
+        entry["stop"] = max(entry["stop"], report.stop)
+        if report.failed:
+            entry["outcome"] = "failed"
+        elif report.skipped and entry["outcome"] == "passed":
+            entry["outcome"] = "skipped"
+
+    def summary(self):
+        wall = time.time() - self.t0
+        areas = {}
+        for entry in self.tests.values():
+            area = areas.setdefault(entry["area"], {"tests": 0, "seconds": 0.0})
+            area["tests"] += 1
+            area["seconds"] += entry["seconds"]
+        workers = {}
+        for entry in self.tests.values():
+            w = workers.setdefault(entry["worker"], {"busy": 0.0, "first": entry["start"], "last": entry["stop"]})
+            w["busy"] += entry["stop"] - entry["start"]
+            w["first"] = min(w["first"], entry["start"])
+            w["last"] = max(w["last"], entry["stop"])
+        ends = sorted(w["last"] for w in workers.values())
+        return {
+            "wall_seconds": round(wall, 1),
+            "machine_cpu_seconds": round(machine_cpu() - self.cpu0, 1) if self.cpu0 is not None else None,
+            "areas": {k: {"tests": v["tests"], "seconds": round(v["seconds"], 1)} for k, v in sorted(areas.items())},
+            "workers": {k: {"busy_seconds": round(v["busy"], 1), "busy_share": round(v["busy"] / wall, 2) if wall else 0}
+                        for k, v in sorted(workers.items())},
+            # seconds at the end when only one worker still had a test (the others idle)
+            "tail_seconds": round(ends[-1] - ends[-2], 1) if len(ends) > 1 else 0.0,
+            "tests": sorted(self.tests.values(), key=lambda e: -e["seconds"]),
+        }
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if not self.tests:
+            return
+        data = self.summary()
+        TIMING_DIR.mkdir(parents=True, exist_ok=True)
+        label = os.environ.get("APPENV_TIMING_LABEL", "pytest")
+        (TIMING_DIR / ("pytest-%s.json" % label)).write_text(json.dumps(data, indent=1) + "\n")
+        tr = terminalreporter
+        tr.section("where the time went (%s)" % label)
+        tr.write_line("slowest %d tests (setup + call + teardown):" % SLOWEST)
+        for entry in data["tests"][:SLOWEST]:
+            tr.write_line("  %7.1fs  %-17s %s" % (entry["seconds"], entry["area"], entry["nodeid"]))
+        tr.write_line("per area (test seconds, summed over workers):")
+        for area, v in data["areas"].items():
+            tr.write_line("  %7.1fs  %-17s %d tests" % (v["seconds"], area, v["tests"]))
+        tr.write_line("wall %.1fs; %s" % (data["wall_seconds"], ", ".join(
+            "worker %s busy %.0f%%" % (k, 100 * v["busy_share"]) for k, v in data["workers"].items())))
+        if data["machine_cpu_seconds"] is not None and data["wall_seconds"]:
+            tr.write_line("machine CPU %.0fs = %.2f cores on average (includes containers; and other users)"
+                          % (data["machine_cpu_seconds"], data["machine_cpu_seconds"] / data["wall_seconds"]))
+        if len(data["workers"]) > 1:
+            tr.write_line("tail: %.1fs with one worker left" % data["tail_seconds"])
+
+
+def _worker_of(report):
+    node = getattr(report, "node", None)  # set by pytest-xdist on the controller
+    gateway = getattr(node, "gateway", None)
+    return getattr(gateway, "id", None) or "main"
+
+
+def machine_cpu():
+    """CPU seconds the whole machine has spent busy since boot (None where /proc/stat is missing)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    values = [int(v) for v in fields]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+# --------------------------------------------------------------------------- make test steps
+def run_step(area, argv):
+    TIMING_DIR.mkdir(parents=True, exist_ok=True)
+    t0, cpu0 = time.monotonic(), machine_cpu()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    env = dict(os.environ, APPENV_TIMING_LABEL=area.replace(" ", "-"))
+    rc = subprocess.call(argv, env=env)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = time.monotonic() - t0
+    record = {"area": area, "command": " ".join(argv), "rc": rc, "wall_seconds": round(wall, 1),
+              "own_cpu_seconds": round(ru1.ru_utime - ru0.ru_utime + ru1.ru_stime - ru0.ru_stime, 1),
+              "machine_cpu_seconds": round(machine_cpu() - cpu0, 1) if cpu0 is not None else None}
+    with open(TIMING_DIR / "steps.jsonl", "a") as fh:
+        fh.write(json.dumps(record) + "\n")
+    print("[timing] %s: %.1fs wall, %.1fs CPU of its own processes, %s" % (
+        area, wall, record["own_cpu_seconds"],
+        "%.1fs machine CPU" % record["machine_cpu_seconds"] if cpu0 is not None else "machine CPU unknown"),
+        flush=True)
+    return rc
+
+
+def report():
+    steps = []
+    if (TIMING_DIR / "steps.jsonl").exists():
+        steps = [json.loads(line) for line in (TIMING_DIR / "steps.jsonl").read_text().splitlines() if line.strip()]
+    pytest_runs = {p.stem[len("pytest-"):]: json.loads(p.read_text()) for p in sorted(TIMING_DIR.glob("pytest-*.json"))}
+    areas = {}
+    for run in pytest_runs.values():
+        for area, v in run["areas"].items():
+            a = areas.setdefault(area, {"tests": 0, "test_seconds": 0.0})
+            a["tests"] += v["tests"]
+            a["test_seconds"] = round(a["test_seconds"] + v["seconds"], 1)
+    slowest = sorted((t for run in pytest_runs.values() for t in run["tests"]), key=lambda t: -t["seconds"])[:SLOWEST]
+    data = {"steps": steps, "test_areas": areas, "slowest_tests": slowest}
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    (OUTPUT / "timing.json").write_text(json.dumps(data, indent=1) + "\n")
+    print("\n== where make test's time went (tests/output/timing.json) ==")
+    print("steps (wall / CPU of own processes / machine CPU):")
+    total = 0.0
+    for s in steps:
+        total += s["wall_seconds"]
+        print("  %-14s %7.1fs %7.1fs %7ss  %s" % (s["area"], s["wall_seconds"], s["own_cpu_seconds"],
+                                                s["machine_cpu_seconds"], "ok" if s["rc"] == 0 else "exit %d" % s["rc"]))
+    print("  %-14s %7.1fs" % ("total", total))
+    print("test areas (test seconds summed over workers):")
+    for area, v in sorted(areas.items(), key=lambda kv: -kv[1]["test_seconds"]):
+        print("  %-17s %7.1fs  %d tests" % (area, v["test_seconds"], v["tests"]))
+    print("slowest tests:")
+    for t in slowest[:10]:
+        print("  %7.1fs  %-17s %s" % (t["seconds"], t["area"], t["nodeid"]))
+    return 0
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["reset"]:
+        for p in TIMING_DIR.glob("*"):
+            p.unlink()
+        return 0
+    if argv[:1] == ["report"]:
+        return report()
+    if argv[:1] == ["run"] and len(argv) >= 4 and argv[2] == "--":
+        return run_step(argv[1], argv[3:])
+    print("usage: python -m tests.timing reset | report | run AREA -- CMD...", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
