@@ -20,7 +20,7 @@ import time
 import pytest
 
 from tests.integration import harness
-from tests.integration.conftest import DEFAULT_DEST, _start_host, install_deps, install_runtime
+from tests.integration.hosts import DEFAULT_DEST, start_host, install_deps, install_runtime
 from tests.integration.faults import injection
 from tests.integration.harness import error_of
 from tests.integration.plugins.modules.test_app_dependencies import (APP, prepare, project_files, run_app,
@@ -266,7 +266,7 @@ def test_full_filesystem_is_a_titled_error_and_old_layer_survives(amd64_image, r
     and imports; once space is freed the next run rebuilds (recreated), the one after keeps; no leftovers.
     """
     dest = "/srv/layers/deps"
-    host = _start_host(amd64_image, "x86_64", network="host", tmpfs=["/srv/layers:size=24m,exec"])
+    host = start_host(amd64_image, "x86_64", network="host", tmpfs=["/srv/layers:size=24m,exec"])
     try:
         good = installed_app(host, runtime_mirror, package_index, dest=dest)
         host.sh("dd if=/dev/zero of=/srv/layers/filler bs=64k 2>/dev/null; true")
@@ -291,7 +291,7 @@ def test_read_only_project_dir_installs(amd64_image, runtime_mirror, package_ind
     app.mkdir()
     for name, text in project_files("requirements", package_index).items():
         (app / name).write_text(text)
-    host = _start_host(amd64_image, "x86_64", network="host", volumes=[(str(app), APP, "ro")])
+    host = start_host(amd64_image, "x86_64", network="host", volumes=[(str(app), APP, "ro")])
     try:
         prepare(host, runtime_mirror, package_index)
         first = harness.assert_ok(install_deps(host, package_index))
@@ -309,8 +309,8 @@ def test_read_only_dest_is_a_titled_error_and_loses_nothing(amd64_image, runtime
     the next run rebuilds (recreated), the one after keeps; no leftovers.
     """
     shared = str(tmp_path / "appenv")
-    writable = _start_host(amd64_image, "x86_64", network="host", volumes=[(shared, "/opt/appenv")])
-    read_only = _start_host(amd64_image, "x86_64", network="host", volumes=[(shared, "/opt/appenv", "ro")])
+    writable = start_host(amd64_image, "x86_64", network="host", volumes=[(shared, "/opt/appenv")])
+    read_only = start_host(amd64_image, "x86_64", network="host", volumes=[(shared, "/opt/appenv", "ro")])
     try:
         good = installed_app(writable, runtime_mirror, package_index)
         write_files(read_only, NEXT)

@@ -13,7 +13,7 @@ import json
 import pytest
 
 from tests.integration import harness
-from tests.integration.conftest import DEFAULT_DEST, _start_host, install_runtime
+from tests.integration.hosts import DEFAULT_DEST, start_host, install_runtime
 from tests.integration.faults import injection
 from tests.testbed import runtimes
 
@@ -105,7 +105,7 @@ def test_full_filesystem_is_a_titled_error_and_old_runtime_survives(amd64_image,
     Expected: a titled error that says the space ran out; the old runtime still works; once space is freed the
     next run upgrades (recreated); no leftovers.
     """
-    host = _start_host(amd64_image, "x86_64", network="host", tmpfs=["/opt/appenv:size=400m,exec"])
+    host = start_host(amd64_image, "x86_64", network="host", tmpfs=["/opt/appenv:size=400m,exec"])
     try:
         harness.assert_ok(install_runtime(host, runtime_mirror, "3.11"))
         host.sh("fallocate -l 1G /opt/appenv/filler 2>/dev/null || "
@@ -127,7 +127,7 @@ def test_read_only_destination_is_a_titled_error(amd64_image, runtime_mirror, tm
 
     Expected: a titled error "not writable" whose fault is the target host.
     """
-    host = _start_host(amd64_image, "x86_64", network="host", volumes=[(str(tmp_path), "/opt/appenv", "ro")])
+    host = start_host(amd64_image, "x86_64", network="host", volumes=[(str(tmp_path), "/opt/appenv", "ro")])
     try:
         result = install_runtime(host, runtime_mirror, "3.11")
         assert result.get("failed") and result["error"]["code"] == "layer_not_writable", result

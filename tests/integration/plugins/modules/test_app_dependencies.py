@@ -7,7 +7,7 @@ import shlex
 import pytest
 
 from tests.integration import harness
-from tests.integration.conftest import DEFAULT_DEST, install_deps, install_runtime, install_tooling
+from tests.integration.hosts import DEFAULT_DEST, install_deps, install_runtime, install_tooling
 from tests.integration.harness import error_of
 from tests.testbed.package_index import OLD_PIP
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.integration import harness
 from tests.integration.harness import error_of
-from tests.integration.conftest import DEFAULT_DEST, install_runtime
+from tests.integration.hosts import DEFAULT_DEST, install_runtime
 from tests.testbed import runtimes
 
 pytestmark = pytest.mark.integration
@@ -78,8 +78,8 @@ def test_version_change_recreates_with_reason_and_deleted_file_is_repaired(amd64
 def test_file_url_mirror_and_project_files(amd64_image, runtime_mirror, tmp_path):
     """A file:// mirror (the same path on controller and host) and the version read from .python-version."""
     facts = runtime_mirror.ensure("3.11.2", "x86_64")
-    from tests.integration.conftest import _start_host
-    host = _start_host(amd64_image, "x86_64", network="none", volumes=[(str(runtime_mirror.root), str(runtime_mirror.root), "ro")])
+    from tests.integration.hosts import start_host
+    host = start_host(amd64_image, "x86_64", network="none", volumes=[(str(runtime_mirror.root), str(runtime_mirror.root), "ro")])
     try:
         project = tmp_path / "app"
         project.mkdir()
