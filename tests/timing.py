@@ -3,7 +3,8 @@
 Three parts, all writing under tests/output/timing/:
 
 * a pytest plugin (registered by tests/conftest.py): every test's duration (setup + call + teardown),
-  its area and the worker that ran it; at the end of the run it prints the slowest tests, the seconds
+  its area, the worker that ran it and the CPU time of the containers it removed (their cgroups: emulated
+  aarch64 runs inside them, so the test process's own CPU time would not show it); at the end of the run it prints the slowest tests, the seconds
   per area and how busy the workers were, and writes `pytest-<label>.json` (label: $APPENV_TIMING_LABEL,
   default "pytest");
 * `python -m tests.timing run AREA -- CMD...`: runs one step of `make test` (test bed, sanity, lint...),
@@ -52,6 +53,13 @@ class TimingPlugin:
         self.tests = {}
         self.t0 = time.time()
         self.cpu0 = machine_cpu()
+        self.label = os.environ.get("APPENV_TIMING_LABEL", "pytest")
+        # Every test container logs its CPU time when removed (tests/testbed/docker_host.py); set before the xdist
+        # workers start, so they inherit it. That is where emulated aarch64 spends: qemu runs inside the container.
+        self.container_log = Path(os.environ.setdefault(
+            "APPENV_CONTAINER_CPU_LOG", str(TIMING_DIR / ("containers-%s.jsonl" % self.label))))
+        self.container_log.parent.mkdir(parents=True, exist_ok=True)
+        self.container_log.write_text("")
 
     def pytest_runtest_logreport(self, report):
         entry = self.tests.setdefault(report.nodeid, {
@@ -66,13 +74,32 @@ class TimingPlugin:
         elif report.skipped and entry["outcome"] == "passed":
             entry["outcome"] = "skipped"
 
+    def _container_cpu(self):
+        """{nodeid: CPU seconds of the containers removed while it ran}."""
+        per_test = {}
+        try:
+            lines = self.container_log.read_text().splitlines()
+        except OSError:
+            return per_test
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            nodeid = record.get("test", "").rsplit(" (", 1)[0]
+            per_test[nodeid] = per_test.get(nodeid, 0.0) + (record.get("cpu_seconds") or 0.0)
+        return per_test
+
     def summary(self):
         wall = time.time() - self.t0
+        container_cpu = self._container_cpu()
         areas = {}
         for entry in self.tests.values():
-            area = areas.setdefault(entry["area"], {"tests": 0, "seconds": 0.0})
+            entry["container_cpu_seconds"] = round(container_cpu.get(entry["nodeid"], 0.0), 1)
+            area = areas.setdefault(entry["area"], {"tests": 0, "seconds": 0.0, "container_cpu_seconds": 0.0})
             area["tests"] += 1
             area["seconds"] += entry["seconds"]
+            area["container_cpu_seconds"] += entry["container_cpu_seconds"]
         workers = {}
         for entry in self.tests.values():
             w = workers.setdefault(entry["worker"], {"busy": 0.0, "first": entry["start"], "last": entry["stop"]})
@@ -83,7 +110,9 @@ class TimingPlugin:
         return {
             "wall_seconds": round(wall, 1),
             "machine_cpu_seconds": round(machine_cpu() - self.cpu0, 1) if self.cpu0 is not None else None,
-            "areas": {k: {"tests": v["tests"], "seconds": round(v["seconds"], 1)} for k, v in sorted(areas.items())},
+            "areas": {k: {"tests": v["tests"], "seconds": round(v["seconds"], 1),
+                          "container_cpu_seconds": round(v["container_cpu_seconds"], 1)}
+                      for k, v in sorted(areas.items())},
             "workers": {k: {"busy_seconds": round(v["busy"], 1), "busy_share": round(v["busy"] / wall, 2) if wall else 0}
                         for k, v in sorted(workers.items())},
             # seconds at the end when only one worker still had a test (the others idle)
@@ -96,16 +125,17 @@ class TimingPlugin:
             return
         data = self.summary()
         TIMING_DIR.mkdir(parents=True, exist_ok=True)
-        label = os.environ.get("APPENV_TIMING_LABEL", "pytest")
-        (TIMING_DIR / ("pytest-%s.json" % label)).write_text(json.dumps(data, indent=1) + "\n")
+        (TIMING_DIR / ("pytest-%s.json" % self.label)).write_text(json.dumps(data, indent=1) + "\n")
         tr = terminalreporter
-        tr.section("where the time went (%s)" % label)
-        tr.write_line("slowest %d tests (setup + call + teardown):" % SLOWEST)
+        tr.section("where the time went (%s)" % self.label)
+        tr.write_line("slowest %d tests (setup + call + teardown; CPU of their containers):" % SLOWEST)
         for entry in data["tests"][:SLOWEST]:
-            tr.write_line("  %7.1fs  %-17s %s" % (entry["seconds"], entry["area"], entry["nodeid"]))
-        tr.write_line("per area (test seconds, summed over workers):")
+            tr.write_line("  %7.1fs  %7.1fs CPU  %-17s %s" % (entry["seconds"], entry["container_cpu_seconds"],
+                                                             entry["area"], entry["nodeid"]))
+        tr.write_line("per area (test seconds summed over workers; CPU of their containers):")
         for area, v in data["areas"].items():
-            tr.write_line("  %7.1fs  %-17s %d tests" % (v["seconds"], area, v["tests"]))
+            tr.write_line("  %7.1fs  %7.1fs CPU  %-17s %d tests" % (v["seconds"], v["container_cpu_seconds"], area,
+                                                                   v["tests"]))
         tr.write_line("wall %.1fs; %s" % (data["wall_seconds"], ", ".join(
             "worker %s busy %.0f%%" % (k, 100 * v["busy_share"]) for k, v in data["workers"].items())))
         if data["machine_cpu_seconds"] is not None and data["wall_seconds"]:
@@ -161,9 +191,10 @@ def report():
     areas = {}
     for run in pytest_runs.values():
         for area, v in run["areas"].items():
-            a = areas.setdefault(area, {"tests": 0, "test_seconds": 0.0})
+            a = areas.setdefault(area, {"tests": 0, "test_seconds": 0.0, "container_cpu_seconds": 0.0})
             a["tests"] += v["tests"]
             a["test_seconds"] = round(a["test_seconds"] + v["seconds"], 1)
+            a["container_cpu_seconds"] = round(a["container_cpu_seconds"] + v.get("container_cpu_seconds", 0.0), 1)
     slowest = sorted((t for run in pytest_runs.values() for t in run["tests"]), key=lambda t: -t["seconds"])[:SLOWEST]
     data = {"steps": steps, "test_areas": areas, "slowest_tests": slowest}
     OUTPUT.mkdir(parents=True, exist_ok=True)
@@ -176,9 +207,9 @@ def report():
         print("  %-14s %7.1fs %7.1fs %7ss  %s" % (s["area"], s["wall_seconds"], s["own_cpu_seconds"],
                                                 s["machine_cpu_seconds"], "ok" if s["rc"] == 0 else "exit %d" % s["rc"]))
     print("  %-14s %7.1fs" % ("total", total))
-    print("test areas (test seconds summed over workers):")
+    print("test areas (test seconds summed over workers / CPU of their containers):")
     for area, v in sorted(areas.items(), key=lambda kv: -kv[1]["test_seconds"]):
-        print("  %-17s %7.1fs  %d tests" % (area, v["test_seconds"], v["tests"]))
+        print("  %-17s %7.1fs %7.1fs  %d tests" % (area, v["test_seconds"], v["container_cpu_seconds"], v["tests"]))
     print("slowest tests:")
     for t in slowest[:10]:
         print("  %7.1fs  %-17s %s" % (t["seconds"], t["area"], t["nodeid"]))
