@@ -135,12 +135,27 @@ class RuntimeMirror:
             }
 
 
-def install_runtime(host, runtime_mirror, version="3.11", dest=DEFAULT_DEST, check=False, diff=False, **extra):
-    """Run python_runtime on host from the loopback mirror; return the task result."""
+def runtime_args(host, runtime_mirror, version="3.11", dest=DEFAULT_DEST, **extra):
+    """python_runtime's arguments for host from the loopback mirror (the archive put on the mirror first)."""
     runtime_mirror.ensure(runtimes.exact_version(version), host.arch)
     args = {"version": version, "mirror": runtime_mirror.base_url, "release": runtime_mirror.tag, "dest": dest}
     args.update(extra)
+    return args
+
+
+def install_runtime(host, runtime_mirror, version="3.11", dest=DEFAULT_DEST, check=False, diff=False, **extra):
+    """Run python_runtime on host from the loopback mirror; return the task result."""
+    args = runtime_args(host, runtime_mirror, version, dest, **extra)
     return harness.run_task(host, "appenv.python.python_runtime", args, check=check, diff=diff)
+
+
+def install_runtime_and_tooling(host, runtime_mirror, index, version="3.11", tools=()):
+    """python_runtime then pip_tooling (tools: names) in one play; both must succeed. Returns both results."""
+    runtime, tooling = harness.run_tasks(host, [
+        ("appenv.python.python_runtime", runtime_args(host, runtime_mirror, version)),
+        ("appenv.python.pip_tooling", {"index_url": index.simple_url, "tools": [{"name": name} for name in tools]}),
+    ])
+    return harness.assert_ok(runtime), harness.assert_ok(tooling)
 
 
 # -- the loopback package index ------------------------------------------------------------------

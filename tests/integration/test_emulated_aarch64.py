@@ -22,7 +22,7 @@ import json
 import pytest
 
 from tests.integration import harness
-from tests.integration.hosts import DEFAULT_DEST, install_deps, install_runtime, install_tooling, start_host
+from tests.integration.hosts import DEFAULT_DEST, install_deps, install_runtime, runtime_args, start_host
 from tests.integration.plugins.modules.test_app_dependencies import project_files, run_app, write_files
 
 pytestmark = [pytest.mark.integration, pytest.mark.arm64, pytest.mark.slow]
@@ -58,11 +58,13 @@ def test_aarch64_runtime_cache_key_tools_and_deps(amd64_image, arm64_image, runt
         assert len(list(cache.glob("*/*.tar"))) == 2
         version, machine, _prefix = json.loads(host.exec([DEFAULT_DEST + "/bin/python3", "-c", PROBE]).stdout)
         assert (version, machine) == ("3.11.2", "aarch64")
-        second = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=layer_cache))
+        # The second run, and the tools from aarch64 wheels (the package_index fixture serves them to arm64 tests),
+        # in one play.
+        second, _tooling = (harness.assert_ok(result) for result in harness.run_tasks(host, [
+            ("appenv.python.python_runtime", runtime_args(host, runtime_mirror, "3.11", layer_cache=layer_cache)),
+            ("appenv.python.pip_tooling", {"index_url": package_index.simple_url, "tools": [{"name": "uv"}]})]))
         assert second["action"] == "kept" and second["commands"] == []
 
-        # Tools and dependencies from aarch64 wheels (the package_index fixture serves them to arm64 tests).
-        harness.assert_ok(install_tooling(host, package_index, tools=[{"name": "uv"}]))
         write_files(host, project_files("requirements", package_index))
         for installer, dest in (("pip", "/opt/appenv/deps"), ("uv", "/opt/appenv/deps-uv")):
             deps = harness.assert_ok(install_deps(host, package_index, installer=installer, dest=dest))

@@ -7,7 +7,8 @@ import shlex
 import pytest
 
 from tests.integration import harness
-from tests.integration.hosts import DEFAULT_DEST, install_deps, install_runtime, install_tooling
+from tests.integration.hosts import (DEFAULT_DEST, install_deps, install_runtime, install_runtime_and_tooling,
+                                     install_tooling)
 from tests.integration.harness import error_of
 from tests.testbed.package_index import OLD_PIP
 
@@ -42,8 +43,8 @@ def pyc_flags(host, site, module="demo_alpha"):
 
 
 def prepare(host, runtime_mirror, index, tools=(), version="3.11"):
-    harness.assert_ok(install_runtime(host, runtime_mirror, version))
-    harness.assert_ok(install_tooling(host, index, tools=[{"name": name} for name in tools]))
+    """The runtime and the tools, in one play (one ansible-playbook start)."""
+    install_runtime_and_tooling(host, runtime_mirror, index, version, tools)
 
 
 def project_files(kind, index):
