@@ -62,18 +62,19 @@ reliability: testbed
 	-$(PY) -m pytest -m faults tests/integration/faults $(PYTEST_ARGS)
 	$(PY) docs/build.py --reliability-run tests/output/reliability.json
 
-# Unit tests first (seconds: a broken unit fails the run before the test bed is built), then the test bed, the
-# rest of the suite, sanity and lint; each step timed, the summary printed at the end (also after a failure).
+# Unit tests first (seconds: a broken unit fails the run before the test bed is built), then the test bed, then the
+# rest of the suite with sanity and lint beside it (the workers leave a core mostly idle while they wait on
+# containers; sanity's and lint's output is printed when they end); each step timed, the summary printed at the end
+# (also after a failure).
 test:
 	@$(PYTHON) -m tests.timing reset
 	@$(TIMED) system -- bash tests/testbed/system-packages.sh $(OR_REPORT)
 	@$(TIMED) venv -- bash tests/testbed/controller-venv.sh $(PYTHON) $(OR_REPORT)
 	@$(TIMED) unit -- $(PY) -m pytest $(UNIT_TESTS) -x -n $(TEST_JOBS) -q $(OR_REPORT)
 	@$(TIMED) "test bed" -- $(PY) -m tests.testbed prepare --arm64 --trixie $(OR_REPORT)
-	@$(TIMED) integration -- $(PY) -m pytest tests $(addprefix --ignore=,$(UNIT_TESTS)) -n $(TEST_JOBS) --dist load \
+	@$(TIMED) --beside "sanity:bash tests/sanity/run.sh" --beside "lint:$(VENV)/bin/ansible-lint --nocolor" \
+		integration -- $(PY) -m pytest tests $(addprefix --ignore=,$(UNIT_TESTS)) -n $(TEST_JOBS) --dist load \
 		--maxschedchunk 1 $(PYTEST_ARGS) $(OR_REPORT)
-	@$(TIMED) sanity -- bash tests/sanity/run.sh $(OR_REPORT)
-	@$(TIMED) lint -- $(VENV)/bin/ansible-lint --nocolor $(OR_REPORT)
 	@$(TIMING_REPORT)
 
 bench: testbed

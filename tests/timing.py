@@ -7,10 +7,11 @@ Three parts, all writing under tests/output/timing/:
   aarch64 runs inside them, so the test process's own CPU time would not show it); at the end of the run it prints the slowest tests, the seconds
   per area and how busy the workers were, and writes `pytest-<label>.json` (label: $APPENV_TIMING_LABEL,
   default "pytest");
-* `python -m tests.timing run AREA -- CMD...`: runs one step of `make test` (test bed, sanity, lint...),
-  records its wall time, the CPU time of its own processes and the CPU the whole machine spent meanwhile
-  (/proc/stat: that includes containers and emulated aarch64, which are not our child processes, and on a
-  shared machine everyone else's work too), and exits with CMD's status;
+* `python -m tests.timing run [--beside 'AREA:CMD']... AREA -- CMD...`: runs one step of `make test` (test bed,
+  sanity, lint...), records its wall time, the CPU time of its own processes and the CPU the whole machine spent
+  meanwhile (/proc/stat: that includes containers and emulated aarch64, which are not our child processes, and on
+  a shared machine everyone else's work too), and exits with CMD's status; `--beside` steps run at the same
+  time (their output to a log, printed when they end), each timed on its own;
 * `python -m tests.timing report`: the steps and test areas together, printed and written to
   tests/output/timing.json. `python -m tests.timing reset` starts a new record.
 
@@ -19,7 +20,7 @@ Areas: unit, integration, emulated aarch64, molecule, faults (pytest), test bed,
 
 import json
 import os
-import resource
+import shlex
 import subprocess
 import sys
 import time
@@ -163,24 +164,51 @@ def machine_cpu():
 
 
 # --------------------------------------------------------------------------- make test steps
-def run_step(area, argv):
-    TIMING_DIR.mkdir(parents=True, exist_ok=True)
-    t0, cpu0 = time.monotonic(), machine_cpu()
-    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    env = dict(os.environ, APPENV_TIMING_LABEL=area.replace(" ", "-"))
-    rc = subprocess.call(argv, env=env)
-    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    wall = time.monotonic() - t0
-    record = {"area": area, "command": " ".join(argv), "rc": rc, "wall_seconds": round(wall, 1),
-              "own_cpu_seconds": round(ru1.ru_utime - ru0.ru_utime + ru1.ru_stime - ru0.ru_stime, 1),
+def _record(area, argv, rc, wall, own_cpu, cpu0, beside=None):
+    record = {"area": area, "command": " ".join(argv), "rc": rc, "wall_seconds": round(wall, 1), "beside": beside,
+              "own_cpu_seconds": round(own_cpu, 1),
               "machine_cpu_seconds": round(machine_cpu() - cpu0, 1) if cpu0 is not None else None}
     with open(TIMING_DIR / "steps.jsonl", "a") as fh:
         fh.write(json.dumps(record) + "\n")
-    print("[timing] %s: %.1fs wall, %.1fs CPU of its own processes, %s" % (
-        area, wall, record["own_cpu_seconds"],
-        "%.1fs machine CPU" % record["machine_cpu_seconds"] if cpu0 is not None else "machine CPU unknown"),
-        flush=True)
-    return rc
+    print("[timing] %s: %.1fs wall, %.1fs CPU of its own processes, %s%s" % (
+        area, wall, own_cpu,
+        "%.1fs machine CPU meanwhile" % record["machine_cpu_seconds"] if cpu0 is not None else "machine CPU unknown",
+        "" if rc == 0 else "; exit %d" % rc), flush=True)
+
+
+def _start(area, argv, log=None):
+    env = dict(os.environ, APPENV_TIMING_LABEL=area.replace(" ", "-"))
+    out = open(log, "wb") if log else None
+    try:
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT if out else None)
+    finally:
+        if out:
+            out.close()
+    return {"area": area, "argv": argv, "proc": proc, "log": log, "t0": time.monotonic(), "cpu0": machine_cpu()}
+
+
+def run_step(area, argv, beside=()):
+    """Run argv (output to the terminal) and, at the same time, each (area, argv) of beside (output to
+    tests/output/timing/<area>.log, printed once it ends: so the two outputs do not mix). Each is timed on its
+    own; the exit status is the first non-zero one."""
+    TIMING_DIR.mkdir(parents=True, exist_ok=True)
+    steps = [_start(area, argv)]
+    steps += [_start(b_area, b_argv, TIMING_DIR / ("%s.log" % b_area.replace(" ", "-"))) for b_area, b_argv in beside]
+    running = {step["proc"].pid: step for step in steps}
+    while running:
+        pid, status, usage = os.wait4(-1, 0)  # whichever ends first: each step's own time and CPU
+        step = running.pop(pid, None)
+        if step is None:
+            continue
+        step["rc"] = os.waitstatus_to_exitcode(status)
+        step["proc"].returncode = step["rc"]
+        _record(step["area"], step["argv"], step["rc"], time.monotonic() - step["t0"],
+                usage.ru_utime + usage.ru_stime, step["cpu0"], beside=area if step is not steps[0] else None)
+    for step in steps[1:]:  # after the main step's output, not inside it
+        print("\n== %s (run beside %s; log %s) ==" % (step["area"], area, step["log"]), flush=True)
+        sys.stdout.write(Path(step["log"]).read_text(errors="replace"))
+        sys.stdout.flush()
+    return next((step["rc"] for step in steps if step["rc"] != 0), 0)
 
 
 def report():
@@ -201,12 +229,17 @@ def report():
     (OUTPUT / "timing.json").write_text(json.dumps(data, indent=1) + "\n")
     print("\n== where make test's time went (tests/output/timing.json) ==")
     print("steps (wall / CPU of own processes / machine CPU):")
-    total = 0.0
+    mains = {s["area"]: s["wall_seconds"] for s in steps if not s.get("beside")}
+    longer = {}  # a step run beside another that outlasted it adds the difference
     for s in steps:
-        total += s["wall_seconds"]
-        print("  %-14s %7.1fs %7.1fs %7ss  %s" % (s["area"], s["wall_seconds"], s["own_cpu_seconds"],
-                                                s["machine_cpu_seconds"], "ok" if s["rc"] == 0 else "exit %d" % s["rc"]))
-    print("  %-14s %7.1fs" % ("total", total))
+        if s.get("beside") in mains:
+            longer[s["beside"]] = max(longer.get(s["beside"], 0.0), s["wall_seconds"] - mains[s["beside"]])
+    total = sum(mains.values()) + sum(longer.values())
+    for s in steps:
+        print("  %-14s %7.1fs %7.1fs %7ss  %s%s" % (s["area"], s["wall_seconds"], s["own_cpu_seconds"],
+                                                  s["machine_cpu_seconds"], "ok" if s["rc"] == 0 else "exit %d" % s["rc"],
+                                                  " (beside %s)" % s["beside"] if s.get("beside") else ""))
+    print("  %-14s %7.1fs (end to end)" % ("total", total))
     print("test areas (test seconds summed over workers / CPU of their containers):")
     for area, v in sorted(areas.items(), key=lambda kv: -kv[1]["test_seconds"]):
         print("  %-17s %7.1fs %7.1fs  %d tests" % (area, v["test_seconds"], v["container_cpu_seconds"], v["tests"]))
@@ -224,9 +257,16 @@ def main(argv=None):
         return 0
     if argv[:1] == ["report"]:
         return report()
-    if argv[:1] == ["run"] and len(argv) >= 4 and argv[2] == "--":
-        return run_step(argv[1], argv[3:])
-    print("usage: python -m tests.timing reset | report | run AREA -- CMD...", file=sys.stderr)
+    if argv[:1] == ["run"]:
+        beside, rest = [], argv[1:]
+        while rest[:1] == ["--beside"] and len(rest) >= 2 and ":" in rest[1]:
+            b_area, command = rest[1].split(":", 1)
+            beside.append((b_area, shlex.split(command)))
+            rest = rest[2:]
+        if len(rest) >= 3 and rest[1] == "--":
+            return run_step(rest[0], rest[2:], beside)
+    print("usage: python -m tests.timing reset | report | run [--beside 'AREA:CMD']... AREA -- CMD...",
+          file=sys.stderr)
     return 2
 
 
