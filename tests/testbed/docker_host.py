@@ -247,7 +247,7 @@ class Container:
 
     def remove(self) -> None:
         if os.environ.get("APPENV_CONTAINER_CPU_LOG"):
-            _log_container_cpu(self, os.environ["APPENV_CONTAINER_CPU_LOG"])
+            log_container_cpu(self.name, self.image, os.environ["APPENV_CONTAINER_CPU_LOG"])
         subprocess.run(["docker", "rm", "-f", "-v", self.name], capture_output=True, check=False)
 
     def __enter__(self):
@@ -277,14 +277,13 @@ def container_cpu_seconds(container_id: str):
     return None
 
 
-def _log_container_cpu(container, log):
-    """With $APPENV_CONTAINER_CPU_LOG set, a removed container appends its CPU time to that file (JSON lines):
-    what a test's hosts cost, which the test process's own CPU time does not show."""
-    res = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", container.name], capture_output=True, text=True,
-                         check=False)
+def log_container_cpu(name, image, log):
+    """Append a container's CPU time so far to log (JSON lines). With $APPENV_CONTAINER_CPU_LOG set, every test
+    container does so when removed: what a test's hosts cost, which the test process's own CPU time does not show."""
+    res = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", name], capture_output=True, text=True, check=False)
     seconds = container_cpu_seconds(res.stdout.strip()) if res.returncode == 0 else None
     with open(log, "a") as fh:
-        fh.write(json.dumps({"name": container.name, "image": container.image, "cpu_seconds": seconds,
+        fh.write(json.dumps({"name": name, "image": image, "cpu_seconds": seconds,
                              "test": os.environ.get("PYTEST_CURRENT_TEST", "")}) + "\n")
 
 
