@@ -130,23 +130,6 @@ def lock_free(host, lock_path):
     return host.exec(["python3", "-c", _LOCK_FREE, lock_path], check=False).returncode == 0
 
 
-SERIES_STAMP = "/run/appenv-series-stamp"  # outside every census root
-
-
-def start_series(host):
-    """Mark the start of a no-op series: what is written after this, written_since_start() lists."""
-    host.exec(["touch", SERIES_STAMP])
-
-
-def written_since_start(host, roots):
-    """Paths under roots (one file system each) created or modified since start_series(): a directory is listed
-    when an entry was added to it or removed from it, so even a file made and deleted again shows. Lock files are
-    left out: every run, a no-op too, writes its pid into the layer's lock (_layer.LayerLock); their number is
-    counted by the census instead."""
-    script = "find %s -xdev -newer %s ! -name '*.appenv-lock' 2>/dev/null || true" % (" ".join(roots), SERIES_STAMP)
-    return sorted(host.sh(script).stdout.split())
-
-
 def module_processes(host):
     """Command lines of module processes still running on the host (none should outlive their run)."""
     out = host.sh("for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null; echo; done").stdout
