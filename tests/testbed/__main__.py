@@ -9,7 +9,7 @@ import argparse
 import sys
 import time
 
-from . import docker_host, runtimes
+from . import docker_host, freethreaded, runtimes
 from .paths import cache_dir
 
 
@@ -41,6 +41,7 @@ def prepare(arm64=False, trixie=False):
             continue
         archives.append(_step(timings, "runtime %s %s" % (version, arch), runtimes.ensure_runtime_archive,
                               version, arch))
+    archives.append(_step(timings, "runtime %s x86_64 freethreaded" % freethreaded.VERSION, freethreaded.ensure_archive))
     total = time.monotonic() - t0
     print("\ncache: %s" % cache_dir())
     for path in archives:
