@@ -187,6 +187,8 @@ class ActionModule(ActionBase):
             probe = dict(module_args, decide_only=True)
             kept = self._execute_module(module_name=MODULE, module_args=probe, task_vars=task_vars).get("action") == "kept"
         dest = module_args.get("dest") or "the destination"
+        if "candidates" in module_args:
+            module_args["candidates"] = dict(module_args["candidates"])
         for arch in past:
             try:
                 warnings[arch] += versions.end_of_life_verdict(resolutions[arch], allow, kept, dest)
