@@ -15,12 +15,7 @@ key being the version, the arch and a hash of RECIPE (which includes runtimes.RE
 """
 import hashlib
 import json
-import os
 import pathlib
-import shutil
-import subprocess
-import tarfile
-import tempfile
 
 from . import runtimes
 from .paths import cache_dir
@@ -40,11 +35,6 @@ def recipe_hash() -> str:
     return hashlib.sha256(json.dumps(RECIPE, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def abi(version: str) -> str:
-    """"3.13.5" -> "3.13t": the suffix of the interpreter and of its lib directory."""
-    return runtimes.minor_of(version) + "t"
-
-
 def archive_name(version: str = VERSION, arch: str = ARCH) -> str:
     return "cpython-%s+%s-%s-%s-install_only_stripped.tar.gz" % (version, runtimes.TAG, runtimes.triple(arch), VARIANT)
 
@@ -59,34 +49,8 @@ def archive_path(version: str = VERSION, arch: str = ARCH) -> pathlib.Path:
 def build_archive(version: str, arch: str, dest: pathlib.Path) -> None:
     if runtimes.ARCH_ALIASES[arch] != ARCH:
         raise runtimes.RuntimeBuildError("the test bed builds the free-threaded runtime for x86_64 only")
-    source = runtimes.ensure_source(version)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    work = pathlib.Path(tempfile.mkdtemp(prefix=".build-", dir=dest.parent))
-    log = dest.parent / "build.log"
-    log.write_text("building free-threaded %s for %s (recipe %s)\n" % (version, arch, recipe_hash()))
-    try:
-        with tarfile.open(source) as tf:
-            tf.extractall(work / "src")
-        (srcdir,) = [p for p in (work / "src").iterdir() if p.is_dir()]
-        env = dict(os.environ, LC_ALL="C")
-        configure = ["./configure"] + runtimes.RECIPE["configure"] + RECIPE["configure"]
-        runtimes._log_run(configure, log, cwd=srcdir, env=env)
-        runtimes._log_run(["make", "-j%d" % (os.cpu_count() or 1)], log, cwd=srcdir, env=env)
-        stage = work / "stage"
-        runtimes._log_run(["make", "install", "DESTDIR=%s" % stage], log, cwd=srcdir, env=env)
-        tree = stage / "python"
-        exe = tree / "bin" / ("python" + abi(version))
-        if not exe.exists():
-            raise runtimes.RuntimeBuildError("make install produced no %s" % exe)
-        # The same finishing steps, named by the ABI (bin/python3.13t, lib/python3.13t).
-        runtimes._finish_tree(tree, abi(version), arch, log)
-        probe = subprocess.run([str(exe), "-c", "import sys; print(sys._is_gil_enabled())"], capture_output=True,
-                               text=True, check=False)
-        if probe.stdout.strip() != "False":
-            raise runtimes.RuntimeBuildError("%s is not free-threaded: %r %r" % (exe, probe.stdout, probe.stderr))
-        runtimes._write_tarball(stage, dest)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    # The default recipe plus --disable-gil; the same finishing steps, named by the ABI (python3.13t).
+    runtimes.build_runtime_archive(version, arch, dest, configure_extra=RECIPE["configure"], abi="t")
 
 
 def ensure_archive(version: str = VERSION, arch: str = ARCH) -> pathlib.Path:
