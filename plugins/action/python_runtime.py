@@ -143,10 +143,9 @@ class ActionModule(ActionBase):
         if module_args is None:
             # No arch resolves: the request itself is wrong (the same error for every arch).
             raise errors["x86_64"]
+        # The variant stays: it follows from the request, the same for every arch.
         for key in ("version", "url", "sha256", "resolution", "arch"):
             module_args.pop(key, None)
-        if args.get("variant"):
-            module_args["variant"] = args["variant"]
         module_args["candidates"] = candidates
         return module_args
 
