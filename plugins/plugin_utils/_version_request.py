@@ -410,8 +410,8 @@ def _warnings(chosen, candidates, requests, today):
     newer = [r.version for r in candidates if _minor(r.version) == minor and Version(r.version) > Version(chosen.version)]
     if newer:
         warnings.append("Python %s is not the newest %s: %s is available, with the security and bug fixes since. "
-                        "Ask for %s (or %s.*) to follow %s's patch releases." % (chosen.version, minor, newer[0],
-                                                                                  minor, minor, minor))
+                        "Ask for %s (or %s.*) to follow %s's patch releases."
+                        % (chosen.version, minor, newer[0], minor, minor, minor))
     eol = END_OF_LIFE.get(minor)
     if eol and today < eol <= today + datetime.timedelta(days=EOL_WARNING_DAYS):
         warnings.append("Python %s reaches its end of life on %s (in %d days): after that it gets no security fixes "

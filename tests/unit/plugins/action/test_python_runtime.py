@@ -187,8 +187,8 @@ def test_allow_eol_installs_with_a_warning_and_asks_nothing_first(make_action, t
 def test_end_of_life_without_facts_turns_each_such_candidate_into_its_error(make_action, tmp_path):
     mirror = _mirror(tmp_path, version="3.9.25")
     args = {"version": "3.9", "mirror": mirror, "release": "20261201"}
-    _result, recorder = _run(make_action, args, answers=[{"changed": False, "action": "created"},
-                                                          {"failed": True, "msg": "the module raised it"}])
+    answers = [{"changed": False, "action": "created"}, {"failed": True, "msg": "the module raised it"}]
+    _result, recorder = _run(make_action, args, answers=answers)
     probe, run = recorder.args
     assert probe["decide_only"] is True and probe["candidates"]["x86_64"]["version"] == "3.9.25"
     for arch in TRIPLES:

@@ -297,8 +297,8 @@ def test_sha256sums_parsing_and_mirror_over_http(tmp_path):
     try:
         base = "http://127.0.0.1:%d" % server.server_address[1]
         releases = v.mirror_releases(base, "20261101")
-        assert [(r.version, r.sha256, r.variant) for r in releases] == [("3.11.2", "b" * 64, "default"),
-                                                                         ("3.13.5", "d" * 64, "freethreaded")]
+        assert [(r.version, r.sha256, r.variant) for r in releases] == [
+            ("3.11.2", "b" * 64, "default"), ("3.13.5", "d" * 64, "freethreaded")]
         assert releases[0].url.startswith(base + "/20261101/cpython-3.11.2")
         file_releases = v.mirror_releases(tmp_path.as_uri(), "20261101")
         assert len(file_releases) == 2
