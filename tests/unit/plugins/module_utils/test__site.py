@@ -73,3 +73,18 @@ def test_url_password():
     assert _site.url_password("https://token@h/x") == "token"
     assert _site.url_password("https://h/x@y") is None
     assert _site.url_password(None) is None
+
+
+def test_a_free_threaded_runtime_names_its_paths_with_the_abi_flag(tmp_path):
+    (tmp_path / "bin").mkdir()
+    python = tmp_path / "bin" / "python3.13t"
+    python.write_text("#!/bin/sh\n")
+    python.chmod(0o755)
+    (tmp_path / ".appenv-fingerprint.json").write_text(json.dumps(
+        {"key": "k", "inputs": {"python_version": "3.13.5", "arch": "x86_64", "variant": "freethreaded"},
+         "facts": {}}))
+    runtime = _site.Runtime(str(tmp_path), "pip_tooling")
+    assert (runtime.minor, runtime.abi, runtime.python) == ("3.13", "3.13t", str(python))
+    assert runtime.site_packages == str(tmp_path / "lib" / "python3.13t" / "site-packages")
+    assert runtime.stdlib == str(tmp_path / "lib" / "python3.13t")
+    assert runtime.user_site("/opt/deps") == "/opt/deps/lib/python3.13t/site-packages"
