@@ -29,8 +29,7 @@ def install(host, runtime_mirror, project_dir, check=False, **args):
     return harness.run_task(host, "appenv.python.python_runtime", task, check=check)
 
 
-def test_an_app_with_only_requirements_gets_the_newest_python_and_a_warning_to_pin_it(amd64_host, runtime_mirror,
-                                                                                     tmp_path):
+def test_an_app_with_only_requirements_gets_the_newest_python_and_a_pin_warning(amd64_host, runtime_mirror, tmp_path):
     (tmp_path / "requirements.txt").write_text("demo-alpha==1.0\n")
     newest = runtimes.py313_version()
     predicted = harness.assert_ok(install(amd64_host, runtime_mirror, tmp_path, check=True))
