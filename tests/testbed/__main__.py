@@ -71,7 +71,70 @@ def plan(arm64=False, trixie=False):
     for version, arch in pbs_faithful.RUNTIMES:
         if arch == "aarch64" and not arm64:
             continue
-from . import docker_host, freethreaded, package_index, pbs_faithful, runtimes
+        steps.append(Step(runtime_label(version, arch) + " (python-build-standalone settings)",
+                          pbs_faithful.ensure_faithful_archive, version, arch, after=[runtime_label(version, arch)]))
+    steps.append(Step("image bookworm-amd64-gcc", pbs_faithful.ensure_gcc_image, "amd64", after=["dockerd"]))
+    # The free-threaded build (--disable-gil) of the 3.13 source: a build of its own (the source is fetched under a lock).
+    steps.append(Step("runtime %s x86_64 freethreaded" % freethreaded.VERSION, freethreaded.ensure_archive))
+    if arm64:
+        steps.append(Step("image bookworm-arm64-gcc", pbs_faithful.ensure_gcc_image, "arm64",
+                          after=["dockerd", "binfmt qemu-aarch64"]))
+    return steps
+
+
+def run_steps(steps, jobs):
+    """Run steps on up to `jobs` threads in dependency order, printing each start and end with its time.
+
+    Returns {label: (seconds, result)}. The first failure stops new steps from starting; the running ones finish,
+    then the failure is raised.
+    """
+    labels = {s.label for s in steps}
+    for s in steps:
+        missing = [a for a in s.after if a not in labels]
+        if missing:
+            raise ValueError("step %r waits for unknown steps %s" % (s.label, missing))
+    out = threading.Lock()
+    done, results, pending, running = set(), {}, list(steps), {}
+    failure = None
+
+    def _timed(step):
+        with out:
+            print("... %s" % step.label, flush=True)
+        t0 = time.monotonic()
+        result = step.fn(*step.args)
+        dt = time.monotonic() - t0
+        shown = "%d files" % len(result) if isinstance(result, list) else result if result is not None else ""
+        with out:
+            print("    %-48s %7.1fs  %s" % (step.label, dt, shown), flush=True)
+        return dt, result
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        while pending or running:
+            if failure is None:
+                for step in [s for s in pending if all(a in done for a in s.after)]:
+                    pending.remove(step)
+                    running[pool.submit(_timed, step)] = step
+            if not running:
+                break
+            finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            for fut in finished:
+                step = running.pop(fut)
+                try:
+                    results[step.label] = fut.result()
+                    done.add(step.label)
+                except Exception as exc:  # pylint: disable=broad-except
+                    failure = failure or exc
+                    with out:
+                        print("    %-48s FAILED" % step.label, flush=True)
+    if failure is not None:
+        raise failure
+    return results
+
+
+def prepare(arm64=False, trixie=False, jobs=4):
+    t0 = time.monotonic()
+    steps = plan(arm64=arm64, trixie=trixie)
+    results = run_steps(steps, jobs)
     total = time.monotonic() - t0
     archives = [results[s.label][1] for s in steps if s.fn in ARCHIVE_STEPS]
     print("\ncache: %s" % cache_dir())
