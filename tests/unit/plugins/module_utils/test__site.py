@@ -63,8 +63,6 @@ def test_runtime_from_its_fingerprint(tmp_path):
     assert runtime.user_site("/opt/deps") == "/opt/deps/lib/python3.12/site-packages"
 
 
-
-
 def test_a_free_threaded_runtime_names_its_paths_with_the_abi_flag(tmp_path):
     python = _runtime_dir(tmp_path, "python3.13t",
                           {"python_version": "3.13.5", "arch": "x86_64", "variant": "freethreaded"})
