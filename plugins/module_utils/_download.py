@@ -82,6 +82,15 @@ class _Fatal(Exception):
     """A failure another attempt cannot fix (404, 403, a missing local file, a bad certificate)."""
 
 
+class _Capped(_Fatal):
+    """The download passed its byte cap (download_too_large) or its overall deadline (download_too_slow)."""
+
+    def __init__(self, code, message, **fields):
+        super(_Capped, self).__init__(message)
+        self.code = code
+        self.fields = fields
+
+
 class _Limits:
     """The byte cap and the overall deadline (time.monotonic()) of one download; None: unbounded."""
 
@@ -92,11 +101,12 @@ class _Limits:
 
     def check(self, size):
         if self.max_bytes is not None and size > self.max_bytes:
-            raise _Fatal("the body is larger than the cap of %d bytes (max_download_mb); it was cut off after "
-                         "%d bytes" % (self.max_bytes, size))
+            raise _Capped("download_too_large", "the body is larger than the cap of %d bytes (max_download_mb); it "
+                          "was cut off after %d bytes" % (self.max_bytes, size), cap=self.max_bytes)
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise _Fatal("the download took longer than its overall deadline of %s s (%d bytes arrived); "
-                         "the server is too slow or drip-feeds" % (self.seconds, size))
+            raise _Capped("download_too_slow", "the download took longer than its overall deadline of %s s (%d bytes "
+                          "arrived); the server is too slow or drip-feeds" % (self.seconds, size),
+                          seconds=self.seconds, received=size)
 
     def read_timeout(self, timeout):
         """The timeout for the next connection or read: never past the deadline."""
@@ -288,8 +298,8 @@ def _fetch_http(target, part, user_agent, timeout, limits=None):
         length = response.headers.get("Content-Length")
         length = int(length) if length is not None and length.strip().isdigit() else None
         if length is not None and limits.max_bytes is not None and length > limits.max_bytes:
-            raise _Fatal("the server announces %d bytes, more than the cap of %d bytes (max_download_mb)"
-                         % (length, limits.max_bytes))
+            raise _Capped("download_too_large", "the server announces %d bytes, more than the cap of %d bytes "
+                          "(max_download_mb)" % (length, limits.max_bytes), cap=limits.max_bytes)
         # read1: what has arrived, at most _CHUNK (read() would wait for a whole chunk of a drip feed)
         read = getattr(response, "read1", None) or response.read
         with _open_part(part) as handle:
@@ -406,8 +416,10 @@ def _unlink(path):
 
 
 def _failure(target, attempts, exc):
-    """The titled error for a download that failed: a private CA or a proxy, else download_failed."""
+    """The titled error for a download that failed: a cap, a private CA or a proxy, else download_failed."""
     error = target.mask(exc)
+    if isinstance(exc, _Capped):
+        return AppenvError(exc.code, url=target.shown, attempts=attempts, error=error, **exc.fields)
     settings = network_env()
     if not _proxied(target):
         settings = dict((name, value) for name, value in settings.items() if not name.lower().endswith("_proxy"))

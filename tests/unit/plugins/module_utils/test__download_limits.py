@@ -67,7 +67,7 @@ def test_a_drip_feed_stops_at_the_overall_deadline(server, tmp_path):
     with pytest.raises(AppenvError) as info:
         _download.download(server + "/drip", str(dest), "0" * 64, retries=3, backoff=0.01, timeout=5, deadline=1.5)
     took = time.monotonic() - started
-    assert info.value.code == "download_failed"
+    assert info.value.code == "download_too_slow"
     assert "overall deadline of 1.5 s" in info.value.fields["error"]
     assert took < 4, took  # each read succeeds: only the overall deadline stops it, and no retry follows
     assert os.listdir(str(tmp_path)) == []
@@ -77,7 +77,7 @@ def test_a_body_over_the_cap_is_cut_off_and_not_retried(server, tmp_path):
     dest = tmp_path / "archive"
     with pytest.raises(AppenvError) as info:
         _download.download(server + "/flood", str(dest), "0" * 64, retries=3, backoff=0.01, max_bytes=1 << 20)
-    assert info.value.code == "download_failed"
+    assert info.value.code == "download_too_large"
     assert info.value.fields["attempts"] == 1
     assert "cap of 1048576 bytes" in info.value.fields["error"]
     assert os.listdir(str(tmp_path)) == []
@@ -88,6 +88,7 @@ def test_a_file_url_over_the_cap_is_refused(tmp_path):
     source.write_bytes(b"b" * (3 << 20))
     with pytest.raises(AppenvError) as info:
         _download.download(source.as_uri(), str(tmp_path / "dest"), "0" * 64, max_bytes=1 << 20)
+    assert info.value.code == "download_too_large"
     assert "cap of 1048576 bytes" in info.value.fields["error"]
     assert not (tmp_path / "dest").exists()
 
