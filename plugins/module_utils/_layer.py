@@ -36,7 +36,8 @@ import time
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import (
-    FINGERPRINT_FILE, canonical_json, describe_changes, make_record, read_fingerprint, record_key, write_fingerprint)
+    FINGERPRINT_FILE, canonical_json, clean_leftovers, describe_changes, make_record, read_fingerprint, record_key,
+    write_fingerprint)
 from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import (
     overlay_record_files, recover_overlay, remove_tree, restore_overlay)
 
@@ -275,10 +276,13 @@ def recover_interrupted(spec):
     Returns a sentence for the result, or None.
     """
     note = None
+    leftovers = clean_leftovers(os.path.dirname(spec.state_path), os.path.basename(spec.state_path))
+    if leftovers:
+        note = "a run killed earlier left %s behind; removed" % ", ".join(leftovers)
     staging = _staging_path(spec.path)
     if os.path.lexists(staging):
         remove_tree(staging)
-        note = "a build interrupted earlier left %s behind; it was removed" % staging
+        note = (note + "; " if note else "") + "a build interrupted earlier left %s behind; it was removed" % staging
     aside = _aside_path(spec.path)
     if os.path.lexists(aside):
         finished, _problem = read_fingerprint(spec)

@@ -239,3 +239,21 @@ def test_filesystem_of_names_the_longest_mount_point(tmp_path):
     assert _layer.filesystem_of("/srv/my apps/venv", str(mounts)) == "nfs at /srv/my apps"
     assert _layer.filesystem_of("/srv/other", str(mounts)) == "ext4 at /"
     assert _layer.filesystem_of("/x", str(tmp_path / "none")) == "unknown"
+
+
+def test_a_killed_runs_fingerprint_temp_is_removed_on_the_next_run_under_the_lock(tmp_path):
+    import subprocess
+    import time
+    state = tmp_path / "state" / "toy.json"
+    converge(ToyLayer(tmp_path / "layer", state_path=str(state)))
+    child = subprocess.Popen(["true"])
+    child.wait()
+    leftover = state.parent / ("toy.json.tmp-%d-0badc0de" % child.pid)  # as write_json_atomic leaves it on kill -9
+    leftover.write_text("{")
+    old = time.time() - 120
+    os.utime(str(leftover), (old, old))
+    result = converge(ToyLayer(tmp_path / "layer", state_path=str(state)))
+    assert (result.action, result.changed) == ("kept", False)
+    assert not leftover.exists()
+    assert any(leftover.name in reason for reason in result.reasons)
+    assert converge(ToyLayer(tmp_path / "layer", state_path=str(state))).reasons == []
