@@ -72,7 +72,12 @@ options:
         releases. Defaults to python-build-standalone's releases.
     type: str
   release:
-    description: Release tag of the archives on O(mirror). Required with a mirror other than the default.
+    description:
+      - Release tag of the archives on O(mirror). Required with a mirror other than the default.
+      - Which sha256 is trusted - for an archive the release table shipped with the collection lists, the table's
+        (a mirror that lists another one in its C(SHA256SUMS) serves a different file and is refused); for any
+        other archive of the release, the mirror's own C(SHA256SUMS) (then the mirror is trusted as much as the
+        archive). Without O(release), only the table's sums are used.
     type: str
   archive:
     description:
