@@ -546,7 +546,7 @@ CATALOGUE = {
         "download, so a server that drip-feeds bytes cannot hold the task.",
         FAULT_NETWORK,
         (
-            "Check the mirror's speed from the host: curl -o /dev/null -w '%{{speed_download}}' {url}.",
+            "Check the mirror's speed from the host, as the same user: time curl -fsSo /dev/null {url}.",
             "If the link is slow but sound, raise the timeout option.",
         ),
     ),
