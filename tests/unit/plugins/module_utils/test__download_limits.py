@@ -10,7 +10,6 @@ __metaclass__ = type
 import hashlib
 import http.server
 import os
-import threading
 import time
 
 import pytest
@@ -50,15 +49,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(BODY)
 
 
-@pytest.fixture(scope="module")
-def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield "http://127.0.0.1:%d" % httpd.server_address[1]
-    httpd.shutdown()
-    httpd.server_close()
+@pytest.fixture
+def server(loopback):
+    return loopback(Handler)
 
 
 def test_a_drip_feed_stops_at_the_overall_deadline(server, tmp_path):

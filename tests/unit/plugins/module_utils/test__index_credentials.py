@@ -82,14 +82,8 @@ class Index(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def index_url():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Index)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield "http://127.0.0.1:%d/simple" % server.server_address[1]
-    server.shutdown()
-    server.server_close()
+def index_url(loopback):
+    return loopback(Index) + "/simple"
 
 
 class Poller(threading.Thread):
