@@ -30,7 +30,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(10 ** 6))
             self.end_headers()
             try:
-                for _ in range(10 ** 6):
+                for _byte in range(10 ** 6):
                     self.wfile.write(b"x")
                     self.wfile.flush()
                     time.sleep(0.05)
@@ -39,7 +39,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif self.path == "/flood":  # no Content-Length, far more than the cap
             self.end_headers()
             try:
-                for _ in range(4096):
+                for _block in range(4096):
                     self.wfile.write(b"y" * 65536)
             except OSError:
                 return
