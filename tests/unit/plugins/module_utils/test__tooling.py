@@ -112,7 +112,7 @@ _ECHO_ARGV = ("import json, os, sys; print(json.dumps([sys.argv[1:], os.environ.
 
 def test_pip_install_passes_the_index_options_then_the_specs():
     index = _index.IndexOptions("https://pypi.mirror.invalid/simple", ["https://extra.invalid/simple"],
-                               ["/srv/wheels"], username="deploy", password="s3cret")
+                                ["/srv/wheels"], username="deploy", password="s3cret")
     result = _tooling.pip_install(CommandRunner(secrets=index.secrets), [sys.executable, "-c", _ECHO_ARGV],
                                   ["pip==26.3", "wheel==0.45.1"], index, "Installing pip", retries=0, timeout=60,
                                   env={"PIP_CONFIG_FILE": "/dev/null"})
