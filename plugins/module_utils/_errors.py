@@ -529,6 +529,51 @@ CATALOGUE = {
             "Or use the archive of the variant you want.",
         ),
     ),
+    # --- hardening (issue 16; docs/security.md#hardening) ------------------------------------------
+    "download_too_large": ErrorSpec(
+        "The download is larger than its cap",
+        "{url} sent more than {cap} bytes ({error}); the download was cut off and nothing of it was kept.",
+        FAULT_NETWORK,
+        (
+            "Check that {url} serves the file you expect: a mirror that sends more than the archive's size is "
+            "misconfigured or hostile.",
+            "If the file really is that large, raise the max_download_mb option.",
+        ),
+    ),
+    "download_too_slow": ErrorSpec(
+        "The download took longer than its deadline",
+        "{url} did not finish within {seconds} s ({received} bytes arrived): the timeout option bounds the whole "
+        "download, so a server that drip-feeds bytes cannot hold the task.",
+        FAULT_NETWORK,
+        (
+            "Check the mirror's speed from the host, as the same user: time curl -fsSo /dev/null {url}.",
+            "If the link is slow but sound, raise the timeout option.",
+        ),
+    ),
+    "layer_lock_unsupported": ErrorSpec(
+        "The filesystem of the layer cannot lock",
+        "Locking {lock_path} failed with \"{error}\": its filesystem ({filesystem}) does not support flock "
+        "(NFS without a lock manager, some FUSE filesystems). Runs on the layer cannot be serialised there.",
+        FAULT_HOST,
+        (
+            "Put the layer (its dest, or pyc_compile's state_dir) on a local filesystem: the lock file lives next "
+            "to the layer.",
+            "For NFS, mount with working locks (NFSv4, or NFSv3 with rpc.statd/lockd running; not the nolock "
+            "option).",
+        ),
+    ),
+    "runtime_mirror_sha_differs": ErrorSpec(
+        "The mirror serves a different {archive}",
+        "The release table shipped with appenv.python gives {archive} of release {release} the sha256 {expected}, "
+        "but the mirror {mirror} lists {actual} for it in its SHA256SUMS: the mirror serves a different file.",
+        FAULT_NETWORK,
+        (
+            "Make the mirror serve the file python-build-standalone published (compare it with the release's "
+            "own SHA256SUMS).",
+            "To install a file of your own build, name it with url and sha256 (or archive) instead of mirror and "
+            "release.",
+        ),
+    ),
 }
 
 

@@ -36,7 +36,8 @@ import time
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import (
-    FINGERPRINT_FILE, canonical_json, describe_changes, make_record, read_fingerprint, record_key, write_fingerprint)
+    FINGERPRINT_FILE, canonical_json, clean_leftovers, describe_changes, make_record, read_fingerprint, record_key,
+    write_fingerprint)
 from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import (
     overlay_record_files, recover_overlay, remove_tree, restore_overlay)
 
@@ -181,6 +182,31 @@ class LayerResult:
         return result
 
 
+# flock failing for the filesystem, not for another holder: NFS without lockd, some FUSE filesystems
+_LOCK_UNSUPPORTED = frozenset(code for code in (getattr(errno, "ENOLCK", None), getattr(errno, "EOPNOTSUPP", None),
+                                                getattr(errno, "ENOTSUP", None), getattr(errno, "ENOSYS", None))
+                              if code is not None)
+
+
+def filesystem_of(path, mounts="/proc/self/mounts"):
+    """'<type> at <mount point>' for the filesystem holding path (the longest mount point above it), or 'unknown'."""
+    path = os.path.realpath(path)
+    best = None
+    try:
+        with open(mounts) as handle:
+            for line in handle:
+                fields = line.split()
+                if len(fields) < 3:
+                    continue
+                point = fields[1].replace("\\040", " ")
+                inside = path == point or path.startswith(point.rstrip("/") + "/")
+                if inside and (best is None or len(point) >= len(best[0])):
+                    best = (point, fields[2])
+    except (IOError, OSError):
+        return "unknown"
+    return "%s at %s" % (best[1], best[0]) if best else "unknown"
+
+
 class LayerLock:
     """An exclusive flock next to the layer; released by the kernel if we die."""
 
@@ -200,6 +226,11 @@ class LayerLock:
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except (IOError, OSError) as exc:
+                if exc.errno in _LOCK_UNSUPPORTED:
+                    os.close(self._fd)
+                    self._fd = None
+                    raise AppenvError("layer_lock_unsupported", lock_path=self.path, error=os.strerror(exc.errno),
+                                      filesystem=filesystem_of(self.path))
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
                 waited = time.monotonic() - started
@@ -245,10 +276,13 @@ def recover_interrupted(spec):
     Returns a sentence for the result, or None.
     """
     note = None
+    leftovers = clean_leftovers(os.path.dirname(spec.state_path), os.path.basename(spec.state_path))
+    if leftovers:
+        note = "a run killed earlier left %s behind; removed" % ", ".join(leftovers)
     staging = _staging_path(spec.path)
     if os.path.lexists(staging):
         remove_tree(staging)
-        note = "a build interrupted earlier left %s behind; it was removed" % staging
+        note = (note + "; " if note else "") + "a build interrupted earlier left %s behind; it was removed" % staging
     aside = _aside_path(spec.path)
     if os.path.lexists(aside):
         finished, _problem = read_fingerprint(spec)

@@ -83,6 +83,7 @@ def pip_install(runner, python_argv, specs, index, what, retries, timeout, offli
         argv += ["--no-index", "--find-links", offline_dir]
     else:
         argv += index.args()
+        env = dict(env or {}, **index.env())  # credentials by environment, never in argv
     argv += list(specs)
     result = runner.run(argv, what=what, retries=retries, timeout=timeout, check=False, env=env)
     if result.rc != 0:
