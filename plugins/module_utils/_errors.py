@@ -565,6 +565,7 @@ CATALOGUE = {
     ),
 }
 
+
 def render(title, cause, fault, fixes):
     lines = [title, "Cause: " + cause, "Whose fault: " + fault, "How to fix it:"]
     lines.extend("  %d. %s" % (number, fix) for number, fix in enumerate(fixes, 1))

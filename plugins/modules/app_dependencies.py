@@ -63,7 +63,9 @@ options:
     description: The layer's directory (default C(/opt/appenv/deps), C(/opt/appenv/venv) or C(/opt/appenv/site) by O(location)).
     type: path
   runtime:
-    description: Directory of the runtime (the O(appenv.python.python_runtime#module:dest) of M(appenv.python.python_runtime)); not used when O(interpreter) is set.
+    description:
+      - Directory of the runtime (the O(appenv.python.python_runtime#module:dest) of M(appenv.python.python_runtime)).
+      - Not used when O(interpreter) is set.
     type: path
     default: /opt/appenv/python
   tools_dir:

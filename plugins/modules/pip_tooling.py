@@ -37,7 +37,9 @@ extends_documentation_fragment:
   - appenv.python.index
 options:
   runtime:
-    description: Directory of the runtime installed by M(appenv.python.python_runtime) (its O(appenv.python.python_runtime#module:dest)); not used when O(interpreter) is set.
+    description:
+      - Directory of the runtime installed by M(appenv.python.python_runtime) (its O(appenv.python.python_runtime#module:dest)).
+      - Not used when O(interpreter) is set.
     type: path
     default: /opt/appenv/python
   pip:
