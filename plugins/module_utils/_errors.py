@@ -574,6 +574,40 @@ CATALOGUE = {
             "release.",
         ),
     ),
+    # --- bring your own interpreter (issue 19, section 2) ---------------------------------
+    "interpreter_unusable": ErrorSpec(
+        "The interpreter {interpreter} cannot carry {module}'s layers",
+        "{interpreter} was named by the interpreter option, but {detail}.",
+        FAULT_TASK,
+        (
+            "Point interpreter at a CPython 3.8 or later (e.g. /usr/bin/python3, a pyenv build's bin/python3.12).",
+            "Install it first (apt-get install python3 python3-venv python3-pip on Debian, or a pyenv build).",
+            "Or drop interpreter and let appenv.python.python_runtime install a runtime (the runtime option).",
+        ),
+    ),
+    "interpreter_unsafe": ErrorSpec(
+        "The interpreter {interpreter} can be changed by another user",
+        "{module} runs as root, and {path} (the interpreter, its libpython or a directory above them) is owned by "
+        "another user or writable by group or others: whoever can write it could run code as root.",
+        FAULT_HOST,
+        (
+            "Make {path} owned by root and not writable by group or others (chown root:root, chmod go-w).",
+            "Or run the task as the user who owns the interpreter (become_user), with dest paths that user owns.",
+        ),
+    ),
+    "interpreter_externally_managed": ErrorSpec(
+        "{interpreter} is externally managed (PEP 668): {what} is refused",
+        "{interpreter} belongs to the system's package manager ({marker} exists): packages installed into it or "
+        "its user site would collide with the distribution's packages, so {module} refuses {what}.",
+        FAULT_TASK,
+        (
+            "Use location: venv (app_dependencies; on Debian it needs python3-venv): the app gets its own venv on "
+            "top of {interpreter}.",
+            "For pip_tooling set pip, setuptools and wheel to an empty string (the tools' venvs still work), or "
+            "install the distribution's packages (apt-get install python3-pip).",
+            "Or install a runtime of your own with appenv.python.python_runtime and drop interpreter.",
+        ),
+    ),
 }
 
 
