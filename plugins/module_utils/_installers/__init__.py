@@ -60,6 +60,9 @@ class Installer:
     cache_variable = None  # the environment variable naming its wheel/download cache
     settings = {}          # environment variables it always gets
     markers = {}           # catalogue code -> what its output says on such a failure
+    lock_check = ()        # its arguments that fail when the lock no longer matches the project file
+    stale_marker = None    # what it prints then
+    relock = None          # the command that makes the lock again
 
     def __init__(self, tools_dir):
         self.tools_dir = tools_dir
@@ -91,6 +94,26 @@ class Installer:
     def export(self, runner, project_dir, output, groups, extras, env):
         """Write the lock's pinned, hash-checked requirement list for groups and extras to output."""
         raise NotImplementedError("%s has no lock file" % self.name)
+
+    def check_lock(self, runner, project_dir, env):
+        """Refuse a lock that no longer matches its project file, as the installer's own locked install does."""
+        if self.lock_check:
+            argv = [self.executable()] + list(self.lock_check)
+            result = runner.run(argv, env=env, cwd=project_dir, check=False,
+                                what="Checking that %s matches %s" % (self.lock_file, self.project_file))
+            self.refuse_stale(runner, project_dir, argv, result)
+
+    def refuse_stale(self, runner, project_dir, argv, result):
+        """deps_lock_stale when result says the lock is stale, command_failed for any other failure."""
+        if result.rc == 0:
+            return
+        output = runner.mask(result.output[-3000:])
+        if self.stale_marker and self.stale_marker in result.output:
+            raise AppenvError("deps_lock_stale", lock=os.path.join(project_dir, self.lock_file), relock=self.relock,
+                              project=os.path.join(project_dir, self.project_file), installer=self.name,
+                              output=output)
+        raise AppenvError("command_failed", what="Reading %s" % self.lock_file, rc=result.rc, output=output,
+                          command=runner.mask(" ".join(argv)))
 
     def requirement_warnings(self, walk):
         """Sentences about requirement files (a _requirements walk) this installer handles badly."""
