@@ -363,14 +363,6 @@ def _predicted_without_host_state(params, reason):
             "environment": environment(params["location"], dest, params["runtime"]), "packages": {}, "inputs": []}
 
 
-def _refuse_excluded_python(project_dir, installer, runtime):
-    """Before anything is installed: the lock and project file must accept the runtime's Python version."""
-    found = _requires_python.excluded(project_dir, (installer.lock_file, installer.project_file), runtime.version)
-    if found:
-        raise AppenvError("deps_python_excluded", file=os.path.join(project_dir, found[0]), specifier=found[1],
-                          version=runtime.version, runtime=runtime.root, installer=installer.name)
-
-
 def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=None, index=None):
     """The module app_dependencies: its parameters in, its result out."""
     if params["location"] != "system" and not (params["dest"] or DEFAULT_DEST.get(params["location"])):
@@ -398,8 +390,10 @@ def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=Non
         layer_cache_path=(params["layer_cache"] or {}).get("path"), bytecode=params["bytecode"],
         bytecode_workers=params["bytecode_workers"], pip_check=params["pip_check"],
         source_date_epoch=params["source_date_epoch"], retries=params["retries"], timeout=params["timeout"])
+    # Before anything is installed (check mode too): options the app's files cannot honour, a Python they exclude.
+    _installers.refuse_unsupported_options(spec.installer, mode, params["groups"], params["extras"])
     if mode != "requirements":
-        _refuse_excluded_python(params["project_dir"], spec.installer, runtime)
+        _requires_python.refuse_excluded(params["project_dir"], spec.installer, runtime)
     if params["location"] == "system":
         cache = None
     if params["decide_only"]:

@@ -23,6 +23,8 @@ import json
 import os
 import re
 
+from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+
 _CLAUSE = re.compile(r"^(===|==|!=|~=|>=|<=|>|<|\^|~|=)?\s*v?(\d+(?:\.\d+)*)(\.\*)?$")
 _KEY_LINE = re.compile(r"""^\s*([A-Za-z0-9_.-]+|"[^"]+")\s*=\s*(["'])(.*?)\2\s*(?:#.*)?$""")
 
@@ -152,3 +154,11 @@ def excluded(project_dir, files, version):
         if allows(specifier, version) is False:
             return name, specifier
     return None
+
+
+def refuse_excluded(project_dir, installer, runtime):
+    """deps_python_excluded when the installer's lock or project file excludes the runtime's Python version."""
+    found = excluded(project_dir, (installer.lock_file, installer.project_file), runtime.version)
+    if found:
+        raise AppenvError("deps_python_excluded", file=os.path.join(project_dir, found[0]), specifier=found[1],
+                          version=runtime.version, runtime=runtime.root, installer=installer.name)

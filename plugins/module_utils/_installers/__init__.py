@@ -63,6 +63,7 @@ class Installer:
     lock_check = ()        # its arguments that fail when the lock no longer matches the project file
     stale_marker = None    # what it prints then
     relock = None          # the command that makes the lock again
+    lock_options = ()      # which of groups, extras its lock export takes (requirement files take neither)
 
     def __init__(self, tools_dir):
         self.tools_dir = tools_dir
@@ -179,6 +180,22 @@ def choose(project_dir, installer, requirements):
                           needs=" and ".join((lock, project)),
                           detail="%s is missing in %s." % (" and ".join(missing), project_dir))
     return installer, lock
+
+
+_UNSUPPORTED = {
+    "groups": "requirement files have no groups; name the files to install in requirements",
+    "extras": "write them in the requirement itself (name[extra]) or in the Pipfile",
+}
+
+
+def refuse_unsupported_options(installer, mode, groups, extras):
+    """groups/extras the installer's files cannot honour: a titled error, never silently ignored."""
+    takes = installer.lock_options if mode != "requirements" else ()
+    for option, value in (("groups", groups), ("extras", extras)):
+        if value and option not in takes:
+            source = "requirement files" if mode == "requirements" else installer.lock_file
+            raise AppenvError("bad_argument", option=option, module="app_dependencies",
+                              detail="%s from %s are not supported: %s" % (option, source, _UNSUPPORTED[option]))
 
 
 def get(name, tools_dir):

@@ -35,6 +35,7 @@ class Pipenv(_installers.Installer):
     lock_check = ("verify",)
     stale_marker = "out-of-date"
     relock = "pipenv lock"
+    lock_options = ("groups",)
 
     @classmethod
     def environment(cls, cache_root, project_dir):

@@ -34,6 +34,7 @@ class Poetry(_installers.Installer):
     lock_check = ("check", "--lock", "--no-interaction", "--no-ansi")
     stale_marker = "poetry.lock was last generated"
     relock = "poetry lock"
+    lock_options = ("groups", "extras")
 
     def export(self, runner, project_dir, output, groups, extras, env):
         argv = [self.executable(), "export", "--format", "requirements.txt", "--output", output,

@@ -37,6 +37,7 @@ class Uv(_installers.Installer):
     settings = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
     stale_marker = "needs to be updated"
     relock = "uv lock"
+    lock_options = ("groups", "extras")
     markers = {
         "deps_index_unreachable": ("Failed to fetch", "error sending request", "HTTP status server error"),
         "deps_build_failed": ("Failed to prepare distributions", "Build backend failed"),
