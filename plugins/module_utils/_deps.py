@@ -33,8 +33,8 @@ import re
 import shutil
 import time
 
-from ansible_collections.appenv.python.plugins.module_utils import (_bytecode, _installers, _layer, _requirements,
-                                                                   _requires_python, _site)
+from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _installers, _layer, _requirements
+from ansible_collections.appenv.python.plugins.module_utils import _requires_python, _site
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._runner import proxy_settings
 from ansible_collections.appenv.python.plugins.module_utils._tooling import PACKAGING_TOOLS, make_venv
