@@ -34,7 +34,7 @@ import shutil
 import time
 
 from ansible_collections.appenv.python.plugins.module_utils import (
-    _bytecode, _installers, _interpreter, _layer, _requirements, _site)
+    _bytecode, _installers, _interpreter, _layer, _requirements, _requires_python, _site)
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import FINGERPRINT_FILE
 from ansible_collections.appenv.python.plugins.module_utils._runner import proxy_settings
@@ -165,9 +165,16 @@ class DepsLayerSpec(_layer.LayerSpec):
         if not reasons and old.get("runtime") != wanted["runtime"] and \
                 old.get("python_version") == wanted["python_version"]:
             reasons.append("the runtime at %s was reinstalled" % self.runtime.root)
+        skip = skip + ("installer_version",)
         others = dict((key, value) for key, value in wanted.items() if key not in skip)
         reasons += _layer.describe_changes(dict((k, v) for k, v in old.items() if k not in skip), others, self.labels)
         reasons += _requirements.describe_file_changes(old.get("files", {}), wanted["files"])
+        tool = installer_version_change(old, wanted)
+        if tool and reasons:
+            reasons.append(tool)
+        elif tool:
+            self.warnings.append(tool + "; the layer is kept: a new installer version alone does not change what "
+                                 "the lock or the requirements pin (any other change rebuilds with it)")
         if not reasons and self.max_age:
             age = time.time() - stored.get("built_at", 0)
             if age > self.max_age:
@@ -241,6 +248,7 @@ class DepsLayerSpec(_layer.LayerSpec):
                 argv += ["-r", os.path.join(self.project_dir, name)]
             return argv, False
         exported = os.path.join(work, "requirements.lock.txt")
+        self.installer.check_lock(runner, self.project_dir, env)
         self.installer.export(runner, self.project_dir, exported, self.wanted["groups"], self.wanted["extras"], env)
         return ["--no-deps", "-r", exported], True
 
@@ -317,6 +325,18 @@ class DepsLayerSpec(_layer.LayerSpec):
             raise AppenvError("deps_conflict", dest=self.path, output=runner.mask(result.output[-3000:]))
 
 
+def installer_version_change(old, wanted):
+    """A sentence when only the installer's version differs from the record's, else None.
+
+    The design notes: a new pip/uv/poetry/pipenv does not reinstall the app's packages by itself (the same
+    pins give the same packages); the version stays in the record and is said when the layer is rebuilt.
+    """
+    before, now = old.get("installer_version"), wanted.get("installer_version")
+    if before is None or before == now or old.get("installer") != wanted.get("installer"):
+        return None
+    return "%s was %s when the layer was built and is %s now" % (wanted["installer"], before, now)
+
+
 def _human(seconds):
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
@@ -379,6 +399,10 @@ def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=Non
         layer_cache_path=(params["layer_cache"] or {}).get("path"), bytecode=params["bytecode"],
         bytecode_workers=params["bytecode_workers"], pip_check=params["pip_check"],
         source_date_epoch=params["source_date_epoch"], retries=params["retries"], timeout=params["timeout"])
+    # Before anything is installed (check mode too): options the app's files cannot honour, a Python they exclude.
+    _installers.refuse_unsupported_options(spec.installer, mode, params["groups"], params["extras"])
+    if mode != "requirements":
+        _requires_python.refuse_excluded(params["project_dir"], spec.installer, runtime)
     if params["location"] == "system":
         cache = None
     if params["decide_only"]:

@@ -608,6 +608,29 @@ CATALOGUE = {
             "Or install a runtime of your own with appenv.python.python_runtime and drop interpreter.",
         ),
     ),
+    # -- issue 18: lock files and the runtime they were made for ---------------------------------------------
+    "deps_lock_stale": ErrorSpec(
+        "{lock} no longer matches {project}",
+        "{project} was changed after {lock} was made (a dependency added, removed or changed, or the Python "
+        "range), so the lock does not say what the app asks for; {installer} refuses it:\n{output}",
+        FAULT_APP,
+        (
+            "Run {relock} in the app's directory, test the app, and commit the new lock with the project file.",
+            "Or put the project file back as it was when the lock was made.",
+            "Nothing was installed: the previous environment is intact.",
+        ),
+    ),
+    "deps_python_excluded": ErrorSpec(
+        "The app does not accept Python {version}",
+        "{file} requires Python {specifier}, and the runtime at {runtime} is {version}; nothing was installed.",
+        FAULT_APP,
+        (
+            "Install a runtime the app accepts (python_runtime version, or the app's .python-version) and point "
+            "the task's runtime at it.",
+            "Or widen the range in the project file and make the lock again ({installer}'s lock command), if the "
+            "app does work with {version}.",
+        ),
+    ),
 }
 
 

@@ -60,6 +60,10 @@ class Installer:
     cache_variable = None  # the environment variable naming its wheel/download cache
     settings = {}          # environment variables it always gets
     markers = {}           # catalogue code -> what its output says on such a failure
+    lock_check = ()        # its arguments that fail when the lock no longer matches the project file
+    stale_marker = None    # what it prints then
+    relock = None          # the command that makes the lock again
+    lock_options = ()      # which of groups, extras its lock export takes (requirement files take neither)
 
     def __init__(self, tools_dir):
         self.tools_dir = tools_dir
@@ -91,6 +95,26 @@ class Installer:
     def export(self, runner, project_dir, output, groups, extras, env):
         """Write the lock's pinned, hash-checked requirement list for groups and extras to output."""
         raise NotImplementedError("%s has no lock file" % self.name)
+
+    def check_lock(self, runner, project_dir, env):
+        """Refuse a lock that no longer matches its project file, as the installer's own locked install does."""
+        if self.lock_check:
+            argv = [self.executable()] + list(self.lock_check)
+            result = runner.run(argv, env=env, cwd=project_dir, check=False,
+                                what="Checking that %s matches %s" % (self.lock_file, self.project_file))
+            self.refuse_stale(runner, project_dir, argv, result)
+
+    def refuse_stale(self, runner, project_dir, argv, result):
+        """deps_lock_stale when result says the lock is stale, command_failed for any other failure."""
+        if result.rc == 0:
+            return
+        output = runner.mask(result.output[-3000:])
+        if self.stale_marker and self.stale_marker in result.output:
+            raise AppenvError("deps_lock_stale", lock=os.path.join(project_dir, self.lock_file), relock=self.relock,
+                              project=os.path.join(project_dir, self.project_file), installer=self.name,
+                              output=output)
+        raise AppenvError("command_failed", what="Reading %s" % self.lock_file, rc=result.rc, output=output,
+                          command=runner.mask(" ".join(argv)))
 
     def requirement_warnings(self, walk):
         """Sentences about requirement files (a _requirements walk) this installer handles badly."""
@@ -156,6 +180,22 @@ def choose(project_dir, installer, requirements):
                           needs=" and ".join((lock, project)),
                           detail="%s is missing in %s." % (" and ".join(missing), project_dir))
     return installer, lock
+
+
+_UNSUPPORTED = {
+    "groups": "requirement files have no groups; name the files to install in requirements",
+    "extras": "write them in the requirement itself (name[extra]) or in the Pipfile",
+}
+
+
+def refuse_unsupported_options(installer, mode, groups, extras):
+    """groups/extras the installer's files cannot honour: a titled error, never silently ignored."""
+    takes = installer.lock_options if mode != "requirements" else ()
+    for option, value in (("groups", groups), ("extras", extras)):
+        if value and option not in takes:
+            source = "requirement files" if mode == "requirements" else installer.lock_file
+            raise AppenvError("bad_argument", option=option, module="app_dependencies",
+                              detail="%s from %s are not supported: %s" % (option, source, _UNSUPPORTED[option]))
 
 
 def get(name, tools_dir):

@@ -11,7 +11,9 @@ bytecode is compiled afterwards like for every installer.
 
 Groups are Pipfile categories: ``packages`` always, each group named, and
 ``dev`` meaning ``dev-packages``. pipenv is told which Pipfile to read
-(``PIPENV_PIPFILE``) and to ignore any venv it finds itself in.
+(``PIPENV_PIPFILE``) and to ignore any venv it finds itself in. A
+``Pipfile.lock`` whose hash of the Pipfile no longer matches is refused first
+(``pipenv verify``), as ``pipenv install --deploy`` refuses it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -30,6 +32,10 @@ class Pipenv(_installers.Installer):
     installs_with = "pip"
     cache_variable = "PIPENV_CACHE_DIR"
     settings = {"PIPENV_VERBOSITY": "-1", "PIPENV_IGNORE_VIRTUALENVS": "1"}
+    lock_check = ("verify",)
+    stale_marker = "out-of-date"
+    relock = "pipenv lock"
+    lock_options = ("groups",)
 
     @classmethod
     def environment(cls, cache_root, project_dir):

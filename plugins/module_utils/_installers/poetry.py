@@ -12,7 +12,9 @@ location works the same as for requirement files.
 
 Groups are poetry's ``--with`` groups (``dev`` among them), extras its
 ``--extras``. The export runs in the project directory with
-``POETRY_NO_INTERACTION`` so a question never waits for an answer.
+``POETRY_NO_INTERACTION`` so a question never waits for an answer. A lock
+that no longer matches ``pyproject.toml`` is refused first (``poetry check
+--lock``), as ``poetry install`` refuses it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -29,6 +31,10 @@ class Poetry(_installers.Installer):
     installs_with = "pip"
     cache_variable = "POETRY_CACHE_DIR"
     settings = {"POETRY_NO_INTERACTION": "1"}
+    lock_check = ("check", "--lock", "--no-interaction", "--no-ansi")
+    stale_marker = "poetry.lock was last generated"
+    relock = "poetry lock"
+    lock_options = ("groups", "extras")
 
     def export(self, runner, project_dir, output, groups, extras, env):
         argv = [self.executable(), "export", "--format", "requirements.txt", "--output", output,

@@ -5,7 +5,8 @@
 
 uv runs from its own venv (pip_tooling installs it there). With ``uv.lock``
 (and no requirement files named) the lock is exported
-(``uv export --frozen``: nothing is resolved again, hashes included, the
+(``uv export --locked``: a lock that no longer matches ``pyproject.toml``
+is refused, as ``uv sync --locked`` refuses it; hashes included, the
 project itself left out) and ``uv pip install --no-deps`` installs it; with
 requirement files, ``uv pip install`` is a faster drop-in for pip.
 
@@ -34,6 +35,9 @@ class Uv(_installers.Installer):
     installs_with = "uv"
     cache_variable = "UV_CACHE_DIR"
     settings = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
+    stale_marker = "needs to be updated"
+    relock = "uv lock"
+    lock_options = ("groups", "extras")
     markers = {
         "deps_index_unreachable": ("Failed to fetch", "error sending request", "HTTP status server error"),
         "deps_build_failed": ("Failed to prepare distributions", "Build backend failed"),
@@ -42,7 +46,7 @@ class Uv(_installers.Installer):
     }
 
     def export(self, runner, project_dir, output, groups, extras, env):
-        argv = [self.executable(), "export", "--frozen", "--format", "requirements.txt", "--no-emit-project",
+        argv = [self.executable(), "export", "--locked", "--format", "requirements.txt", "--no-emit-project",
                 "--no-progress", "--output-file", output]
         if "dev" not in groups:
             argv.append("--no-dev")
@@ -51,7 +55,8 @@ class Uv(_installers.Installer):
                 argv += ["--group", group]
         for extra in extras:
             argv += ["--extra", extra]
-        runner.run(argv, what="Reading uv.lock (uv export)", cwd=project_dir, env=env, fault="deps_install_failed")
+        result = runner.run(argv, what="Reading uv.lock (uv export)", cwd=project_dir, env=env, check=False)
+        self.refuse_stale(runner, project_dir, argv, result)
 
     def install_argv(self, runtime, location, target, retries):
         argv = [self.executable(), "pip", "install"]

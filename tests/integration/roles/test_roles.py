@@ -63,6 +63,11 @@ def test_image_playbook_converges_once(variant, amd64_host, runtime_mirror, pack
     user = "demo" if variant == "app-user-venv" else None
     out = amd64_host.sh("set -a; . /etc/appenv/demo.env; set +a; \"$APPENV_PYTHON\" /srv/demo/app.py", user=user)
     assert out.stdout.strip() == "app on 1.0"
+    # The buildpack defaults (issue 18): unbuffered output and a UTF-8 locale, in both files.
+    env_file = amd64_host.sh("cat /etc/appenv/demo.env").stdout.splitlines()
+    assert "PYTHONUNBUFFERED=1" in env_file and "LANG=C.UTF-8" in env_file, env_file
+    profile = amd64_host.sh("cat /etc/profile.d/appenv-demo.sh").stdout.splitlines()
+    assert "export PYTHONUNBUFFERED=1" in profile and "export LANG=C.UTF-8" in profile, profile
     out = amd64_host.sh(". /etc/profile.d/appenv-demo.sh; python3 -c 'import demo_delta, sys; print(sys.prefix)'",
                         user=user)
     expected_prefix = "/opt/appenv/app/venv" if variant == "app-user-venv" else "/opt/appenv/python"

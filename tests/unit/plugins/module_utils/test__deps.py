@@ -17,3 +17,36 @@ def test_bad_durations(text):
     with pytest.raises(AppenvError) as caught:
         _deps.parse_duration(text)
     assert caught.value.code == "bad_argument"
+
+
+def _spec_with_record():
+    spec = object.__new__(_deps.DepsLayerSpec)
+    spec.warnings, spec.max_age, spec.labels = [], None, _deps.DepsLayerSpec.labels
+    wanted = {"runtime": "k1", "python_version": "3.11.9", "installer": "pip", "installer_version": "26.3",
+              "source": "requirements", "files": {}, "location": "user", "extras": [], "groups": [],
+              "index": {}, "bytecode": "checked-hash", "pip_check": True}
+    old = dict(wanted, installer_version="24.0")
+    return spec, {"inputs": old}, wanted
+
+
+def test_a_new_installer_version_alone_keeps_the_layer_and_says_so():
+    spec, stored, wanted = _spec_with_record()
+    assert spec.compare(stored, wanted) == (_deps._layer.ACTION_RECREATED, [])
+    assert spec.warnings == ["pip was 24.0 when the layer was built and is 26.3 now; the layer is kept: a new "
+                             "installer version alone does not change what the lock or the requirements pin (any "
+                             "other change rebuilds with it)"]
+
+
+def test_with_another_change_the_installer_version_is_a_reason_line():
+    spec, stored, wanted = _spec_with_record()
+    wanted["bytecode"] = "none"
+    _action, reasons = spec.compare(stored, wanted)
+    assert reasons[-1] == "pip was 24.0 when the layer was built and is 26.3 now"
+    assert len(reasons) == 2 and not spec.warnings
+
+
+def test_a_change_of_installer_is_not_a_version_change():
+    spec, stored, wanted = _spec_with_record()
+    wanted.update(installer="uv", installer_version="0.13.9")
+    assert _deps.installer_version_change(stored["inputs"], wanted) is None
+    assert spec.compare(stored, wanted)[1]

@@ -107,3 +107,24 @@ def test_every_classified_failure_is_a_catalogue_entry_with_the_fields_given():
                        "No solution found when resolving dependencies", "?"):
             error = AppenvError(installer.classify(output), **fields)
             assert error.code in CATALOGUE and "<" not in error.message, error.message
+
+
+@pytest.mark.parametrize("name, mode, groups, extras, refused", [
+    ("uv", "uv.lock", ["dev", "docs"], ["fast"], None),
+    ("poetry", "poetry.lock", ["dev"], ["fast"], None),
+    ("pipenv", "Pipfile.lock", ["dev"], [], None),
+    ("pipenv", "Pipfile.lock", [], ["fast"], "extras"),
+    ("pip", "requirements", [], ["fast"], "extras"),
+    ("pip", "requirements", ["dev"], [], "groups"),
+    ("uv", "requirements", ["dev"], [], "groups"),
+    ("pip", "requirements", [], [], None),
+])
+def test_groups_and_extras_the_files_cannot_honour_are_refused(name, mode, groups, extras, refused):
+    installer = _installers.get(name, "/opt/appenv/tools")
+    if refused is None:
+        _installers.refuse_unsupported_options(installer, mode, groups, extras)
+        return
+    with pytest.raises(AppenvError) as caught:
+        _installers.refuse_unsupported_options(installer, mode, groups, extras)
+    assert caught.value.code == "bad_argument" and caught.value.title == "Invalid value for %s" % refused
+    assert "not supported" in caught.value.cause

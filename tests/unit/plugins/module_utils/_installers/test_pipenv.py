@@ -1,5 +1,8 @@
 """pipenv: Pipfile.lock beside Pipfile, exported by category on stdout, installed by pip."""
 
+import pytest
+
+from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._installers import pipenv
 
 PIPENV = pipenv.Pipenv("/opt/appenv/tools")
@@ -26,3 +29,18 @@ def test_it_reads_the_apps_pipfile_and_no_venv_it_finds_itself_in():
     env = pipenv.Pipenv.environment("/var/cache/appenv", "/srv/app")
     assert env == {"PIPENV_CACHE_DIR": "/var/cache/appenv/pipenv", "PIPENV_VERBOSITY": "-1",
                    "PIPENV_IGNORE_VIRTUALENVS": "1", "PIPENV_PIPFILE": "/srv/app/Pipfile"}
+
+
+def test_the_lock_is_checked_against_the_project_file(runner):
+    PIPENV.check_lock(runner, "/srv/app", {"A": "1"})
+    assert runner.calls[0]["argv"] == ["/opt/appenv/tools/pipenv/bin/pipenv"] + ["verify"]
+    assert runner.calls[0]["cwd"] == "/srv/app" and runner.calls[0]["check"] is False
+
+
+def test_a_stale_lock_is_a_titled_error_naming_the_fix(runner, result):
+    runner.result = result(rc=1, stderr='Pipfile.lock is out-of-date. Run `pipenv lock` to update.')
+    with pytest.raises(AppenvError) as caught:
+        PIPENV.check_lock(runner, "/srv/app", {})
+    assert caught.value.code == "deps_lock_stale"
+    assert caught.value.title == "/srv/app/%s no longer matches /srv/app/%s" % (PIPENV.lock_file, PIPENV.project_file)
+    assert caught.value.fixes[0].startswith("Run pipenv lock in the app's directory")

@@ -1,7 +1,8 @@
-"""uv: uv.lock or requirement files, exported frozen, installed by uv pip at the runtime's interpreter."""
+"""uv: uv.lock or requirement files, exported --locked (a stale lock refused), installed by uv pip at the runtime's interpreter."""
 
 import pytest
 
+from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._installers import uv
 
 UV = uv.Uv("/opt/appenv/tools")
@@ -19,10 +20,30 @@ def test_the_lock_and_who_installs_it():
     (["docs"], ["fast"], ["--no-dev", "--group", "docs", "--extra", "fast"]),
     (["dev", "docs"], [], ["--group", "docs"]),
 ])
-def test_the_export_is_frozen_and_names_groups_and_extras(runner, groups, extras, tail):
+def test_the_export_is_locked_and_names_groups_and_extras(runner, groups, extras, tail):
     UV.export(runner, "/srv/app", "/w/out.txt", groups, extras, {})
-    assert runner.calls[0]["argv"] == [EXE, "export", "--frozen", "--format", "requirements.txt",
+    assert runner.calls[0]["argv"] == [EXE, "export", "--locked", "--format", "requirements.txt",
                                        "--no-emit-project", "--no-progress", "--output-file", "/w/out.txt"] + tail
+
+
+STALE = ("Resolved 3 packages in 2ms\nerror: The lockfile at `uv.lock` needs to be updated, but `--locked` was "
+         "provided. To update the lockfile, run `uv lock`.")
+
+
+def test_a_stale_lock_is_a_titled_error_naming_the_fix(runner, result):
+    runner.result = result(rc=2, stderr=STALE)
+    with pytest.raises(AppenvError) as caught:
+        UV.export(runner, "/srv/app", "/w/out.txt", [], [], {})
+    assert caught.value.code == "deps_lock_stale"
+    assert caught.value.title == "/srv/app/uv.lock no longer matches /srv/app/pyproject.toml"
+    assert "Run uv lock in the app's directory" in caught.value.fixes[0]
+
+
+def test_another_export_failure_is_not_called_stale(runner, result):
+    runner.result = result(rc=2, stderr="error: Failed to parse `uv.lock`")
+    with pytest.raises(AppenvError) as caught:
+        UV.export(runner, "/srv/app", "/w/out.txt", [], [], {})
+    assert caught.value.code == "command_failed" and "Failed to parse" in caught.value.cause
 
 
 def test_the_install_command_per_location(runtime):
