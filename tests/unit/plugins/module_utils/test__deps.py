@@ -1,5 +1,7 @@
 """app_dependencies' layer: durations (max_age), the one place the options become the layer spec."""
 
+import types
+
 import pytest
 
 from ansible_collections.appenv.python.plugins.module_utils import _deps
@@ -22,6 +24,8 @@ def test_bad_durations(text):
 def _spec_with_record():
     spec = object.__new__(_deps.DepsLayerSpec)
     spec.warnings, spec.max_age, spec.labels = [], None, _deps.DepsLayerSpec.labels
+    # the runtime python_runtime installed (no foreign interpreter: no interpreter input)
+    spec.runtime = types.SimpleNamespace(root="/opt/appenv/python", python="/opt/appenv/python/bin/python3.11")
     wanted = {"runtime": "k1", "python_version": "3.11.9", "installer": "pip", "installer_version": "26.3",
               "source": "requirements", "files": {}, "location": "user", "extras": [], "groups": [],
               "index": {}, "bytecode": "checked-hash", "pip_check": True}
