@@ -19,6 +19,8 @@ import os
 import re
 
 from ansible_collections.appenv.python.plugins.module_utils import _layer as _layer_base
+from ansible_collections.appenv.python.plugins.module_utils._fingerprint import digest, read_runtime_fingerprint
+from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import overlay_relative
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._host import cpu_count
 
@@ -219,15 +221,8 @@ def describe_listing_changes(old, new, limit=3):
 
 def _runtime_key(interpreter):
     """The python_runtime fingerprint key of the runtime interpreter belongs to (venvs resolve to it), or None."""
-    real = os.path.realpath(interpreter)
-    try:
-        with open(os.path.join(os.path.dirname(os.path.dirname(real)), ".appenv-fingerprint.json")) as handle:
-            record = json.load(handle)
-    except (IOError, OSError, ValueError):
-        return None
-    if isinstance(record, dict) and record.get("kind") == "python_runtime" and isinstance(record.get("key"), str):
-        return record["key"]
-    return None
+    record, _problem = read_runtime_fingerprint(os.path.dirname(os.path.dirname(os.path.realpath(interpreter))))
+    return record["key"] if record else None
 
 
 class PycLayerSpec(_layer_base.LayerSpec):
@@ -300,13 +295,13 @@ class PycLayerSpec(_layer_base.LayerSpec):
             if mode == "timestamp":
                 sources[path] += [size, mtime_ns // 1000000000]
         inputs = dict((key, value) for key, value in self.wanted.items() if key != "sources")
-        inputs.update(sources=_layer_base.digest(sources), invalidation_mode=mode,
+        inputs.update(sources=digest(sources), invalidation_mode=mode,
                       interpreter=self.interpreter_identity())
         return inputs
 
     def cache_key(self):
-        return _layer_base.digest({"kind": self.kind, "layer_version": self.format_version, "path": self.path,
-                                   "cache_inputs": self.cache_inputs()})
+        return digest({"kind": self.kind, "layer_version": self.format_version, "path": self.path,
+                       "cache_inputs": self.cache_inputs()})
 
     def overlay_root(self):
         if len(self.trees) == 1:
@@ -317,7 +312,7 @@ class PycLayerSpec(_layer_base.LayerSpec):
         paths = []
         for source in self.listing:
             paths.extend(pyc_paths(source, self.cache_tag, self.levels))
-        return _layer_base.overlay_relative(self.overlay_root(), paths)
+        return overlay_relative(self.overlay_root(), paths)
 
     def overlay_prunable(self, directory):
         return os.path.basename(directory) == "__pycache__"
@@ -369,3 +364,29 @@ class PycLayerSpec(_layer_base.LayerSpec):
     def update(self, stored, runner):
         old = stored.get("facts", {}).get("listing", {})
         return self._compile(runner, sorted(path for path, stat in self.listing.items() if old.get(path) != stat))
+
+
+def reproducible_env(epoch):
+    """The environment of a compile reproducible at epoch (pyc_compile's source_date_epoch); None without one."""
+    return {"SOURCE_DATE_EPOCH": epoch} if epoch is not None else None
+
+
+def run_pyc_compile(params, runner, check_mode=False, diff=False, cache=None):
+    """The module pyc_compile: its parameters in, its result out."""
+    env = reproducible_env(params["source_date_epoch"])
+    missing = [path for path in params["paths"] if not os.path.isdir(path)]
+    if check_mode and (missing or not os.path.exists(params["interpreter"])):
+        # An earlier task of the play would create them: predict a full compile.
+        return {"changed": True, "action": _layer_base.ACTION_CREATED, "compiled": 0, "removed": 0,
+                "compile_errors": [], "sources": 0, "layer": params["paths"][0], "fingerprint": None,
+                "reasons": ["%s does not exist yet (check mode: an earlier task would create it); everything "
+                            "would be compiled" % ", ".join(missing or [params["interpreter"]])]}
+    spec = PycLayerSpec(params["paths"], params["interpreter"], invalidation_mode=params["invalidation_mode"],
+                        optimize_levels=params["optimize"], workers=params["workers"], exclude=params["exclude"],
+                        remove_orphans=params["remove_orphans"], state_dir=params["state_dir"], env=env)
+    layer = _layer_base.converge(spec, runner, check_mode=check_mode, lock_timeout=params["lock_timeout"], cache=cache)
+    result = layer.as_result(diff=diff)
+    facts = layer.facts if layer.action != _layer_base.ACTION_KEPT else {}
+    result.update(compiled=facts.get("compiled", 0), removed=facts.get("removed", 0),
+                  compile_errors=facts.get("failed", []), sources=len(spec.listing))
+    return result

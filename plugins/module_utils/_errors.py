@@ -314,6 +314,26 @@ CATALOGUE = {
             "Refresh the release table (scripts/refresh_python_releases.py) if the table is wrong.",
         ),
     ),
+    "compiler_not_found": ErrorSpec(
+        "The compiler named for C extensions is not on the host",
+        "The task asks for the compiler {compiler}, but {where}. The runtime's build settings would name a "
+        "program that cannot run, so every sdist with a C extension would fail to build.",
+        FAULT_HOST,
+        (
+            "Install the compiler on the host first (Debian: apt-get install gcc) and run again.",
+            "Name a compiler that exists on the host in the compiler option (a program on {path}, or an absolute path).",
+            "Leave compiler unset: the runtime then names the host's cc and c++.",
+        ),
+    ),
+    "runtime_settings_unreadable": ErrorSpec(
+        "The runtime's build settings cannot be rewritten to this host",
+        "{path} in the archive {archive} is not what CPython writes: {detail}",
+        FAULT_NETWORK,
+        (
+            "Use an install_only or install_only_stripped archive of python-build-standalone, or one built the same way.",
+            "Check the mirror: the archive may have been altered after it was built.",
+        ),
+    ),
     # --- bytecode ------------------------------------------------------------------
     "interpreter_unknown": ErrorSpec(
         "Cannot tell the Python version of the interpreter",

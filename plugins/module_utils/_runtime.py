@@ -22,6 +22,7 @@ import re
 import shutil
 
 from ansible_collections.appenv.python.plugins.module_utils import _archive, _bytecode, _download, _host, _layer, _manifest
+from ansible_collections.appenv.python.plugins.module_utils import _sysconfig
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
@@ -54,10 +55,11 @@ class RuntimeLayerSpec(_layer.LayerSpec):
         "archive_sha256": "Runtime archive sha256",
         "archive": "Runtime archive",
         "stdlib_bytecode": "Stdlib bytecode",
+        "compiler": "Compiler named in the runtime's build settings",
     }
 
     def __init__(self, dest, version, arch, sha256, archive_name, url=None, src=None,
-                 compile_bytecode=True, workers=0, retries=3, timeout=900):
+                 compile_bytecode=True, workers=0, retries=3, timeout=900, compiler=None):
         self.minor = minor_of(version)
         self.url = url
         self.src = src
@@ -65,6 +67,7 @@ class RuntimeLayerSpec(_layer.LayerSpec):
         self.retries = retries
         self.timeout = timeout
         self.compile_bytecode = compile_bytecode
+        self.compilers = _sysconfig.host_compilers(compiler)
         wanted = {
             "python_version": version,
             "arch": arch,
@@ -73,6 +76,7 @@ class RuntimeLayerSpec(_layer.LayerSpec):
             "archive": archive_name,
             "archive_sha256": sha256.lower(),
             "stdlib_bytecode": "unchecked-hash" if compile_bytecode else "as shipped",
+            "compiler": self.compilers["cc"],
         }
         super(RuntimeLayerSpec, self).__init__(dest, wanted)
 
@@ -115,8 +119,11 @@ class RuntimeLayerSpec(_layer.LayerSpec):
         for name in os.listdir(top):
             os.rename(os.path.join(top, name), os.path.join(target, name))
         shutil.rmtree(work)
+        # Before the stdlib is compiled: a rewritten _sysconfigdata must not keep the archive's bytecode.
+        settings = _sysconfig.rewrite_runtime(target, self.path, self.minor, self.compilers, self.wanted["archive"])
 
         probe = self._probe(target, runner)
+        probe["build_settings"] = settings
         if self.compile_bytecode:
             stdlib = os.path.join(target, self.stdlib_dir)
             _bytecode.delete_pycs([stdlib])
@@ -168,7 +175,54 @@ def runtime_result(spec, layer_result, diff=False):
         "dest": spec.path,
         "interpreter": spec.python(),
         "bin_dir": os.path.join(spec.path, "bin"),
+        "build_settings": facts.get("build_settings"),
         "site_packages": os.path.join(spec.path, facts["purelib_rel"]) if facts.get("purelib_rel")
         else os.path.join(spec.path, spec.stdlib_dir, "site-packages"),
     })
+    return result
+
+
+def _pick_candidate(params):
+    """Take the resolution for this host's arch from those the action plugin made for every arch."""
+    arch = _host.host_arch()
+    entry = (params["candidates"] or {}).get(arch)
+    if entry is None:
+        raise AppenvError("arch_unsupported", machine=arch)
+    if entry.get("error"):
+        raise AppenvError(entry["error"]["code"], **entry["error"]["fields"])
+    for key in ("version", "url", "sha256", "resolution"):
+        params[key] = entry.get(key)
+    params["arch"] = arch
+
+
+def _spec(params):
+    if params["candidates"] and not params["version"]:
+        _pick_candidate(params)
+    for option in ("version", "sha256"):
+        if not params[option]:
+            raise AppenvError("bad_argument", option=option, module="python_runtime",
+                              detail="%s is required once the version request is resolved" % option)
+    if not (params["url"] or params["src"]):
+        raise AppenvError("bad_argument", option="url", module="python_runtime",
+                          detail="one of url or src is required once the version request is resolved")
+    arch = check_host_arch(params["arch"])
+    source = params["src"] or params["url"]
+    return RuntimeLayerSpec(
+        params["dest"], params["version"], arch, params["sha256"], source.rstrip("/").rsplit("/", 1)[-1],
+        url=params["url"], src=params["src"], compile_bytecode=params["compile_bytecode"],
+        workers=params["bytecode_workers"], retries=params["retries"], timeout=params["timeout"],
+        compiler=params["compiler"])
+
+
+def run_python_runtime(params, runner, check_mode=False, diff=False, cache=None):
+    """The module python_runtime: its parameters (the version request resolved by the action plugin) in, its result
+    out. decide_only reports the action and the layer cache key a run would have, and changes nothing."""
+    spec = _spec(params)
+    if params["decide_only"]:
+        action, reasons, _stored = _layer.decide(spec)
+        return {"changed": False, "action": action, "reasons": reasons, "key": _layer.make_record(spec, {})["key"]}
+    layer = _layer.converge(spec, runner, check_mode=check_mode, lock_timeout=params["lock_timeout"], cache=cache)
+    result = runtime_result(spec, layer, diff=diff)
+    if params["resolution"]:
+        result["resolution"] = params["resolution"]
     return result

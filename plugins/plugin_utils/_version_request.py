@@ -30,7 +30,7 @@ except ImportError:  # ansible-core depends on packaging; an odd controller may 
     InvalidSpecifier = InvalidVersion = ValueError
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-from ansible_collections.appenv.python.plugins.module_utils._runner import redact_url
+from ansible_collections.appenv.python.plugins.module_utils._urls import redact_url
 from ansible_collections.appenv.python.plugins.module_utils._version import COLLECTION_VERSION
 
 try:
