@@ -10,7 +10,8 @@ import threading
 import pytest
 
 from ansible_collections.appenv.python.plugins.module_utils import _fingerprint, _layer, _layer_cache
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
+from ansible_collections.appenv.python.plugins.module_utils._signing import Trust
+from tests.unit.plugins.module_utils.signed_caches import DirectoryCache
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 
 from tests.unit.plugins.module_utils.test__layer import ToyLayer, payload
@@ -155,7 +156,8 @@ def test_absolute_symlinks_of_a_venv_survive_a_restore(tmp_path):
 
 
 def test_entries_of_either_compression_restore(tmp_path):
-    """A cache filled by an older release (gzip, no compression recorded) still restores; new entries are plain tar."""
+    """A cache filled by an older release (gzip, no compression recorded, no signature) still restores where unsigned
+    entries are trusted (and is refused, then replaced, where they are not); new entries are plain tar."""
     root = str(tmp_path / "cache")
     spec = ToyLayer(tmp_path / "h" / "layer", "1")
     assert converge(spec, DirectoryCache(root, compression="gzip")).action == "created"
@@ -164,18 +166,23 @@ def test_entries_of_either_compression_restore(tmp_path):
     meta = json.loads(open(meta_path).read())
     assert meta["compression"] == "gzip"
     del meta["compression"]  # as written before the option existed
+    del meta["signatures"]  # and before entries were signed
     _fingerprint.write_json_atomic(meta_path, meta)
 
     _layer.remove_tree(str(tmp_path / "h"))
-    assert converge(ToyLayer(tmp_path / "h" / "layer", "1"), DirectoryCache(root)).action == "restored"
+    unsigned = DirectoryCache(root, trust=Trust(trust="unsigned"), store=False)
+    assert converge(ToyLayer(tmp_path / "h" / "layer", "1"), unsigned).action == "restored"
     assert payload(tmp_path / "h" / "layer") == "1"
+    _layer.remove_tree(str(tmp_path / "h"))
+    refused = converge(ToyLayer(tmp_path / "h" / "layer", "1"), DirectoryCache(root))
+    assert refused.action == "created" and "HMAC is missing" in refused.warnings[0], refused.warnings
 
     other = ToyLayer(tmp_path / "h" / "other", "2")
     assert converge(other, DirectoryCache(root)).action == "created"  # auto: plain tar in a directory
     other_key = _layer.make_record(other, {})["key"]
     assert os.path.isfile(os.path.join(root, other_key[:2], other_key + ".tar"))
     assert dict((entry["key"], entry.get("compression")) for entry in DirectoryCache(root).entries()) == {
-        key: None, other_key: "none"}
+        key: "none", other_key: "none"}  # the refused entry was stored again, signed, as plain tar
 
 
 def test_a_restore_that_cannot_write_keeps_the_entry(tmp_path, monkeypatch):

@@ -7,10 +7,10 @@ import time
 import pytest
 
 from ansible_collections.appenv.python.plugins.module_utils import _fingerprint, _layer, _layer_cache, _layer_cache_http
-from ansible_collections.appenv.python.plugins.module_utils import _layer_cache_info
+from ansible_collections.appenv.python.plugins.module_utils import _layer_cache_entry, _layer_cache_info
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache_http import HttpCache
+from tests.unit.plugins.module_utils.signed_caches import DirectoryCache
+from tests.unit.plugins.module_utils.signed_caches import HttpCache
 
 from tests.unit.plugins.module_utils.test__layer_cache_http import (  # noqa: F401 pylint: disable=unused-import
     GOOD_AUTH, USER, converge, fresh, key_of, server)
@@ -47,7 +47,7 @@ def test_nginx_json_listings_are_read(monkeypatch):
                                              {"name": "ab" + "0" * 62 + ".tar.gz", "type": "file", "size": 7},
                                              {"name": "ab" + "0" * 62 + ".hits", "type": "file", "size": 3}]),
         "http://cache.test/ab/ab" + "0" * 62 + ".json": json.dumps(
-            {"format": _layer_cache.CACHE_FORMAT, "key": "ab" + "0" * 62, "size": 7, "hits": 2, "kind": "k"}),
+            {"format": _layer_cache_entry.CACHE_FORMAT, "key": "ab" + "0" * 62, "size": 7, "hits": 2, "kind": "k"}),
     }
     monkeypatch.setattr(_layer_cache_http._download, "request",
                         lambda url, method="GET", **kwargs: (200, {}, pages[url].encode()))

@@ -10,7 +10,7 @@ import shutil
 import tempfile
 
 from ansible_collections.appenv.python.plugins.module_utils import _layer, _layer_cache_options
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
+from tests.unit.plugins.module_utils.signed_caches import TEST_HMAC_KEY, DirectoryCache
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 from ansible_collections.appenv.python.plugins.plugin_utils import _controller_cache as controller
 
@@ -88,7 +88,8 @@ class Action:
 
 
 def run(action, tmp_path, version="1", **cache):
-    options = dict({"controller_path": str(tmp_path / "controller"), "compression": "auto"}, **cache)
+    options = dict({"controller_path": str(tmp_path / "controller"), "compression": "auto", "hmac_key": TEST_HMAC_KEY},
+                   **cache)
     args = {"dest": str(tmp_path / "host" / "layer"), "version": version, "layer_cache": options}
     return controller.run_module_with_controller_cache(action, "toy", args, {}, options)
 
