@@ -15,6 +15,7 @@ from ansible_collections.appenv.python.plugins.module_utils import _layer, _laye
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from tests.unit.plugins.module_utils.signed_caches import TEST_HMAC_KEY, DirectoryCache, HttpCache
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
+from ansible_collections.appenv.python.plugins.module_utils._signing import Trust
 
 from tests.unit.plugins.module_utils.test__download import Handler, _no_proxy, send_half  # noqa: F401 pylint: disable=unused-import
 from tests.unit.plugins.module_utils.test__layer import ToyLayer, payload
@@ -289,3 +290,16 @@ def test_a_password_in_any_url_parameter_is_masked_before_the_backend_runs():
         run_module(module, backend)
     assert module.no_log_values == {"p%40ss", "p@ss", "t0ken"}
     assert module.result["error"]["code"] == "bad_argument"
+
+
+def test_a_reader_needs_no_write_access(server, tmp_path):
+    """store: false restores over GET and HEAD alone: no PUT (not even a hit), no DELETE, even on a refusal."""
+    converge(fresh(tmp_path), HttpCache(server.url))
+    server.state["requests"][:] = []
+    restored = converge(fresh(tmp_path), HttpCache(server.url, store=False))
+    assert restored.action == "restored" and restored.warnings == []
+    assert methods(server) == [("GET", "json"), ("HEAD", "gz"), ("GET", "gz")]
+    server.state["requests"][:] = []
+    stranger = converge(fresh(tmp_path), HttpCache(server.url, store=False, trust=Trust(hmac_key="another key")))
+    assert stranger.action == "created" and "HMAC is wrong" in stranger.warnings[0]
+    assert [method for method, _path in methods(server)] == ["GET", "HEAD"]
