@@ -42,19 +42,21 @@ class Runtime:
         self.key = record["key"]
         self.version = inputs["python_version"]
         self.minor = ".".join(self.version.split(".")[:2])
+        # The free-threaded build names its interpreter and lib directories python3.13t (sysconfig's abi_thread).
+        self.abi = self.minor + ("t" if inputs.get("variant") == "freethreaded" else "")
         self.arch = inputs.get("arch")
-        self.python = os.path.join(self.root, "bin", "python" + self.minor)
+        self.python = os.path.join(self.root, "bin", "python" + self.abi)
         if not os.access(self.python, os.X_OK):
             raise AppenvError("runtime_missing", runtime=self.root, module=module,
                               detail="its interpreter %s is missing" % self.python)
         self.site_packages = os.path.join(self.root, facts.get("purelib_rel") or
-                                          "lib/python%s/site-packages" % self.minor)
-        self.stdlib = os.path.join(self.root, "lib", "python" + self.minor)
+                                          "lib/python%s/site-packages" % self.abi)
+        self.stdlib = os.path.join(self.root, "lib", "python" + self.abi)
         self.cache_tag = facts.get("cache_tag") or "cpython-" + self.minor.replace(".", "")
 
     def user_site(self, base):
         """The site directory of a PYTHONUSERBASE (or --prefix, or venv) rooted at base (posix schemes)."""
-        return os.path.join(base, "lib", "python" + self.minor, "site-packages")
+        return os.path.join(base, "lib", "python" + self.abi, "site-packages")
 
     def bundled_wheels(self):
         directory = os.path.join(self.stdlib, "ensurepip", "_bundled")

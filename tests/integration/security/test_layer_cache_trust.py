@@ -10,8 +10,7 @@ import tarfile
 import pytest
 
 from tests.integration import harness
-from tests.integration.conftest import DEFAULT_DEST, _start_host, install_runtime
-from tests.testbed import runtimes
+from tests.integration.hosts import DEFAULT_DEST, install_runtime, runtime_args, start_host
 from ansible_collections.appenv.python.plugins.module_utils import _signing
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -50,7 +49,7 @@ def trust_env(ssh_image, tmp_path_factory):
                    check=True)
     (keys / "allowed_signers").write_text("ci@pipeline %s\n" % " ".join(
         (keys / "writer.pub").read_text().split()[:2]))
-    host = _start_host(ssh_image, "x86_64", network="host",
+    host = start_host(ssh_image, "x86_64", network="host",
                        volumes=[(str(caches), "/cache"), (str(caches), "/cache-ro", "ro")])
     host.sh("mkdir -p /etc/appenv && printf '%%s' '%s' > /etc/appenv/allowed_signers"
             % (keys / "allowed_signers").read_text().strip())
@@ -271,11 +270,9 @@ def test_compromised_host_returning_a_hostile_key_to_the_controller(trust_env, r
             % (EVIL_PYTHON % hostile))
     controller = tmp_path / "controller-cache"
     fresh_runtime(host)
-    runtime_mirror.ensure(runtimes.exact_version("3.11"), host.arch)
-    result = harness.run_task(host, "appenv.python.python_runtime", {
-        "version": "3.11", "mirror": runtime_mirror.base_url, "release": runtime_mirror.tag, "dest": DEFAULT_DEST,
-        "layer_cache": {"controller_path": str(controller), "hmac_key": SECRET}},
-        vars={"ansible_python_interpreter": "/usr/local/bin/evil-python"})
+    args = runtime_args(host, runtime_mirror, layer_cache={"controller_path": str(controller), "hmac_key": SECRET})
+    result = harness.run_task(host, "appenv.python.python_runtime", args,
+                              vars={"ansible_python_interpreter": "/usr/local/bin/evil-python"})
     assert harness.error_of(result)["code"] == "layer_cache_bad_key", result
     assert sorted(os.listdir(victim)) == ["settings.json"] and (victim / "settings.json").read_text() == "{}"
     assert not controller.exists() or not any(controller.rglob("*.json"))
