@@ -119,8 +119,10 @@ class LayerCache:
         self.discard(key, "its sha256 is %s, %s was recorded (corrupt or truncated)" % (actual, expected))
 
     def discard(self, key, why):
+        """The entry is not used, and removed where this host writes the cache (a reader only warns)."""
         self._discarded.add(key)
-        self._forget(key)
+        if self.store_enabled:
+            self._forget(key)
         self._warn("layer cache entry %s was discarded: %s" % (key[:12], why))
 
     # -- restore -------------------------------------------------------------

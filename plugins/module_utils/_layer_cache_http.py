@@ -119,8 +119,6 @@ class HttpCache(LayerCache):
 
     def _forget(self, key):
         self._metas.pop(key, None)
-        if not self.store_enabled:
-            return
         for suffix in (".json", ".hits"):  # the metadata first: without it the entry is gone for readers
             try:
                 self._request(self._url(key, suffix), "DELETE")

@@ -348,3 +348,13 @@ def test_entries_in_a_shard_other_users_can_write_are_refused(tmp_path):
     _layer.remove_tree(str(tmp_path / "h"))
     allowed = DirectoryCache(root, store=False, allow_shared_writable=True)
     assert converge(ToyLayer(tmp_path / "h" / "layer", "1"), allowed).action == "restored"
+
+
+def test_a_reader_discards_a_corrupt_entry_without_deleting_it(tmp_path):
+    root, key, meta_path, archive = _stored(tmp_path)
+    with open(archive, "r+b") as handle:
+        handle.seek(600)
+        handle.write(b"X")  # same size: only the sha256 tells
+    result = converge(ToyLayer(tmp_path / "h" / "layer", "1"), DirectoryCache(root, store=False))
+    assert result.action == "created" and "was discarded" in result.warnings[0]
+    assert os.path.exists(meta_path) and os.path.exists(archive)  # the reader may not write the cache
