@@ -54,6 +54,7 @@ from ansible_collections.appenv.python.plugins.module_utils._layer_cache_trust i
     open_archive, refusal, writable_by_others)
 from ansible_collections.appenv.python.plugins.module_utils._signing import SigningFailed, Trust
 
+
 def _temp_name(path):
     return "%s.tmp-%d-%s" % (path, os.getpid(), binascii.hexlify(os.urandom(4)).decode("ascii"))
 

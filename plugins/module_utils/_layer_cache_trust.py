@@ -63,8 +63,8 @@ def overlay_files_of(record):
 def refusal(spec, key, meta):
     """None when meta is the entry asked for (key) for spec's layer, else a phrase saying why not."""
     if meta.get("key") != key:
-        return "its metadata is for key %s, not %s (an entry renamed into place)" % (str(meta.get("key"))[:12],
-                                                                                        key[:12])
+        return "its metadata is for key %s, not %s (an entry renamed into place)" % (
+            str(meta.get("key"))[:12], key[:12])
     record = meta.get("record")
     if not isinstance(record, dict) or not isinstance(record.get("inputs"), dict):
         return "its record is not a fingerprint record"

@@ -50,7 +50,7 @@ def trust_env(ssh_image, tmp_path_factory):
     (keys / "allowed_signers").write_text("ci@pipeline %s\n" % " ".join(
         (keys / "writer.pub").read_text().split()[:2]))
     host = start_host(ssh_image, "x86_64", network="host",
-                       volumes=[(str(caches), "/cache"), (str(caches), "/cache-ro", "ro")])
+                      volumes=[(str(caches), "/cache"), (str(caches), "/cache-ro", "ro")])
     host.sh("mkdir -p /etc/appenv && printf '%%s' '%s' > /etc/appenv/allowed_signers"
             % (keys / "allowed_signers").read_text().strip())
     try:

@@ -97,7 +97,7 @@ def test_server_down_or_refusing_warns_and_builds(amd64_image, runtime_mirror, w
         # Behind basic auth, credentials given apart: stored; a wrong password is a warning and a build.
         prefix = "private/%s/" % uuid.uuid4().hex[:10]
         private = {"url": webdav_server.url(prefix), "url_username": webdav.USER, "url_password": webdav.PASSWORD,
-               "hmac_key": HMAC_KEY}
+                   "hmac_key": HMAC_KEY}
         result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", dest="/opt/private/python",
                                                    layer_cache=private))
         assert result["action"] == "created" and not result.get("warnings"), result.get("warnings")
