@@ -51,6 +51,14 @@ _HREF = re.compile(r"""href\s*=\s*["']([^"'?#]+)["']""", re.IGNORECASE)
 _CONTENT_TYPES = {"none": "application/x-tar", "gzip": "application/gzip"}
 
 
+def _seconds(http_date):
+    """Seconds since the epoch of an HTTP date (Last-Modified, nginx's JSON mtime), or None."""
+    try:
+        return calendar.timegm(parsedate(http_date))
+    except (TypeError, ValueError):
+        return None
+
+
 class HttpCache(LayerCache):
     """A layer cache on an HTTP(S) server that answers GET, HEAD and PUT (DELETE is used when allowed).
 
@@ -73,6 +81,7 @@ class HttpCache(LayerCache):
         self.timeout = timeout
         self._metas = {}
         self._listed_sizes = {}
+        self._listed_mtimes = {}
         self._unreachable = False
 
     def _url(self, key, suffix):
@@ -192,7 +201,9 @@ class HttpCache(LayerCache):
         except ValueError:
             listing = None
         if isinstance(listing, list):
-            return dict((str(item.get("name", "")), item.get("size")) for item in listing if isinstance(item, dict))
+            items = [item for item in listing if isinstance(item, dict)]
+            self._listed_mtimes.update((url + str(item.get("name", "")), _seconds(item.get("mtime"))) for item in items)
+            return dict((str(item.get("name", "")), item.get("size")) for item in items)
         names = {}
         for href in _HREF.findall(body):
             name = unquote(href.rstrip("/").rsplit("/", 1)[-1])
@@ -218,11 +229,11 @@ class HttpCache(LayerCache):
                 if meta is None:
                     continue
                 key = meta["key"]
-                hits = listed.get(key + ".hits", False)
-                if isinstance(hits, int) and hits is not False:  # the listing's size (nginx autoindex in JSON)
-                    meta["hits"] = int(meta.get("hits") or 0) + hits
+                hits, hits_url = listed.get(key + ".hits", False), "%s%s/%s.hits" % (self.base, shard, key)
+                if isinstance(hits, int) and hits is not False:  # the listing's size and mtime (nginx, JSON)
+                    self._count_usage(meta, hits, self._listed_mtimes.get(hits_url))
                 elif hits is None:  # listed without a size: its length and Last-Modified
-                    self._with_usage(meta, "%s%s/%s.hits" % (self.base, shard, key))
+                    self._with_usage(meta, hits_url)
                 archive = key + archive_suffix(meta)
                 self._listed_sizes[key] = listed[archive] if archive in listed else False
                 found.append(meta)
@@ -236,12 +247,13 @@ class HttpCache(LayerCache):
             if exc.status == 404:
                 return
             raise
-        meta["hits"] = int(meta.get("hits") or 0) + len(body)
-        try:
-            modified = calendar.timegm(parsedate(headers.get("Last-Modified")))
-        except (TypeError, ValueError):
-            return
-        meta["last_used"] = max(int(meta.get("last_used") or 0), modified)
+        self._count_usage(meta, len(body), _seconds(headers.get("Last-Modified")))
+
+    @staticmethod
+    def _count_usage(meta, hits, modified):
+        meta["hits"] = int(meta.get("hits") or 0) + hits
+        if modified is not None:
+            meta["last_used"] = max(int(meta.get("last_used") or 0), modified)
 
     def complete(self, meta):
         """Whether the listing showed the entry's archive (with the recorded size, where it shows sizes)."""

@@ -80,3 +80,30 @@ def test_info_without_a_listing_is_a_titled_error(server):
     assert caught.value.code == "layer_cache_unreadable" and "HTTP 401" in caught.value.message
     assert "wrong-one" not in caught.value.message and USER not in caught.value.message
     assert server.url.replace("http://", "http://***@") in caught.value.message
+
+
+def test_hits_and_last_use_come_from_the_hits_file_not_the_signed_metadata(monkeypatch):
+    """A restore counts in <key>.hits; a listing reads its size and mtime (JSON) or its length and Last-Modified."""
+    key = "ab" + "0" * 62
+    meta = json.dumps({"format": _layer_cache_entry.CACHE_FORMAT, "key": key, "size": 7, "hits": 0, "kind": "k",
+                       "last_used": 1000})
+    pages = {
+        "http://cache.test/": json.dumps([{"name": "ab", "type": "directory"}]),
+        "http://cache.test/ab/": json.dumps([{"name": key + ".json", "type": "file", "size": 10},
+                                             {"name": key + ".tar.gz", "type": "file", "size": 7},
+                                             {"name": key + ".hits", "type": "file", "size": 4,
+                                              "mtime": "Wed, 02 Dec 2026 06:00:00 GMT"}]),
+        "http://cache.test/ab/%s.json" % key: meta,
+    }
+    monkeypatch.setattr(_layer_cache_http._download, "request",
+                        lambda url, method="GET", **kwargs: (200, {}, pages[url].encode()))
+    (entry,) = _layer_cache_info.describe(HttpCache("http://cache.test"), now=1796191200)["entries"]
+    assert (entry["hits"], entry["last_used"]) == (4, 1796191200)
+    html = dict(pages)
+    html["http://cache.test/ab/"] = "".join('<a href="%s">x</a>' % name for name in
+                                            (key + ".json", key + ".tar.gz", key + ".hits"))
+    html["http://cache.test/ab/%s.hits" % key] = "..."
+    monkeypatch.setattr(_layer_cache_http._download, "request", lambda url, method="GET", **kwargs: (
+        200, {"Last-Modified": "Wed, 02 Dec 2026 06:00:00 GMT"} if url.endswith(".hits") else {}, html[url].encode()))
+    (entry,) = _layer_cache_info.describe(HttpCache("http://cache.test"), now=1796191200)["entries"]
+    assert (entry["hits"], entry["last_used"]) == (3, 1796191200)
