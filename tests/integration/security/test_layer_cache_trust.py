@@ -70,9 +70,16 @@ def entries(cache_dir):
     found = {}
     for meta in cache_dir.glob("*/*.json"):
         key = meta.name[:-5]
-        archive = [path for path in meta.parent.glob(key + ".tar*")][0]
+        archive = list(meta.parent.glob(key + ".tar*"))[0]
         found[key] = (meta, archive)
     return found
+
+
+def only(items):
+    """The one item of items (an assertion error otherwise)."""
+    items = list(items)
+    assert len(items) == 1, items
+    return items[0]
 
 
 def rewrite_meta(meta_path, archive, change=None):
@@ -121,7 +128,7 @@ def test_poisoned_entry_in_a_shared_volume_is_refused(trust_env, runtime_mirror)
     assert harness.assert_ok(install_runtime(host, runtime_mirror, layer_cache=cache))[
         "action"] == "created"
     assert harness.assert_ok(install_runtime(host, runtime_mirror, layer_cache=cache))["changed"] is False
-    ((meta_path, archive),) = entries(cache_dir).values()
+    meta_path, archive = only(entries(cache_dir).values())
     with tarfile.open(archive, "a") as tar:
         info = tarfile.TarInfo("lib/python3.11/site-packages/zz_poison.pth")
         info.size = len(POISON)
@@ -162,10 +169,10 @@ def test_entry_renamed_from_another_key_is_refused(trust_env):
     cache = {"path": "/cache/renamed", "hmac_key": SECRET}
     fresh_app(host, "a")
     assert harness.assert_ok(compile_app(host, "a", cache))["action"] == "created"
-    (key_a,) = entries(cache_dir)
+    key_a = only(entries(cache_dir))
     fresh_app(host, "b")
     assert harness.assert_ok(compile_app(host, "b", cache))["action"] == "created"
-    (key_b,) = set(entries(cache_dir)) - {key_a}
+    key_b = only(set(entries(cache_dir)) - {key_a})
     found = entries(cache_dir)
     found[key_b][1].unlink()
     for source, dest in zip(found[key_a], (found[key_b][0], found[key_b][1].with_name(found[key_a][1].name.replace(
@@ -192,7 +199,7 @@ def test_overlay_record_escaping_its_root_is_refused(trust_env):
     cache = {"path": "/cache/escaping", "hmac_key": SECRET}
     fresh_app(host, "a")
     assert harness.assert_ok(compile_app(host, "a", cache))["action"] == "created"
-    ((meta_path, archive),) = entries(cache_dir).values()
+    meta_path, archive = only(entries(cache_dir).values())
 
     def escape(meta):
         meta["record"]["facts"]["overlay"]["files"].append("../../etc/appenv-poisoned.pth")
@@ -235,7 +242,7 @@ def test_ssh_signed_entry_restored_by_a_reader_without_secrets(trust_env):
     assert harness.assert_ok(compile_app(host, "a", reader))["changed"] is False
 
     # Signed by a stranger's key: refused, built.
-    ((meta_path, archive),) = entries(cache_dir).values()
+    meta_path, archive = only(entries(cache_dir).values())
     stranger = trust_env["keys"] / "stranger"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True)
     rewrite_meta(meta_path, archive, lambda meta: meta.update(_signing.Trust(signing_key=str(stranger)).sign(meta)))
