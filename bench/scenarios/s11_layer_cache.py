@@ -28,12 +28,14 @@ CLEAN = "clean install, fresh host"
 WARM = "warm layer cache, fresh host"
 FLOOR = "plain tar of the same entries, fresh host"
 # Which task of the play unpacks an entry of each layer kind (the order inside a task is the order of KINDS).
+# Entries are signed (HMAC): restores check the signature, as a pipeline's do.
+HMAC_KEY = "bench-scenario-11-hmac-key"
 KINDS = (("python_runtime", "runtime"), ("pip_tooling", "tools"), ("tool_venv", "tools"),
          ("app_dependencies", "dependencies"))
 
 
 def _play(runtime_mirror, index_url, cache):
-    extra = {"layer_cache": {"path": "/cache"}} if cache else {}
+    extra = {"layer_cache": {"path": "/cache", "hmac_key": HMAC_KEY}} if cache else {}
     return [{"hosts": "all", "gather_facts": False, "tasks": [
         {"name": "runtime", "appenv.python.python_runtime": dict(
             {"version": "3.11", "mirror": runtime_mirror.base_url, "release": runtime_mirror.tag}, **extra)},

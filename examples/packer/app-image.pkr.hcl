@@ -62,6 +62,13 @@ variable "layer_cache" {
   description = "A directory on the machine running Packer used as the controller-side layer cache."
 }
 
+variable "layer_cache_hmac_key" {
+  type        = string
+  default     = ""
+  sensitive   = true
+  description = "The secret that signs and checks the layer cache's entries (layer_cache.hmac_key)."
+}
+
 source "docker" "app" {
   image  = var.base_image
   pull   = false
@@ -88,6 +95,7 @@ build {
       "--extra-vars", "appenv_runtime_mirror=${var.runtime_mirror} appenv_runtime_release=${var.runtime_release}",
       "--extra-vars", "appenv_runtime_index_url=${var.index_url} appenv_app_index_url=${var.index_url}",
       "--extra-vars", "appenv_app_src=${var.app_src} appenv_layer_cache_dir=${var.layer_cache}",
+      "--extra-vars", "appenv_layer_cache_hmac_key=${var.layer_cache_hmac_key}",
     ]
     # Packer 1.6's proxy adapter offers only ssh-rsa keys, which current OpenSSH clients refuse by default.
     ansible_env_vars = [

@@ -16,6 +16,13 @@ options:
         looked up there by its fingerprint key (inputs, destination path, architecture, C library,
         distribution, Python version); a hit is restored after its sha256 is checked
         (RV(action=restored)) instead of being rebuilt. After a build the layer is stored there.
+      - Entries are signed (O(layer_cache.hmac_key), or O(layer_cache.signing_key) with
+        O(layer_cache.allowed_signers)) and bound to the request. An entry restored here carries a valid signature,
+        its key is the key asked for, its inputs are this layer's, an overlay's files are files this host would
+        make inside the overlay's root, and the restored layer passes the same check as an unchanged one. Any other
+        entry is refused with a warning and the layer is built. Reading unsigned entries is an explicit opt-in
+        (O(layer_cache.trust=unsigned)) for a cache only its user can write; without it and without a key the
+        option is refused with a titled error.
       - A corrupt or truncated entry is discarded and the layer is built. A cache that cannot be read or
         written (read-only, full, a server that is down or answers with an error) gives a warning; the build
         still succeeds.
@@ -33,6 +40,10 @@ options:
         description:
           - Directory on the controller holding the cache. Entries are moved over the Ansible connection,
             so nothing but Ansible is needed; the transfer happens only when the layer must be built.
+          - The host checks every entry it restores with the trust options, which are passed on to it
+            (O(layer_cache.signing_key) and O(layer_cache.allowed_signers) are paths on the host). The controller
+            accepts from a host only a key that is a hex digest, and keeps an entry the host built only when its
+            metadata is for that key and, with O(layer_cache.hmac_key), its HMAC checks out.
         type: path
       url:
         description:
@@ -63,6 +74,55 @@ options:
           - Applies to O(layer_cache.path) and O(layer_cache.controller_path); an HTTP cache is evicted on the
             server.
         type: int
+      hmac_key:
+        description:
+          - A secret the pipeline holds (a vault value, a CI secret variable). New entries carry an HMAC-SHA256 of
+            their metadata (key, kind, compression, sha256, size, layer path, the fingerprint record with its inputs,
+            built_at, built_on) made with it; an entry is restored only when its HMAC checks out (or its ssh
+            signature does, see O(layer_cache.allowed_signers)).
+          - Every host that reads or writes the cache needs it, so whoever holds it can sign; to let hosts read
+            without holding a secret, sign with O(layer_cache.signing_key) instead.
+        type: str
+      signing_key:
+        description:
+          - Path on the host of an ssh private key (without a passphrase) that signs new entries with
+            C(ssh-keygen -Y sign), namespace C(appenv-layer-cache). Only hosts that build need it. C(ssh-keygen)
+            (Debian package C(openssh-client)) must be installed.
+          - A host that signs also needs O(layer_cache.allowed_signers) (or O(layer_cache.hmac_key)) to read.
+        type: path
+      allowed_signers:
+        description:
+          - Path on the host of an ssh allowed-signers file (C(principal key-type key) per line, see
+            ALLOWED SIGNERS in the ssh-keygen manual page). An entry whose ssh signature was made by a key listed there is
+            accepted (C(ssh-keygen -Y find-principals) and C(-Y verify)); hosts that only read hold this file
+            and no secret.
+        type: path
+      trust:
+        description:
+          - V(signed) restores only entries with a valid signature (O(layer_cache.hmac_key) or
+            O(layer_cache.allowed_signers) is required).
+          - V(unsigned) restores entries without checking who wrote them, only for a cache that no other user or
+            host can write (a directory of your own). Entries are still bound to the request (key, inputs, overlay
+            files) and checked after the restore.
+        type: str
+        choices: [signed, unsigned]
+        default: signed
+      store:
+        description:
+          - V(false) makes this host a reader. It restores entries but never writes the cache (no store, no lock
+            file, no hit counted, no eviction), so it needs no write access (a read-only mount, no HTTP
+            credentials).
+        type: bool
+        default: true
+      allow_shared_writable:
+        description:
+          - A O(layer_cache.path) directory that another user can write (world-writable, sticky or not;
+            group-writable by a group other than root's; owned by another user than the one running the task and
+            root), or an C(http://) O(layer_cache.url) with credentials to a host other than the loopback, is
+            refused with a titled error. V(true) accepts the risk. With signed entries others can still delete
+            or replace entries (a build, never a wrong restore), and HTTP credentials cross the network in the clear.
+        type: bool
+        default: false
       compression:
         description:
           - How new entries are stored. V(none) keeps a plain tar archive, V(gzip) compresses it (level 1, about a

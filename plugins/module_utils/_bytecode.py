@@ -346,6 +346,13 @@ class PycLayerSpec(_layer_base.LayerSpec):
     def overlay_prunable(self, directory):
         return os.path.basename(directory) == "__pycache__"
 
+    def overlay_unexpected(self, files):
+        """A cached record may list only the pycs of this host's sources."""
+        root = self.overlay_root().rstrip("/") + "/"
+        expected = set(path[len(root):] for source in self.listing
+                       for path in pyc_paths(source, self.cache_tag, self.levels) if path.startswith(root))
+        return [rel for rel in files if rel not in expected]
+
     def restored(self, record):
         """The record was made on the host that compiled: take this host's listing (same content)."""
         record["inputs"] = dict(self.wanted)

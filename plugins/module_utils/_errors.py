@@ -631,6 +631,56 @@ CATALOGUE = {
             "app does work with {version}.",
         ),
     ),
+    # --- layer cache trust (issue 16) ------------------------------------------------
+    "layer_cache_untrusted": ErrorSpec(
+        "The layer cache has no way to check who wrote its entries",
+        "{module} was given a layer_cache with trust: signed (the default) but neither hmac_key nor "
+        "allowed_signers, so no entry could ever be restored: whoever can write a cache could otherwise plant "
+        "code that runs on every host that restores it.",
+        FAULT_TASK,
+        (
+            "Set layer_cache.hmac_key to a secret the pipeline holds (from a vault or a CI secret variable); "
+            "every host that reads or writes the cache needs it.",
+            "Or sign with ssh keys: layer_cache.signing_key (a private key, on the hosts that build) and "
+            "layer_cache.allowed_signers (an allowed-signers file, on every host that restores); readers hold "
+            "no secret.",
+            "For a cache that only you can write (a directory of your own), set layer_cache.trust: unsigned.",
+        ),
+    ),
+    "layer_cache_shared_writable": ErrorSpec(
+        "The layer cache directory can be written by other users",
+        "{module} was pointed at the layer cache {cache}, but {why}: another user could plant an entry there.",
+        FAULT_HOST,
+        (
+            "Make the directory writable by its owner only (chmod 0755 {cache}; chown it to the user that runs "
+            "the task, or root).",
+            "Give each user a cache directory of its own.",
+            "If every entry is signed (hmac_key or allowed_signers) and you accept that other users can delete "
+            "or replace entries, set layer_cache.allow_shared_writable: true.",
+        ),
+    ),
+    "layer_cache_cleartext_credentials": ErrorSpec(
+        "The layer cache URL sends credentials in the clear",
+        "{module} was given the layer cache {cache}: an http:// URL with credentials, which anyone on the path "
+        "can read and then write the cache with.",
+        FAULT_TASK,
+        (
+            "Use an https:// URL for the cache.",
+            "Hosts that only read the cache need no credentials: drop them and set layer_cache.store: false.",
+            "If the network between the host and the server is trusted, set layer_cache.allow_shared_writable: "
+            "true.",
+        ),
+    ),
+    "layer_cache_bad_key": ErrorSpec(
+        "A host sent the controller a layer cache key that is not one",
+        "The host answered the controller's layer cache with the key {key}, which is not a 64-digit hex "
+        "digest; the controller makes no path of it and has written nothing.",
+        FAULT_HOST,
+        (
+            "Check the host: a module that answers with such a key was changed or is not this collection's.",
+            "Run without layer_cache.controller_path for this host until it is rebuilt from a trusted image.",
+        ),
+    ),
 }
 
 

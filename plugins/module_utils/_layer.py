@@ -38,6 +38,7 @@ from ansible_collections.appenv.python.plugins.module_utils._errors import Appen
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import (
     FINGERPRINT_FILE, canonical_json, clean_leftovers, describe_changes, make_record, read_fingerprint, record_key,
     write_fingerprint)
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache_trust import restored_problems
 from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import (
     overlay_record_files, recover_overlay, remove_tree, restore_overlay)
 
@@ -142,6 +143,10 @@ class LayerSpec:
     def overlay_previous(self, stored, record):
         """The files (relative to overlay_root) a restore of record removes first: the previous version's."""
         return overlay_record_files(stored) or []
+
+    def overlay_unexpected(self, files):
+        """Those of a cached record's files (relative, inside overlay_root) this host would not make: refused."""
+        return []
 
     def overlay_prunable(self, directory):
         """Whether a directory a restore emptied goes too (those inside the layer's path, __pycache__)."""
@@ -391,7 +396,7 @@ def _restore(spec, cache, key, runner=None):
     staging = _staging_path(spec.path)
     if os.path.lexists(staging):
         remove_tree(staging)
-    meta = cache.restore(key, staging, runner=runner)
+    meta = cache.restore(key, staging, runner=runner, spec=spec)
     if meta is None:
         return None
     if not _state_inside_layer(spec) and os.path.lexists(spec.state_path):
@@ -399,8 +404,16 @@ def _restore(spec, cache, key, runner=None):
     _swap_in(spec, staging)
     record = dict(meta["record"])
     spec.restored(record)
-    write_fingerprint(spec, record)
+    record["key"] = record_key(spec, record.get("inputs"))
     aside = _aside_path(spec.path)
+    problems = restored_problems(spec, record)
+    if problems:  # the entry is not what it was signed as: the previous layer goes back, the layer is built
+        remove_tree(spec.path)
+        if os.path.lexists(aside):
+            os.rename(aside, spec.path)
+        cache.discard(key, "the restored layer does not check out (%s)" % "; ".join(problems))
+        return None
+    write_fingerprint(spec, record)
     if os.path.lexists(aside):
         remove_tree(aside)
     return record

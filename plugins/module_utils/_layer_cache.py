@@ -7,21 +7,23 @@ In an image pipeline the host never has a previous layer, so the on-host
 fingerprint never hits. The engine asks this cache before building: an entry
 whose key equals the layer's key (inputs + destination path + kind + layer
 format; inputs already hold arch, libc, distro and Python version) is restored
-instead of rebuilt, after its sha256 is checked. A corrupt or truncated entry
-is discarded, never restored; a cache that cannot be read or written gives a
-warning, never a failure.
+instead of rebuilt, after its signature (_signing.py), its binding to the
+request (_layer_cache_trust.py) and its sha256 are checked. A corrupt,
+truncated, unsigned or foreign entry is refused, never restored; a cache that
+cannot be read or written gives a warning, never a failure. ``store=False``
+makes a reader that never writes (no store, lock file, hit or eviction).
 
 Layout, the same in a directory and on an HTTP server (so one can be served as
 the other): ``<root>/<key[:2]>/<key>.tar`` (or ``<key>.tar.gz``) and
 ``<key>.json`` (metadata: compression, sha256, size, kind, the fingerprint
-record, built_at/built_on, hits, last_used). The archive is written first and
+record, built_at/built_on, hits, last_used, signatures). The archive is written first and
 the metadata last, so an entry whose metadata can be read is whole; readers
 take the archive's name from the metadata, so caches may mix both kinds.
 
 Archives are plain tar or gzip (_layer_cache_options.py says which, and
-why). A directory restore checks the sha256 in a second thread while the
-archive's headers are scanned and its members written, and nothing is put in
-place before both are done.
+why). A directory restore opens the archive once and checks the sha256 of that
+open file in a second thread while the same file's headers are scanned and its
+members written, and nothing is put in place before both are done.
 
 ``DirectoryCache`` is a directory on the target (a volume the pipeline mounts)
 or on the controller (plugin_utils/_controller_cache.py). Entries are written
@@ -42,77 +44,15 @@ import errno
 import fcntl
 import json
 import os
-import re
-import tarfile
-import threading
 import time
 
 from ansible_collections.appenv.python.plugins.module_utils import _archive, _layer
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import write_json_atomic
-
-CACHE_FORMAT = "appenv.python/layer-cache/1"
-KEY = re.compile(r"^[0-9a-f]{64}$")
-# The archive of an entry by its metadata's compression (entries written before it was recorded: gzip).
-SUFFIXES = {"none": ".tar", "gzip": ".tar.gz"}
-
-
-def parse_meta(text):
-    """The metadata of an entry from its JSON text, or None when it is not one."""
-    try:
-        meta = json.loads(text)
-    except (TypeError, ValueError):
-        return None
-    if not isinstance(meta, dict) or meta.get("format") != CACHE_FORMAT or not KEY.match(str(meta.get("key"))):
-        return None
-    return meta
-
-
-def compression_of(meta):
-    """The compression of an entry's archive ('none' or 'gzip') from its metadata."""
-    compression = (meta or {}).get("compression")
-    return compression if compression in SUFFIXES else "gzip"
-
-
-def archive_suffix(meta):
-    return SUFFIXES[compression_of(meta)]
-
-
-def read_meta(meta_path):
-    """The metadata in an entry's <key>.json file, or None when it is unreadable or not one."""
-    try:
-        with open(meta_path) as handle:
-            return parse_meta(handle.read())
-    except (IOError, OSError):
-        return None
-
-
-def concrete_compression(compression):
-    """compression ('none' or 'gzip'); a cache is told which, never 'auto' (that is _layer_cache_options.py's)."""
-    if compression not in SUFFIXES:
-        raise ValueError("a layer cache stores 'none' or 'gzip' archives, not %r" % (compression,))
-    return compression
-
-
-class _Sha256Thread(threading.Thread):
-    """The sha256 of a file, computed beside the extraction (hashlib lets go of the GIL while it hashes)."""
-
-    def __init__(self, path):
-        super(_Sha256Thread, self).__init__(name="appenv-layer-cache-sha256")
-        self.daemon = True
-        self.path = path
-        self.digest = None
-        self.error = None
-
-    def run(self):
-        try:
-            self.digest = _layer.file_sha256(self.path)
-        except (IOError, OSError) as exc:
-            self.error = exc
-
-    def result(self):
-        """The hex digest, or a phrase saying why there is none."""
-        self.join()
-        return self.digest if self.error is None else "unreadable (%s)" % self.error
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache_entry import (
+    SUFFIXES, archive_suffix, concrete_compression, pack_entry, read_meta)
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache_trust import (
+    open_archive, refusal, writable_by_others)
+from ansible_collections.appenv.python.plugins.module_utils._signing import SigningFailed, Trust
 
 
 def _temp_name(path):
@@ -126,19 +66,14 @@ def _unlink(path):
         pass
 
 
-def _whole_seconds(info):
-    """A member's mtime in whole seconds, as ustar holds it: a fractional one costs a pax header per member,
-    which doubles the headers a restore reads (pycs record their source's mtime in whole seconds too)."""
-    info.mtime = int(info.mtime)
-    return info
-
-
 class LayerCache:
     """What both caches share: the entry format, packing, checked extraction and the warnings.
 
     A subclass says where entries live: lookup, entries, complete, count_hit, and the hooks
     _reading/_writing (locks), _verified_archive (a local copy of an entry's archive
     and a callable returning its sha256, checked before anything is put in place), _pack_path, _publish and _forget.
+    trust: the _signing.Trust that signs and checks entries; store: False for a reader that never writes;
+    runner: the module's CommandRunner (ssh-keygen runs through it).
     """
 
     location = ""
@@ -146,13 +81,32 @@ class LayerCache:
     # What reading or writing this cache may raise (a warning when storing, a titled error when listing).
     failures = (IOError, OSError)
 
-    def __init__(self):
+    def __init__(self, trust=None, store=True, runner=None):
         self.warnings = []
         self._discarded = set()
+        self.trust = trust or Trust()
+        self.store_enabled = store
+        self.runner = runner
+        self._verdicts = {}
 
     def _warn(self, text):
         if text not in self.warnings:
             self.warnings.append(text)
+
+    def _trusted(self, key, meta):
+        """meta when it is the entry for key, signed by a key this host trusts; else None, with a warning."""
+        token = json.dumps(meta, sort_keys=True)
+        if token not in self._verdicts:
+            self._verdicts[token] = refusal(None, key, meta) or self.trust.check(meta, self.runner)
+        if self._verdicts[token] is None:
+            return meta
+        self.refuse(key, self._verdicts[token])
+        return None
+
+    def refuse(self, key, why):
+        """A warning; the entry is built and (where this host stores) replaced, never restored."""
+        self._discarded.add(key)
+        self._warn("layer cache entry %s is refused: %s; the layer is built instead" % (key[:12], why))
 
     def _usable_size(self, key, meta, size):
         """False (with a warning) when the archive's size is not the recorded one."""
@@ -166,20 +120,28 @@ class LayerCache:
         self.discard(key, "its sha256 is %s, %s was recorded (corrupt or truncated)" % (actual, expected))
 
     def discard(self, key, why):
+        """The entry is not used, and removed where this host writes the cache (a reader only warns)."""
         self._discarded.add(key)
-        self._forget(key)
+        if self.store_enabled:
+            self._forget(key)
         self._warn("layer cache entry %s was discarded: %s" % (key[:12], why))
 
     # -- restore -------------------------------------------------------------
-    def restore(self, key, target, runner=None):
+    def restore(self, key, target, runner=None, spec=None):
         """Extract the entry for key into target (which must not exist yet). Returns meta or None.
 
         runner: the module's CommandRunner, so that the tar it may start is in the module's history.
+        spec: the LayerSpec asking, to which the entry must be bound (_layer_cache_trust.refusal).
         Nothing is left in target unless the archive's sha256 is the recorded one and every member checked out.
         """
+        self.runner = runner or self.runner
         with self._reading(key):
             meta = self.lookup(key)
             if meta is None:
+                return None
+            why = refusal(spec, key, meta)
+            if why:
+                self.refuse(key, why)
                 return None
             with self._verified_archive(key, meta, target) as (archive, sha256):
                 if archive is None:
@@ -212,6 +174,13 @@ class LayerCache:
 
         files: only these paths (relative to source_dir, no directories) are archived: an overlay layer.
         """
+        if not self.store_enabled:
+            return None
+        if self.trust.trust == "signed" and not (self.trust.hmac_key or self.trust.signing_key):
+            self._warn("the layer was built but not stored in the layer cache %s: this host has no key to sign "
+                       "entries with (hmac_key or signing_key; set store: false on hosts that only read)"
+                       % self.location)
+            return None
         with self._writing(key) as exclusive:
             if exclusive and key not in self._discarded:
                 existing = self.lookup(key)
@@ -220,8 +189,11 @@ class LayerCache:
             temp = None
             try:
                 temp = _temp_name(self._pack_path(key, source_dir))
-                meta = self._pack(key, source_dir, record, temp, files, self.compression)
+                meta = self.trust.sign(pack_entry(key, source_dir, record, temp, files, self.compression), self.runner)
                 self._publish(key, temp, meta)
+            except SigningFailed as exc:
+                self._warn("the layer was built but not stored in the layer cache %s: %s" % (self.location, exc))
+                return None
             except self.failures as exc:
                 self._warn("the layer was built but could not be stored in the layer cache %s (%s)"
                            % (self.location, self._store_failure(exc)))
@@ -238,30 +210,6 @@ class LayerCache:
             return "read-only"
         return str(exc)
 
-    @staticmethod
-    def _pack(key, source_dir, record, temp, files=None, compression="gzip"):
-        with (tarfile.open(temp, "w:gz", compresslevel=1) if compression == "gzip" else tarfile.open(temp, "w")) as tar:
-            if files is None:
-                for name in sorted(os.listdir(source_dir)):
-                    tar.add(os.path.join(source_dir, name), arcname=name, filter=_whole_seconds)
-            else:
-                for rel in sorted(files):
-                    tar.add(os.path.join(source_dir, rel), arcname=rel, recursive=False, filter=_whole_seconds)
-        return {
-            "format": CACHE_FORMAT,
-            "key": key,
-            "compression": compression,
-            "sha256": _layer.file_sha256(temp),
-            "size": os.path.getsize(temp),
-            "kind": record.get("kind"),
-            "path": record.get("path") or os.path.abspath(source_dir),
-            "record": record,
-            "built_at": record.get("built_at"),
-            "built_on": record.get("built_on"),
-            "hits": 0,
-            "last_used": int(time.time()),
-        }
-
     def evict(self):
         return []
 
@@ -269,8 +217,10 @@ class LayerCache:
 class DirectoryCache(LayerCache):
     """A layer cache in a directory on the target (e.g. a volume the pipeline mounts)."""
 
-    def __init__(self, root, max_bytes=None, max_age_days=None, compression="none"):
-        super(DirectoryCache, self).__init__()
+    def __init__(self, root, max_bytes=None, max_age_days=None, compression="none", trust=None, store=True,
+                 runner=None, allow_shared_writable=False):
+        super(DirectoryCache, self).__init__(trust, store, runner)
+        self.allow_shared_writable = allow_shared_writable
         self.root = os.path.abspath(root)
         self.location = self.root
         self.max_bytes = max_bytes
@@ -304,11 +254,18 @@ class DirectoryCache(LayerCache):
     # -- lookups -----------------------------------------------------------
     def lookup(self, key):
         """Metadata of a usable-looking entry for key, or None. Read-only (check mode uses it)."""
-        meta = read_meta(self._paths(key)[2])
+        directory, _archive_path, meta_path = self._paths(key)
+        meta = read_meta(meta_path)
         archive = None if meta is None else self._paths(key, meta)[1]
         if meta is None or not os.path.isfile(archive):
             return None
-        return meta if self._usable_size(key, meta, os.path.getsize(archive)) else None
+        shared = None if self.allow_shared_writable else writable_by_others(directory, meta_path)
+        if shared:
+            self.refuse(key, "its files can be written by other users (%s)" % shared)
+            return None
+        if not self._usable_size(key, meta, os.path.getsize(archive)):
+            return None
+        return self._trusted(key, meta)
 
     def _forget(self, key):
         directory, _archive_path, meta_path = self._paths(key)
@@ -321,8 +278,11 @@ class DirectoryCache(LayerCache):
         """flock on <key>.lock: writers of one entry go one at a time, readers never see half of one."""
         directory = self._paths(key)[0]
         try:
-            os.makedirs(directory, 0o755, exist_ok=True)
-            handle = open(os.path.join(directory, key + ".lock"), "a")
+            if not self.store_enabled:  # a reader writes nothing: it takes the lock only where it is there
+                handle = open(os.path.join(directory, key + ".lock"), "r")
+            else:
+                os.makedirs(directory, 0o755, exist_ok=True)
+                handle = open(os.path.join(directory, key + ".lock"), "a")
         except (IOError, OSError):
             return None  # a read-only cache: reads need no lock, writes fail later with a warning
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
@@ -345,17 +305,24 @@ class DirectoryCache(LayerCache):
 
     @contextlib.contextmanager
     def _verified_archive(self, key, meta, target):
-        """(archive, sha256): the sha256 is computed in a thread while the archive is extracted."""
-        archive = self._paths(key, meta)[1]
-        hashing = _Sha256Thread(archive)
-        hashing.start()
+        """(archive, sha256): the archive opened once; the sha256 of that open file computed in a thread while
+        the same file is extracted (_layer_cache_trust.open_archive)."""
         try:
-            yield archive, hashing.result
+            opened = open_archive(self._paths(key, meta)[1])
+        except OSError as exc:
+            self._warn("layer cache entry %s could not be opened here (%s); the layer is built instead"
+                       % (key[:12], exc))
+            yield None, None
+            return
+        try:
+            yield opened.path, opened.sha256
         finally:
-            hashing.join()
+            opened.close()
 
     def count_hit(self, key, meta):
         """One more restore of key's entry (best effort: a read-only cache counts nothing)."""
+        if not self.store_enabled:
+            return
         try:
             fd = os.open(self._hits_path(key), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError:

@@ -8,9 +8,11 @@ store's HTTP gateway); the layout is a directory cache's, so one can be served
 as the other. Lookups GET the metadata and HEAD the archive; a restore
 downloads the archive to a temporary file, checked against its sha256 while it
 arrives, then extracts it; a store PUTs the archive, then the metadata. A
-restore PUTs the metadata back with one more hit (best effort: two restores at
-the same moment may count once). Credentials (in the URL or given apart) go in
-a basic auth header and never appear in a message.
+restore counts a hit by PUTting ``<key>.hits`` with one more byte, never the
+signed metadata (best effort: two restores at the same moment may count once;
+a reader without credentials or with ``store=False`` counts nothing).
+Credentials (in the URL or given apart) go in a basic auth header and never
+appear in a message; _layer_cache_options.py refuses them over ``http://``.
 
 Only a module whose layer_cache names a URL imports this file (and the
 download code it needs): _layer_cache_options.py imports it when it is asked
@@ -21,13 +23,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import calendar
 import contextlib
 import json
 import os
 import re
 import shutil
 import tempfile
-import time
+
+from email.utils import parsedate
 
 try:
     from urllib.parse import quote, unquote
@@ -36,14 +40,23 @@ except ImportError:  # pragma: no cover - Python 2 targets are not supported
 
 from ansible_collections.appenv.python.plugins.module_utils import _download
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache import (
-    KEY, SUFFIXES, LayerCache, archive_suffix, compression_of, concrete_compression, parse_meta)
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache import LayerCache
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache_entry import (
+    KEY, SUFFIXES, archive_suffix, compression_of, concrete_compression, parse_meta)
 from ansible_collections.appenv.python.plugins.module_utils._urls import redact_url
 
 HTTP_TIMEOUT = 60
 _SHARD = re.compile(r"^[0-9a-f]{2}$")
 _HREF = re.compile(r"""href\s*=\s*["']([^"'?#]+)["']""", re.IGNORECASE)
 _CONTENT_TYPES = {"none": "application/x-tar", "gzip": "application/gzip"}
+
+
+def _seconds(http_date):
+    """Seconds since the epoch of an HTTP date (Last-Modified, nginx's JSON mtime), or None."""
+    try:
+        return calendar.timegm(parsedate(http_date))
+    except (TypeError, ValueError):
+        return None
 
 
 class HttpCache(LayerCache):
@@ -54,8 +67,9 @@ class HttpCache(LayerCache):
 
     failures = LayerCache.failures + (_download.RequestFailed,)
 
-    def __init__(self, url, timeout=HTTP_TIMEOUT, module="python_runtime", compression="gzip"):
-        super(HttpCache, self).__init__()
+    def __init__(self, url, timeout=HTTP_TIMEOUT, module="python_runtime", compression="gzip", trust=None,
+                 store=True, runner=None):
+        super(HttpCache, self).__init__(trust, store, runner)
         self.compression = concrete_compression(compression)
         base = url.strip()
         self.base = base if base.endswith("/") else base + "/"
@@ -67,6 +81,7 @@ class HttpCache(LayerCache):
         self.timeout = timeout
         self._metas = {}
         self._listed_sizes = {}
+        self._listed_mtimes = {}
         self._unreachable = False
 
     def _url(self, key, suffix):
@@ -100,7 +115,7 @@ class HttpCache(LayerCache):
             return None
         length = headers.get("Content-Length")
         size = int(length) if length is not None and length.strip().isdigit() else None
-        if not self._usable_size(key, meta, size):
+        if not self._usable_size(key, meta, size) or self._trusted(key, meta) is None:
             return None
         self._metas[key] = meta
         return meta
@@ -113,10 +128,11 @@ class HttpCache(LayerCache):
 
     def _forget(self, key):
         self._metas.pop(key, None)
-        try:
-            self._request(self._url(key, ".json"), "DELETE")  # first: without it the entry is gone for readers
-        except _download.RequestFailed:
-            pass  # a server without DELETE: the next store replaces the entry
+        for suffix in (".json", ".hits"):  # the metadata first: without it the entry is gone for readers
+            try:
+                self._request(self._url(key, suffix), "DELETE")
+            except _download.RequestFailed:
+                pass  # a server without DELETE: the next store replaces the entry
 
     @contextlib.contextmanager
     def _verified_archive(self, key, meta, target):
@@ -141,10 +157,18 @@ class HttpCache(LayerCache):
             shutil.rmtree(scratch, ignore_errors=True)
 
     def count_hit(self, key, meta):
-        """One more restore of key's entry in its metadata (best effort: a read-only server counts nothing)."""
-        counted = dict(meta, hits=int(meta.get("hits") or 0) + 1, last_used=int(time.time()))
+        """One more byte in <key>.hits (best effort: a reader, or a server refusing the PUT, counts nothing)."""
+        if not self.store_enabled:
+            return
         try:
-            self._put_meta(key, counted)
+            try:
+                hits = self._request(self._url(key, ".hits"))[2]
+            except _download.RequestFailed as exc:
+                if exc.status != 404:
+                    raise
+                hits = b""
+            self._request(self._url(key, ".hits"), "PUT", data=hits[:1 << 20] + b".",
+                          content_type="application/octet-stream")
         except _download.RequestFailed:
             pass  # a read-only server: the restore still counts for the build, not in the cache
 
@@ -162,6 +186,10 @@ class HttpCache(LayerCache):
         self._request(self._url(key, archive_suffix(meta)), "PUT", upload=temp,
                       content_type=_CONTENT_TYPES[compression_of(meta)])
         self._put_meta(key, meta)  # last: an entry whose metadata is there is whole
+        try:
+            self._request(self._url(key, ".hits"), "DELETE")  # a new entry starts with no hits
+        except _download.RequestFailed:
+            pass
         self._metas[key] = meta
 
     # -- listing -------------------------------------------------------------
@@ -173,7 +201,9 @@ class HttpCache(LayerCache):
         except ValueError:
             listing = None
         if isinstance(listing, list):
-            return dict((str(item.get("name", "")), item.get("size")) for item in listing if isinstance(item, dict))
+            items = [item for item in listing if isinstance(item, dict)]
+            self._listed_mtimes.update((url + str(item.get("name", "")), _seconds(item.get("mtime"))) for item in items)
+            return dict((str(item.get("name", "")), item.get("size")) for item in items)
         names = {}
         for href in _HREF.findall(body):
             name = unquote(href.rstrip("/").rsplit("/", 1)[-1])
@@ -199,13 +229,31 @@ class HttpCache(LayerCache):
                 if meta is None:
                     continue
                 key = meta["key"]
-                hits = listed.get(key + ".hits")
-                if isinstance(hits, int):  # a directory cache served as it is
-                    meta["hits"] = int(meta.get("hits") or 0) + hits
+                hits, hits_url = listed.get(key + ".hits", False), "%s%s/%s.hits" % (self.base, shard, key)
+                if isinstance(hits, int) and hits is not False:  # the listing's size and mtime (nginx, JSON)
+                    self._count_usage(meta, hits, self._listed_mtimes.get(hits_url))
+                elif hits is None:  # listed without a size: its length and Last-Modified
+                    self._with_usage(meta, hits_url)
                 archive = key + archive_suffix(meta)
                 self._listed_sizes[key] = listed[archive] if archive in listed else False
                 found.append(meta)
         return found
+
+    def _with_usage(self, meta, url):
+        """meta with the hits (bytes) and last use (Last-Modified) of its <key>.hits, as a directory cache counts."""
+        try:
+            _status, headers, body = self._request(url)
+        except _download.RequestFailed as exc:
+            if exc.status == 404:
+                return
+            raise
+        self._count_usage(meta, len(body), _seconds(headers.get("Last-Modified")))
+
+    @staticmethod
+    def _count_usage(meta, hits, modified):
+        meta["hits"] = int(meta.get("hits") or 0) + hits
+        if modified is not None:
+            meta["last_used"] = max(int(meta.get("last_used") or 0), modified)
 
     def complete(self, meta):
         """Whether the listing showed the entry's archive (with the recorded size, where it shows sizes)."""

@@ -16,7 +16,7 @@ import time
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache_options import from_options
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache_options import listing_cache
 
 
 def describe(cache, now=None):
@@ -57,7 +57,7 @@ def info(params, now=None):
     """layer_cache_info: the entries and totals of the cache params name (path or url). Changes nothing.
 
     now (seconds since the epoch, default the current time) is what ages and idle times are counted to."""
-    cache = from_options(params, "layer_cache_info")
+    cache = listing_cache(params, "layer_cache_info")
     try:
         described = describe(cache, now=now)
     except cache.failures as exc:

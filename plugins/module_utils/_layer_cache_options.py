@@ -15,7 +15,15 @@ values mean is decided here and nowhere else:
 - ``max_size_mb`` is a limit in bytes (0 or none: no limit), ``max_age_days``
   one in days; an HTTP cache is evicted on the server, so it takes neither;
 - ``url_username``/``url_password`` go into the URL, which the HTTP cache
-  sends as basic auth and never shows.
+  sends as basic auth and never shows; over ``http://`` to a host other than
+  the loopback they are refused unless ``allow_shared_writable``;
+- ``hmac_key``, ``signing_key``, ``allowed_signers`` and ``trust`` become the
+  cache's _signing.Trust (no way to verify and ``trust: signed``: a titled
+  error); ``store: false`` a reader; a ``path`` other users can write is
+  refused unless ``allow_shared_writable`` (_layer_cache_trust.py);
+- on the controller (``controller_path``) the controller checks what it can
+  itself: the HMAC; ssh signatures are checked by the hosts, whose paths
+  ``signing_key`` and ``allowed_signers`` are.
 
 The HTTP cache (and the download code it needs) is imported only when the
 option names a URL.
@@ -28,6 +36,8 @@ __metaclass__ = type
 import os
 
 from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache_trust import check_directory, check_url
+from ansible_collections.appenv.python.plugins.module_utils._signing import TRUST_CHOICES, Trust
 from ansible_collections.appenv.python.plugins.module_utils._urls import with_credentials
 
 COMPRESSIONS = ("auto", "none", "gzip")
@@ -46,7 +56,17 @@ def argument_spec():
         max_size_mb=dict(type="int"),
         max_age_days=dict(type="int"),
         compression=dict(type="str", choices=list(COMPRESSIONS), default="auto"),
+        hmac_key=dict(type="str", no_log=True),
+        signing_key=dict(type="path", no_log=False),
+        allowed_signers=dict(type="path"),
+        trust=dict(type="str", choices=list(TRUST_CHOICES), default="signed"),
+        store=dict(type="bool", default=True),
+        allow_shared_writable=dict(type="bool", default=False),
     ), mutually_exclusive=[["path", "controller_path", "url"]])
+
+
+# What the controller passes on to the module it runs with a temporary cache directory on the host.
+TRUST_OPTIONS = ("hmac_key", "signing_key", "allowed_signers", "trust", "store")
 
 
 def compression(options, where):
@@ -61,27 +81,53 @@ def max_bytes(options):
     return max_mb * 1024 * 1024 if max_mb else None
 
 
-def _directory(root, options, where):
+def _directory(root, options, where, trust, module, runner=None):
+    check_directory(root, options.get("allow_shared_writable"), module)
     return DirectoryCache(root, max_bytes=max_bytes(options), max_age_days=options.get("max_age_days"),
-                          compression=compression(options, where))
+                          compression=compression(options, where), trust=trust, runner=runner,
+                          store=options.get("store") is not False,
+                          allow_shared_writable=bool(options.get("allow_shared_writable")))
 
 
-def from_options(options, module="python_runtime"):
+def from_options(options, module="python_runtime", runner=None):
     """The cache a module's layer_cache option (dict or None) names on the target, or None.
 
-    module names the module in errors. controller_path is the action plugins' (controller_cache): None here.
+    module names the module in errors; runner: the module's CommandRunner (ssh-keygen runs through it, the
+    HMAC key is masked in its output). controller_path is the action plugins' (controller_cache): None here.
     """
-    if not options:
+    if not options or not (options.get("url") or options.get("path")):
         return None
+    trust = Trust.from_options(options, module)
+    if runner is not None:
+        for secret in trust.secrets:
+            runner.add_secret(secret)
     if options.get("url"):
         from ansible_collections.appenv.python.plugins.module_utils._layer_cache_http import HttpCache
-        return HttpCache(with_credentials(options["url"], options.get("url_username"), options.get("url_password")),
-                         module=module, compression=compression(options, "url"))
-    if not options.get("path"):
-        return None
-    return _directory(options["path"], options, "path")
+        url = with_credentials(options["url"], options.get("url_username"), options.get("url_password"))
+        check_url(url, options.get("allow_shared_writable"), module)
+        return HttpCache(url, module=module, compression=compression(options, "url"), trust=trust,
+                         store=options.get("store") is not False, runner=runner)
+    return _directory(options["path"], options, "path", trust, module, runner)
 
 
-def controller_cache(options):
-    """The cache on the controller that layer_cache.controller_path names (~ expanded)."""
-    return _directory(os.path.expanduser(options["controller_path"]), options, "controller_path")
+def listing_cache(options, module):
+    """The cache layer_cache_info lists (path or url): it reads metadata only, restores and writes nothing."""
+    return from_options(dict(options, trust="unsigned", store=False, allow_shared_writable=True), module)
+
+
+def controller_cache(options, module="python_runtime"):
+    """The cache on the controller that layer_cache.controller_path names (~ expanded).
+
+    It checks the HMAC of what it holds and adopts (with hmac_key); ssh signatures are the hosts' to check.
+    """
+    trust = Trust(options.get("hmac_key"), trust="signed" if options.get("hmac_key") else "unsigned")
+    if options.get("trust", "signed") == "signed" and not (options.get("hmac_key") or options.get("allowed_signers")):
+        Trust.from_options(options, module)  # the titled error: no way to check entries anywhere
+    return _directory(os.path.expanduser(options["controller_path"]), options, "controller_path", trust, module)
+
+
+def host_options(options, path, compression_name):
+    """The layer_cache option the controller gives the module it runs with the temporary cache at path."""
+    passed = dict((name, options[name]) for name in TRUST_OPTIONS if options.get(name) is not None)
+    passed.update(path=path, compression=compression_name)
+    return passed

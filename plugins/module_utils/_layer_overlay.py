@@ -27,6 +27,7 @@ import shutil
 
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import (
     FINGERPRINT_FILE, read_fingerprint, record_key, write_fingerprint, write_json_atomic)
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache_trust import restored_problems
 
 _OVERLAY_JOURNAL = ".appenv-journal.json"
 _OVERLAY_STATE = FINGERPRINT_FILE  # the previous fingerprint, while the swap runs
@@ -167,7 +168,7 @@ def restore_overlay(spec, cache, key, stored, runner=None):
     root, staging, aside = _overlay_dirs(spec)
     if os.path.lexists(staging):
         remove_tree(staging)
-    meta = cache.restore(key, staging, runner=runner)
+    meta = cache.restore(key, staging, runner=runner, spec=spec)
     if meta is None:
         return None
     record = dict(meta["record"])
@@ -201,7 +202,7 @@ def restore_overlay(spec, cache, key, stored, runner=None):
         record["facts"] = facts
         spec.restored(record)
         record["key"] = record_key(spec, record.get("inputs"))
-        problems = spec.verify(record)
+        problems = restored_problems(spec, record)
         if problems:
             raise _RestoreRejected("; ".join(problems))
     except _RestoreRejected as rejected:

@@ -41,17 +41,18 @@ def layer_argument_spec(options, network=True, index=False):
     return spec
 
 
-def layer_cache(params, module, controller=False):
+def layer_cache(params, module, controller=False, runner=None):
     """The layer cache the module reaches from the host (None without one).
 
     controller: the module has an action plugin that handles layer_cache.controller_path; other modules refuse it.
+    runner: the module's CommandRunner (the cache's ssh-keygen runs through it; it masks the HMAC key).
     """
     options = params["layer_cache"] or {}
     if options.get("controller_path") and not controller:
         raise AppenvError("bad_argument", option="layer_cache.controller_path", module=module,
                           detail="%s reaches its layer cache from the host itself: use "
                                  "layer_cache.path (a directory or a mounted volume) or layer_cache.url." % module)
-    return _layer_cache.from_options(params["layer_cache"], module)
+    return _layer_cache.from_options(params["layer_cache"], module, runner=runner)
 
 
 def run_layer_module(module, backend, name, index=False, controller_cache=False, env=None):
@@ -66,7 +67,7 @@ def run_layer_module(module, backend, name, index=False, controller_cache=False,
     def call(params):
         extra = {"index": index_options} if index else {}
         result = backend(params, runner=runner, check_mode=module.check_mode, diff=module._diff,
-                         cache=layer_cache(params, name, controller=controller_cache), **extra)
+                         cache=layer_cache(params, name, controller=controller_cache, runner=runner), **extra)
         result["commands"] = runner.history
         return result
 

@@ -167,6 +167,11 @@ class PackagingToolsSpec(_layer.LayerSpec):
         names = sorted(facts.get("distributions") or self.packages)
         return overlay_relative(self.runtime.root, self._distribution_files(names, all_pycs=False))
 
+    def overlay_unexpected(self, files):
+        """A cached record may list only files below the runtime's site-packages and bin (pip's RECORD)."""
+        site = os.path.relpath(self.runtime.site_packages, self.runtime.root) + "/"
+        return [rel for rel in files if not rel.startswith((site, "bin/"))]
+
     def overlay_previous(self, stored, record):
         """The previous version's files, and those of every distribution the restored layer holds that is
         installed now (the pip and setuptools the runtime came with): what ``pip install`` would uninstall."""

@@ -13,6 +13,13 @@ atomic writes, eviction) are the same code, reached through DirectoryCache's
 public interface. Entries cross the connection, so ``compression: auto``
 keeps them gzipped here (module_utils/_layer_cache_options.py decides; the
 module on the target is told to store the same).
+
+A host is not trusted to name paths on the controller: the key it answers
+with must be a 64-digit hex digest (else the titled error layer_cache_bad_key,
+before any path is made of it); a new entry is fetched to fixed names in a
+private staging directory and adopted only when its metadata is for that key
+and (with hmac_key) its HMAC checks out. The module on the host gets the
+trust options too, and checks every entry it restores.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,8 +31,9 @@ import shutil
 import tempfile
 
 from ansible_collections.appenv.python.plugins.module_utils import _layer
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache import archive_suffix, read_meta
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache_options import controller_cache
+from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache_entry import KEY, archive_suffix, read_meta
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache_options import controller_cache, host_options
 
 NOT_WHOLE = "the layer built on the host did not arrive whole; it was not cached"
 
@@ -48,7 +56,10 @@ def run_module_with_controller_cache(action, module_name, module_args, task_vars
     cache_options: {"controller_path": dir on the controller, "max_size_mb", "max_age_days", "compression"}.
     Returns the module result (with action "restored" when the entry was used).
     """
-    local = controller_cache(cache_options)
+    try:
+        local = controller_cache(cache_options, module_name.rsplit(".", 1)[-1])
+    except AppenvError as error:
+        return dict(error.as_result(), failed=True, changed=False)
     decision = action._execute_module(module_name=module_name, module_args=dict(module_args, decide_only=True),
                                       task_vars=task_vars)
     if decision.get("failed") or decision.get("action") == _layer.ACTION_KEPT or not decision.get("key"):
@@ -57,6 +68,8 @@ def run_module_with_controller_cache(action, module_name, module_args, task_vars
         return action._execute_module(module_name=module_name, module_args=module_args, task_vars=task_vars)
 
     key = decision["key"]
+    if not isinstance(key, str) or not KEY.match(key):
+        return dict(AppenvError("layer_cache_bad_key", key=repr(key)[:120]).as_result(), failed=True, changed=False)
     hit = local.lookup(key)
     if action._task.check_mode:
         result = action._execute_module(module_name=module_name, module_args=module_args, task_vars=task_vars)
@@ -79,7 +92,7 @@ def run_module_with_controller_cache(action, module_name, module_args, task_vars
             for path in local.entry_files(key, hit):
                 action._transfer_file(path, action._connection._shell.join_path(shard, os.path.basename(path)))
         args = dict(module_args)
-        args["layer_cache"] = {"path": remote_cache, "compression": local.compression}
+        args["layer_cache"] = host_options(cache_options, remote_cache, local.compression)
         result = action._execute_module(module_name=module_name, module_args=args, task_vars=task_vars)
         if not result.get("failed") and result.get("action") in (_layer.ACTION_CREATED, _layer.ACTION_RECREATED):
             _fetch_back(action, local, key, shard)
@@ -101,9 +114,11 @@ def _fetch_back(action, local, key, remote_shard):
 
 
 def adopt_fetched(local, key, fetch):
-    """Put the entry for key into local, fetched with fetch(name, dest) from the host's shard, if it arrived whole.
+    """Put the entry for key into local, fetched with fetch(name, dest) from the host's shard, if it arrived whole
+    and is the entry for key (key: already checked to be a hex digest).
 
-    A failure is a warning in local.warnings: the layer was built, only the controller's copy is missing.
+    fetch's dest is always one of two fixed names in a private staging directory. A failure is a warning in
+    local.warnings: the layer was built, only the controller's copy is missing.
     """
     meta_path = local.entry_files(key)[1]
     directory = os.path.dirname(meta_path)
@@ -111,16 +126,20 @@ def adopt_fetched(local, key, fetch):
         os.makedirs(directory, 0o755)
     staging = tempfile.mkdtemp(prefix=".fetch-", dir=directory)
 
-    def fetched(name):
-        fetch(name, os.path.join(staging, name))
-        return os.path.join(staging, name)
+    def fetched(name, fixed):
+        fetch(name, os.path.join(staging, fixed))
+        return os.path.join(staging, fixed)
 
     try:
-        meta = read_meta(fetched(os.path.basename(meta_path)))
+        meta = read_meta(fetched(key + ".json", "entry.json"))
         if meta is None:
             local.warnings.append(NOT_WHOLE)
             return
-        archive = fetched(key + archive_suffix(meta))
+        if meta.get("key") != key or local.trust.check(meta) is not None:
+            local.warnings.append("the layer built on the host came back as an entry for another key or without a "
+                                  "valid signature; it was not cached")
+            return
+        archive = fetched(key + archive_suffix(meta), "entry" + archive_suffix(meta))
         if _layer.file_sha256(archive) != meta.get("sha256"):
             local.warnings.append(NOT_WHOLE)
             return

@@ -31,6 +31,7 @@ def test_packer_builds_an_image_that_runs_the_app(amd64_image, tmp_path):
             "index_url": served["APPENV_MOLECULE_INDEX"],
             "app_src": served["APPENV_MOLECULE_APP"],
             "layer_cache": str(tmp_path / "layer-cache"),
+            "layer_cache_hmac_key": "packer-test-hmac-key",
         }.items()) + "\n")
         env = dict(os.environ)
         env.update({"PATH": str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),

@@ -7,13 +7,14 @@ from tests.integration.hosts import start_host, install_deps, install_runtime, i
 from tests.integration.plugins.modules.test_app_dependencies import run_app, write_files
 
 pytestmark = pytest.mark.integration
+HMAC_KEY = "integration-test-hmac-key"  # entries are signed (HMAC), as a pipeline's are
 
 REQUIREMENTS = {"requirements.txt": "demo-alpha\ndemo-sdist\n"}
 
 
 def provision(host, runtime_mirror, index, cache, requirements=None, **deps_args):
     runtime = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=cache))
-    tool_cache = {"path": cache["path"]} if "path" in cache else None
+    tool_cache = {"path": cache["path"], "hmac_key": HMAC_KEY} if "path" in cache else None
     tooling = harness.assert_ok(install_tooling(host, index, tools=[{"name": "uv"}], layer_cache=tool_cache))
     write_files(host, requirements or REQUIREMENTS)
     deps = harness.assert_ok(install_deps(host, index, layer_cache=cache, **deps_args))
@@ -26,7 +27,7 @@ def test_fresh_hosts_restore_dependencies_from_a_shared_volume(
     package_index.publish("demo-sdist", "1.0", sdist=True)
     cache_dir = tmp_path / "layer-cache"
     cache_dir.mkdir()
-    cache = {"path": "/cache"}
+    cache = {"path": "/cache", "hmac_key": HMAC_KEY}
     actions = []
     for unused in range(2):
         host = start_host(amd64_image, "x86_64", network="host", volumes=[(str(cache_dir), "/cache")])
@@ -64,7 +65,7 @@ def test_fresh_hosts_restore_dependencies_from_a_shared_volume(
 @pytest.mark.parametrize("connection", ["docker", "ssh"])
 def test_controller_side_cache_for_dependencies(connection, request, runtime_mirror, package_index, tmp_path):
     """The controller keeps the cache; entries move over the Ansible connection (docker exec, or SSH)."""
-    cache = {"controller_path": str(tmp_path / "controller-cache")}
+    cache = {"controller_path": str(tmp_path / "controller-cache"), "hmac_key": HMAC_KEY}
     image = request.getfixturevalue("ssh_image" if connection == "ssh" else "amd64_image")
 
     def start():

@@ -10,6 +10,11 @@ from tests.integration.hosts import DEFAULT_DEST, start_host, install_runtime
 from tests.testbed import runtimes, webdav
 
 pytestmark = pytest.mark.integration
+HMAC_KEY = "integration-test-hmac-key"  # entries are signed (HMAC), as a pipeline's are
+
+
+def signed(url):
+    return {"url": url, "hmac_key": HMAC_KEY}
 
 
 def probe(host, dest=DEFAULT_DEST):
@@ -32,14 +37,14 @@ def test_fresh_hosts_share_an_http_cache(amd64_image, runtime_mirror, webdav_ser
     for unused in range(2):
         host = start_host(amd64_image, "x86_64", network="host")
         try:
-            result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"url": url}))
+            result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=signed(url)))
             actions.append(result["action"])
             assert not result.get("warnings"), result.get("warnings")
             assert probe(host) == "3.11.2"
             if result["action"] == "restored":
                 harness.assert_restored_without_building(result)
                 assert "restored from the layer cache" in result["reasons"][-1]
-                again = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"url": url}))
+                again = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=signed(url)))
                 assert again["action"] == "kept" and again["commands"] == []
         finally:
             host.container.remove()
@@ -67,7 +72,7 @@ def test_fresh_hosts_share_an_http_cache(amd64_image, runtime_mirror, webdav_ser
         # A corrupt entry (the archive truncated on the server's disk): a warning, a build, the entry replaced.
         with open(archives[0], "r+b") as handle:
             handle.truncate(archives[0].stat().st_size // 2)
-        result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"url": url}))
+        result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=signed(url)))
         assert result["action"] == "created"
         assert any("truncated" in warning for warning in result.get("warnings", [])), result.get("warnings")
         assert probe(host) == "3.11.2"
@@ -82,7 +87,7 @@ def test_server_down_or_refusing_warns_and_builds(amd64_image, runtime_mirror, w
     try:
         # Nothing listens on the port: a warning, a build; the credentials in the URL are never shown.
         down = "http://%s:%s@127.0.0.1:%d/cache/" % (webdav.USER, webdav.PASSWORD, webdav.free_port())
-        result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"url": down}))
+        result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=signed(down)))
         assert result["action"] == "created" and probe(host) == "3.11.2"
         warnings = result.get("warnings", [])
         assert any("could not be read" in warning and "http://***@127.0.0.1" in warning for warning in warnings), \
@@ -91,7 +96,8 @@ def test_server_down_or_refusing_warns_and_builds(amd64_image, runtime_mirror, w
 
         # Behind basic auth, credentials given apart: stored; a wrong password is a warning and a build.
         prefix = "private/%s/" % uuid.uuid4().hex[:10]
-        private = {"url": webdav_server.url(prefix), "url_username": webdav.USER, "url_password": webdav.PASSWORD}
+        private = {"url": webdav_server.url(prefix), "url_username": webdav.USER, "url_password": webdav.PASSWORD,
+                   "hmac_key": HMAC_KEY}
         result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", dest="/opt/private/python",
                                                    layer_cache=private))
         assert result["action"] == "created" and not result.get("warnings"), result.get("warnings")
@@ -118,7 +124,7 @@ def test_image_playbook_restores_from_an_http_cache(amd64_image, runtime_mirror,
     for name, text in APP_FILES.items():
         (app_src / name).write_text(text)
     cache = {"url": webdav_server.url("private/%s/" % uuid.uuid4().hex[:10]), "url_username": webdav.USER,
-             "url_password": webdav.PASSWORD}
+             "url_password": webdav.PASSWORD, "hmac_key": HMAC_KEY}
     variables = image_vars(runtime_mirror, package_index, app_src, appenv_runtime_layer_cache=cache,
                            appenv_app_layer_cache=cache)
     actions = []

@@ -6,6 +6,8 @@ from tests.integration import harness
 from tests.integration.hosts import DEFAULT_DEST, start_host, install_runtime
 
 pytestmark = pytest.mark.integration
+HMAC_KEY = "integration-test-hmac-key"  # entries are signed (HMAC), as a pipeline's are
+CACHE = {"path": "/cache", "hmac_key": HMAC_KEY}
 
 
 def probe(host):
@@ -20,7 +22,7 @@ def test_fresh_hosts_share_a_cache_volume(amd64_image, runtime_mirror, tmp_path)
     for unused in range(2):
         host = start_host(amd64_image, "x86_64", network="host", volumes=volume)
         try:
-            result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"path": "/cache"}))
+            result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=CACHE))
             actions.append(result["action"])
             assert probe(host) == "3.11.2"
             if result["action"] == "restored":
@@ -28,7 +30,7 @@ def test_fresh_hosts_share_a_cache_volume(amd64_image, runtime_mirror, tmp_path)
                 # A runtime is thousands of files: GNU tar writes them once the archive checked out.
                 assert harness.programs_started(result) == ["tar"], result["commands"]
                 assert "restored from the layer cache" in result["reasons"][-1]
-                again = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"path": "/cache"}))
+                again = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=CACHE))
                 assert again["action"] == "kept"
         finally:
             host.container.remove()
@@ -37,7 +39,7 @@ def test_fresh_hosts_share_a_cache_volume(amd64_image, runtime_mirror, tmp_path)
     # Another input (a new Python version) misses and builds; a corrupt entry is discarded, never restored.
     host = start_host(amd64_image, "x86_64", network="host", volumes=volume)
     try:
-        assert harness.assert_ok(install_runtime(host, runtime_mirror, "3.13", layer_cache={"path": "/cache"}))[
+        assert harness.assert_ok(install_runtime(host, runtime_mirror, "3.13", layer_cache=CACHE))[
             "action"] == "created"
     finally:
         host.container.remove()
@@ -48,7 +50,7 @@ def test_fresh_hosts_share_a_cache_volume(amd64_image, runtime_mirror, tmp_path)
             handle.truncate(entry.stat().st_size // 2)
     host = start_host(amd64_image, "x86_64", network="host", volumes=volume)
     try:
-        result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"path": "/cache"}))
+        result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=CACHE))
         assert result["action"] == "created"
         assert any("truncated" in warning for warning in result.get("warnings", [])), result.get("warnings")
         assert probe(host) == "3.11.2"
@@ -59,7 +61,7 @@ def test_fresh_hosts_share_a_cache_volume(amd64_image, runtime_mirror, tmp_path)
 def test_read_only_cache_warns_and_builds(amd64_image, runtime_mirror, tmp_path):
     host = start_host(amd64_image, "x86_64", network="host", volumes=[(str(tmp_path), "/cache", "ro")])
     try:
-        result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"path": "/cache"}))
+        result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=CACHE))
         assert result["action"] == "created"
         assert any("could not be stored" in warning for warning in result.get("warnings", [])), result
     finally:
@@ -67,7 +69,7 @@ def test_read_only_cache_warns_and_builds(amd64_image, runtime_mirror, tmp_path)
 
 
 def test_controller_side_cache_moves_layers_over_the_connection(amd64_image, runtime_mirror, tmp_path):
-    cache = {"controller_path": str(tmp_path / "controller-cache")}
+    cache = {"controller_path": str(tmp_path / "controller-cache"), "hmac_key": HMAC_KEY}
     actions = []
     for unused in range(2):
         host = start_host(amd64_image, "x86_64", network="host")

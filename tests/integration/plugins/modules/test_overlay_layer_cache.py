@@ -11,7 +11,8 @@ from tests.testbed.package_index import OLD_PIP, TOOL_VERSIONS
 
 pytestmark = pytest.mark.integration
 
-CACHE = {"path": "/cache"}
+HMAC_KEY = "integration-test-hmac-key"  # entries are signed (HMAC), as a pipeline's are
+CACHE = {"path": "/cache", "hmac_key": HMAC_KEY}
 PYTHON = DEFAULT_DEST + "/bin/python3.11"
 SITE = DEFAULT_DEST + "/lib/python3.11/site-packages"
 APP = {"pkg/__init__.py": "VALUE = 1\n", "pkg/mod.py": "def f():\n    return 2\n", "main.py": "import pkg.mod\n"}
@@ -180,13 +181,13 @@ def test_pycs_through_an_http_cache(amd64_image, runtime_mirror, webdav_server, 
     for mtime in ("2026-01-02 03:04:05", "2026-05-06 07:08:09"):
         host = start_host(amd64_image, "x86_64", network="host")
         try:
-            harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"url": url}))
+            harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"url": url, "hmac_key": HMAC_KEY}))
             checkout(host, mtime=mtime)
-            result = harness.assert_ok(compile_app(host, layer_cache={"url": url}))
+            result = harness.assert_ok(compile_app(host, layer_cache={"url": url, "hmac_key": HMAC_KEY}))
             assert not result.get("warnings"), result.get("warnings")
             actions.append(result["action"])
             assert_pycs_valid_and_used(host)
-            again = harness.assert_ok(compile_app(host, layer_cache={"url": url}))
+            again = harness.assert_ok(compile_app(host, layer_cache={"url": url, "hmac_key": HMAC_KEY}))
             assert (again["action"], again["commands"]) == ("kept", [])
         finally:
             host.container.remove()

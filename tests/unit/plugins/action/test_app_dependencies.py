@@ -24,7 +24,7 @@ def test_a_cache_on_the_host_is_the_modules_business(make_action):
 
 
 def test_a_controller_cache_asks_the_module_first_and_a_kept_layer_costs_nothing_more(make_action, tmp_path):
-    args = dict(ARGS, layer_cache={"controller_path": str(tmp_path / "cache")})
+    args = dict(ARGS, layer_cache={"controller_path": str(tmp_path / "cache"), "hmac_key": "k"})
     action, recorder = make_action(ActionModule, args, answers=[{"changed": False, "action": "kept"}])
     result = action.run(task_vars={})
     assert recorder.args == [dict(args, decide_only=True), args]
@@ -33,7 +33,7 @@ def test_a_controller_cache_asks_the_module_first_and_a_kept_layer_costs_nothing
 
 def test_a_failed_decision_is_the_result(make_action, tmp_path):
     failure = {"failed": True, "msg": "Runtime not found", "error": {"code": "runtime_missing"}}
-    args = dict(ARGS, layer_cache={"controller_path": str(tmp_path / "cache")})
+    args = dict(ARGS, layer_cache={"controller_path": str(tmp_path / "cache"), "hmac_key": "k"})
     action, recorder = make_action(ActionModule, args, answers=[failure])
     result = action.run(task_vars={})
     assert recorder.args == [dict(args, decide_only=True)]
@@ -41,7 +41,7 @@ def test_a_failed_decision_is_the_result(make_action, tmp_path):
 
 
 def test_check_mode_with_an_empty_controller_cache_predicts_a_build(make_action, tmp_path):
-    args = dict(ARGS, layer_cache={"controller_path": str(tmp_path / "cache")})
+    args = dict(ARGS, layer_cache={"controller_path": str(tmp_path / "cache"), "hmac_key": "k"})
     decision = {"changed": False, "action": "created", "key": "ab" * 32, "reasons": ["no layer yet"]}
     predicted = {"changed": True, "action": "created", "reasons": ["no layer yet"]}
     action, recorder = make_action(ActionModule, args, answers=[decision, predicted], check_mode=True)

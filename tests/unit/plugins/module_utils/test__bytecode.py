@@ -121,3 +121,12 @@ def test_interpreter_minor_is_read_without_running_it(tmp_path):
     (venv / "pyvenv.cfg").write_text("home = /x\nversion = 3.12.7\n")
     (venv / "bin" / "python").symlink_to("/nonexistent/python")
     assert _bytecode.interpreter_minor(str(venv / "bin" / "python")) == "3.12"
+
+
+def test_a_cached_record_may_list_only_the_pycs_of_this_hosts_sources(tmp_path):
+    tree = make_tree(tmp_path / "app")
+    layer = spec(tree, tmp_path / "state", optimize_levels=(0, 1))
+    ours = [os.path.relpath(str(pyc(tree, rel, level)), str(tree)) for rel in ("app.py", "pkg/mod.py") for level in (0, 1)]
+    assert layer.overlay_unexpected(ours) == []
+    foreign = ["pkg/evil.pth", "pkg/__pycache__/gone.%s.pyc" % TAG, "pkg/__pycache__/mod.cpython-20.pyc"]
+    assert layer.overlay_unexpected(ours + foreign) == foreign

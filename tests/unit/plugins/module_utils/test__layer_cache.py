@@ -1,6 +1,7 @@
 """The layer cache: restore by key, verified; atomic, concurrent-safe writes; LRU eviction."""
 
 import errno
+import io
 import json
 import os
 import shutil
@@ -10,7 +11,8 @@ import threading
 import pytest
 
 from ansible_collections.appenv.python.plugins.module_utils import _fingerprint, _layer, _layer_cache
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
+from ansible_collections.appenv.python.plugins.module_utils._signing import Trust
+from tests.unit.plugins.module_utils.signed_caches import TEST_TRUST, DirectoryCache
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 
 from tests.unit.plugins.module_utils.test__layer import ToyLayer, payload
@@ -155,7 +157,8 @@ def test_absolute_symlinks_of_a_venv_survive_a_restore(tmp_path):
 
 
 def test_entries_of_either_compression_restore(tmp_path):
-    """A cache filled by an older release (gzip, no compression recorded) still restores; new entries are plain tar."""
+    """A cache filled by an older release (gzip, no compression recorded, no signature) still restores where unsigned
+    entries are trusted (and is refused, then replaced, where they are not); new entries are plain tar."""
     root = str(tmp_path / "cache")
     spec = ToyLayer(tmp_path / "h" / "layer", "1")
     assert converge(spec, DirectoryCache(root, compression="gzip")).action == "created"
@@ -164,18 +167,23 @@ def test_entries_of_either_compression_restore(tmp_path):
     meta = json.loads(open(meta_path).read())
     assert meta["compression"] == "gzip"
     del meta["compression"]  # as written before the option existed
+    del meta["signatures"]  # and before entries were signed
     _fingerprint.write_json_atomic(meta_path, meta)
 
     _layer.remove_tree(str(tmp_path / "h"))
-    assert converge(ToyLayer(tmp_path / "h" / "layer", "1"), DirectoryCache(root)).action == "restored"
+    unsigned = DirectoryCache(root, trust=Trust(trust="unsigned"), store=False)
+    assert converge(ToyLayer(tmp_path / "h" / "layer", "1"), unsigned).action == "restored"
     assert payload(tmp_path / "h" / "layer") == "1"
+    _layer.remove_tree(str(tmp_path / "h"))
+    refused = converge(ToyLayer(tmp_path / "h" / "layer", "1"), DirectoryCache(root))
+    assert refused.action == "created" and "HMAC is missing" in refused.warnings[0], refused.warnings
 
     other = ToyLayer(tmp_path / "h" / "other", "2")
     assert converge(other, DirectoryCache(root)).action == "created"  # auto: plain tar in a directory
     other_key = _layer.make_record(other, {})["key"]
     assert os.path.isfile(os.path.join(root, other_key[:2], other_key + ".tar"))
     assert dict((entry["key"], entry.get("compression")) for entry in DirectoryCache(root).entries()) == {
-        key: None, other_key: "none"}
+        key: "none", other_key: "none"}  # the refused entry was stored again, signed, as plain tar
 
 
 def test_a_restore_that_cannot_write_keeps_the_entry(tmp_path, monkeypatch):
@@ -236,3 +244,117 @@ def test_an_entry_packed_elsewhere_is_adopted_whole(tmp_path):
     assert converge(ToyLayer(tmp_path / "h" / "layer", "1"), local).action == "restored"
     local.count_hit(key, local.lookup(key))
     assert local.entries()[0]["hits"] == 2
+
+
+# -- who wrote an entry, and for what (issue 16) ------------------------------------------------------------------
+
+def _stored(tmp_path, version="1"):
+    """A cache holding the signed entry of the toy layer at tmp_path/h/layer, built on a host whose tree is then
+    removed (the next host is a fresh one); (cache root, key, metadata path, archive path)."""
+    root = str(tmp_path / "cache")
+    spec = ToyLayer(tmp_path / "h" / "layer", version)
+    assert converge(spec, DirectoryCache(root)).action == "created"
+    _layer.remove_tree(str(tmp_path / "h"))
+    key = _layer.layer_key(spec)
+    _directory, archive, meta_path = DirectoryCache(root)._paths(key)
+    return root, key, meta_path, archive
+
+
+def _rewrite(meta_path, archive, members, change=None, sign=False):
+    """Whoever can write the cache rewrites an entry: new archive, metadata that matches it (sha256, size)."""
+    with tarfile.open(archive, "w") as tar:
+        for name, text in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(text)
+            tar.addfile(info, io.BytesIO(text.encode()))
+    meta = json.loads(open(meta_path).read())
+    meta.update(sha256=_layer.file_sha256(archive), size=os.path.getsize(archive))
+    if change:
+        change(meta)
+    if sign:  # a writer that holds the key (a compromised build host)
+        meta = TEST_TRUST.sign(meta)
+    _fingerprint.write_json_atomic(meta_path, meta)
+
+
+def test_a_poisoned_entry_without_a_valid_signature_is_refused_and_replaced(tmp_path):
+    root, key, meta_path, archive = _stored(tmp_path)
+    _rewrite(meta_path, archive, {"payload": "1", "poison.pth": "import os; os.system('id')\n"})
+    fresh = ToyLayer(tmp_path / "h" / "layer", "1")
+    predicted = converge(fresh, DirectoryCache(root), check_mode=True)
+    result = converge(ToyLayer(tmp_path / "h" / "layer", "1"), DirectoryCache(root))
+    assert predicted.action == result.action == "created"
+    assert "not signed by a key this host trusts (its HMAC is wrong)" in result.warnings[0], result.warnings
+    assert not os.path.exists(str(tmp_path / "h" / "layer" / "poison.pth"))
+    # The rebuilt layer replaced the entry, signed: the next fresh host restores it.
+    _layer.remove_tree(str(tmp_path / "h"))
+    again = converge(ToyLayer(tmp_path / "h" / "layer", "1"), DirectoryCache(root))
+    assert again.action == "restored" and again.warnings == [] and payload(tmp_path / "h" / "layer") == "1"
+
+
+def test_a_signed_entry_renamed_to_another_key_is_refused(tmp_path):
+    root, key_one, meta_one, archive_one = _stored(tmp_path, "1")
+    _root, key_two, meta_two, archive_two = _stored(tmp_path, "2")
+    shutil.copyfile(meta_one, meta_two)
+    shutil.copyfile(archive_one, archive_two)
+    result = converge(ToyLayer(tmp_path / "h" / "layer", "2"), DirectoryCache(root))
+    assert result.action == "created" and payload(tmp_path / "h" / "layer") == "2"
+    assert "renamed into place" in result.warnings[0], result.warnings
+
+
+def test_a_signed_entry_that_does_not_verify_or_has_other_inputs_puts_the_previous_layer_back(tmp_path):
+    """verify() runs after every restore, not only overlays; the restored inputs must be this layer's."""
+    root, key, meta_path, archive = _stored(tmp_path)
+    _rewrite(meta_path, archive, {"other": "x"}, sign=True)
+    spec = ToyLayer(tmp_path / "h" / "layer", "0")
+    converge(spec, DirectoryCache(root))
+    spec = ToyLayer(tmp_path / "h" / "layer", "1")
+    result = converge(spec, DirectoryCache(root))
+    assert result.action == "recreated" and spec.builds == 1 and payload(tmp_path / "h" / "layer") == "1"
+    assert any("does not check out (payload is missing)" in warning for warning in result.warnings), result.warnings
+    assert not os.path.exists(str(tmp_path / "h" / "layer" / "other"))
+
+    root, key, meta_path, archive = _stored(tmp_path / "again")
+    _rewrite(meta_path, archive, {"payload": "2"}, sign=True,
+             change=lambda meta: meta["record"].update(inputs={"version": "2"}))
+    result = converge(ToyLayer(tmp_path / "again" / "h" / "layer", "1"), DirectoryCache(root))
+    assert result.action == "created" and payload(tmp_path / "again" / "h" / "layer") == "1"
+    assert any("inputs are not this layer's (version)" in warning for warning in result.warnings), result.warnings
+
+
+def test_a_reader_restores_and_writes_nothing(tmp_path):
+    root, key, meta_path, archive = _stored(tmp_path)
+    before = sorted(os.listdir(os.path.dirname(meta_path)))
+    reader = DirectoryCache(root, store=False)
+    result = converge(ToyLayer(tmp_path / "h" / "layer", "1"), reader)
+    assert result.action == "restored" and result.warnings == []
+    missed = converge(ToyLayer(tmp_path / "h" / "other", "2"), DirectoryCache(root, store=False))
+    assert missed.action == "created" and missed.warnings == []
+    assert sorted(os.listdir(os.path.dirname(meta_path))) == before  # no hits, no lock, no entry
+    assert len(DirectoryCache(root).entries()) == 1
+
+
+def test_a_host_that_cannot_sign_does_not_store(tmp_path):
+    reader = DirectoryCache(str(tmp_path / "cache"), trust=Trust(allowed_signers=str(tmp_path / "allowed")))
+    result = converge(ToyLayer(tmp_path / "h" / "layer", "1"), reader)
+    assert result.action == "created" and "no key to sign entries with" in result.warnings[0]
+    assert DirectoryCache(str(tmp_path / "cache")).entries() == []
+
+
+def test_entries_in_a_shard_other_users_can_write_are_refused(tmp_path):
+    root, key, meta_path, archive = _stored(tmp_path)
+    os.chmod(os.path.dirname(meta_path), 0o777)
+    result = converge(ToyLayer(tmp_path / "h" / "layer", "1"), DirectoryCache(root, store=False))
+    assert result.action == "created" and "can be written by other users" in result.warnings[0], result.warnings
+    _layer.remove_tree(str(tmp_path / "h"))
+    allowed = DirectoryCache(root, store=False, allow_shared_writable=True)
+    assert converge(ToyLayer(tmp_path / "h" / "layer", "1"), allowed).action == "restored"
+
+
+def test_a_reader_discards_a_corrupt_entry_without_deleting_it(tmp_path):
+    root, key, meta_path, archive = _stored(tmp_path)
+    with open(archive, "r+b") as handle:
+        handle.seek(600)
+        handle.write(b"X")  # same size: only the sha256 tells
+    result = converge(ToyLayer(tmp_path / "h" / "layer", "1"), DirectoryCache(root, store=False))
+    assert result.action == "created" and "was discarded" in result.warnings[0]
+    assert os.path.exists(meta_path) and os.path.exists(archive)  # the reader may not write the cache

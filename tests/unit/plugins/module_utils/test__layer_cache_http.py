@@ -13,9 +13,9 @@ import pytest
 
 from ansible_collections.appenv.python.plugins.module_utils import _layer, _layer_cache_http, _layer_cache_options
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache_http import HttpCache
+from tests.unit.plugins.module_utils.signed_caches import TEST_HMAC_KEY, DirectoryCache, HttpCache
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
+from ansible_collections.appenv.python.plugins.module_utils._signing import Trust
 
 from tests.unit.plugins.module_utils.test__download import Handler, _no_proxy, send_half  # noqa: F401 pylint: disable=unused-import
 from tests.unit.plugins.module_utils.test__layer import ToyLayer, payload
@@ -135,9 +135,10 @@ def test_fresh_host_restores_from_the_server(server, tmp_path):
     assert restored.action == "restored" and restored.warnings == []
     assert restored.reasons == predicted.reasons and "restored from the layer cache" in restored.reasons[-1]
     assert payload(tmp_path / "host" / "layer") == "1"
-    # One GET of the metadata, one HEAD, one GET of the archive, one PUT counting the hit: nothing stored again.
-    assert methods(server) == [("GET", "json"), ("HEAD", "gz"), ("GET", "gz"), ("PUT", "json")]
-    assert HttpCache(server.url).lookup(first.after["key"])["hits"] == 1
+    # One GET of the metadata, one HEAD, one GET of the archive, and the hit counted in <key>.hits (GET, PUT):
+    # nothing stored again, and the signed metadata is never rewritten by a reader.
+    assert methods(server) == [("GET", "json"), ("HEAD", "gz"), ("GET", "gz"), ("GET", "hits"), ("PUT", "hits")]
+    assert [meta["hits"] for meta in DirectoryCache(str(server.root)).entries()] == [1]
     assert converge(ToyLayer(tmp_path / "host" / "layer", "1"), HttpCache(server.url)).action == "kept"
 
 
@@ -229,9 +230,10 @@ def test_server_down_warns_once_and_builds_quickly(tmp_path):
 def test_credentials_are_sent_and_never_shown(server, tmp_path, given):
     server.state["auth"] = GOOD_AUTH
     if given == "in_url":
-        options = {"url": server.url.replace("http://", "http://%s:%s@" % (USER, PASSWORD.replace("@", "%40")))}
+        options = {"url": server.url.replace("http://", "http://%s:%s@" % (USER, PASSWORD.replace("@", "%40"))),
+                   "hmac_key": TEST_HMAC_KEY}
     else:
-        options = {"url": server.url, "url_username": USER, "url_password": PASSWORD}
+        options = {"url": server.url, "url_username": USER, "url_password": PASSWORD, "hmac_key": TEST_HMAC_KEY}
     assert converge(fresh(tmp_path), _layer_cache_options.from_options(options)).action == "created"
     assert converge(fresh(tmp_path), _layer_cache_options.from_options(options)).action == "restored"
     assert all(headers.get("Authorization") == GOOD_AUTH for _m, _p, headers in server.state["requests"])
@@ -246,7 +248,7 @@ def test_credentials_are_sent_and_never_shown(server, tmp_path, given):
 
 def test_wrong_credentials_are_a_warning(server, tmp_path):
     server.state["auth"] = GOOD_AUTH
-    options = {"url": server.url, "url_username": USER, "url_password": "wrong-password"}
+    options = {"url": server.url, "url_username": USER, "url_password": "wrong-password", "hmac_key": TEST_HMAC_KEY}
     result = converge(fresh(tmp_path), _layer_cache_options.from_options(options))
     assert result.action == "created"
     assert [warning for warning in result.warnings if "HTTP 401" in warning], result.warnings
@@ -256,7 +258,7 @@ def test_wrong_credentials_are_a_warning(server, tmp_path):
 @pytest.mark.parametrize("url", ["ftp://cache.example/appenv/", "file:///srv/cache/"])
 def test_only_http_urls_are_accepted(url):
     with pytest.raises(AppenvError) as caught:
-        _layer_cache_options.from_options({"url": url})
+        _layer_cache_options.from_options({"url": url, "hmac_key": TEST_HMAC_KEY})
     assert caught.value.code == "bad_argument" and "layer_cache.url" in caught.value.message
 
 
@@ -288,3 +290,16 @@ def test_a_password_in_any_url_parameter_is_masked_before_the_backend_runs():
         run_module(module, backend)
     assert module.no_log_values == {"p%40ss", "p@ss", "t0ken"}
     assert module.result["error"]["code"] == "bad_argument"
+
+
+def test_a_reader_needs_no_write_access(server, tmp_path):
+    """store: false restores over GET and HEAD alone: no PUT (not even a hit), no DELETE, even on a refusal."""
+    converge(fresh(tmp_path), HttpCache(server.url))
+    server.state["requests"][:] = []
+    restored = converge(fresh(tmp_path), HttpCache(server.url, store=False))
+    assert restored.action == "restored" and restored.warnings == []
+    assert methods(server) == [("GET", "json"), ("HEAD", "gz"), ("GET", "gz")]
+    server.state["requests"][:] = []
+    stranger = converge(fresh(tmp_path), HttpCache(server.url, store=False, trust=Trust(hmac_key="another key")))
+    assert stranger.action == "created" and "HMAC is wrong" in stranger.warnings[0]
+    assert [method for method, _path in methods(server)] == ["GET", "HEAD"]

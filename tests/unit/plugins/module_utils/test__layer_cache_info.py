@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from ansible_collections.appenv.python.plugins.module_utils import _fingerprint, _layer_cache, _layer_cache_http
-from ansible_collections.appenv.python.plugins.module_utils import _layer_cache_info
+from ansible_collections.appenv.python.plugins.module_utils import _fingerprint, _layer_cache_http
+from ansible_collections.appenv.python.plugins.module_utils import _layer_cache_entry, _layer_cache_info
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache_http import HttpCache
+from tests.unit.plugins.module_utils.signed_caches import DirectoryCache
+from tests.unit.plugins.module_utils.signed_caches import HttpCache
 
 from tests.unit.plugins.module_utils.test__layer_cache_http import (  # noqa: F401 pylint: disable=unused-import
     GOOD_AUTH, USER, converge, fresh, key_of, server)
@@ -47,7 +47,7 @@ def test_nginx_json_listings_are_read(monkeypatch):
                                              {"name": "ab" + "0" * 62 + ".tar.gz", "type": "file", "size": 7},
                                              {"name": "ab" + "0" * 62 + ".hits", "type": "file", "size": 3}]),
         "http://cache.test/ab/ab" + "0" * 62 + ".json": json.dumps(
-            {"format": _layer_cache.CACHE_FORMAT, "key": "ab" + "0" * 62, "size": 7, "hits": 2, "kind": "k"}),
+            {"format": _layer_cache_entry.CACHE_FORMAT, "key": "ab" + "0" * 62, "size": 7, "hits": 2, "kind": "k"}),
     }
     monkeypatch.setattr(_layer_cache_http._download, "request",
                         lambda url, method="GET", **kwargs: (200, {}, pages[url].encode()))
@@ -80,3 +80,30 @@ def test_info_without_a_listing_is_a_titled_error(server):
     assert caught.value.code == "layer_cache_unreadable" and "HTTP 401" in caught.value.message
     assert "wrong-one" not in caught.value.message and USER not in caught.value.message
     assert server.url.replace("http://", "http://***@") in caught.value.message
+
+
+def test_hits_and_last_use_come_from_the_hits_file_not_the_signed_metadata(monkeypatch):
+    """A restore counts in <key>.hits; a listing reads its size and mtime (JSON) or its length and Last-Modified."""
+    key = "ab" + "0" * 62
+    meta = json.dumps({"format": _layer_cache_entry.CACHE_FORMAT, "key": key, "size": 7, "hits": 0, "kind": "k",
+                       "last_used": 1000})
+    pages = {
+        "http://cache.test/": json.dumps([{"name": "ab", "type": "directory"}]),
+        "http://cache.test/ab/": json.dumps([{"name": key + ".json", "type": "file", "size": 10},
+                                             {"name": key + ".tar.gz", "type": "file", "size": 7},
+                                             {"name": key + ".hits", "type": "file", "size": 4,
+                                              "mtime": "Wed, 02 Dec 2026 06:00:00 GMT"}]),
+        "http://cache.test/ab/%s.json" % key: meta,
+    }
+    monkeypatch.setattr(_layer_cache_http._download, "request",
+                        lambda url, method="GET", **kwargs: (200, {}, pages[url].encode()))
+    (entry,) = _layer_cache_info.describe(HttpCache("http://cache.test"), now=1796191200)["entries"]
+    assert (entry["hits"], entry["last_used"]) == (4, 1796191200)
+    html = dict(pages)
+    html["http://cache.test/ab/"] = "".join('<a href="%s">x</a>' % name for name in
+                                            (key + ".json", key + ".tar.gz", key + ".hits"))
+    html["http://cache.test/ab/%s.hits" % key] = "..."
+    monkeypatch.setattr(_layer_cache_http._download, "request", lambda url, method="GET", **kwargs: (
+        200, {"Last-Modified": "Wed, 02 Dec 2026 06:00:00 GMT"} if url.endswith(".hits") else {}, html[url].encode()))
+    (entry,) = _layer_cache_info.describe(HttpCache("http://cache.test"), now=1796191200)["entries"]
+    assert (entry["hits"], entry["last_used"]) == (3, 1796191200)

@@ -17,10 +17,13 @@ from tests.collection_path import COLLECTIONS_DIR
 def test_the_spec_is_the_doc_fragments():
     spec = options.argument_spec()
     assert spec["type"] == "dict" and spec["mutually_exclusive"] == [["path", "controller_path", "url"]]
-    assert sorted(spec["options"]) == ["compression", "controller_path", "max_age_days", "max_size_mb", "path", "url",
-                                       "url_password", "url_username"]
+    assert sorted(spec["options"]) == ["allow_shared_writable", "allowed_signers", "compression", "controller_path",
+                                       "hmac_key", "max_age_days", "max_size_mb", "path", "signing_key", "store",
+                                       "trust", "url", "url_password", "url_username"]
     assert spec["options"]["compression"] == {"type": "str", "choices": ["auto", "none", "gzip"], "default": "auto"}
-    assert spec["options"]["url_password"]["no_log"] is True
+    assert spec["options"]["url_password"]["no_log"] is True and spec["options"]["hmac_key"]["no_log"] is True
+    assert spec["options"]["trust"] == {"type": "str", "choices": ["signed", "unsigned"], "default": "signed"}
+    assert spec["options"]["store"]["default"] is True and spec["options"]["allow_shared_writable"]["default"] is False
 
 
 @pytest.mark.parametrize("where, auto", [("path", "none"), ("controller_path", "gzip"), ("url", "gzip")])
@@ -42,30 +45,33 @@ def test_no_option_or_only_a_controller_path_is_no_cache_on_the_target(tmp_path)
 
 
 def test_a_path_is_a_directory_cache_with_its_limits(tmp_path):
-    cache = options.from_options({"path": str(tmp_path), "max_size_mb": 2, "max_age_days": 7, "compression": "auto"})
+    cache = options.from_options({"path": str(tmp_path), "max_size_mb": 2, "max_age_days": 7, "compression": "auto",
+                                  "hmac_key": "k"})
     assert isinstance(cache, DirectoryCache)
     assert (cache.root, cache.max_bytes, cache.max_age_days, cache.compression) == (str(tmp_path), 2 << 20, 7, "none")
-    assert options.from_options({"path": str(tmp_path), "compression": "gzip"}).compression == "gzip"
+    assert (cache.trust.hmac_key, cache.store_enabled, cache.allow_shared_writable) == ("k", True, False)
+    assert options.from_options({"path": str(tmp_path), "compression": "gzip", "hmac_key": "k"}).compression == "gzip"
 
 
 def test_a_url_is_an_http_cache_with_the_credentials_given_apart():
     cache = options.from_options({"url": "https://cache.example.invalid/appenv", "url_username": "ci",
-                                  "url_password": "t:k", "compression": "auto"}, "app_dependencies")
+                                  "url_password": "t:k", "compression": "auto", "hmac_key": "k"}, "app_dependencies")
     assert isinstance(cache, HttpCache) and cache.compression == "gzip"
     assert cache.base == "https://ci:t%3Ak@cache.example.invalid/appenv/"
     assert cache.location == "https://***@cache.example.invalid/appenv/"
     with pytest.raises(AppenvError) as caught:
-        options.from_options({"url": "ftp://cache.example.invalid/"}, "pyc_compile")
+        options.from_options({"url": "ftp://cache.example.invalid/", "hmac_key": "k"}, "pyc_compile")
     assert "pyc_compile" in caught.value.message
 
 
 def test_the_controller_cache_expands_home_and_gzips(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     cache = options.controller_cache({"controller_path": "~/appenv", "max_size_mb": 0, "max_age_days": None,
-                                      "compression": "auto"})
+                                      "compression": "auto", "hmac_key": "k"})
     assert (cache.root, cache.max_bytes, cache.max_age_days, cache.compression) == (
         str(tmp_path / "appenv"), None, None, "gzip")
-    assert options.controller_cache({"controller_path": str(tmp_path), "compression": "none"}).compression == "none"
+    assert options.controller_cache({"controller_path": str(tmp_path), "compression": "none",
+                                     "hmac_key": "k"}).compression == "none"
 
 
 def test_a_cache_is_told_a_compression_never_auto(tmp_path):
@@ -80,12 +86,62 @@ def test_a_directory_cache_never_imports_the_download_code(tmp_path):
     program = (
         "import sys\n"
         "from ansible_collections.appenv.python.plugins.module_utils import _layer_cache_options as options\n"
-        "cache = options.from_options({'path': sys.argv[1], 'compression': 'auto'})\n"
+        "cache = options.from_options({'path': sys.argv[1], 'compression': 'auto', 'hmac_key': 'k'})\n"
         "prefix = 'ansible_collections.appenv.python.plugins.module_utils.'\n"
         "print(sorted(name for name in (prefix + '_download', prefix + '_layer_cache_http') if name in sys.modules))\n"
-        "options.from_options({'url': 'https://cache.example.invalid/'})\n"
+        "options.from_options({'url': 'https://cache.example.invalid/', 'hmac_key': 'k'})\n"
         "print(sorted(name[len(prefix):] for name in sys.modules if name.startswith(prefix + '_layer_cache_h')))\n")
     env = dict(os.environ, PYTHONPATH=str(COLLECTIONS_DIR))
     out = subprocess.run([sys.executable, "-c", program, str(tmp_path)], env=env, check=True, stdout=subprocess.PIPE,
                          universal_newlines=True).stdout.splitlines()
     assert out == ["[]", "['_layer_cache_http']"]
+
+
+def test_without_a_way_to_check_entries_the_option_is_refused(tmp_path):
+    for where in ({"path": str(tmp_path)}, {"url": "https://cache.example.invalid/"}):
+        with pytest.raises(AppenvError) as caught:
+            options.from_options(dict(where, compression="auto"), "pip_tooling")
+        assert caught.value.code == "layer_cache_untrusted" and "pip_tooling" in caught.value.cause
+    with pytest.raises(AppenvError) as caught:
+        options.controller_cache({"controller_path": str(tmp_path)}, "app_dependencies")
+    assert caught.value.code == "layer_cache_untrusted"
+    unsigned = options.from_options({"path": str(tmp_path), "trust": "unsigned"})
+    assert unsigned.trust.trust == "unsigned" and unsigned.trust.check({"key": "x"}) is None
+    reader = options.from_options({"path": str(tmp_path), "allowed_signers": "/etc/appenv/allowed_signers",
+                                   "store": False})
+    assert reader.store_enabled is False and reader.trust.allowed_signers == "/etc/appenv/allowed_signers"
+
+
+def test_the_hmac_key_is_masked_in_the_modules_commands(tmp_path):
+    from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
+    runner = CommandRunner()
+    cache = options.from_options({"path": str(tmp_path), "hmac_key": "s3cret-key"}, runner=runner)
+    assert cache.runner is runner and runner.mask("echo s3cret-key") == "echo ***"
+
+
+def test_caches_other_users_can_write_are_refused(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(str(shared), 0o1777)
+    with pytest.raises(AppenvError) as caught:
+        options.from_options({"path": str(shared), "hmac_key": "k"}, "pyc_compile")
+    assert caught.value.code == "layer_cache_shared_writable" and "every user can write" in caught.value.cause
+    assert options.from_options({"path": str(shared), "hmac_key": "k", "allow_shared_writable": True}) is not None
+    with pytest.raises(AppenvError) as caught:
+        options.from_options({"url": "http://ci:token@cache.example.invalid/", "hmac_key": "k"})
+    assert caught.value.code == "layer_cache_cleartext_credentials" and "token" not in caught.value.message
+    assert options.from_options({"url": "http://ci:token@127.0.0.1:8080/", "hmac_key": "k"}) is not None
+    # layer_cache_info lists any cache: it reads metadata only, restores and writes nothing.
+    listing = options.listing_cache({"path": str(shared)}, "layer_cache_info")
+    assert listing.store_enabled is False and listing.trust.trust == "unsigned"
+
+
+def test_the_controller_hands_the_host_its_trust_settings_and_checks_only_the_hmac(tmp_path):
+    settings = {"controller_path": str(tmp_path), "hmac_key": "k", "signing_key": "/etc/appenv/key",
+                "allowed_signers": "/etc/appenv/allowed", "trust": "signed", "store": True, "max_size_mb": 3}
+    assert options.host_options(settings, "/tmp/appenv-layer-cache.x", "gzip") == {
+        "path": "/tmp/appenv-layer-cache.x", "compression": "gzip", "hmac_key": "k", "signing_key": "/etc/appenv/key",
+        "allowed_signers": "/etc/appenv/allowed", "trust": "signed", "store": True}
+    assert options.controller_cache(settings).trust.hmac_key == "k"
+    ssh_only = options.controller_cache({"controller_path": str(tmp_path), "allowed_signers": "/etc/appenv/allowed"})
+    assert ssh_only.trust.trust == "unsigned"  # the hosts check ssh signatures: the paths are theirs

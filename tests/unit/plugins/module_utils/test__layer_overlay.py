@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _layer, _layer_overlay
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
+from tests.unit.plugins.module_utils.signed_caches import TEST_TRUST, DirectoryCache
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 
 PYTHON = shutil.which("python3.11") or sys.executable
@@ -194,6 +194,7 @@ def test_an_entry_whose_files_do_not_match_its_record_is_discarded(tmp_path):
     meta_path = cache._paths(key)[2]
     meta = json.loads(read(meta_path))
     meta["record"]["facts"]["overlay"]["files"].append("site/pkg-1/not-in-the-archive.py")
+    meta = TEST_TRUST.sign(meta)  # by a writer that holds the key: the signature is valid, the entry is not whole
     with open(meta_path, "w") as handle:
         json.dump(meta, handle)
     root = fresh_root(tmp_path)

@@ -27,4 +27,5 @@ def test_a_controller_cache_is_refused_by_a_module_without_an_action_plugin(tmp_
     # The action plugin of python_runtime and app_dependencies moves it: the module sees no cache.
     assert _options.layer_cache(params, "python_runtime", controller=True) is None
     assert _options.layer_cache({"layer_cache": None}, "pyc_compile") is None
-    assert _options.layer_cache({"layer_cache": {"path": str(tmp_path)}}, "pyc_compile").root == str(tmp_path)
+    assert _options.layer_cache({"layer_cache": {"path": str(tmp_path), "hmac_key": "k"}}, "pyc_compile").root == str(
+        tmp_path)

@@ -382,3 +382,11 @@ def test_a_second_run_keeps_everything_without_a_process(runtime, tmp_path):
     assert result["packages"] == PINS
     assert [layer["action"] for layer in result["layers"]] == ["kept", "kept"]
     assert runner.history == []
+
+
+def test_a_cached_packaging_record_may_list_only_site_packages_and_bin(runtime):
+    spec = _tooling.PackagingToolsSpec(runtime, PINS, _index.IndexOptions())
+    site = os.path.relpath(runtime.site_packages, runtime.root)
+    ours = [site + "/pip/__init__.py", site + "/pip-26.3.dist-info/RECORD", "bin/pip", "bin/pip3"]
+    foreign = ["lib/libpython3.so", "bin/../lib/x", "include/python.h", site + "-x/evil.pth"]
+    assert spec.overlay_unexpected(ours + foreign) == foreign[:1] + foreign[2:]

@@ -4,13 +4,14 @@ The action plugin's Ansible half (connection, shell, module execution) is a stan
 directories; the module it runs is a real layer converged by the engine with a real directory cache.
 """
 
+import json
 import os
 import shlex
 import shutil
 import tempfile
 
 from ansible_collections.appenv.python.plugins.module_utils import _layer, _layer_cache_options
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
+from tests.unit.plugins.module_utils.signed_caches import TEST_HMAC_KEY, DirectoryCache
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 from ansible_collections.appenv.python.plugins.plugin_utils import _controller_cache as controller
 
@@ -88,7 +89,8 @@ class Action:
 
 
 def run(action, tmp_path, version="1", **cache):
-    options = dict({"controller_path": str(tmp_path / "controller"), "compression": "auto"}, **cache)
+    options = dict({"controller_path": str(tmp_path / "controller"), "compression": "auto", "hmac_key": TEST_HMAC_KEY},
+                   **cache)
     args = {"dest": str(tmp_path / "host" / "layer"), "version": version, "layer_cache": options}
     return controller.run_module_with_controller_cache(action, "toy", args, {}, options)
 
@@ -185,3 +187,69 @@ def test_reasons_name_the_controllers_cache():
     predicted = controller.predict_restore({"action": "created", "reasons": ["no layer yet"]}, "/c")
     assert predicted == {"action": "restored",
                          "reasons": ["no layer yet", "restored from the controller's layer cache /c"]}
+
+
+class CompromisedAction(Action):
+    """A host whose module answers the controller's question with a path of its choosing instead of a key."""
+
+    def __init__(self, host_tmp, hostile):
+        super(CompromisedAction, self).__init__(host_tmp)
+        self.hostile = hostile
+
+    def _execute_module(self, module_name, module_args, task_vars):
+        result = super(CompromisedAction, self)._execute_module(module_name, module_args, task_vars)
+        if module_args.get("decide_only"):
+            result["key"] = self.hostile
+        return result
+
+
+def test_a_key_that_is_not_a_hex_digest_is_refused_before_any_path_is_made(tmp_path):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "settings.json").write_text("{}")
+    for hostile in (str(victim / "settings"), "../../victim/settings", "ab/" + "0" * 61, "AB" * 32, ["ab" * 32], None):
+        action = CompromisedAction(tmp_path / "host-tmp", hostile)
+        result = run(action, tmp_path)
+        if hostile is None:  # no key: the module runs as it is, without the controller's cache
+            assert result["action"] == "created"
+            continue
+        assert result["failed"] is True and result["error"]["code"] == "layer_cache_bad_key", result
+        assert len(action.modules) == 1 and action.commands == [] and action.transferred == []
+        assert action._connection.fetched == []
+    assert sorted(os.listdir(str(victim))) == ["settings.json"] and (victim / "settings.json").read_text() == "{}"
+    assert not (tmp_path / "controller").exists() or files_under(tmp_path / "controller") == []
+
+
+def test_what_comes_back_is_fetched_to_fixed_names_and_adopted_only_for_its_key(tmp_path):
+    """The host's answer may name another key, or be unsigned: the controller keeps neither."""
+    run(Action(tmp_path / "host-tmp"), tmp_path, version="2")
+    local = DirectoryCache(str(tmp_path / "controller"), compression="gzip")
+    other_key = key_of(tmp_path, "2")
+    other_archive, other_meta = local.entry_files(other_key, local.lookup(other_key))
+    key = key_of(tmp_path, "1")
+    destinations = []
+
+    def fetch_other(name, dest):
+        destinations.append(os.path.basename(dest))
+        shutil.copyfile(other_meta if name.endswith(".json") else other_archive, dest)
+
+    controller.adopt_fetched(local, key, fetch_other)
+    assert destinations == ["entry.json"]  # never a name the host chose
+    assert "another key or without a valid signature" in local.warnings[-1]
+    assert local.lookup(key) is None
+
+    def fetch_unsigned(name, dest):
+        destinations.append(os.path.basename(dest))
+        source = other_meta if name.endswith(".json") else other_archive
+        if name.endswith(".json"):
+            meta = json.loads(open(source).read())
+            meta.pop("signatures")
+            meta["key"] = key
+            with open(dest, "w") as handle:
+                json.dump(meta, handle)
+        else:
+            shutil.copyfile(source, dest)
+
+    controller.adopt_fetched(local, key, fetch_unsigned)
+    assert destinations[1:] == ["entry.json"] and local.lookup(key) is None
+    assert [name for name in files_under(tmp_path / "controller") if ".fetch-" in name] == []
