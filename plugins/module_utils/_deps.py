@@ -163,12 +163,22 @@ class DepsLayerSpec(_layer.LayerSpec):
         reasons += _layer.describe_changes(dict((k, v) for k, v in old.items() if k not in ("files", "runtime")),
                                            others, self.labels)
         reasons += _requirements.describe_file_changes(old.get("files", {}), wanted["files"])
-        if not reasons and self.max_age:
-            age = time.time() - stored.get("built_at", 0)
-            if age > self.max_age:
-                reasons.append("the layer was built %s ago, longer than max_age %s: unpinned dependencies are "
-                               "resolved again" % (_human(age), self.max_age_text))
+        if not reasons:
+            reasons += [sentence for sentence in [self._too_old(stored, "the layer")] if sentence]
         return _layer.ACTION_RECREATED, reasons
+
+    def _too_old(self, record, what):
+        """A sentence when record was built longer than max_age ago (its built_at counts), else None."""
+        if not self.max_age:
+            return None
+        age = time.time() - (record.get("built_at") or 0)
+        if age <= self.max_age:
+            return None
+        return "%s was built %s ago, longer than max_age %s: unpinned dependencies are resolved again" % (
+            what, _human(age), self.max_age_text)
+
+    def refuse_cached(self, record):
+        return self._too_old(record, "the layer cache's entry")
 
     def verify(self, stored):
         facts = stored.get("facts", {})
