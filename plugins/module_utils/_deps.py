@@ -270,7 +270,8 @@ class DepsLayerSpec(_layer.LayerSpec):
         req_args, locked = self._requirement_args(work, runner, env)
         argv = self.installing.install_argv(self.runtime, self.location, target, self.retries)
         argv, result, output = self.installing.install(runner, argv + self.index.args() + req_args,
-                                                       cwd=self.project_dir, env=env, timeout=self.timeout)
+                                                       cwd=self.project_dir, env=env, timeout=self.timeout,
+                                                       retries=self.retries)
         if result.rc != 0:
             shown = runner.mask(output[-3000:])
             raise AppenvError(self.installing.classify(output), installer=self.installer.name, dest=self.path,
