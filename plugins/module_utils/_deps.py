@@ -216,6 +216,9 @@ class DepsLayerSpec(_layer.LayerSpec):
         snapshot = site.rstrip("/") + ".appenv-old"
         _layer.remove_tree(snapshot)
         shutil.copytree(site, snapshot, symlinks=True)
+        # The old packages' console scripts in the runtime's bin/ go back with them on a failure.
+        scripts = _site.OutsideSnapshot(site, self.runtime.root, os.path.join(self.runtime.root, ".appenv-deps-scripts"),
+                                        watch=[self.bin_dir()])
         work = os.path.join(self.runtime.root, ".appenv-deps-work")
         _layer.remove_tree(work)
         os.makedirs(work, 0o700)
@@ -228,10 +231,12 @@ class DepsLayerSpec(_layer.LayerSpec):
         except BaseException:
             _layer.remove_tree(site)
             os.rename(snapshot, site)
+            scripts.restore()
             raise
         finally:
             _layer.remove_tree(work)
         _layer.remove_tree(snapshot)
+        scripts.discard()
         return facts
 
     def _stored_packages(self):

@@ -72,7 +72,11 @@ options:
         releases. Defaults to python-build-standalone's releases.
     type: str
   release:
-    description: Release tag of the archives on O(mirror). Required with a mirror other than the default.
+    description:
+      - Release tag of the archives on O(mirror); the version is then chosen among that release's C(SHA256SUMS).
+      - Without it, any mirror is taken to be a verbatim copy of python-build-standalone's releases; the release
+        table shipped with the collection decides the release, the file and its sha256, and the archive is read
+        from C(<mirror>/<release>/<archive>).
     type: str
   archive:
     description:
