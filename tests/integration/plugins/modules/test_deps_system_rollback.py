@@ -4,7 +4,7 @@ import pytest
 
 from tests.integration import harness
 from tests.integration.hosts import DEFAULT_DEST, install_deps, install_runtime_and_tooling
-from tests.integration.plugins.modules.test_app_dependencies import APP, write_files
+from tests.integration.plugins.modules.test_app_dependencies import write_files
 
 pytestmark = pytest.mark.integration
 
