@@ -147,3 +147,31 @@ def test_module_page_renders_in_a_browser(docs_site, tmp_path):
     subprocess.run([browser] + flags + ["--window-size=1280,1600", "--screenshot=" + str(SCREENSHOT), page],
                    capture_output=True, text=True, timeout=120, check=True)
     assert SCREENSHOT.stat().st_size > 20000  # a rendered page, not a blank one
+
+
+def test_performance_table_is_the_one_the_results_files_give():
+    """docs/performance.md's table is bench.report's rendering of the committed bench/results files, unedited."""
+    from bench import report, results
+
+    page = (REPO_ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
+    committed = page.split(report.START, 1)[1].split(report.END, 1)[0]
+    assert committed == "\n" + report.build([results.RESULTS_DIR]), (
+        "docs/performance.md's table differs from bench/results: run python -m bench.report")
+    for name in re.findall(r"^- `([^`]+\.json)`:", committed, re.M):
+        assert (results.RESULTS_DIR / name).is_file(), name
+
+
+# Where the docs outside the generated table give a time: each paragraph doing so names its source, a results file
+# (through docs/performance.md's table or bench/results) or a one-off measurement with its command.
+TIMED = re.compile(r"\b\d+(?:\.\d+)? ?(?:s|ms|minutes)\b")
+SOURCED = re.compile(r"bench/results|docs/performance\.md|performance\.md|[Oo]ne-off measurement|\bscenario \d+")
+
+
+@pytest.mark.parametrize("rel", ["guides/" + path.name for path in sorted((REPO_ROOT / "docs" / "guides").glob("*.md"))]
+                         + ["design-notes-answers.md"])
+def test_every_time_in_the_docs_names_where_it_comes_from(rel):
+    text = (REPO_ROOT / "docs" / rel).read_text(encoding="utf-8")
+    text = re.sub(r"```.*?```", "", text, flags=re.S)  # commands and their output shown as examples
+    unsourced = [block.strip()[:160] for block in re.split(r"\n\s*\n|\n(?=- )|\n(?=\| )", text)
+                 if TIMED.search(block) and not SOURCED.search(block)]
+    assert not unsourced, unsourced

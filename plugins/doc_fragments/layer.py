@@ -26,7 +26,15 @@ options:
     type: int
     default: 900
   retries:
-    description: Extra attempts, with exponential backoff, for steps that use the network.
+    description:
+      - Extra attempts, waiting 1, 2, 4... seconds between them, for steps that use the network.
+      - A download (a runtime archive) is tried again after a connection error, a timeout or an HTTP
+        (408, 429, 5xx) answer, waiting longer when it says Retry-After; never after a 404 or 403.
+      - An install (the packaging tools, a tool venv, the app's dependencies with any installer) is run again
+        after a timeout or a failure its output shows to be the network or the index briefly out of reach
+        (connection refused or reset, name resolution, an HTTP 5xx answer); a failure that is not the network
+        (a package not found, a build error, a full disk, a proxy or certificate refused) is not retried.
+      - pip also gets C(--retries) for its own connection retries.
     type: int
     default: 3
 """

@@ -175,12 +175,22 @@ class DepsLayerSpec(_layer.LayerSpec):
         elif tool:
             self.warnings.append(tool + "; the layer is kept: a new installer version alone does not change what "
                                  "the lock or the requirements pin (any other change rebuilds with it)")
-        if not reasons and self.max_age:
-            age = time.time() - stored.get("built_at", 0)
-            if age > self.max_age:
-                reasons.append("the layer was built %s ago, longer than max_age %s: unpinned dependencies are "
-                               "resolved again" % (_human(age), self.max_age_text))
+        if not reasons:
+            reasons += [sentence for sentence in [self._too_old(stored, "the layer")] if sentence]
         return _layer.ACTION_RECREATED, reasons
+
+    def _too_old(self, record, what):
+        """A sentence when record was built longer than max_age ago (its built_at counts), else None."""
+        if not self.max_age:
+            return None
+        age = time.time() - (record.get("built_at") or 0)
+        if age <= self.max_age:
+            return None
+        return "%s was built %s ago, longer than max_age %s: unpinned dependencies are resolved again" % (
+            what, _human(age), self.max_age_text)
+
+    def refuse_cached(self, record):
+        return self._too_old(record, "the layer cache's entry")
 
     def verify(self, stored):
         facts = stored.get("facts", {})
@@ -218,6 +228,9 @@ class DepsLayerSpec(_layer.LayerSpec):
         snapshot = site.rstrip("/") + ".appenv-old"
         _layer.remove_tree(snapshot)
         shutil.copytree(site, snapshot, symlinks=True)
+        # The old packages' console scripts in the runtime's bin/ go back with them on a failure.
+        scripts = _site.OutsideSnapshot(site, self.runtime.root, os.path.join(self.runtime.root, ".appenv-deps-scripts"),
+                                        watch=[self.bin_dir()])
         work = os.path.join(self.runtime.root, ".appenv-deps-work")
         _layer.remove_tree(work)
         os.makedirs(work, 0o700)
@@ -230,10 +243,12 @@ class DepsLayerSpec(_layer.LayerSpec):
         except BaseException:
             _layer.remove_tree(site)
             os.rename(snapshot, site)
+            scripts.restore()
             raise
         finally:
             _layer.remove_tree(work)
         _layer.remove_tree(snapshot)
+        scripts.discard()
         return facts
 
     def _stored_packages(self):
@@ -274,7 +289,7 @@ class DepsLayerSpec(_layer.LayerSpec):
         argv = self.installing.install_argv(self.runtime, self.location, target, self.retries)
         argv, result, output = self.installing.install(runner, argv + self.index.args() + req_args,
                                                        cwd=self.project_dir, env=dict(env, **self.index.env()),
-                                                       timeout=self.timeout)
+                                                       timeout=self.timeout, retries=self.retries)
         if result.rc != 0:
             shown = runner.mask(output[-3000:])
             raise AppenvError(self.installing.classify(output), installer=self.installer.name, dest=self.path,

@@ -114,6 +114,13 @@ class LayerSpec:
         """Called after the layer was restored from the layer cache: wire it in where it lives
         outside its directory (a .pth file, say). Must be cheap and start no installer."""
 
+    def refuse_cached(self, record):
+        """A sentence when the cached layer built as record must not be restored here (too old, say), else None.
+
+        Called with the entry's record before a restore; a refusal is a miss: the layer is built.
+        """
+        return None
+
     def lock_path(self):
         parent, name = os.path.split(self.path.rstrip("/"))
         return os.path.join(parent, "." + name + ".appenv-lock")
@@ -461,6 +468,9 @@ def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None):
             if cache is not None and action != ACTION_UPDATED:
                 key = layer_key(spec)
                 meta = cache.lookup(key)
+                refusal = meta is not None and spec.refuse_cached(meta.get("record") or {})
+                if refusal:
+                    reasons, meta = reasons + [refusal], None
                 if meta is not None:
                     if check_mode:
                         return LayerResult(ACTION_RESTORED, reasons + [_restored_reason(meta)], stored,

@@ -156,12 +156,14 @@ class CommandRunner:
         return text
 
     def run(self, argv, what, env=None, cwd=None, retries=0, backoff=1.0, timeout=None,
-            check=True, fault="command_failed", stdin=None, stdin_file=None):
+            check=True, fault="command_failed", stdin=None, stdin_file=None, retry_if=None):
         """Run argv (a list, never a shell string).
 
         what: a phrase for errors and logs ("Installing the app's dependencies").
         retries: extra attempts for steps that touch the network; waits backoff,
-        2*backoff, 4*backoff… between them.
+        2*backoff, 4*backoff… between them. A timeout is always retried; a failure
+        (exit status not 0) is retried when retry_if(result) says it is transient
+        (a network failure), or, without retry_if, whenever check is set.
         check: raise AppenvError(fault) when the exit status is not 0.
         stdin: text written to the program's standard input; stdin_file: an open file it reads instead.
         """
@@ -192,11 +194,11 @@ class CommandRunner:
                 raise AppenvError("command_timeout", what=what, command=self.mask(" ".join(argv)), timeout=timeout)
             result = CommandResult(argv, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
             self._record(argv, result.rc, result.stdout, result.stderr, result.seconds, attempt)
-            if result.rc == 0 or not check:
-                return result
-            if attempt <= retries:
+            if result.rc != 0 and (retry_if(result) if retry_if is not None else check) and attempt <= retries:
                 self._sleep(backoff * (2 ** (attempt - 1)))
                 continue
+            if result.rc == 0 or not check:
+                return result
             raise AppenvError(fault, what=what, command=self.mask(" ".join(argv)), rc=result.rc,
                               output=self.mask(_tail(result.output)))
 

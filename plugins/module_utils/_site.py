@@ -17,6 +17,7 @@ import csv
 import io
 import os
 import re
+import shutil
 
 from ansible_collections.appenv.python.plugins.module_utils import _interpreter
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
@@ -202,6 +203,53 @@ def python_files(site_dir, names):
         if have:
             files.extend(path for path in record_paths(have[1]) or [] if path.endswith(".py"))
     return sorted(set(files))
+
+
+def outside_files(site_dir):
+    """The files the distributions in site_dir installed outside it (their console scripts in bin/, say)."""
+    prefix = site_dir.rstrip("/") + "/"
+    files = set()
+    for _version, dist_info in installed(site_dir).values():
+        files.update(path for path in record_paths(dist_info) or [] if not path.startswith(prefix))
+    return sorted(files)
+
+
+class OutsideSnapshot:
+    """A copy of the files site_dir's distributions installed outside it, under root (console scripts), kept in
+    aside while site_dir changes: restore() puts them back and removes what appeared in the directories watched."""
+
+    def __init__(self, site_dir, root, aside, watch=()):
+        self.root, self.aside = root.rstrip("/"), aside
+        self.files = [path for path in outside_files(site_dir) if path.startswith(self.root + "/")]
+        directories = set(os.path.dirname(path) for path in self.files) | set(watch)
+        self.listing = dict((directory, set(os.listdir(directory))) for directory in directories
+                            if os.path.isdir(directory))
+        self.discard()
+        for path in self.files:
+            if os.path.lexists(path):
+                saved = self._saved(path)
+                os.makedirs(os.path.dirname(saved), 0o700, exist_ok=True)
+                shutil.copy2(path, saved, follow_symlinks=False)
+
+    def _saved(self, path):
+        return os.path.join(self.aside, os.path.relpath(path, self.root))
+
+    def restore(self):
+        for directory, names in self.listing.items():
+            for name in set(os.listdir(directory)) - names:
+                path = os.path.join(directory, name)
+                if os.path.islink(path) or os.path.isfile(path):
+                    os.unlink(path)
+        for path in self.files:
+            if os.path.lexists(self._saved(path)):
+                if os.path.lexists(path):
+                    os.unlink(path)
+                os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+                shutil.copy2(self._saved(path), path, follow_symlinks=False)
+        self.discard()
+
+    def discard(self):
+        shutil.rmtree(self.aside, ignore_errors=True)
 
 
 def path_with(*directories):

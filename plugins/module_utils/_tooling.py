@@ -28,7 +28,7 @@ __metaclass__ = type
 import json
 import os
 
-from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _interpreter, _layer, _site
+from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _installers, _interpreter, _layer, _site
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._runner import network_fault, proxy_settings
 from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import overlay_record_files, overlay_relative
@@ -85,7 +85,9 @@ def pip_install(runner, python_argv, specs, index, what, retries, timeout, offli
         argv += index.args()
         env = dict(env or {}, **index.env())  # credentials by environment, never in argv
     argv += list(specs)
-    result = runner.run(argv, what=what, retries=retries, timeout=timeout, check=False, env=env)
+    # Again after a network failure, as pip's own output tells it (the installers' one classification).
+    result = runner.run(argv, what=what, retries=retries, timeout=timeout, check=False, env=env,
+                        retry_if=lambda failed: _installers.get("pip", None).transient(failed.output))
     if result.rc != 0:
         output = runner.mask(result.output[-3000:])
         raise AppenvError(network_fault(result.output) or "tool_install_failed", what=what, rc=result.rc,

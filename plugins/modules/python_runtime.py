@@ -73,7 +73,10 @@ options:
     type: str
   release:
     description:
-      - Release tag of the archives on O(mirror). Required with a mirror other than the default.
+      - Release tag of the archives on O(mirror); the version is then chosen among that release's C(SHA256SUMS).
+      - Without it, any mirror is taken to be a verbatim copy of python-build-standalone's releases; the release
+        table shipped with the collection decides the release, the file and its sha256, and the archive is read
+        from C(<mirror>/<release>/<archive>).
       - Which sha256 is trusted - for an archive the release table shipped with the collection lists, the table's
         (a mirror that lists another one in its C(SHA256SUMS) serves a different file and is refused); for any
         other archive of the release, the mirror's own C(SHA256SUMS) (then the mirror is trusted as much as the

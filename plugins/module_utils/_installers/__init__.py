@@ -34,6 +34,8 @@ INSTALLING = "Installing the app's dependencies"
 
 # The order failures are told apart in: a full disk or an index out of reach explains any later symptom.
 FAILURE_CODES = ("layer_no_space", "deps_index_unreachable", "deps_build_failed", "deps_not_found")
+# The failures another attempt may cure: the index or the network, briefly out of reach.
+TRANSIENT_CODES = ("deps_index_unreachable",)
 # Said by the system or by any program, whichever installer ran.
 COMMON_MARKERS = {
     "layer_no_space": ("No space left on device", "Disk quota exceeded"),
@@ -125,10 +127,16 @@ class Installer:
         """The install command for location at target, without the index options and requirements."""
         raise NotImplementedError
 
-    def install(self, runner, argv, cwd, env, timeout):
-        """Run the install; (argv as run, result, the output that explains a failure)."""
-        result = runner.run(argv, what=INSTALLING, cwd=cwd, env=env, timeout=timeout, check=False)
+    def install(self, runner, argv, cwd, env, timeout, retries=0):
+        """Run the install, again after a network failure (retries, with backoff); (argv as run, result,
+        the output that explains a failure)."""
+        result = runner.run(argv, what=INSTALLING, cwd=cwd, env=env, timeout=timeout, check=False,
+                            retries=retries, retry_if=lambda failed: self.transient(failed.output))
         return argv, result, result.output
+
+    def transient(self, output):
+        """Whether a failed install's output is a network failure worth another attempt (classify says so)."""
+        return self.classify(output) in TRANSIENT_CODES
 
     def classify(self, output):
         """The catalogue code for a failed install from what it printed (deps_install_failed: none known)."""

@@ -67,15 +67,29 @@ class Pip(_installers.Installer):
             return argv + ["--target", target]
         return argv + _LOCATION_ARGS[location]
 
-    def install(self, runner, argv, cwd, env, timeout):
+    def install(self, runner, argv, cwd, env, timeout, retries=0):
         # Not in the layer's work directory: on a full layer filesystem pip could not write its log and would
         # print a logging traceback instead.
         log_dir = _temp_dir()
+        log = log_dir and os.path.join(log_dir, "pip.log")
         try:
             if log_dir:
-                argv = argv + ["--log", os.path.join(log_dir, "pip.log")]
-            result = runner.run(argv, what=_installers.INSTALLING, cwd=cwd, env=env, timeout=timeout, check=False)
-            skipped = fetch_failures(_read(log_dir and os.path.join(log_dir, "pip.log"))) if result.rc else []
+                argv = argv + ["--log", log]
+
+            read, skipped = [0], []
+
+            def explained(failed=None):
+                # What the latest attempt logged (each attempt appends to the log).
+                text = _read(log)
+                if len(text) > read[0]:
+                    skipped[:] = fetch_failures(text[read[0]:])
+                    read[0] = len(text)
+                return "\n".join([failed.output if failed else ""] + skipped)
+
+            result = runner.run(argv, what=_installers.INSTALLING, cwd=cwd, env=env, timeout=timeout, check=False,
+                                retries=retries, retry_if=lambda failed: self.transient(explained(failed)))
+            explained()
+            skipped = skipped if result.rc else []
         finally:
             if log_dir:
                 shutil.rmtree(log_dir, ignore_errors=True)

@@ -1,6 +1,7 @@
 """app_dependencies' layer: durations (max_age), the one place the options become the layer spec."""
 
 import types
+import time
 
 import pytest
 
@@ -54,3 +55,17 @@ def test_a_change_of_installer_is_not_a_version_change():
     wanted.update(installer="uv", installer_version="0.13.9")
     assert _deps.installer_version_change(stored["inputs"], wanted) is None
     assert spec.compare(stored, wanted)[1]
+def aged_spec(max_age):
+    """A DepsLayerSpec holding only its max_age (refuse_cached reads nothing else)."""
+    spec = _deps.DepsLayerSpec.__new__(_deps.DepsLayerSpec)
+    spec.max_age_text, spec.max_age = max_age, _deps.parse_duration(max_age)
+    return spec
+
+
+def test_max_age_refuses_a_cache_entry_by_its_build_time():
+    now = time.time()
+    assert aged_spec("1h").refuse_cached({"built_at": int(now) - 60}) is None
+    refusal = aged_spec("1h").refuse_cached({"built_at": int(now) - 7200})
+    assert refusal.startswith("the layer cache's entry was built 2.0h ago, longer than max_age 1h")
+    assert aged_spec("1h").refuse_cached({}) is not None  # no build time: it cannot be shown young enough
+    assert aged_spec(None).refuse_cached({"built_at": 0}) is None

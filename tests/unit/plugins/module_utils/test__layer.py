@@ -257,3 +257,28 @@ def test_a_killed_runs_fingerprint_temp_is_removed_on_the_next_run_under_the_loc
     assert not leftover.exists()
     assert any(leftover.name in reason for reason in result.reasons)
     assert converge(ToyLayer(tmp_path / "layer", state_path=str(state))).reasons == []
+class AgingToy(ToyLayer):
+    """A toy layer that refuses cached entries built before a moment (as max_age does)."""
+
+    not_before = 0
+
+    def refuse_cached(self, record):
+        if record.get("built_at", 0) < self.not_before:
+            return "the cached toy is too old"
+        return None
+
+
+def test_a_refused_cache_entry_is_a_miss_with_its_reason(tmp_path):
+    from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
+
+    cache = DirectoryCache(str(tmp_path / "cache"))
+    assert converge(AgingToy(tmp_path / "host" / "layer"), cache=cache).action == "created"
+    _layer.remove_tree(str(tmp_path / "host"))  # a fresh host
+    fresh = AgingToy(tmp_path / "host" / "layer")
+    assert converge(fresh, cache=cache, check_mode=True).action == "restored"
+    fresh.not_before = cache.entries()[0]["built_at"] + 1
+    predicted = converge(fresh, cache=cache, check_mode=True)
+    result = converge(fresh, cache=cache)
+    assert (result.action, result.reasons) == (predicted.action, predicted.reasons)
+    assert result.action == "created" and result.reasons[-1] == "the cached toy is too old"
+    assert fresh.builds == 1

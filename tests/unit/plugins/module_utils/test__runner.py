@@ -146,3 +146,28 @@ def test_a_program_that_cannot_be_started_is_a_titled_error():
     with pytest.raises(AppenvError) as caught:
         CommandRunner().start(["/nonexistent/program"], what="Nothing")
     assert caught.value.code == "command_not_found"
+
+
+def flaky_program(tmp_path, failures, message):
+    """A real program that fails `failures` times printing message, then succeeds (argv; attempts counted)."""
+    counter = tmp_path / "attempts"
+    script = ("n=$(cat {c} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {c}; "
+              "if [ $n -le {f} ]; then echo '{m}' >&2; exit 1; fi").format(c=counter, f=failures, m=message)
+    return ["sh", "-c", script]
+
+
+def test_a_failure_retry_if_calls_transient_is_retried_with_backoff_even_unchecked(tmp_path):
+    sleeps = []
+    runner = CommandRunner(sleep=sleeps.append)
+    result = runner.run(flaky_program(tmp_path, 2, "Connection refused"), what="Installing", retries=3, check=False,
+                        retry_if=lambda failed: "Connection refused" in failed.output)
+    assert result.rc == 0 and sleeps == [1.0, 2.0]
+    assert [entry["attempt"] for entry in runner.history] == [1, 2, 3]
+
+
+def test_a_failure_retry_if_rejects_is_not_retried(tmp_path):
+    sleeps = []
+    runner = CommandRunner(sleep=sleeps.append)
+    result = runner.run(flaky_program(tmp_path, 2, "No matching distribution"), what="Installing", retries=3,
+                        check=False, retry_if=lambda failed: "Connection refused" in failed.output)
+    assert result.rc == 1 and sleeps == [] and len(runner.history) == 1

@@ -71,3 +71,20 @@ def test_a_free_threaded_runtime_names_its_paths_with_the_abi_flag(tmp_path):
     assert runtime.site_packages == str(tmp_path / "lib" / "python3.13t" / "site-packages")
     assert runtime.stdlib == str(tmp_path / "lib" / "python3.13t")
     assert runtime.user_site("/opt/deps") == "/opt/deps/lib/python3.13t/site-packages"
+
+
+def test_a_snapshot_puts_back_the_console_scripts_and_removes_new_ones(tmp_path):
+    root = tmp_path / "runtime"
+    site = root / "lib" / "python3.11" / "site-packages"
+    make_dist(site, "demo-tool", "1.0", ["demo_tool/__init__.py", "../../../bin/demo-tool"])
+    (root / "bin" / "demo-tool").write_text("#!/opt/python/bin/python3.11\nfrom demo_tool import main\n")
+    (root / "bin" / "python3.11").write_text("the interpreter")
+    assert _site.outside_files(str(site)) == [str(root / "bin" / "demo-tool")]
+
+    snapshot = _site.OutsideSnapshot(str(site), str(root), str(root / ".scripts"), watch=[str(root / "bin")])
+    (root / "bin" / "demo-tool").unlink()  # the old package uninstalled...
+    (root / "bin" / "demo-new").write_text("#!/bin/sh\n")  # ...a new one installed, then the install failed
+    snapshot.restore()
+    assert sorted(os.listdir(str(root / "bin"))) == ["demo-tool", "python3.11"]
+    assert (root / "bin" / "demo-tool").read_text().endswith("from demo_tool import main\n")
+    assert not (root / ".scripts").exists()

@@ -157,6 +157,23 @@ def test_a_failed_install_is_a_titled_error_without_the_password():
     assert "***" in error.fields["output"]
 
 
+def test_a_tool_install_is_retried_after_a_network_failure_not_after_others(tmp_path):
+    from tests.unit.plugins.module_utils.test__runner import flaky_program
+
+    index = _index.IndexOptions("https://pypi.mirror.invalid/simple")
+    sleeps = []
+    runner = CommandRunner(sleep=sleeps.append)
+    flaky = flaky_program(tmp_path, 2, "ERROR: Could not install packages: Max retries exceeded with url: /simple/")
+    assert _tooling.pip_install(runner, flaky, [], index, "Installing uv", retries=3, timeout=60).rc == 0
+    assert sleeps == [1.0, 2.0] and len(runner.history) == 3
+    runner = CommandRunner(sleep=sleeps.append)
+    (tmp_path / "x").mkdir()
+    with pytest.raises(AppenvError):
+        _tooling.pip_install(runner, flaky_program(tmp_path / "x", 1, "ERROR: No matching distribution found"),
+                             [], index, "Installing uv", retries=3, timeout=60)
+    assert len(runner.history) == 1
+
+
 # -- the packaging tools ----------------------------------------------------------------------------
 
 def test_packaging_tools_live_in_the_runtime_and_skip_unpinned_ones(runtime):

@@ -6,6 +6,7 @@ import pytest
 
 from ansible_collections.appenv.python.plugins.module_utils import _installers
 from ansible_collections.appenv.python.plugins.module_utils._errors import CATALOGUE, AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 
 
 def touch(root, *names):
@@ -128,3 +129,34 @@ def test_groups_and_extras_the_files_cannot_honour_are_refused(name, mode, group
         _installers.refuse_unsupported_options(installer, mode, groups, extras)
     assert caught.value.code == "bad_argument" and caught.value.title == "Invalid value for %s" % refused
     assert "not supported" in caught.value.cause
+# What each installer's installing program prints when the index is briefly out of reach.
+NETWORK_MESSAGES = {
+    "pip": "WARNING: Retrying after connection broken by 'NewConnectionError: Failed to establish a new connection'",
+    "poetry": "ERROR: Could not install packages due to an OSError: Max retries exceeded with url: /simple/a/",
+    "pipenv": "ERROR: 503 Server Error: Service Unavailable for url: http://127.0.0.1/simple/a/",
+    "uv": "error: Failed to fetch: `http://127.0.0.1/simple/a/` HTTP status server error (503 Service Unavailable)",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_installers.INSTALLERS))
+def test_every_installer_retries_its_install_after_a_network_failure(tmp_path, name):
+    from tests.unit.plugins.module_utils.test__runner import flaky_program
+
+    installer = _installers.get(_installers.INSTALLERS[name].installs_with, str(tmp_path / "tools"))
+    sleeps = []
+    runner = CommandRunner(sleep=sleeps.append)
+    _argv, result, _output = installer.install(runner, flaky_program(tmp_path, 2, NETWORK_MESSAGES[name]),
+                                               str(tmp_path), {}, 60, retries=3)
+    assert result.rc == 0 and sleeps == [1.0, 2.0] and len(runner.history) == 3
+
+
+@pytest.mark.parametrize("name", sorted(_installers.INSTALLERS))
+def test_no_installer_retries_a_failure_that_is_not_the_network(tmp_path, name):
+    from tests.unit.plugins.module_utils.test__runner import flaky_program
+
+    installer = _installers.get(_installers.INSTALLERS[name].installs_with, str(tmp_path / "tools"))
+    runner = CommandRunner(sleep=lambda seconds: None)
+    _argv, result, output = installer.install(runner, flaky_program(tmp_path, 2, "No matching distribution found"),
+                                              str(tmp_path), {}, 60, retries=3)
+    assert result.rc == 1 and len(runner.history) == 1
+    assert installer.classify(output) != "deps_index_unreachable"
