@@ -269,7 +269,7 @@ class AgingToy(ToyLayer):
 
 
 def test_a_refused_cache_entry_is_a_miss_with_its_reason(tmp_path):
-    from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
+    from tests.unit.plugins.module_utils.signed_caches import DirectoryCache  # entries signed, as caches must be
 
     cache = DirectoryCache(str(tmp_path / "cache"))
     assert converge(AgingToy(tmp_path / "host" / "layer"), cache=cache).action == "created"
