@@ -17,7 +17,7 @@ import uuid
 import pytest
 
 from tests.integration import harness
-from tests.integration.conftest import SYNTHETIC, _start_host
+from tests.integration.hosts import SYNTHETIC, start_host
 from tests.integration.plugins.modules.test_app_dependencies import (
     APP, LOCK_COMMANDS, MATRIX, project_files, run_app, write_files)
 from tests.testbed import package_index as package_index_mod, proxy as proxy_mod, runtimes
@@ -52,7 +52,7 @@ def https_index(index_server, network):
 @pytest.fixture(scope="module")
 def company_host(amd64_image, network):
     """One bookworm container on the machine's network for the whole file, with the company CA in a file."""
-    host = _start_host(amd64_image, "x86_64", network="host")
+    host = start_host(amd64_image, "x86_64", network="host")
     _copy_ca(host, network.ca_pem)
     yield host
     host.container.remove()

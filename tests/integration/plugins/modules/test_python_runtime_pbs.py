@@ -17,7 +17,7 @@ import uuid
 import pytest
 
 from tests.integration import harness
-from tests.integration.conftest import DEFAULT_DEST, Host, install_deps, install_tooling
+from tests.integration.hosts import DEFAULT_DEST, Host, install_deps, install_tooling
 from tests.integration.harness import error_of
 from tests.testbed import docker_host, mirror as mirror_mod, pbs_faithful, runtimes
 

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tests.integration import harness
-from tests.integration.conftest import DEFAULT_DEST
+from tests.integration.hosts import DEFAULT_DEST
 from tests.testbed import runtimes
 
 pytestmark = pytest.mark.integration
