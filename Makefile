@@ -57,7 +57,7 @@ compat: venv
 
 # The fault suite, then docs/reliability.md from its record (a failed scenario is published as failed).
 reliability: testbed
-	-$(PY) -m pytest -m faults tests/integration/faults $(PYTEST_ARGS)
+	-$(PY) -m pytest -m faults tests/integration/faults tests/integration/security $(PYTEST_ARGS)
 	$(PY) docs/build.py --reliability-run tests/output/reliability.json
 
 test: testbed

@@ -211,10 +211,14 @@ def index_server(tmp_path_factory):
 def package_index(index_server, request):
     """A fresh PEP 503 index on 127.0.0.1 for one test: tool wheels for x86_64 (and aarch64 for arm64 tests)
     plus the synthetic demo packages; `publish()`/`remove()` change it while it is served."""
+    return make_package_index(index_server, ["aarch64"] if "arm64" in request.keywords else ["x86_64"])
+
+
+def make_package_index(index_server, arches):
+    """A fresh index on the index server (for a fixture of any scope): tool wheels for arches, the demo packages."""
     root, base_url = index_server
     name = uuid.uuid4().hex[:10]
     index = package_index_mod.PackageIndex(root / name)
-    arches = ["aarch64"] if "arm64" in request.keywords else ["x86_64"]
     for arch in arches:
         index.add(package_index_mod.ensure_tool_wheels(arch))
     for pkg, version, requires, options in SYNTHETIC:
