@@ -35,6 +35,7 @@ import time
 
 from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _layer, _requirements, _site
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._runner import network_fault, proxy_settings
 from ansible_collections.appenv.python.plugins.module_utils._tooling import make_venv
 
 INSTALLERS = ("pip", "uv", "poetry", "pipenv")
@@ -111,6 +112,9 @@ def choose_installer(project_dir, installer, requirements):
 
 
 def classify_failure(output):
+    network = network_fault(output)  # a private CA or a proxy: their own titled errors
+    if network:
+        return network
     for markers, code in ((_NO_SPACE, "layer_no_space"), (_UNREACHABLE, "deps_index_unreachable"),
                           (_BUILD, "deps_build_failed"), (_NOT_FOUND, "deps_not_found")):
         if any(marker in output for marker in markers):
@@ -418,7 +422,7 @@ class DepsLayerSpec(_layer.LayerSpec):
             output = runner.mask(full[-3000:])
             raise AppenvError(classify_failure(full), installer=self.installer, dest=self.path,
                               command=runner.mask(" ".join(argv)), rc=result.rc, output=output,
-                              kind=self.kind, path=self.path, detail=output)
+                              kind=self.kind, path=self.path, detail=output, proxies=proxy_settings())
         if self.location == "target":
             self._write_pth(target)
         if self.params["pip_check"]:

@@ -13,6 +13,14 @@ backoff; a 404 or 403 is not. Credentials in the URL are sent as basic auth
 (only to the same origin, never on to a redirect elsewhere) and never shown:
 errors and results carry the redacted URL.
 
+Every request goes through ``ansible.module_utils.urls`` (the convention of
+Ansible collections): proxies from http_proxy/https_proxy/no_proxy, certificates
+checked against the system store and SSL_CERT_FILE/SSL_CERT_DIR (or the bundle
+named by REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE/PIP_CERT), credentials from NETRC or
+~/.netrc when the URL has none. Redirects are followed here, one hop at a time,
+so credentials stay on their origin. A certificate no CA signed and a failing
+proxy are their own titled errors (network_tls_untrusted, network_proxy_failed).
+
 ``request(url, method)`` is one plain request with the same credentials,
 opener and masking, for small bodies (a layer cache's metadata and listings)
 and uploads streamed from a file (``PUT``).
@@ -42,14 +50,19 @@ try:
 except ImportError:  # pragma: no cover - a Python built without ssl: https is refused by urllib itself
     ssl = None
 
+from ansible.module_utils.urls import Request, SSLValidationError, make_context
+
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-from ansible_collections.appenv.python.plugins.module_utils._runner import redact_url
+from ansible_collections.appenv.python.plugins.module_utils._runner import (
+    network_env, network_fault, proxy_settings, redact_url)
 from ansible_collections.appenv.python.plugins.module_utils._version import COLLECTION_VERSION
 
 USER_AGENT = "appenv.python/%s (+python-urllib)" % COLLECTION_VERSION
 SCHEMES = ("http", "https", "file")
 RETRY_STATUS = frozenset([408, 429, 500, 502, 503, 504]) | frozenset(range(505, 600))
 MAX_RETRY_AFTER = 60.0
+MAX_REDIRECTS = 10
+_REDIRECTS = (301, 302, 303, 307, 308)
 _CHUNK = 1 << 20
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
@@ -124,29 +137,37 @@ def _origin(url):
     return (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port)
 
 
-class _RedirectHandler(urllib_request.HTTPRedirectHandler):
-    """Follows redirects, but sends the credentials on only to the same scheme, host and port."""
+def _ca_path():
+    """A CA bundle named for requests, curl or pip when OpenSSL's own SSL_CERT_FILE/SSL_CERT_DIR is not set.
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        new = urllib_request.HTTPRedirectHandler.redirect_request(self, req, fp, code, msg, headers, newurl)
-        if new is not None:
-            auth = req.unredirected_hdrs.get("Authorization")
-            if auth and _origin(req.full_url) == _origin(new.full_url):
-                new.add_unredirected_header("Authorization", auth)
-        return new
+    None: the system store plus SSL_CERT_FILE/SSL_CERT_DIR (OpenSSL reads them itself).
+    """
+    settings = network_env()
+    if settings.get("SSL_CERT_FILE") or settings.get("SSL_CERT_DIR"):
+        return None
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT"):
+        if settings.get(name) and os.path.isfile(settings[name]):
+            return settings[name]
+    return None
 
 
-def _opener():
-    # Only http(s): no ftp://, file:// or data: behind a redirect. Proxy settings from the
-    # environment (http_proxy, https_proxy, no_proxy) are honoured, as every HTTP client does.
-    handlers = [urllib_request.ProxyHandler(), urllib_request.HTTPHandler(), urllib_request.HTTPDefaultErrorHandler(),
-                _RedirectHandler(), urllib_request.HTTPErrorProcessor(), urllib_request.UnknownHandler()]
-    if ssl is not None and hasattr(urllib_request, "HTTPSHandler"):
-        handlers.append(urllib_request.HTTPSHandler())
-    opener = urllib_request.OpenerDirector()
-    for handler in handlers:
-        opener.add_handler(handler)
-    return opener
+_CONTEXTS = {}
+
+
+def _context():
+    """The TLS context for every request of this process, built once (loading the CA store takes ~0.1 s)."""
+    ca_path = _ca_path()
+    key = (ca_path, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    if key not in _CONTEXTS:
+        _CONTEXTS[key] = make_context(cafile=ca_path)
+    return _CONTEXTS[key]
+
+
+def _proxied(target):
+    """True when the environment sends target through a proxy (no_proxy considered)."""
+    if target.scheme not in ("http", "https"):
+        return False
+    return bool(urllib_request.getproxies().get(target.scheme)) and not urllib_request.proxy_bypass(target.host)
 
 
 def _describe(exc, timeout):
@@ -174,6 +195,8 @@ def _retry_after(headers):
 
 
 def _is_cert_error(exc):
+    if isinstance(exc, SSLValidationError):
+        return True
     reason = getattr(exc, "reason", exc)
     cert_error = getattr(ssl, "SSLCertVerificationError", None) if ssl is not None else None
     return cert_error is not None and isinstance(reason, cert_error)
@@ -185,14 +208,33 @@ def _open_part(part):
 
 
 def _open(target, timeout, method="GET", body=None, headers=None, user_agent=None):
-    """Send one request for target (credentials as basic auth, on this origin only); the response."""
-    all_headers = {"User-Agent": user_agent or USER_AGENT, "Accept-Encoding": "identity"}
-    all_headers.update(headers or {})
-    request = urllib_request.Request(target.clean, data=body, headers=all_headers, method=method)
+    """Send a request for target through ansible.module_utils.urls; the response.
+
+    Credentials from the URL go as basic auth to its origin only: redirects (GET and HEAD) are followed here,
+    hop by hop, and a hop to another origin is sent without them (netrc may still name some for that host).
+    """
     auth = target.authorization()
-    if auth:
-        request.add_unredirected_header("Authorization", auth)
-    return _opener().open(request, timeout=timeout)
+    url = target.clean
+    for hop in range(MAX_REDIRECTS + 1):
+        send = {"Accept-Encoding": "identity"}
+        send.update(headers or {})
+        same_origin = auth is not None and _origin(url) == _origin(target.clean)
+        if same_origin:
+            send["Authorization"] = auth
+        try:
+            return Request().open(
+                method, url, data=body, headers=send, timeout=timeout, http_agent=user_agent or USER_AGENT,
+                use_proxy=True, validate_certs=True, context=_context(), follow_redirects="none",
+                decompress=False, force_basic_auth=False, use_netrc=not same_origin,
+                unredirected_headers=["Authorization"])
+        except urllib_error.HTTPError as exc:
+            if exc.code not in _REDIRECTS or method not in ("GET", "HEAD") or hop == MAX_REDIRECTS:
+                raise
+            url = exc.geturl()  # the absolute Location the server answered
+            exc.close()
+            if urlsplit(url).scheme.lower() not in ("http", "https"):
+                raise _Fatal("a redirect to %s is not followed (http and https only)" % redact_url(url))
+    raise _Fatal("more than %d redirects" % MAX_REDIRECTS)  # pragma: no cover - the loop raises first
 
 
 def _fetch_http(target, part, user_agent, timeout):
@@ -206,7 +248,7 @@ def _fetch_http(target, part, user_agent, timeout):
         if status in RETRY_STATUS:
             raise _Retryable(text.strip(), retry_after=_retry_after(headers))
         raise _Fatal(text.strip())
-    except (urllib_error.URLError, http_client.HTTPException, OSError) as exc:
+    except (urllib_error.URLError, http_client.HTTPException, OSError, SSLValidationError) as exc:
         if _is_cert_error(exc):
             raise _Fatal("the server's TLS certificate is not trusted: %s" % _describe(exc, timeout))
         if isinstance(exc, urllib_error.URLError) and "unknown url type" in str(exc.reason):
@@ -273,8 +315,10 @@ def request(url, method="GET", upload=None, data=None, content_type=None, timeou
             status, reason = exc.code, exc.reason
             exc.close()
             raise RequestFailed(target.mask(("HTTP %d %s" % (status, reason or "")).strip()), status=status)
-        except (urllib_error.URLError, http_client.HTTPException, OSError) as exc:
+        except (urllib_error.URLError, http_client.HTTPException, OSError, SSLValidationError) as exc:
             raise RequestFailed(target.mask(_describe(exc, timeout)))
+        except _Fatal as exc:
+            raise RequestFailed(target.mask(exc))
         with response:
             try:
                 body = response.read(max_bytes + 1) if method != "HEAD" else b""
@@ -324,6 +368,18 @@ def _unlink(path):
         pass
 
 
+def _failure(target, attempts, exc):
+    """The titled error for a download that failed: a private CA or a proxy, else download_failed."""
+    error = target.mask(exc)
+    settings = network_env()
+    if not _proxied(target):
+        settings = dict((name, value) for name, value in settings.items() if not name.lower().endswith("_proxy"))
+    code = network_fault(error, settings) or "download_failed"
+    return AppenvError(code, url=target.shown, attempts=attempts, error=error,
+                       detail="%s (after %d attempt(s)): %s" % (target.shown, attempts, error),
+                       proxies=proxy_settings(settings))
+
+
 def download(url, dest_path, sha256, retries=4, backoff=1.0, timeout=60, user_agent=None, sleep=time.sleep):
     """Fetch url to dest_path if, and only if, its content has the given sha256.
 
@@ -356,15 +412,14 @@ def download(url, dest_path, sha256, retries=4, backoff=1.0, timeout=60, user_ag
             except _Retryable as exc:
                 _unlink(part)
                 if attempts > retries:
-                    raise AppenvError("download_failed", url=target.shown, attempts=attempts,
-                                      error=target.mask(exc))
+                    raise _failure(target, attempts, exc)
                 delay = backoff * (2 ** (attempts - 1))
                 if exc.retry_after is not None:
                     delay = max(delay, exc.retry_after)
                 sleep(delay)
                 continue
             except _Fatal as exc:
-                raise AppenvError("download_failed", url=target.shown, attempts=attempts, error=target.mask(exc))
+                raise _failure(target, attempts, exc)
             break
         if actual != expected:
             raise AppenvError("checksum_mismatch", url=target.shown, expected=expected, actual=actual)

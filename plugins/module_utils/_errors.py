@@ -107,6 +107,35 @@ CATALOGUE = {
             "Nothing partial was kept: the next run downloads the file afresh.",
         ),
     ),
+    # --- company networks (docs/guides/company-networks.md) ---------------------------------------
+    "network_tls_untrusted": ErrorSpec(
+        "The server's TLS certificate is not trusted (a private CA?)",
+        "The certificate presented was not signed by a CA this host trusts. On a company network this is "
+        "a TLS-inspecting proxy or an internal index or mirror with its own CA:\n{detail}",
+        FAULT_NETWORK,
+        (
+            "Give the task the CA bundle with Ansible's environment keyword, set to SSL_CERT_FILE: "
+            "/path/on/the/host/ca.pem (SSL_CERT_DIR for a directory of certificates). pip, uv (then run with "
+            "the system certificates), poetry, pipenv and appenv.python's own downloads all use it.",
+            "Or add the CA to the host's system store (update-ca-certificates) and pass SSL_CERT_FILE="
+            "/etc/ssl/certs/ca-certificates.crt, so installers that bring their own roots use it too.",
+            "Do not turn certificate checks off: the proxy's CA is what makes the connection trustworthy.",
+            "Nothing was changed: the previous layer is still in place.",
+        ),
+    ),
+    "network_proxy_failed": ErrorSpec(
+        "The connection through the proxy failed",
+        "The index or mirror could not be reached through the proxy ({proxies}):\n{detail}",
+        FAULT_NETWORK,
+        (
+            "Check the proxy address and port given with Ansible's environment keyword, set to https_proxy "
+            "and http_proxy: http://proxy:3128 (try curl -fsSI through it from the host).",
+            "Hosts that must not go through the proxy (an internal index, 127.0.0.1) belong in no_proxy.",
+            "If the proxy needs credentials, put them in the proxy URL (http://user:pass@proxy:3128); they are "
+            "never shown.",
+            "Nothing was changed: the previous layer is still in place.",
+        ),
+    ),
     "checksum_mismatch": ErrorSpec(
         "Archive sha256 does not match",
         "{url} has sha256 {actual}, but {expected} was expected. Nothing from it was used.",
@@ -283,6 +312,26 @@ CATALOGUE = {
         (
             "Check the mirror: the file at that name is not what its name says.",
             "Refresh the release table (scripts/refresh_python_releases.py) if the table is wrong.",
+        ),
+    ),
+    "compiler_not_found": ErrorSpec(
+        "The compiler named for C extensions is not on the host",
+        "The task asks for the compiler {compiler}, but {where}. The runtime's build settings would name a "
+        "program that cannot run, so every sdist with a C extension would fail to build.",
+        FAULT_HOST,
+        (
+            "Install the compiler on the host first (Debian: apt-get install gcc) and run again.",
+            "Name a compiler that exists on the host in the compiler option (a program on {path}, or an absolute path).",
+            "Leave compiler unset: the runtime then names the host's cc and c++.",
+        ),
+    ),
+    "runtime_settings_unreadable": ErrorSpec(
+        "The runtime's build settings cannot be rewritten to this host",
+        "{path} in the archive {archive} is not what CPython writes: {detail}",
+        FAULT_NETWORK,
+        (
+            "Use an install_only or install_only_stripped archive of python-build-standalone, or one built the same way.",
+            "Check the mirror: the archive may have been altered after it was built.",
         ),
     ),
     # --- bytecode ------------------------------------------------------------------

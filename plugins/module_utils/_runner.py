@@ -4,7 +4,8 @@
 """The one way appenv.python starts a program on the target.
 
 No shell, an environment cleared to what the step needs (so PYTHONHOME,
-PYTHONPATH, PIP_*, VIRTUAL_ENV… on the host cannot hijack an install), retries
+PYTHONPATH, PIP_*, VIRTUAL_ENV… on the host cannot hijack an install) except
+the network settings of NETWORK_ENV (proxies, CA bundles, netrc), retries
 with backoff for network steps, secrets masked everywhere, and a history of
 every command for the module result (shown with -v).
 """
@@ -21,6 +22,45 @@ import time
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# The network settings every installer and download keeps, read from the module process's environment
+# (where the task's ``environment:`` keyword puts them). Everything else is cleared. The one list of them;
+# docs/guides/company-networks.md explains it to users.
+NETWORK_ENV = (
+    # Proxies, in both spellings: curl, pip (requests), uv (reqwest) and urllib read the lower case, some
+    # tools only the upper case. no_proxy keeps the loopback and internal indexes off the proxy.
+    "http_proxy", "https_proxy", "no_proxy", "all_proxy",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+    # A private CA (a TLS-inspecting proxy, an internal index): OpenSSL and uv's native TLS read
+    # SSL_CERT_FILE/SSL_CERT_DIR, requests (poetry, pipenv, pip without truststore) REQUESTS_CA_BUNDLE,
+    # pip PIP_CERT, curl and tools built on it CURL_CA_BUNDLE.
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE",
+    # Credentials for an index kept out of URLs and logs (pip, uv and urllib read ~/.netrc or NETRC).
+    "NETRC",
+)
+# Not kept, on purpose: PIP_INDEX_URL / UV_INDEX_URL / PIP_EXTRA_INDEX_URL (the index is a task option,
+# index_url, part of the fingerprint; an index from the host's environment would change what is installed
+# without the layer knowing), PIP_CLIENT_CERT and other installer settings (the same reason).
+_CA_SETTINGS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE")
+
+
+def network_env(environ=None):
+    """The NETWORK_ENV settings of environ (os.environ by default), as a dict, empty values dropped.
+
+    When a CA is configured, uv runs with the system's certificates (UV_SYSTEM_CERTS=1, and UV_NATIVE_TLS=1
+    for uv releases before that name): it then trusts the system store and SSL_CERT_FILE / SSL_CERT_DIR
+    instead of its built-in roots, so a private CA works for uv as it does for pip. SSL_CERT_FILE is also
+    pip's PIP_CERT unless that is set: pip before 24.2 trusts its own bundle, not SSL_CERT_FILE.
+    """
+    environ = os.environ if environ is None else environ
+    found = {name: environ[name] for name in NETWORK_ENV if environ.get(name)}
+    if any(name in found for name in _CA_SETTINGS):
+        found["UV_SYSTEM_CERTS"] = found["UV_NATIVE_TLS"] = "1"
+    if "SSL_CERT_FILE" in found and "PIP_CERT" not in found:
+        found["PIP_CERT"] = found["SSL_CERT_FILE"]
+    return found
+
+
 _OUTPUT_TAIL = 4000
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
 
@@ -30,6 +70,44 @@ def redact_url(text):
     if not text:
         return text
     return _URL_USERINFO.sub(lambda match: match.group("scheme") + "***@", text)
+
+
+# What installers and urllib print when TLS verification fails (pip/requests/urllib: OpenSSL's words;
+# uv: rustls's) or when a proxy refuses or cannot be reached.
+_TLS_MARKERS = ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "invalid peer certificate",
+                "UnknownIssuer", "unable to get local issuer certificate", "self-signed certificate",
+                "self signed certificate", "SSLCertVerificationError")
+_PROXY_MARKERS = ("ProxyError", "Cannot connect to proxy", "Tunnel connection failed", "proxy error",
+                  "Unable to connect to proxy")
+_UNREACHABLE_MARKERS = ("Connection refused", "Failed to establish a new connection", "error sending request",
+                        "Name or service not known", "Temporary failure in name resolution", "timed out",
+                        "Network is unreachable")
+
+
+def network_fault(text, settings=None):
+    """The catalogue code for a network failure described by text, or None.
+
+    network_tls_untrusted: a certificate no configured CA signed. network_proxy_failed: the proxy said so, or
+    the index/mirror was unreachable while a proxy is configured (settings: network_env() by default).
+    """
+    text = text or ""
+    if any(marker in text for marker in _TLS_MARKERS):
+        return "network_tls_untrusted"
+    if any(marker in text for marker in _PROXY_MARKERS):
+        return "network_proxy_failed"
+    settings = network_env() if settings is None else settings
+    proxied = any(name.lower().endswith("_proxy") and name.lower() != "no_proxy" for name in settings)
+    if proxied and any(marker in text for marker in _UNREACHABLE_MARKERS):
+        return "network_proxy_failed"
+    return None
+
+
+def proxy_settings(settings=None):
+    """The proxy variables in effect, as text for an error message (credentials masked)."""
+    settings = network_env() if settings is None else settings
+    shown = ["%s=%s" % (name, redact_url(value)) for name, value in sorted(settings.items())
+             if name.lower().endswith("_proxy")]
+    return ", ".join(shown) or "none"
 
 
 def find_program(name, path=SAFE_PATH):
@@ -64,6 +142,7 @@ class CommandRunner:
     def __init__(self, env=None, secrets=(), sleep=time.sleep):
         home = os.environ.get("HOME") or "/root"
         self.base_env = {"PATH": SAFE_PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": home}
+        self.base_env.update(network_env())
         # SOURCE_DATE_EPOCH is an input the user set on purpose (reproducible pycs).
         if os.environ.get("SOURCE_DATE_EPOCH"):
             self.base_env["SOURCE_DATE_EPOCH"] = os.environ["SOURCE_DATE_EPOCH"]

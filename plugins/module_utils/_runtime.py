@@ -22,6 +22,7 @@ import re
 import shutil
 
 from ansible_collections.appenv.python.plugins.module_utils import _archive, _bytecode, _download, _host, _layer, _manifest
+from ansible_collections.appenv.python.plugins.module_utils import _sysconfig
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
@@ -54,10 +55,11 @@ class RuntimeLayerSpec(_layer.LayerSpec):
         "archive_sha256": "Runtime archive sha256",
         "archive": "Runtime archive",
         "stdlib_bytecode": "Stdlib bytecode",
+        "compiler": "Compiler named in the runtime's build settings",
     }
 
     def __init__(self, dest, version, arch, sha256, archive_name, url=None, src=None,
-                 compile_bytecode=True, workers=0, retries=3, timeout=900):
+                 compile_bytecode=True, workers=0, retries=3, timeout=900, compiler=None):
         self.minor = minor_of(version)
         self.url = url
         self.src = src
@@ -65,6 +67,7 @@ class RuntimeLayerSpec(_layer.LayerSpec):
         self.retries = retries
         self.timeout = timeout
         self.compile_bytecode = compile_bytecode
+        self.compilers = _sysconfig.host_compilers(compiler)
         wanted = {
             "python_version": version,
             "arch": arch,
@@ -73,6 +76,7 @@ class RuntimeLayerSpec(_layer.LayerSpec):
             "archive": archive_name,
             "archive_sha256": sha256.lower(),
             "stdlib_bytecode": "unchecked-hash" if compile_bytecode else "as shipped",
+            "compiler": self.compilers["cc"],
         }
         super(RuntimeLayerSpec, self).__init__(dest, wanted)
 
@@ -115,8 +119,11 @@ class RuntimeLayerSpec(_layer.LayerSpec):
         for name in os.listdir(top):
             os.rename(os.path.join(top, name), os.path.join(target, name))
         shutil.rmtree(work)
+        # Before the stdlib is compiled: a rewritten _sysconfigdata must not keep the archive's bytecode.
+        settings = _sysconfig.rewrite_runtime(target, self.path, self.minor, self.compilers, self.wanted["archive"])
 
         probe = self._probe(target, runner)
+        probe["build_settings"] = settings
         if self.compile_bytecode:
             stdlib = os.path.join(target, self.stdlib_dir)
             _bytecode.delete_pycs([stdlib])
@@ -168,6 +175,7 @@ def runtime_result(spec, layer_result, diff=False):
         "dest": spec.path,
         "interpreter": spec.python(),
         "bin_dir": os.path.join(spec.path, "bin"),
+        "build_settings": facts.get("build_settings"),
         "site_packages": os.path.join(spec.path, facts["purelib_rel"]) if facts.get("purelib_rel")
         else os.path.join(spec.path, spec.stdlib_dir, "site-packages"),
     })

@@ -82,6 +82,16 @@ options:
     description: Processes compiling bytecode; C(0) means one per core.
     type: int
     default: 0
+  compiler:
+    description:
+      - The C compiler the runtime's build settings name (C(CC), C(LDSHARED), C(LINKCC)...), so that sdists with
+        C extensions build on this host. An archive built elsewhere names its build machine's compiler
+        (C(clang)) and install prefix (C(/install)); both are rewritten to this host after extraction.
+      - Unset, the host's C(cc) and C(c++) are named, whether or not they are installed yet. Set, it must be a
+        program on the host's C(PATH) or an absolute path, and the C++ compiler is derived from it
+        (C(gcc-12) gives C(g++-12), C(clang) gives C(clang++)).
+      - Part of the fingerprint - a change rebuilds the runtime.
+    type: str
   resolution:
     description: Internal, set by the action plugin - how the version was chosen (shown in the result).
     type: dict
@@ -159,6 +169,15 @@ site_packages:
   description: The runtime's own site-packages.
   returned: success
   type: str
+build_settings:
+  description:
+    - What was rewritten in the runtime's build settings - the archive's build prefix and compiler, the prefix and
+      compilers named now, whether the C compiler exists on the host (C(compiler_path)), the files rewritten.
+  returned: success
+  type: dict
+  sample: {"build_prefix": ["/install"], "compiler_was": "clang", "compiler": "cc", "cxx": "c++",
+           "compiler_path": "/usr/bin/cc", "prefix": "/opt/appenv/python",
+           "files": ["lib/python3.12/_sysconfigdata__linux_x86_64-linux-gnu.py"]}
 fingerprint:
   description: Host-independent key of the layer's inputs.
   returned: success
@@ -215,7 +234,8 @@ def _spec(module):
     return RuntimeLayerSpec(
         params["dest"], params["version"], arch, params["sha256"], source.rstrip("/").rsplit("/", 1)[-1],
         url=params["url"], src=params["src"], compile_bytecode=params["compile_bytecode"],
-        workers=params["bytecode_workers"], retries=params["retries"], timeout=params["timeout"])
+        workers=params["bytecode_workers"], retries=params["retries"], timeout=params["timeout"],
+        compiler=params["compiler"])
 
 
 def main():
@@ -234,6 +254,7 @@ def main():
             arch=dict(type="str", choices=["x86_64", "aarch64"]),
             compile_bytecode=dict(type="bool", default=True),
             bytecode_workers=dict(type="int", default=0),
+            compiler=dict(type="str"),
             resolution=dict(type="dict"),
             candidates=dict(type="dict"),
             decide_only=dict(type="bool", default=False),

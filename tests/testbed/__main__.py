@@ -9,7 +9,7 @@ import argparse
 import sys
 import time
 
-from . import docker_host, runtimes
+from . import docker_host, pbs_faithful, runtimes
 from .paths import cache_dir
 
 
@@ -41,6 +41,7 @@ def prepare(arm64=False, trixie=False):
             continue
         archives.append(_step(timings, "runtime %s %s" % (version, arch), runtimes.ensure_runtime_archive,
                               version, arch))
+    archives += pbs_faithful.prepare(lambda *item: _step(timings, *item), arm64)
     total = time.monotonic() - t0
     print("\ncache: %s" % cache_dir())
     for path in archives:

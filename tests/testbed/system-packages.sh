@@ -5,7 +5,7 @@
 # and the ShellCheck linter for ansible-test sanity.
 set -euo pipefail
 want=(docker.io debootstrap qemu-user-static binfmt-support packer
-      iproute2 openssh-server openssh-client sshpass nginx-light curl ca-certificates
+      iproute2 openssh-server openssh-client sshpass nginx-light curl ca-certificates tinyproxy
       build-essential pkg-config dpkg-dev patchelf shellcheck
       libssl-dev zlib1g-dev libffi-dev libbz2-dev liblzma-dev libsqlite3-dev libreadline-dev
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross)

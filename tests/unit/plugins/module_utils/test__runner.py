@@ -4,10 +4,17 @@
 import pytest
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner, redact_url
+from ansible_collections.appenv.python.plugins.module_utils._runner import (
+    NETWORK_ENV, CommandRunner, network_env, network_fault, proxy_settings, redact_url)
+
+
+def _no_network_settings(monkeypatch):
+    for name in NETWORK_ENV:
+        monkeypatch.delenv(name, raising=False)
 
 
 def test_environment_is_cleared_but_for_what_the_step_needs(monkeypatch):
+    _no_network_settings(monkeypatch)
     for hijack in ("PYTHONHOME", "PYTHONPATH", "PIP_INDEX_URL", "VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV"):
         monkeypatch.setenv(hijack, "/evil")
     runner = CommandRunner(env={"APPENV_WANTED": "yes"})
@@ -15,6 +22,56 @@ def test_environment_is_cleared_but_for_what_the_step_needs(monkeypatch):
     names = {line.split("=", 1)[0] for line in result.stdout.splitlines()}
     assert names <= {"PATH", "LANG", "LC_ALL", "HOME", "APPENV_WANTED", "SOURCE_DATE_EPOCH"}
     assert "APPENV_WANTED" in names
+
+
+def test_network_settings_pass_to_every_command_and_nothing_else(monkeypatch):
+    _no_network_settings(monkeypatch)
+    monkeypatch.setenv("https_proxy", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("SSL_CERT_FILE", "/etc/company-ca.pem")
+    monkeypatch.setenv("PIP_INDEX_URL", "http://elsewhere.invalid/simple")
+    monkeypatch.setenv("UV_INDEX_URL", "http://elsewhere.invalid/simple")
+    result = CommandRunner().run(["env"], what="Listing the environment")
+    found = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    assert found["https_proxy"] == "http://proxy.invalid:3128"
+    assert found["NO_PROXY"] == "127.0.0.1"
+    assert found["SSL_CERT_FILE"] == "/etc/company-ca.pem"
+    assert found["UV_SYSTEM_CERTS"] == found["UV_NATIVE_TLS"] == "1"  # uv trusts the CA with system certs
+    assert found["PIP_CERT"] == "/etc/company-ca.pem"  # pip before 24.2 reads only its own setting
+    assert "PIP_INDEX_URL" not in found and "UV_INDEX_URL" not in found
+
+
+def test_uv_keeps_its_own_roots_when_no_ca_is_configured():
+    assert network_env({"http_proxy": "http://p:3128", "SSL_CERT_FILE": ""}) == {"http_proxy": "http://p:3128"}
+    assert network_env({"PIP_CERT": "/ca.pem"}) == {"PIP_CERT": "/ca.pem", "UV_SYSTEM_CERTS": "1",
+                                                    "UV_NATIVE_TLS": "1"}
+    assert network_env({"SSL_CERT_FILE": "/a.pem", "PIP_CERT": "/b.pem"})["PIP_CERT"] == "/b.pem"
+    assert network_env({"HOME": "/root", "PYTHONPATH": "/evil"}) == {}
+
+
+@pytest.mark.parametrize("text, settings, code", [
+    # pip (urllib3 / truststore) and uv (rustls) on a TLS-inspecting network without the CA
+    ("WARNING: Retrying ... SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate "
+     "verify failed: unable to get local issuer certificate (_ssl.c:1006)'))", {}, "network_tls_untrusted"),
+    ("error: Request failed after 3 retries\n  Caused by: invalid peer certificate: UnknownIssuer", {},
+     "network_tls_untrusted"),
+    ("ProxyError('Unable to connect to proxy', NewConnectionError(...Connection refused))", {},
+     "network_proxy_failed"),
+    ("OSError: Tunnel connection failed: 403 Filtered", {}, "network_proxy_failed"),
+    # unreachable: the proxy is the suspect only when one is configured
+    ("error sending request for url (https://127.0.0.1:9/simple/x/)", {"https_proxy": "http://p:3128"},
+     "network_proxy_failed"),
+    ("error sending request for url (https://127.0.0.1:9/simple/x/)", {"no_proxy": "*"}, None),
+    ("No matching distribution found for demo-alpha", {"https_proxy": "http://p:3128"}, None),
+])
+def test_network_failures_are_told_apart(text, settings, code):
+    assert network_fault(text, settings) == code
+
+
+def test_proxy_settings_are_shown_without_credentials():
+    shown = proxy_settings({"https_proxy": "http://u:secret@p:3128", "SSL_CERT_FILE": "/ca.pem"})
+    assert shown == "https_proxy=http://***@p:3128"
+    assert proxy_settings({}) == "none"
 
 
 def test_arguments_are_never_given_to_a_shell(tmp_path):
