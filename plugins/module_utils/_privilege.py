@@ -140,17 +140,32 @@ def check_tree(tree, what):
         check_chain(tree, what)
 
 
-def unsafe_directory(path):
-    """As root: why root must not write in the directory path (a phrase), or None. lstat only."""
+def inside(path, trees):
+    """Whether path is one of trees or below one."""
+    return any(path == tree or path.startswith(tree.rstrip("/") + "/") for tree in trees)
+
+
+def check_pyc_dir(tree, directory, checked):
+    """Before pycs are written in directory/__pycache__ (directory inside tree): the __pycache__ is no link
+    (tree_symlink); as root, neither it nor a directory from tree down to it is another user's or writable by
+    others (unsafe_path). checked: a dict of the directories already looked at (lstat once per run)."""
+    pycache = os.path.join(directory, "__pycache__")
+    if os.path.islink(pycache):
+        raise AppenvError("tree_symlink", path=pycache, target=os.readlink(pycache), tree=tree)
     if not running_as_root():
-        return None
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return None
-    if stat.S_ISLNK(info.st_mode):
-        return "a symbolic link"
-    return unsafe_reason(info)
+        return
+    what = "write bytecode in %s" % pycache
+    current = pycache if os.path.isdir(pycache) else directory
+    while True:
+        if current not in checked:
+            info = os.lstat(current)
+            checked[current] = (info, "a symbolic link" if stat.S_ISLNK(info.st_mode) else unsafe_reason(info))
+        info, why = checked[current]
+        if why:
+            refuse(current, info, why, what)
+        if len(current) <= len(tree.rstrip("/")) or current == "/":
+            return
+        current = os.path.dirname(current)
 
 
 def make_private_dir(path):
