@@ -408,4 +408,6 @@ def run_pyc_compile(params, runner, check_mode=False, diff=False, cache=None):
     facts = layer.facts if layer.action != _layer_base.ACTION_KEPT else {}
     result.update(compiled=facts.get("compiled", 0), removed=facts.get("removed", 0),
                   compile_errors=facts.get("failed", []), sources=len(spec.listing))
+    if spec.warnings:
+        result["warnings"] = result.get("warnings", []) + spec.warnings
     return result

@@ -130,14 +130,15 @@ def test_app_role_end_to_end_as_the_app_user(host, image):
     assert stat(host, "/var/lib/appenv/pyc") == "root 700"
 
 
-def test_pth_in_the_app_users_venv_never_runs_as_root(host, image):
+def test_pth_in_the_app_users_venv_never_runs_as_root(host, image, index):
     """The app user drops a .pth into its venv's site-packages that creates a marker file when Python starts;
-    then the app's code changes (a deploy) and the role recompiles it, and pyc_compile is asked straight to
-    compile the root-owned code as root with the app user's venv python.
+    then the app's code changes (a deploy) and the role recompiles it, and, asked straight as root,
+    pyc_compile is to compile the root-owned code with the app user's venv python and app_dependencies to
+    install into that venv.
 
     Expected: the role recompiles the code as root with the runtime's interpreter (the .pth never runs as root:
-    no root marker); the straight request is refused before any process starts with a titled error naming
-    the venv path and its owner; the .pth does run for the app user itself (the trap is live); the next run
+    no root marker); both straight requests are refused before any process starts with a titled error naming
+    the venv and its owner; the .pth does run for the app user itself (the trap is live); the next run
     converges and the one after changes nothing.
     """
     variables = image[0]
@@ -154,6 +155,11 @@ def test_pth_in_the_app_users_venv_never_runs_as_root(host, image):
         error = error_of(result)
         assert error["code"] == "unsafe_path", error
         assert "demo" in error["cause"] and VENV in error["cause"], error
+        assert result.get("commands") == [], result.get("commands")
+        result = harness.run_task(host, "appenv.python.app_dependencies", {
+            "project_dir": CODE, "location": "venv", "dest": VENV, "installer": "uv", "index_url": index.simple_url})
+        error = error_of(result)
+        assert error["code"] == "unsafe_path" and "demo" in error["cause"] and VENV in error["cause"], error
         assert result.get("commands") == [], result.get("commands")
         assert not exists(host, "/tmp/pth-ran-as-0"), "the app user's .pth ran as root"
         host.exec([VENV + "/bin/python", "-c", "pass"], user="demo")
