@@ -381,8 +381,11 @@ class PycLayerSpec(_layer_base.LayerSpec):
         return self._compile(runner, sorted(self.listing))
 
     def update(self, stored, runner):
+        """The changed sources, and those whose pycs went missing (a __pycache__ removed with the change)."""
         old = stored.get("facts", {}).get("listing", {})
-        return self._compile(runner, sorted(path for path, stat in self.listing.items() if old.get(path) != stat))
+        return self._compile(runner, sorted(
+            path for path, stat in self.listing.items() if old.get(path) != stat or
+            not all(os.path.exists(pyc) for pyc in pyc_paths(path, self.cache_tag, self.levels))))
 
 
 def reproducible_env(epoch):

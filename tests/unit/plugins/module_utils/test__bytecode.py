@@ -185,3 +185,15 @@ def test_the_state_dir_is_private(tmp_path):
     tree = make_tree(tmp_path / "app")
     converge(spec(tree, tmp_path / "state" / "pyc"))
     assert os.stat(str(tmp_path / "state" / "pyc")).st_mode & 0o777 == 0o700
+
+
+def test_an_update_also_compiles_unchanged_sources_whose_pycs_are_gone(tmp_path):
+    """A __pycache__ removed along with a change: the update leaves no pyc missing, so the next run keeps."""
+    tree = make_tree(tmp_path / "app")
+    converge(spec(tree, tmp_path / "state"))
+    shutil.rmtree(str(tree / "pkg" / "__pycache__"))
+    (tree / "pkg" / "mod.py").write_text("def f():\n    return 3\n")
+    result, _runner = converge(spec(tree, tmp_path / "state"))
+    assert result.action == "updated" and result.facts["compiled"] == 2
+    assert pyc(tree, "pkg/__init__.py").exists()
+    assert converge(spec(tree, tmp_path / "state"))[0].action == "kept"
