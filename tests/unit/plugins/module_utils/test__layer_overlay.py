@@ -356,15 +356,19 @@ def test_the_journal_and_the_moved_aside_files_live_beside_the_fingerprint(tmp_p
     assert not [path for path in root.rglob("*") if ".appenv-overlay-" in str(path)]
 
 
-def test_a_journal_planted_in_the_tree_is_never_read(tmp_path):
-    """Where earlier releases kept it: whoever can write the tree could plant one naming paths through a link."""
+def linked_outside(tmp_path, link):
+    """A root whose `link` points at a directory outside it holding a file `victim`; the toy overlay's spec."""
     root = fresh_root(tmp_path)
-    state = tmp_path / "state.json"
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "victim").write_text("keep\n")
-    os.symlink(str(outside), str(root / "link"))
-    spec = ToyOverlay(root, "1", state)
+    os.symlink(str(outside), str(root / link))
+    return root, outside, ToyOverlay(root, "1", tmp_path / "state.json")
+
+
+def test_a_journal_planted_in_the_tree_is_never_read(tmp_path):
+    """Where earlier releases kept it: whoever can write the tree could plant one naming paths through a link."""
+    root, outside, spec = linked_outside(tmp_path, "link")
     tag = _layer_overlay._overlay_dirs(spec)[2].rsplit("-", 1)[-1]
     planted = root / (".appenv-overlay-" + tag)
     (planted / "link").mkdir(parents=True)
@@ -376,13 +380,7 @@ def test_a_journal_planted_in_the_tree_is_never_read(tmp_path):
 
 def test_recovery_skips_journal_paths_through_a_link(tmp_path):
     """A journal naming a path through a link inside the layer (however it got there) is not followed."""
-    root = fresh_root(tmp_path)
-    state = tmp_path / "state.json"
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "victim").write_text("keep\n")
-    os.symlink(str(outside), str(root / "site" / "link"))
-    spec = ToyOverlay(root, "1", state)
+    root, outside, spec = linked_outside(tmp_path, "site/link")
     _root, _staging, aside = _layer_overlay._overlay_dirs(spec)
     os.makedirs(os.path.join(aside, "site", "link"))
     with open(os.path.join(aside, "site", "link", "planted"), "w") as handle:
