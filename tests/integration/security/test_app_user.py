@@ -16,7 +16,7 @@ import json
 import pytest
 
 from tests.integration import harness
-from tests.integration.conftest import _start_host, make_package_index
+from tests.integration.hosts import make_package_index, start_host
 from tests.integration.harness import error_of
 from tests.integration.roles.test_roles import APP_FILES, changed_tasks, converge, image_vars
 from tests.testbed import runtimes
@@ -38,14 +38,14 @@ BECOME_APP_USER = {"ansible_become_flags": "-s /bin/sh"}  # its login shell is n
 
 @pytest.fixture(scope="module")
 def host(amd64_image):
-    host = _start_host(amd64_image, "x86_64", network="host")
+    host = start_host(amd64_image, "x86_64", network="host")
     yield host
     host.container.remove()
 
 
 @pytest.fixture(scope="module")
 def index(index_server):
-    return make_package_index(index_server, ["x86_64"])
+    return make_package_index(*index_server, ["x86_64"])
 
 
 @pytest.fixture(scope="module")
