@@ -71,8 +71,7 @@ def _walk_sources(trees, exclude=(), checked=None):
             sources = [path for path in sources if not any(pattern.search(path) for pattern in patterns)]
             if sources and checked is not None:
                 _privilege.check_pyc_dir(tree, directory, checked)
-            for path in sources:
-                yield path
+            yield from sources
 
 
 def list_tree(trees, exclude=(), warnings=None):
