@@ -140,7 +140,7 @@ def reliability(record):
              "that drives real `ansible-playbook` runs against real Debian containers and checks three things: a",
              "titled error with cause and fix (or success where recovery is expected), that the previous",
              "environment still works, and that the next normal run recovers to a correct state.", "",
-             "Generated from the record of the run of %s (`docs/reliability.json`): %s." % (
+             "Generated from %s (`docs/reliability.json`): %s." % (
                  _run_dates(record), ", ".join("%d %s" % (counts[key], key) for key in sorted(counts))), ""]
     if not record.get("complete"):
         lines += ["**This record is of a partial run**: %s." % "; ".join(record.get("incomplete_because", [])), ""]
@@ -180,8 +180,9 @@ def take_reliability_run(path, allow_partial=False):
 
 def _run_dates(record):
     dates = sorted(set(suite.get("finished_at", record["finished_at"]) for suite in record["suites"]))
-    return record["finished_at"] if len(dates) <= 1 else "%s (each suite's below)" % " to ".join(
-        [dates[0], dates[-1]])
+    if len(dates) <= 1:
+        return "the record of the run of %s" % record["finished_at"]
+    return "the records of the runs from %s to %s (each suite's run is dated below)" % (dates[0], dates[-1])
 
 
 def merge_reliability_run(path, into=RELIABILITY_RECORD):
