@@ -150,22 +150,31 @@ def check_pyc_dir(tree, directory, checked):
     (tree_symlink); as root, neither it nor a directory from tree down to it is another user's or writable by
     others (unsafe_path). checked: a dict of the directories already looked at (lstat once per run)."""
     pycache = os.path.join(directory, "__pycache__")
-    if os.path.islink(pycache):
+    try:
+        info = os.lstat(pycache)
+    except OSError:
+        info = None
+    if info is not None and stat.S_ISLNK(info.st_mode):
         raise AppenvError("tree_symlink", path=pycache, target=os.readlink(pycache), tree=tree)
     if not running_as_root():
         return
     what = "write bytecode in %s" % pycache
-    current = pycache if os.path.isdir(pycache) else directory
-    while True:
-        if current not in checked:
-            info = os.lstat(current)
-            checked[current] = (info, "a symbolic link" if stat.S_ISLNK(info.st_mode) else unsafe_reason(info))
-        info, why = checked[current]
+    if info is not None and stat.S_ISDIR(info.st_mode):
+        why = unsafe_reason(info)
         if why:
-            refuse(current, info, why, what)
-        if len(current) <= len(tree.rstrip("/")) or current == "/":
-            return
+            refuse(pycache, info, why, what)
+    # From directory up to the tree; a directory checked before had its own way up checked then (os.walk is
+    # top-down), so the climb stops there.
+    current = directory
+    while current not in checked:
+        info = os.lstat(current)
+        checked[current] = (info, "a symbolic link" if stat.S_ISLNK(info.st_mode) else unsafe_reason(info))
+        if checked[current][1] or len(current) <= len(tree.rstrip("/")) or current == "/":
+            break
         current = os.path.dirname(current)
+    info, why = checked[current]
+    if why:
+        refuse(current, info, why, what)
 
 
 def make_private_dir(path):
