@@ -16,7 +16,7 @@ import json
 import pytest
 
 from tests.integration import harness
-from tests.integration.hosts import make_package_index, start_host
+from tests.integration.hosts import make_package_index, running_host
 from tests.integration.harness import error_of
 from tests.integration.roles.test_roles import APP_FILES, changed_tasks, converge, image_vars
 from tests.testbed import runtimes
@@ -38,9 +38,8 @@ BECOME_APP_USER = {"ansible_become_flags": "-s /bin/sh"}  # its login shell is n
 
 @pytest.fixture(scope="module")
 def host(amd64_image):
-    host = start_host(amd64_image, "x86_64", network="host")
-    yield host
-    host.container.remove()
+    with running_host(amd64_image, "x86_64") as host:
+        yield host
 
 
 @pytest.fixture(scope="module")
