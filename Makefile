@@ -65,7 +65,7 @@ compat: venv
 
 # The fault suite, then docs/reliability.md from its record (a failed scenario is published as failed).
 reliability: testbed
-	-$(PY) -m pytest -m faults tests/integration/faults $(PYTEST_ARGS)
+	-$(PY) -m pytest -m faults tests/integration/faults tests/integration/security $(PYTEST_ARGS)
 	$(PY) docs/build.py --reliability-run tests/output/reliability.json
 
 # Unit tests first (seconds: a broken unit fails the run before the test bed is built), then the test bed, then the

@@ -5,7 +5,8 @@ antsibull-docs into a Sphinx site (.build/docs-site/html), built without warning
 
 `make docs` runs it; tests/test_docs.py fails when the committed pages are out of date.
 `python docs/build.py --reliability-run tests/output/reliability.json` (`make reliability`) first takes the
-record a run of the fault suite wrote into docs/reliability.json; it refuses a partial run.
+record a run of the fault suite wrote into docs/reliability.json; it refuses a partial run. With `--merge`, the run
+of some suite files (each run whole) replaces only their rows.
 """
 
 import argparse
@@ -134,16 +135,19 @@ def reliability(record):
     lines = ["# Reliability", "",
              "What appenv.python does when things go wrong on a real host: a run killed half-way, a package index",
              "that fails, a full or read-only disk, two runs at once, a user without rights, a hostile environment,",
-             "many runs in a row. Each row below is a test of the fault suite (`tests/integration/faults`, marker",
-             "`faults`) that drives real `ansible-playbook` runs against real Debian containers and checks three",
-             "things: a titled error with cause and fix (or success where recovery is expected), that the previous",
+             "many runs in a row, an app user that tries to become root. Each row below is a test of the fault suite",
+             "(`tests/integration/faults` and the hostile-user suite `tests/integration/security`, marker `faults`)",
+             "that drives real `ansible-playbook` runs against real Debian containers and checks three things: a",
+             "titled error with cause and fix (or success where recovery is expected), that the previous",
              "environment still works, and that the next normal run recovers to a correct state.", "",
-             "Generated from the record of the run of %s (`docs/reliability.json`): %s." % (
-                 record["finished_at"], ", ".join("%d %s" % (counts[key], key) for key in sorted(counts))), ""]
+             "Generated from %s (`docs/reliability.json`): %s." % (
+                 _run_dates(record), ", ".join("%d %s" % (counts[key], key) for key in sorted(counts))), ""]
     if not record.get("complete"):
         lines += ["**This record is of a partial run**: %s." % "; ".join(record.get("incomplete_because", [])), ""]
     for suite in record["suites"]:
-        lines += ["## %s" % suite["title"].rstrip("."), "", "`%s`" % suite["file"], "",
+        ran = " (run of %s)" % suite["finished_at"] if suite.get("finished_at", record["finished_at"]) != \
+            record["finished_at"] else ""
+        lines += ["## %s" % suite["title"].rstrip("."), "", "`%s`%s" % (suite["file"], ran), "",
                   "| scenario | expected outcome | result |", "|---|---|---|"]
         lines += ["| %s | %s | %s |" % (_cell(row["scenario"]), _cell(row["expected"]), _result(row))
                   for row in rows if row["file"] == suite["file"]]
@@ -154,8 +158,10 @@ def reliability(record):
               "with `Expected:` the expected outcome (see `tests/integration/faults/reliability.py`). A run of the",
               "fault suite writes its record to `tests/output/reliability.json`; a complete run becomes this page:",
               "", "```sh", "make reliability", "# that is:",
-              ".venv/bin/python -m pytest -m faults tests/integration/faults",
+              ".venv/bin/python -m pytest -m faults tests/integration/faults tests/integration/security",
               ".venv/bin/python docs/build.py --reliability-run tests/output/reliability.json", "```", "",
+              "A run of some of the suite files only (all of their tests) replaces those files' rows and keeps the",
+              "others' from their own run, each suite dated: `docs/build.py --reliability-run JSON --merge`.", "",
               "`make docs` (and `tests/test_docs.py`, which checks the page is up to date) renders it from the",
               "committed `docs/reliability.json` alone, without running the fault suite.", ""]
     return "\n".join(lines)
@@ -170,6 +176,42 @@ def take_reliability_run(path, allow_partial=False):
                          % (path, "; ".join(record["incomplete_because"])))
     RELIABILITY_RECORD.write_text(json.dumps(record, indent=1) + "\n")
     print("took", path, "into", RELIABILITY_RECORD.relative_to(REPO))
+
+
+def _run_dates(record):
+    dates = sorted(set(suite.get("finished_at", record["finished_at"]) for suite in record["suites"]))
+    if len(dates) <= 1:
+        return "the record of the run of %s" % record["finished_at"]
+    return "the records of the runs from %s to %s (each suite's run is dated below)" % (dates[0], dates[-1])
+
+
+def merge_reliability_run(path, into=RELIABILITY_RECORD):
+    """Take the record of a run of some suite files into docs/reliability.json: their rows replace those files'
+    rows; the other suites keep theirs, dated by their own run. Each file the run collected must have run whole."""
+    run = json.loads(Path(path).read_text())
+    reliability(run)
+    old = json.loads(Path(into).read_text())
+    ran = set(suite["file"] for suite in run["suites"])
+    kept = [suite for suite in old["suites"] if suite["file"] not in ran]
+    not_collected = set()
+    for why in run["incomplete_because"]:
+        if not why.startswith("not collected: "):
+            raise SystemExit("%s cannot be merged: %s" % (path, why))
+        not_collected.update(why[len("not collected: "):].split(", "))
+    missing = sorted(not_collected - set(suite["file"] for suite in kept))
+    if missing:
+        raise SystemExit("%s cannot be merged: no run at all of %s" % (path, ", ".join(missing)))
+    suites = [dict(suite, finished_at=suite.get("finished_at", old["finished_at"])) for suite in kept]
+    suites += [dict(suite, finished_at=run["finished_at"]) for suite in run["suites"]]
+    suites.sort(key=lambda suite: suite["file"])
+    order = [suite["file"] for suite in suites]
+    rows = [row for row in old["rows"] if row["file"] not in ran] + run["rows"]
+    record = dict(old, finished_at=max(suite["finished_at"] for suite in suites), suites=suites,
+                  rows=sorted(rows, key=lambda row: order.index(row["file"])),
+                  complete=old["complete"], incomplete_because=old["incomplete_because"])
+    Path(into).write_text(json.dumps(record, indent=1) + "\n")
+    print("merged", path, "into", into)
+    return record
 
 
 def pages():
@@ -286,13 +328,17 @@ def main(argv=None):
     parser.add_argument("--reliability-run", metavar="JSON",
                         help="first take this record of a fault-suite run into docs/reliability.json")
     parser.add_argument("--partial", action="store_true", help="accept the record of a partial run")
+    parser.add_argument("--merge", action="store_true",
+                        help="merge the run (whole suite files) into the committed record instead of replacing it")
     parser.add_argument("--site", action="store_true",
                         help="build the docs site with antsibull-docs and Sphinx into %s" % SITE.relative_to(REPO))
     options = parser.parse_args(argv)
     if options.site:
         print("built", (site() / "index.html").relative_to(REPO))
         return
-    if options.reliability_run:
+    if options.reliability_run and options.merge:
+        merge_reliability_run(options.reliability_run)
+    elif options.reliability_run:
         take_reliability_run(options.reliability_run, options.partial)
     for rel, text in pages().items():
         path = DOCS / rel

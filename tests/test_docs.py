@@ -48,16 +48,25 @@ def test_reliability_page_comes_from_a_complete_run():
 
 
 def _fault_tests():
-    for path in sorted(reliability_record.FAULTS_DIR.glob("test_*.py")):
-        for node in ast.parse(path.read_text()).body:
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
-                yield "%s::%s" % (path.name, node.name), ast.get_docstring(node)
+    for directory in reliability_record.SUITE_DIRS:
+        for path in sorted(directory.glob("test_*.py")):
+            for node in ast.parse(path.read_text()).body:
+                if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
+                    yield "%s/%s::%s" % (directory.name, path.name, node.name), ast.get_docstring(node)
 
 
 @pytest.mark.parametrize("name, doc", list(_fault_tests()), ids=[name for name, _doc in _fault_tests()])
 def test_every_fault_scenario_describes_itself(name, doc):
     scenario, expected = reliability_record.describe(doc)
     assert scenario and expected
+
+
+def test_every_fault_scenario_has_a_row():
+    """A scenario added to the fault suite is on docs/reliability.md (make reliability, or a --merge of its file)."""
+    record = json.loads(docs_build.RELIABILITY_RECORD.read_text())
+    rows = set(row["id"].split("[")[0] for row in record["rows"])
+    for name, _doc in _fault_tests():
+        assert "tests/integration/" + name in rows, name
 
 
 def test_scenario_descriptions_follow_the_convention():
@@ -89,6 +98,30 @@ def test_a_record_renders_every_row_and_flags_a_partial_run():
     assert "partial run" in page and "1 failed, 1 passed" in page
     with pytest.raises(ValueError):
         docs_build.reliability({"format": "something else"})
+
+
+def test_a_run_of_one_suite_file_merges_into_the_record(tmp_path):
+    def row(file, name, result="passed"):
+        return {"id": "%s::%s" % (file, name), "file": file, "scenario": name, "expected": "fine", "result": result,
+                "seconds": 1.0}
+
+    faults, security = "tests/integration/faults/test_x.py", "tests/integration/security/test_y.py"
+    old = {"format": "appenv.python/reliability", "format_version": 1, "finished_at": "2026-01-01 00:00 UTC",
+           "complete": True, "incomplete_because": [], "suites": [{"file": faults, "title": "X."}],
+           "rows": [row(faults, "a")]}
+    run = dict(old, finished_at="2026-02-01 00:00 UTC", complete=False,
+               incomplete_because=["not collected: " + faults], suites=[{"file": security, "title": "Y."}],
+               rows=[row(security, "b")])
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    merged = docs_build.merge_reliability_run(tmp_path / "run.json", into=tmp_path / "old.json")
+    assert merged["complete"] and [r["id"] for r in merged["rows"]] == [faults + "::a", security + "::b"]
+    page = docs_build.reliability(merged)
+    assert "`%s` (run of 2026-01-01 00:00 UTC)" % faults in page and "| b | fine | passed (1 s) |" in page
+    for why in (["1 fault test(s) did not run"], ["not collected: tests/integration/faults/test_z.py"]):
+        (tmp_path / "run.json").write_text(json.dumps(dict(run, incomplete_because=why)))
+        with pytest.raises(SystemExit):
+            docs_build.merge_reliability_run(tmp_path / "run.json", into=tmp_path / "old.json")
 
 
 # The docs site (docs/build.py --site, make docs): antsibull-docs renders the module and role docs, Sphinx builds

@@ -19,6 +19,7 @@ import os
 import re
 
 from ansible_collections.appenv.python.plugins.module_utils import _interpreter, _layer as _layer_base
+from ansible_collections.appenv.python.plugins.module_utils import _privilege
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import digest, read_runtime_fingerprint
 from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import overlay_relative
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
@@ -59,22 +60,34 @@ print(json.dumps({"compiled": len(files) - len(failed), "failed": failed, "cache
 """
 
 
-def _walk_sources(trees, exclude=()):
+def _walk_sources(trees, exclude=(), checked=None):
+    """Every .py source under trees. checked: a dict, to check each directory a pyc would be written in
+    (_privilege.check_pyc_dir: no linked __pycache__; as root, no directory another user can write)."""
     patterns = [re.compile(pattern) for pattern in exclude]
     for tree in trees:
         for directory, dirnames, filenames in os.walk(tree):
             dirnames[:] = sorted(name for name in dirnames if name != "__pycache__")
-            for name in sorted(filenames):
-                if name.endswith(".py"):
-                    path = os.path.join(directory, name)
-                    if not any(pattern.search(path) for pattern in patterns):
-                        yield path
+            sources = [os.path.join(directory, name) for name in sorted(filenames) if name.endswith(".py")]
+            sources = [path for path in sources if not any(pattern.search(path) for pattern in patterns)]
+            if sources and checked is not None:
+                _privilege.check_pyc_dir(tree, directory, checked)
+            yield from sources
 
 
-def list_tree(trees, exclude=()):
-    """{path: [size, mtime_ns]} of every .py source under trees (in-process)."""
+def list_tree(trees, exclude=(), warnings=None):
+    """{path: [size, mtime_ns]} of every .py source under trees (in-process), each directory checked.
+
+    As root, a source that links outside the trees is skipped (a warning in warnings): its pyc would copy a
+    file only root may read into a tree others may read.
+    """
     listing = {}
-    for path in _walk_sources(trees, exclude):
+    root = _privilege.running_as_root()
+    for path in _walk_sources(trees, exclude, checked={}):
+        if root and os.path.islink(path) and not _privilege.inside(os.path.realpath(path), trees):
+            if warnings is not None:
+                warnings.append("%s links outside the trees (to %s): not compiled as root" % (
+                    path, os.path.realpath(path)))
+            continue
         info = os.stat(path)
         listing[path] = [info.st_size, info.st_mtime_ns]
     return listing
@@ -277,11 +290,16 @@ class PycLayerSpec(_layer_base.LayerSpec):
         self.exclude = list(exclude)
         self.remove_orphans_enabled = remove_orphans
         self.env = env
+        self.warnings = []
         for tree in self.trees:
             if not os.path.isdir(tree):
                 raise AppenvError("bad_argument", option="paths", module="pyc_compile",
                                   detail="%s is not a directory on the host" % tree)
-        self.listing = list_tree(self.trees, self.exclude)
+            # As root: never write into a tree, nor run an interpreter (its .pth files), another user can write.
+            _privilege.check_tree(tree, "compile the bytecode of %s" % tree)
+        _privilege.check_interpreter(interpreter)
+        _privilege.make_private_dir(state_dir)
+        self.listing = list_tree(self.trees, self.exclude, self.warnings)
         name = hashlib.sha256("\0".join(self.trees).encode("utf-8")).hexdigest()[:16]
         state_path = os.path.join(state_dir, name + ".json")
         self.identity = identity_of(interpreter, runner, _interpreter.recorded_identity(state_path))
@@ -400,8 +418,11 @@ class PycLayerSpec(_layer_base.LayerSpec):
         return self._compile(runner, sorted(self.listing))
 
     def update(self, stored, runner):
+        """The changed sources, and those whose pycs went missing (a __pycache__ removed with the change)."""
         old = stored.get("facts", {}).get("listing", {})
-        return self._compile(runner, sorted(path for path, stat in self.listing.items() if old.get(path) != stat))
+        return self._compile(runner, sorted(
+            path for path, stat in self.listing.items() if old.get(path) != stat or
+            not all(os.path.exists(pyc) for pyc in pyc_paths(path, self.cache_tag, self.levels))))
 
 
 def reproducible_env(epoch):
@@ -428,4 +449,6 @@ def run_pyc_compile(params, runner, check_mode=False, diff=False, cache=None):
     facts = layer.facts if layer.action != _layer_base.ACTION_KEPT else {}
     result.update(compiled=facts.get("compiled", 0), removed=facts.get("removed", 0),
                   compile_errors=facts.get("failed", []), sources=len(spec.listing))
+    if spec.warnings:
+        result["warnings"] = result.get("warnings", []) + spec.warnings
     return result

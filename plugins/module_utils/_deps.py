@@ -35,6 +35,7 @@ import time
 
 from ansible_collections.appenv.python.plugins.module_utils import (
     _bytecode, _installers, _interpreter, _layer, _requirements, _requires_python, _site)
+from ansible_collections.appenv.python.plugins.module_utils import _privilege
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import FINGERPRINT_FILE
 from ansible_collections.appenv.python.plugins.module_utils._runner import proxy_settings
@@ -420,6 +421,11 @@ def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=Non
         _requires_python.refuse_excluded(params["project_dir"], spec.installer, runtime)
     if params["location"] == "system":
         cache = None
+    # As root: never install into, nor run (its .pth files) an interpreter or venv another user can write.
+    _privilege.check_tree(spec.path, "install the app's dependencies into %s" % spec.path)
+    for python in sorted(set([runtime.python, spec.python()])):
+        if os.path.lexists(python):
+            _privilege.check_interpreter(python)
     if params["decide_only"]:
         action, reasons, _stored = _layer.decide(spec)
         return {"changed": False, "action": action, "reasons": reasons, "key": _layer.make_record(spec, {})["key"]}

@@ -681,6 +681,32 @@ CATALOGUE = {
             "Run without layer_cache.controller_path for this host until it is rebuilt from a trusted image.",
         ),
     ),
+    # --- least privilege (docs/security.md) --------------------------------------
+    "unsafe_path": ErrorSpec(
+        "Root will not {what}: {path} can be written by another user",
+        "{path} is {why} (owner {owner}, mode {mode}). Running as root, appenv.python never executes an interpreter "
+        "or .pth file, nor writes into a tree, that a less-privileged user can write: that user could make root "
+        "run their code or write where they choose.",
+        FAULT_TASK,
+        (
+            "Run the task as the user who owns what it writes: become_user: {owner} (roles/app does this for "
+            "app-owned code with appenv_app_code_owner: app).",
+            "Or give the path to root and take group and others' write access away: chown root: {path}; "
+            "chmod go-w {path}. roles/app lays the code out that way by default (appenv_app_code_owner: root).",
+            "To compile root-owned code, use the runtime's own interpreter (python_runtime's interpreter), "
+            "not a venv another user owns: the pyc names depend only on the Python version.",
+        ),
+    ),
+    "tree_symlink": ErrorSpec(
+        "Refusing to write through the link {path}",
+        "{path} is a symbolic link to {target}, inside the tree {tree}: writing through it would put files where "
+        "the link points, outside the tree, where nothing checks them against a source.",
+        FAULT_APP,
+        (
+            "Remove the link (rm {path}); the next run makes a real directory in its place.",
+            "To keep bytecode elsewhere, set PYTHONPYCACHEPREFIX for the app instead of linking __pycache__.",
+        ),
+    ),
 }
 
 

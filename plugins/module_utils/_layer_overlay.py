@@ -10,7 +10,9 @@ an app's trees): the engine records their files (relative to
 restores them by moving the previous version's files aside, moving the new
 ones in, and dropping the moved-aside files only once the fingerprint is
 written. A journal kept with the moved-aside files lets a failure, or the next
-run after a kill, put the previous files back.
+run after a kill, put the previous files back. Journal, staging and moved-aside
+files live beside the fingerprint in the state directory, never in the tree, and
+no file is moved through a link inside the tree (docs/security.md).
 
 Also the file moves the engine's own roll-back shares (``remove_tree``).
 """
@@ -25,6 +27,7 @@ import json
 import os
 import shutil
 
+from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import (
     FINGERPRINT_FILE, read_fingerprint, record_key, write_fingerprint, write_json_atomic)
 from ansible_collections.appenv.python.plugins.module_utils._layer_cache_trust import restored_problems
@@ -72,11 +75,40 @@ def overlay_relative(root, paths):
 
 
 def _overlay_dirs(spec):
-    """(root, staging, aside) of an overlay; named after the fingerprint so two overlays in one root differ."""
+    """(root, staging, aside) of an overlay; named after the fingerprint so two overlays in one state dir differ.
+
+    Staging, the moved-aside files and the journal live beside the fingerprint, in the state directory of the
+    user running the step, never in the tree: another user who can write the tree could plant a journal there
+    (docs/security.md). Across file systems a move is a copy (see _move).
+    """
     root = os.path.abspath(spec.overlay_root())
+    state_dir = os.path.dirname(os.path.abspath(spec.state_path))
     tag = hashlib.sha256(spec.state_path.encode("utf-8")).hexdigest()[:12]
-    return (root, os.path.join(root, ".appenv-overlay-%s.new" % tag),
-            os.path.join(root, ".appenv-overlay-%s.old" % tag))
+    return (root, os.path.join(state_dir, ".appenv-overlay-%s.new" % tag),
+            os.path.join(state_dir, ".appenv-overlay-%s.old" % tag))
+
+
+def link_on_the_way(root, rel):
+    """The first directory between root and the file rel (relative to root) that is a symbolic link, or None.
+
+    lstat only: a file moved to or from root/rel must never go through a link out of the tree.
+    """
+    current = root
+    for part in rel.split("/")[:-1]:
+        current = os.path.join(current, part)
+        if os.path.islink(current):
+            return current
+        if not os.path.lexists(current):
+            return None
+    return None
+
+
+def refuse_links(root, rels):
+    """Raise tree_symlink for the first of rels whose way from root goes through a link."""
+    for rel in rels:
+        link = link_on_the_way(root, rel)
+        if link:
+            raise AppenvError("tree_symlink", path=link, target=os.readlink(link), tree=root)
 
 
 def _is_file(path):
@@ -99,9 +131,14 @@ def _move(source, dest):
 
 
 def _overlay_rollback(spec, root, aside, journal):
-    """Put the files a journal names back as they were before the swap started."""
-    existing = set(journal.get("existing") or [])
-    added = [rel for rel in journal.get("new") or [] if rel not in existing]
+    """Put the files a journal names back as they were before the swap started.
+
+    A path whose way from the root goes through a link is skipped, never followed: the list of those.
+    """
+    skipped = sorted(rel for rel in set(journal.get("existing") or []) | set(journal.get("new") or [])
+                     if link_on_the_way(root, rel))
+    existing = set(journal.get("existing") or []) - set(skipped)
+    added = [rel for rel in journal.get("new") or [] if rel not in existing and rel not in skipped]
     for rel in added:
         if os.path.lexists(os.path.join(root, rel)):
             remove_tree(os.path.join(root, rel))  # nothing was there: moved in by the swap
@@ -116,9 +153,12 @@ def _overlay_rollback(spec, root, aside, journal):
     if state and os.path.lexists(os.path.join(aside, _OVERLAY_STATE)):
         _move(os.path.join(aside, _OVERLAY_STATE), state)
     remove_tree(aside)
+    return skipped
 
 
 def _read_journal(aside):
+    if os.path.islink(aside) or not os.path.isdir(aside):
+        return None
     try:
         with open(os.path.join(aside, _OVERLAY_JOURNAL)) as handle:
             journal = json.load(handle)
@@ -144,8 +184,11 @@ def recover_overlay(spec):
             remove_tree(aside)
         else:
             journal["state_path"] = spec.state_path
-            _overlay_rollback(spec, root, aside, journal)
+            skipped = _overlay_rollback(spec, root, aside, journal)
             note = "a restore interrupted earlier left %s half-replaced; the previous files were put back" % root
+            if skipped:
+                note += (" (except %d path(s) of its journal that go through a symbolic link, which were not "
+                         "followed: %s)" % (len(skipped), ", ".join(skipped[:3])))
     if os.path.lexists(staging):
         remove_tree(staging)
     return note
@@ -179,6 +222,11 @@ def restore_overlay(spec, cache, key, stored, runner=None):
         cache.discard(key, "its archive does not hold the files its record lists")
         return None
     old = [rel for rel in spec.overlay_previous(stored, record) if overlay_path_ok(rel)]
+    try:
+        refuse_links(root, sorted(set(old) | set(new)))
+    except AppenvError:
+        remove_tree(staging)
+        raise
     news = set(new)
     journal = {"key": key, "new": new, "state_path": spec.state_path,
                "existing": sorted(rel for rel in set(old) | news if os.path.lexists(os.path.join(root, rel)))}

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.integration.hosts import RuntimeMirror, make_package_index, start_host
+from tests.integration.hosts import RuntimeMirror, make_package_index, running_host
 from tests.testbed import docker_host, mirror as mirror_mod, webdav
 
 
@@ -31,16 +31,14 @@ def arm64_image(docker_ready):
 
 @pytest.fixture
 def amd64_host(amd64_image):
-    host = start_host(amd64_image, "x86_64", network="host")
-    yield host
-    host.container.remove()
+    with running_host(amd64_image, "x86_64") as host:
+        yield host
 
 
 @pytest.fixture
 def arm64_host(arm64_image):
-    host = start_host(arm64_image, "aarch64", network="host")
-    yield host
-    host.container.remove()
+    with running_host(arm64_image, "aarch64") as host:
+        yield host
 
 
 @pytest.fixture(scope="session")

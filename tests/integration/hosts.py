@@ -6,6 +6,7 @@ the dependencies). tests/integration/conftest.py wraps them in fixtures; bench/ 
 directly.
 """
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -93,6 +94,16 @@ def start_host(image, arch, **kwargs):
     container = docker_host.Container.start(image, name="appenv-test-%d-%s-%s" % (os.getpid(), arch, uuid.uuid4().hex[:8]),
                                             **kwargs)
     return Host(container, arch)
+
+
+@contextlib.contextmanager
+def running_host(image, arch):
+    """A host on the host network for the with block (a fixture of any scope yields it); removed after."""
+    host = start_host(image, arch, network="host")
+    try:
+        yield host
+    finally:
+        host.container.remove()
 
 
 class RuntimeMirror:

@@ -1,14 +1,17 @@
 """The record of a fault-suite run, from which docs/reliability.md is generated.
 
 Every test of the ``faults`` marker is one row: a scenario, its expected outcome and the result of the run.
+The fault suite is every test file of ``SUITE_DIRS``: the fault injection (tests/integration/faults) and the
+hostile-user suite (tests/integration/security).
 Both texts come from the test's docstring, so a scenario is described where it is checked:
 
 * the first paragraph is the scenario; ``{name}`` in it stands for the value of the test parameter ``name``
   (one row per parameter set);
 * the paragraph starting with ``Expected:`` is the expected outcome.
 
-The faults conftest feeds a ``Recorder`` with pytest's collection and reports and writes ``RUN_PATH``
-(tests/output/reliability.json) at the end of the session. ``python docs/build.py --reliability-run
+The conftest of each suite directory registers ``RecordingPlugin`` once (``register``): it feeds a ``Recorder``
+with pytest's collection and reports and writes ``RUN_PATH`` (tests/output/reliability.json) at the end of the
+session. ``python docs/build.py --reliability-run
 tests/output/reliability.json`` takes a complete run into docs/reliability.json, the committed record, and
 writes docs/reliability.md from it.
 """
@@ -19,11 +22,14 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.collection_path import REPO_ROOT
 
 FORMAT = "appenv.python/reliability"
 FORMAT_VERSION = 1
 FAULTS_DIR = Path(__file__).resolve().parent
+SUITE_DIRS = (FAULTS_DIR, FAULTS_DIR.parent / "security")
 RUN_PATH = REPO_ROOT / "tests" / "output" / "reliability.json"
 NOT_RUN = "not run"
 
@@ -105,7 +111,7 @@ class Recorder:
             why.append("%d fault test(s) were deselected" % len(self.deselected))
         if any("::" in str(arg) for arg in args):
             why.append("single tests were named on the command line")
-        files = set(_relative(path) for path in FAULTS_DIR.glob("test_*.py"))
+        files = set(_relative(path) for directory in SUITE_DIRS for path in directory.glob("test_*.py"))
         missing = sorted(files - set(self.suites))
         if missing:
             why.append("not collected: %s" % ", ".join(missing))
@@ -129,3 +135,44 @@ class Recorder:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.record(args, interrupted), indent=1) + "\n")
         return path
+
+
+class RecordingPlugin:
+    """pytest hooks feeding one Recorder, registered once per session whichever suite directories are collected
+    (a plugin, not conftest hooks: a conftest's item hooks only see the items of its own directory)."""
+
+    name = "appenv-reliability"
+
+    def __init__(self):
+        self.recorder = Recorder()
+
+    def pytest_deselected(self, items):
+        self.recorder.deselect(items)
+
+    def pytest_collection_finish(self, session):
+        self.recorder.collected(session.items)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        self.recorder.report(outcome.get_result())
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        if session.config.option.collectonly:
+            return
+        if hasattr(session.config, "workerinput"):
+            # A pytest-xdist worker sees only its share of the scenarios: the record comes from a run of the
+            # fault suite in one process (make reliability).
+            return
+        path = self.recorder.write(session.config.args,
+                                   exitstatus == pytest.ExitCode.INTERRUPTED or session.shouldstop)
+        if path is not None:
+            reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line("reliability record: %s" % path.relative_to(REPO_ROOT))
+
+
+def register(config):
+    """Register RecordingPlugin for this session (once, from whichever suite's conftest loads first)."""
+    if not config.pluginmanager.has_plugin(RecordingPlugin.name):
+        config.pluginmanager.register(RecordingPlugin(), RecordingPlugin.name)

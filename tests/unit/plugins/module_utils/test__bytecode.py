@@ -7,9 +7,11 @@ import sys
 import pytest
 
 from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _layer
+from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 
 PYTHON = shutil.which("python3.11") or sys.executable
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
 TAG = "cpython-311"
 
 
@@ -130,3 +132,77 @@ def test_a_cached_record_may_list_only_the_pycs_of_this_hosts_sources(tmp_path):
     assert layer.overlay_unexpected(ours) == []
     foreign = ["pkg/evil.pth", "pkg/__pycache__/gone.%s.pyc" % TAG, "pkg/__pycache__/mod.cpython-20.pyc"]
     assert layer.overlay_unexpected(ours + foreign) == foreign
+
+
+# -- least privilege (docs/security.md) ------------------------------------------------------------------------------
+def test_a_symlinked_pycache_is_refused_before_anything_is_compiled(tmp_path):
+    tree = make_tree(tmp_path / "app")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(str(outside), str(tree / "pkg" / "__pycache__"))
+    with pytest.raises(AppenvError) as caught:
+        converge(spec(tree, tmp_path / "state"))
+    assert caught.value.code == "tree_symlink"
+    assert caught.value.fields["path"] == str(tree / "pkg" / "__pycache__")
+    assert caught.value.fields["target"] == str(outside)
+    assert os.listdir(str(outside)) == [] and not (tree / "__pycache__").exists()
+    (tree / "pkg" / "__pycache__").unlink()
+    assert converge(spec(tree, tmp_path / "state"))[0].action == "created"
+    assert os.listdir(str(outside)) == []
+
+
+def test_a_symlinked_package_dir_is_not_descended(tmp_path):
+    tree = make_tree(tmp_path / "app")
+    elsewhere = make_tree(tmp_path / "elsewhere")
+    os.symlink(str(elsewhere / "pkg"), str(tree / "linked"))
+    result, _runner = converge(spec(tree, tmp_path / "state"))
+    assert result.action == "created" and not (elsewhere / "pkg" / "__pycache__").exists()
+
+
+@needs_root
+def test_as_root_a_source_linking_outside_the_trees_is_skipped_with_a_warning(tmp_path):
+    tree = make_tree(tmp_path / "app")
+    (tmp_path / "secret.py").write_text("TOKEN = 'only root reads this'\n")
+    os.symlink(str(tmp_path / "secret.py"), str(tree / "settings.py"))
+    os.symlink(str(tree / "pkg" / "mod.py"), str(tree / "alias.py"))  # inside the trees: compiled
+    layer_spec = spec(tree, tmp_path / "state")
+    assert str(tree / "settings.py") not in layer_spec.listing and str(tree / "alias.py") in layer_spec.listing
+    assert len(layer_spec.warnings) == 1 and "settings.py links outside the trees" in layer_spec.warnings[0]
+    converge(layer_spec)
+    assert not pyc(tree, "settings.py").exists() and pyc(tree, "alias.py").exists()
+
+
+@needs_root
+@pytest.mark.parametrize("unsafe", ["subdir-owner", "pycache-owner", "tree-owner", "group-writable"])
+def test_as_root_a_tree_another_user_can_write_is_refused(tmp_path, unsafe):
+    os.chmod(str(tmp_path), 0o755)
+    tree = make_tree(tmp_path / "app")
+    (tree / "pkg" / "__pycache__").mkdir()
+    target = {"subdir-owner": tree / "pkg", "pycache-owner": tree / "pkg" / "__pycache__", "tree-owner": tree,
+              "group-writable": tree / "pkg"}[unsafe]
+    if unsafe == "group-writable":
+        os.chmod(str(target), 0o775)
+    else:
+        os.chown(str(target), 65534, -1)
+    with pytest.raises(AppenvError) as caught:
+        spec(tree, tmp_path / "state")
+    assert caught.value.code == "unsafe_path" and caught.value.fields["path"] == str(target)
+    assert not (tree / "__pycache__").exists()
+
+
+def test_the_state_dir_is_private(tmp_path):
+    tree = make_tree(tmp_path / "app")
+    converge(spec(tree, tmp_path / "state" / "pyc"))
+    assert os.stat(str(tmp_path / "state" / "pyc")).st_mode & 0o777 == 0o700
+
+
+def test_an_update_also_compiles_unchanged_sources_whose_pycs_are_gone(tmp_path):
+    """A __pycache__ removed along with a change: the update leaves no pyc missing, so the next run keeps."""
+    tree = make_tree(tmp_path / "app")
+    converge(spec(tree, tmp_path / "state"))
+    shutil.rmtree(str(tree / "pkg" / "__pycache__"))
+    (tree / "pkg" / "mod.py").write_text("def f():\n    return 3\n")
+    result, _runner = converge(spec(tree, tmp_path / "state"))
+    assert result.action == "updated" and result.facts["compiled"] == 2
+    assert pyc(tree, "pkg/__init__.py").exists()
+    assert converge(spec(tree, tmp_path / "state"))[0].action == "kept"

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _layer, _layer_overlay
+from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from tests.unit.plugins.module_utils.signed_caches import TEST_TRUST, DirectoryCache
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 
@@ -341,3 +342,67 @@ def test_a_restore_that_fails_its_check_is_rolled_back_and_built(tmp_path, monke
     assert any("do not check out (damaged on purpose)" in warning for warning in result.warnings), result.warnings
     assert seen_by_build == [before], "the roll-back put back every file and directory before the build"
     assert read(root / "site" / "pkg-2" / "__init__.py") == "V = '2'\n"
+
+
+# -- least privilege (docs/security.md): the journal is never in the tree, recovery never follows a link ------------
+def test_the_journal_and_the_moved_aside_files_live_beside_the_fingerprint(tmp_path, monkeypatch):
+    cache, root, state = version_2_cached_version_1_here(tmp_path)
+    written = []
+    real_write = _layer_overlay.write_json_atomic
+    monkeypatch.setattr(_layer_overlay, "write_json_atomic",
+                        lambda path, data, *args: written.append(path) or real_write(path, data, *args))
+    assert converge(ToyOverlay(root, "2", state), cache)[0].action == "restored"
+    journals = [path for path in written if path.endswith(_layer_overlay._OVERLAY_JOURNAL)]
+    assert journals and all(os.path.dirname(os.path.dirname(path)) == str(tmp_path) for path in journals)
+    assert not [path for path in root.rglob("*") if ".appenv-overlay-" in str(path)]
+
+
+def linked_outside(tmp_path, link):
+    """A root whose `link` points at a directory outside it holding a file `victim`; the toy overlay's spec."""
+    root = fresh_root(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim").write_text("keep\n")
+    os.symlink(str(outside), str(root / link))
+    return root, outside, ToyOverlay(root, "1", tmp_path / "state.json")
+
+
+def test_a_journal_planted_in_the_tree_is_never_read(tmp_path):
+    """Where earlier releases kept it: whoever can write the tree could plant one naming paths through a link."""
+    root, outside, spec = linked_outside(tmp_path, "link")
+    tag = _layer_overlay._overlay_dirs(spec)[2].rsplit("-", 1)[-1]
+    planted = root / (".appenv-overlay-" + tag)
+    (planted / "link").mkdir(parents=True)
+    (planted / "link" / "planted").write_text("pwned\n")
+    (planted / ".appenv-journal.json").write_text(json.dumps({"new": ["link/victim"], "existing": ["link/planted"]}))
+    assert converge(spec)[0].action == "created"
+    assert sorted(os.listdir(str(outside))) == ["victim"] and read(outside / "victim") == "keep\n"
+
+
+def test_recovery_skips_journal_paths_through_a_link(tmp_path):
+    """A journal naming a path through a link inside the layer (however it got there) is not followed."""
+    root, outside, spec = linked_outside(tmp_path, "site/link")
+    _root, _staging, aside = _layer_overlay._overlay_dirs(spec)
+    os.makedirs(os.path.join(aside, "site", "link"))
+    with open(os.path.join(aside, "site", "link", "planted"), "w") as handle:
+        handle.write("pwned\n")
+    with open(os.path.join(aside, _layer_overlay._OVERLAY_JOURNAL), "w") as handle:
+        json.dump({"new": ["site/link/victim", "../outside/victim", "/etc/passwd"],
+                   "existing": ["site/link/planted"]}, handle)
+    note = _layer_overlay.recover_overlay(spec)
+    assert "symbolic link" in note and "site/link/planted" in note and "site/link/victim" in note
+    assert sorted(os.listdir(str(outside))) == ["victim"] and read(outside / "victim") == "keep\n"
+    assert not os.path.lexists(aside)
+
+
+def test_a_restore_never_moves_a_file_through_a_link(tmp_path):
+    cache, root, state = version_2_cached_version_1_here(tmp_path)
+    outside = tmp_path / "outside"
+    shutil.move(str(root / "site"), str(outside))
+    os.symlink(str(outside), str(root / "site"))
+    before = sorted(os.listdir(str(outside)))
+    with pytest.raises(AppenvError) as caught:
+        converge(ToyOverlay(root, "2", state), cache)
+    assert caught.value.code == "tree_symlink" and caught.value.fields["path"] == str(root / "site")
+    assert sorted(os.listdir(str(outside))) == before
+    assert not [name for name in os.listdir(str(tmp_path)) if name.startswith(".appenv-overlay-")]
