@@ -35,18 +35,20 @@ are written by ``tar`` reading the same open file (no new lookup of the path,
 so the file that was checked is the file that is extracted); otherwise, and
 when ``native=False``, they are written from Python. A plain tar is scanned by
 seeking from header to header, so only the member data ``tar`` writes is read.
+
+Which file owns what: this one opens the archive (``open_checked``, the format), writes from Python and
+runs ``safe_extract``; the checks are ``_archive_checks`` (which also owns the mode rules both writers
+apply), the GNU tar writer is ``_archive_native``. Neither imports this file.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import errno
 import gzip
 import hashlib
 import os
 import shutil
-import stat
 import sys
 import tarfile
 import zlib
@@ -64,35 +66,24 @@ try:
 except ImportError:
     zstd = None
 
+from ansible_collections.appenv.python.plugins.module_utils._archive_checks import (
+    _CHUNK, _Corrupt, _Unsafe, _file_mode, _prefixes, _scan)
+from ansible_collections.appenv.python.plugins.module_utils._archive_native import (
+    NATIVE_MIN_MEMBERS, OVERLAP_MIN_BYTES, _clear, _empty, _extract_native, _native_ready, _Overlapped)
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner, find_program
+from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 
-_CHUNK = 1 << 20
 MAX_TOTAL_MB = 4096  # the default limits of an archive: its unpacked size and its member count
 MAX_MEMBERS = 200000
 # No tar header, GNU long name or pax record is legitimately this large: a bigger
 # single read is an attempt to make the reader allocate without bound.
 _MAX_HEADER_READ = 64 << 20
-_MAX_LINK_HOPS = 40
-_KEEP_BITS = 0o755  # as tarfile's data filter: no setuid/setgid/sticky, no group or other write
-_OWNER_BITS = {"file": 0o600, "dir": 0o700}  # and the owner can always read and write (and enter) what it owns
 
 _READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError, ValueError, RecursionError, UnicodeError)
 if lzma is not None:
     _READ_ERRORS += (lzma.LZMAError,)
 if zstd is not None:  # pragma: no cover - Python 3.14+
     _READ_ERRORS += (getattr(zstd, "ZstdError", EOFError),)
-
-
-class _Unsafe(Exception):
-    def __init__(self, member, why):
-        super(_Unsafe, self).__init__(why)
-        self.member = member
-        self.why = why
-
-
-class _Corrupt(Exception):
-    pass
 
 
 class _Unsupported(Exception):
@@ -199,213 +190,6 @@ def _open_stream(archive):
     return raw, raw, "tar"
 
 
-def _normalise(name, member):
-    """The member's path relative to the destination ('' for the destination itself)."""
-    if not isinstance(name, str):
-        raise _Unsafe(member, "its name is not text")
-    if name.startswith("/"):
-        raise _Unsafe(member, "its path is absolute")
-    parts = []
-    for part in name.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            raise _Unsafe(member, "its path has a '..' component")
-        parts.append(part)
-    return "/".join(parts)
-
-
-def _prefixes(rel):
-    parts = rel.split("/")
-    return ["/".join(parts[:index]) for index in range(1, len(parts))]
-
-
-def _kind(member):
-    if member.isreg():
-        return "file"
-    if member.isdir():
-        return "dir"
-    if member.issym():
-        return "sym"
-    if member.islnk():
-        return "lnk"
-    if member.ischr() or member.isblk():
-        raise _Unsafe(member.name, "it is a device file")
-    if member.isfifo():
-        raise _Unsafe(member.name, "it is a fifo")
-    kind = member.type.decode("ascii", "replace") if isinstance(member.type, bytes) else str(member.type)
-    raise _Unsafe(member.name, "it has the member type '%s' (a socket or another special file)" % kind)
-
-
-_KIND_NAMES = {"file": "file", "dir": "directory", "sym": "symlink", "lnk": "hardlink"}
-
-
-def _resolve(dest, link_rel, target, symlinks, kinds):
-    """Follow a symlink's target the way the kernel will, through the archive's symlinks
-    and those already in dest. Returns the final path relative to dest, or a reason why not."""
-    resolved = link_rel.split("/")[:-1]
-    queue = target.split("/")
-    hops = 0
-    while queue:
-        part = queue.pop(0)
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if not resolved:
-                return None, "it is a symlink to %s, which leaves the destination" % target
-            resolved.pop()
-            continue
-        resolved.append(part)
-        key = "/".join(resolved)
-        link = symlinks.get(key)
-        if link is None and key not in kinds:
-            on_disk = os.path.join(dest, key)
-            if os.path.islink(on_disk):
-                link = os.readlink(on_disk)
-        if link is None:
-            continue
-        hops += 1
-        if hops > _MAX_LINK_HOPS:
-            return None, "it is a symlink to %s, which loops" % target
-        if link.startswith("/"):
-            return None, "it is a symlink to %s, which leads through %s to the absolute path %s" % (target, key, link)
-        resolved.pop()
-        queue = link.split("/") + queue
-    return "/".join(resolved), None
-
-
-def _check_destination(dest, entries):
-    """What is already in dest must not redirect a member: no parent may be a symlink or a file."""
-    try:
-        if not os.listdir(dest):
-            return
-    except OSError:
-        return  # missing: created later
-    seen = {}
-    for member, rel, kind in entries:
-        for prefix in _prefixes(rel):
-            state = seen.get(prefix)
-            if state is None:
-                try:
-                    mode = os.lstat(os.path.join(dest, prefix)).st_mode
-                except OSError:
-                    mode = None
-                state = "missing" if mode is None else ("dir" if stat.S_ISDIR(mode) else
-                                                        "symlink" if stat.S_ISLNK(mode) else "file")
-                seen[prefix] = state
-            if state == "symlink":
-                raise _Unsafe(member.name, "it would be written through %s, a symlink already in the destination"
-                              % prefix)
-            if state == "file":
-                raise _Unsafe(member.name, "%s is already a file in the destination" % prefix)
-        try:
-            mode = os.lstat(os.path.join(dest, rel)).st_mode
-        except OSError:
-            continue
-        if kind == "dir" and not stat.S_ISDIR(mode):
-            raise _Unsafe(member.name, "it is a directory, but the destination already has a %s there"
-                          % ("symlink" if stat.S_ISLNK(mode) else "file"))
-        if kind != "dir" and stat.S_ISDIR(mode):
-            raise _Unsafe(member.name, "it would replace a directory already in the destination")
-
-
-def _scan(tar, guard, dest, archive_size, fmt, max_total_bytes, max_members, max_ratio,
-          allow_absolute_symlinks=False, check_destination=True):
-    """One pass over the headers: every check, nothing written. Returns ([(member, rel, kind)], bytes)."""
-    entries = []
-    kinds = {}
-    parents = set()
-    symlinks = {}
-    total = 0
-    count = 0
-    while True:
-        member = tar.next()
-        if member is None:
-            break
-        count += 1
-        name = member.name
-        if count > max_members:
-            raise _Unsafe(name, "the archive has more than %d members (a decompression bomb?)" % max_members)
-        rel = _normalise(name, name)
-        kind = _kind(member)
-        if kind == "file":
-            if member.size < 0:
-                raise _Corrupt("%s has a negative size" % name)
-            total += member.size
-            if total > max_total_bytes:
-                raise _Unsafe(name, "the archive unpacks to more than %d bytes (a decompression bomb?)"
-                              % max_total_bytes)
-            if max_ratio is not None and total > max_ratio * max(archive_size, 1):
-                raise _Unsafe(name, "the archive unpacks to more than %s times its own size (a decompression bomb?)"
-                              % max_ratio)
-        if not rel:
-            if kind != "dir":
-                raise _Unsafe(name, "it names the destination itself but is a %s" % _KIND_NAMES[kind])
-            continue
-        for prefix in _prefixes(rel):
-            above = kinds.get(prefix)
-            if above == "sym":
-                raise _Unsafe(name, "it would be written through %s, a symlink in the archive" % prefix)
-            if above is not None and above != "dir":
-                raise _Unsafe(name, "it lies under %s, which is a %s in the archive" % (prefix, _KIND_NAMES[above]))
-        if rel in kinds and not (kind == "dir" and kinds[rel] == "dir"):
-            raise _Unsafe(name, "it appears more than once in the archive")
-        if kind != "dir" and rel in parents:
-            raise _Unsafe(name, "other members lie under it, but it is a %s" % _KIND_NAMES[kind])
-        if kind == "lnk":
-            try:
-                target = _normalise(member.linkname, name)
-            except _Unsafe:
-                raise _Unsafe(name, "it is a hardlink to %s, outside the destination" % member.linkname)
-            if kinds.get(target) not in ("file", "lnk"):
-                raise _Unsafe(name, "it is a hardlink to %s, which is not an earlier file of the archive"
-                              % (member.linkname or "nothing"))
-            entries.append((member, rel, kind, target))
-        elif kind == "sym":
-            if not member.linkname:
-                raise _Unsafe(name, "it is a symlink with an empty target")
-            if member.linkname.startswith("/"):
-                if not allow_absolute_symlinks:
-                    raise _Unsafe(name, "it is a symlink to the absolute path %s" % member.linkname)
-                # Trusted layer-cache entries (venvs link to their interpreter by absolute path): the
-                # link is kept, and nothing may be written through it (checked above and below).
-            else:
-                symlinks[rel] = member.linkname
-            entries.append((member, rel, kind, None))
-        else:
-            entries.append((member, rel, kind, None))
-        kinds[rel] = kind
-        parents.update(_prefixes(rel))
-
-    # The end-of-archive marker must be there: without it the archive was cut short at a header.
-    guard.seek(tar.offset)
-    marker = guard.read(tarfile.BLOCKSIZE)
-    if len(marker) < tarfile.BLOCKSIZE or marker.count(b"\0") != tarfile.BLOCKSIZE:
-        raise _Corrupt("it ends without an end-of-archive marker (%d members read): it was cut short" % count)
-    if fmt != "tar":
-        # Read the compressed stream to its end: this is where gzip checks its CRC and length.
-        while guard.read(_CHUNK):
-            pass
-
-    for rel, target in sorted(symlinks.items()):
-        _resolved, why = _resolve(dest, rel, target, symlinks, kinds)
-        if why:
-            raise _Unsafe(rel, why)
-    if check_destination:  # not while tar fills an empty staging directory beside the scan
-        _check_destination(dest, [(member, rel, kind) for member, rel, kind, _target in entries])
-    return entries, total
-
-
-def _file_mode(kind, mode):
-    """The mode a file or directory of the archive gets: normalised as tarfile's data filter does."""
-    return (mode & _KEEP_BITS) | _OWNER_BITS[kind]
-
-
-def _odd_mode(kind, mode):
-    """True when the archive's mode of a file or directory is not the one it gets (see _file_mode)."""
-    return kind in _OWNER_BITS and _file_mode(kind, mode) != mode & 0o7777
-
-
 def _copy(source, handle, member):
     written = 0
     while True:
@@ -477,183 +261,6 @@ def _extract(tar, dest, entries, made):
         os.chmod(path, mode)
         os.utime(path, (mtime, mtime))
     return counts
-
-
-# Below this many members the Python writer is done before tar would have started.
-NATIVE_MIN_MEMBERS = 256
-# Below this size the checks take too little time for overlapping them with tar to pay.
-OVERLAP_MIN_BYTES = 8 << 20
-_GNU_TAR = []
-# What tar says when the disk, not the archive, is at fault: raised as OSError, like the Python writer.
-_TAR_OS_ERRORS = (("No space left on device", errno.ENOSPC), ("Read-only file system", errno.EROFS),
-                  ("Permission denied", errno.EACCES), ("Disk quota exceeded", errno.EDQUOT))
-
-
-def gnu_tar():
-    """The path of GNU tar on the host (checked once per process), or None."""
-    if not _GNU_TAR:
-        program = find_program("tar")
-        found = None
-        if program is not None:
-            try:
-                version = CommandRunner().run([program, "--version"], what="Looking for GNU tar", check=False)
-            except AppenvError:
-                version = None
-            if version is not None and version.rc == 0 and "GNU tar" in version.stdout.split("\n", 1)[0]:
-                found = program
-        _GNU_TAR.append(found)
-    return _GNU_TAR[0]
-
-
-def _tar_usable(fmt):
-    """GNU tar's path when it can read an archive of this format on this host, else None."""
-    if fmt not in ("tar", "gzip") or (fmt == "gzip" and find_program("gzip") is None):
-        return None
-    return gnu_tar()
-
-
-def _empty(dest):
-    try:
-        return not os.listdir(dest)
-    except OSError:
-        return True  # missing: made before tar runs
-
-
-def _native_ready(fmt, dest, entries, min_members):
-    """GNU tar's path when it may write these checked members into dest, else None."""
-    if len(entries) < min_members or not _empty(dest):
-        return None  # tar's writes into a full destination could not be told from what was there
-    for member, _rel, kind, _target in entries:
-        if _odd_mode(kind, member.mode):
-            return None  # tar keeps setuid, sticky and group-writable bits; the Python writer normalises them
-    return _tar_usable(fmt)
-
-
-def _tar_argv(tar_program, fmt, dest):
-    argv = [tar_program, "-x", "-f", "-", "-C", dest, "--no-same-owner", "--same-permissions",
-            "--no-overwrite-dir", "--warning=no-unknown-keyword"]
-    if fmt == "gzip":
-        argv.insert(2, "-z")
-    return argv
-
-
-def _tar_result(result):
-    """Raise OSError for a tar run that failed: the disk's errors by their errno, anything else as EIO."""
-    if result.rc == 0:
-        return
-    detail = result.output[-2000:] or "tar exited with status %d" % result.rc
-    for text, code in _TAR_OS_ERRORS:
-        if text in detail:
-            raise OSError(code, "%s (tar: %s)" % (os.strerror(code), detail.strip()))
-    raise OSError(errno.EIO, "tar could not extract the checked archive: %s" % detail.strip())
-
-
-def _after_tar(dest, entries):
-    """Check that tar wrote every member and finish what it does otherwise than the Python writer. The counts."""
-    counts = {"files": 0, "directories": 0, "symlinks": 0}
-    for member, rel, kind, _target in entries:
-        path = os.path.join(dest, rel)
-        if not os.path.lexists(path):
-            raise OSError(errno.EIO, "tar exited with status 0 but did not write %s" % member.name)
-        if _odd_mode(kind, member.mode):
-            os.chmod(path, _file_mode(kind, member.mode))
-        counts[{"file": "files", "lnk": "files", "dir": "directories", "sym": "symlinks"}[kind]] += 1
-    # tar makes the symlinks it must not follow yet (absolute, or with '..') at its very end, and leaves some
-    # directories with the time of the run: their mtimes again, deepest first, as the Python writer sets them.
-    for rel, mtime in sorted(((rel, member.mtime) for member, rel, kind, _target in entries if kind == "dir"),
-                             reverse=True):
-        os.utime(os.path.join(dest, rel), (mtime, mtime))
-    return counts
-
-
-def _extract_native(runner, tar_program, archive, fmt, dest, entries):
-    """Write the checked members with GNU tar reading the already open archive. Raises OSError."""
-    os.lseek(archive.fileno(), 0, os.SEEK_SET)  # the fd tar inherits: a buffered seek may move only the buffer
-    _tar_result(runner.run(_tar_argv(tar_program, fmt, dest), what="Extracting an archive", check=False,
-                           stdin_file=archive))
-    return _after_tar(dest, entries)
-
-
-def _reopen(raw):
-    """The same open file with an offset of its own (through /proc), or None where that is not possible."""
-    try:
-        fd = os.open("/proc/self/fd/%d" % raw.fileno(), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return None
-    mine, theirs = os.fstat(raw.fileno()), os.fstat(fd)
-    if (mine.st_dev, mine.st_ino) != (theirs.st_dev, theirs.st_ino):
-        os.close(fd)
-        return None
-    return os.fdopen(fd, "rb", buffering=0)
-
-
-class _Overlapped:
-    """GNU tar writing the archive into a private, empty staging directory while the scan reads it.
-
-    Only for callers that put dest in place after a success and delete it otherwise (the layer cache): tar
-    itself keeps every member inside dest (no absolute names, no '..', links it must not follow made last),
-    dest is 0700 until the end so no other user reaches what tar wrote, and the checks' verdict decides.
-    """
-
-    def __init__(self, runner, raw, fmt, dest):
-        self.dest = dest
-        self.reader = None
-        self.started = None
-        self.mode = stat.S_IMODE(os.stat(dest).st_mode)
-        tar_program = _tar_usable(fmt)
-        reader = _reopen(raw) if tar_program is not None else None
-        if reader is None:
-            return
-        os.chmod(dest, 0o700)
-        try:
-            self.started = runner.start(_tar_argv(tar_program, fmt, dest), "Extracting an archive",
-                                        stdin_file=reader)
-        except AppenvError:
-            os.chmod(dest, self.mode)
-            reader.close()
-            return
-        self.reader = reader
-
-    def finish(self, entries):
-        """After the checks passed: tar's verdict, then the counts (OSError when tar failed)."""
-        try:
-            _tar_result(self.started.wait())
-            counts = _after_tar(self.dest, entries)
-        finally:
-            self.reader.close()
-        os.chmod(self.dest, self.mode)
-        return counts
-
-    def abandon(self):
-        """The checks failed (or finish raised): stop tar, empty dest."""
-        self.started.kill()
-        self.reader.close()
-        _clear(self.dest, None)
-        os.chmod(self.dest, self.mode)
-
-
-def _clear(dest, created_root):
-    """Empty dest (which was empty before), or remove what was created for it."""
-    if created_root is not None:
-        shutil.rmtree(created_root, ignore_errors=True)
-        return
-    try:
-        names = os.listdir(dest)
-    except OSError:
-        return
-    for name in names:
-        path = os.path.join(dest, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            _remove_file(path)
-
-
-def _remove_file(path):
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 def _undo(made, created_root):

@@ -24,48 +24,39 @@ named by REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE/PIP_CERT), credentials from NETRC or
 so credentials stay on their origin. A certificate no CA signed and a failing
 proxy are their own titled errors (network_tls_untrusted, network_proxy_failed).
 
-``request(url, method)`` is one plain request with the same credentials,
-opener and masking, for small bodies (a layer cache's metadata and listings)
-and uploads streamed from a file (``PUT``).
+Which file owns what: this one owns the download loop (attempts, backoff,
+Retry-After, the byte cap and deadline, hashing into the ``.part`` file, the
+titled error); ``_http`` owns the URL, TLS, proxy and redirect handling of
+one request, and ``request(url, method)``: one plain request with the same
+credentials, opener and masking, for small bodies (a layer cache's metadata
+and listings) and uploads streamed from a file (``PUT``).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
 import hashlib
 import os
 import re
-import socket
 import time
 
 try:  # Python 3
     import http.client as http_client
     import urllib.error as urllib_error
     import urllib.request as urllib_request
-    from urllib.parse import unquote, urlsplit, urlunsplit
 except ImportError:  # pragma: no cover - Python 2 is not supported on targets
     raise
 
-try:
-    import ssl
-except ImportError:  # pragma: no cover - a Python built without ssl: https is refused by urllib itself
-    ssl = None
-
-from ansible.module_utils.urls import Request, SSLValidationError, make_context
+from ansible.module_utils.urls import SSLValidationError
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._http import (
+    USER_AGENT, _Fatal, _Target, _describe, _is_cert_error, _open, _proxied)
 from ansible_collections.appenv.python.plugins.module_utils._runner import network_env, network_fault, proxy_settings
-from ansible_collections.appenv.python.plugins.module_utils._urls import redact_url
-from ansible_collections.appenv.python.plugins.module_utils._version import COLLECTION_VERSION
 
-USER_AGENT = "appenv.python/%s (+python-urllib)" % COLLECTION_VERSION
-SCHEMES = ("http", "https", "file")
 RETRY_STATUS = frozenset([408, 429, 500, 502, 503, 504]) | frozenset(range(505, 600))
 MAX_RETRY_AFTER = 60.0
-MAX_REDIRECTS = 10
-_REDIRECTS = (301, 302, 303, 307, 308)
 _CHUNK = 1 << 20
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
@@ -76,10 +67,6 @@ class _Retryable(Exception):
     def __init__(self, message, retry_after=None):
         super(_Retryable, self).__init__(message)
         self.retry_after = retry_after
-
-
-class _Fatal(Exception):
-    """A failure another attempt cannot fix (404, 403, a missing local file, a bad certificate)."""
 
 
 class _Capped(_Fatal):
@@ -115,112 +102,6 @@ class _Limits:
         return max(0.1, min(timeout, self.deadline - time.monotonic()))
 
 
-class _Target:
-    """The parts of a URL: what is requested, what is shown, and the secrets to keep out of text."""
-
-    def __init__(self, url):
-        if not isinstance(url, str) or not url.strip():
-            raise AppenvError("download_bad_url", url=repr(url), detail="no URL was given.")
-        self.raw = url.strip()
-        try:
-            parts = urlsplit(self.raw)
-            port = parts.port  # raises ValueError on a malformed port
-        except ValueError as exc:
-            raise AppenvError("download_bad_url", url=redact_url(self.raw), detail="the URL is malformed (%s)." % exc)
-        self.scheme = parts.scheme.lower()
-        self.username = unquote(parts.username) if parts.username is not None else None
-        self.password = unquote(parts.password) if parts.password is not None else None
-        self.secrets = [s for s in (parts.username, parts.password, self.username, self.password) if s]
-        host = parts.hostname or ""
-        netloc = host if ":" not in host else "[%s]" % host
-        if port is not None:
-            netloc += ":%d" % port
-        # The URL actually requested carries no userinfo (urllib cannot parse it; it goes in a header).
-        self.clean = urlunsplit((self.scheme, netloc, parts.path, parts.query, parts.fragment))
-        shown_netloc = ("***@" + netloc) if parts.username is not None or parts.password is not None else netloc
-        self.shown = self.mask(urlunsplit((self.scheme, shown_netloc, parts.path, parts.query, parts.fragment)))
-        self.host = host
-        self.path = parts.path
-        self.netloc = parts.netloc
-        if self.scheme not in SCHEMES:
-            raise AppenvError("download_bad_url", url=self.shown,
-                              detail="the scheme %r is not supported; use one of %s."
-                                     % (parts.scheme, ", ".join(s + "://" for s in SCHEMES)))
-        if self.scheme in ("http", "https") and not host:
-            raise AppenvError("download_bad_url", url=self.shown, detail="the URL names no host.")
-        if self.scheme == "file" and host not in ("", "localhost"):
-            raise AppenvError("download_bad_url", url=self.shown,
-                              detail="a file:// URL names a path on the target host itself; it cannot name "
-                                     "another host (%s)." % host)
-
-    def authorization(self):
-        if self.username is None and self.password is None:
-            return None
-        token = "%s:%s" % (self.username or "", self.password or "")
-        return "Basic " + base64.b64encode(token.encode("utf-8")).decode("ascii")
-
-    def mask(self, text):
-        """Text safe to show: no userinfo in any URL, no credential anywhere."""
-        text = redact_url(str(text))
-        for secret in sorted(set(self.secrets), key=len, reverse=True):
-            if len(secret) >= 3:
-                text = text.replace(secret, "***")
-        return text
-
-
-def _origin(url):
-    parts = urlsplit(url)
-    return (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port)
-
-
-def _ca_path():
-    """A CA bundle named for requests, curl or pip when OpenSSL's own SSL_CERT_FILE/SSL_CERT_DIR is not set.
-
-    None: the system store plus SSL_CERT_FILE/SSL_CERT_DIR (OpenSSL reads them itself).
-    """
-    settings = network_env()
-    if settings.get("SSL_CERT_FILE") or settings.get("SSL_CERT_DIR"):
-        return None
-    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT"):
-        if settings.get(name) and os.path.isfile(settings[name]):
-            return settings[name]
-    return None
-
-
-_CONTEXTS = {}
-
-
-def _context():
-    """The TLS context for every request of this process, built once (loading the CA store takes ~0.1 s)."""
-    ca_path = _ca_path()
-    key = (ca_path, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
-    if key not in _CONTEXTS:
-        _CONTEXTS[key] = make_context(cafile=ca_path)
-    return _CONTEXTS[key]
-
-
-def _proxied(target):
-    """True when the environment sends target through a proxy (no_proxy considered)."""
-    if target.scheme not in ("http", "https"):
-        return False
-    return bool(urllib_request.getproxies().get(target.scheme)) and not urllib_request.proxy_bypass(target.host)
-
-
-def _describe(exc, timeout):
-    """A short sentence for an exception from the network."""
-    if isinstance(exc, urllib_error.URLError) and not isinstance(exc, urllib_error.HTTPError):
-        reason = exc.reason
-        if isinstance(reason, BaseException):
-            return _describe(reason, timeout)
-        return str(reason)
-    if isinstance(exc, socket.timeout) or (isinstance(exc, OSError) and "timed out" in str(exc)):
-        return "no data for %s s (timed out)" % timeout
-    if isinstance(exc, http_client.IncompleteRead):
-        return "the connection closed before the body was complete (%d bytes read)" % len(exc.partial)
-    text = str(exc) or exc.__class__.__name__
-    return "%s: %s" % (exc.__class__.__name__, text) if exc.__class__.__name__ not in text else text
-
-
 def _retry_after(headers):
     value = (headers or {}).get("Retry-After") if headers is not None else None
     try:
@@ -230,47 +111,9 @@ def _retry_after(headers):
     return max(0.0, min(seconds, MAX_RETRY_AFTER))
 
 
-def _is_cert_error(exc):
-    if isinstance(exc, SSLValidationError):
-        return True
-    reason = getattr(exc, "reason", exc)
-    cert_error = getattr(ssl, "SSLCertVerificationError", None) if ssl is not None else None
-    return cert_error is not None and isinstance(reason, cert_error)
-
-
 def _open_part(part):
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
     return os.fdopen(os.open(part, flags, 0o644), "wb")
-
-
-def _open(target, timeout, method="GET", body=None, headers=None, user_agent=None):
-    """Send a request for target through ansible.module_utils.urls; the response.
-
-    Credentials from the URL go as basic auth to its origin only: redirects (GET and HEAD) are followed here,
-    hop by hop, and a hop to another origin is sent without them (netrc may still name some for that host).
-    """
-    auth = target.authorization()
-    url = target.clean
-    for hop in range(MAX_REDIRECTS + 1):
-        send = {"Accept-Encoding": "identity"}
-        send.update(headers or {})
-        same_origin = auth is not None and _origin(url) == _origin(target.clean)
-        if same_origin:
-            send["Authorization"] = auth
-        try:
-            return Request().open(
-                method, url, data=body, headers=send, timeout=timeout, http_agent=user_agent or USER_AGENT,
-                use_proxy=True, validate_certs=True, context=_context(), follow_redirects="none",
-                decompress=False, force_basic_auth=False, use_netrc=not same_origin,
-                unredirected_headers=["Authorization"])
-        except urllib_error.HTTPError as exc:
-            if exc.code not in _REDIRECTS or method not in ("GET", "HEAD") or hop == MAX_REDIRECTS:
-                raise
-            url = exc.geturl()  # the absolute Location the server answered
-            exc.close()
-            if urlsplit(url).scheme.lower() not in ("http", "https"):
-                raise _Fatal("a redirect to %s is not followed (http and https only)" % redact_url(url))
-    raise _Fatal("more than %d redirects" % MAX_REDIRECTS)  # pragma: no cover - the loop raises first
 
 
 def _fetch_http(target, part, user_agent, timeout, limits=None):
@@ -321,64 +164,6 @@ def _fetch_http(target, part, user_agent, timeout, limits=None):
     if length is not None and size != length:
         raise _Retryable("the body was cut short: %d of %d bytes (Content-Length) arrived" % (size, length))
     return size, sha.hexdigest()
-
-
-class RequestFailed(Exception):
-    """A request that did not succeed. status: the HTTP status, or None (network error, body cut short)."""
-
-    def __init__(self, message, status=None):
-        super(RequestFailed, self).__init__(message)
-        self.status = status
-
-
-def shown_url(url):
-    """url as it may be shown: no credentials."""
-    return _Target(url).shown
-
-
-def request(url, method="GET", upload=None, data=None, content_type=None, timeout=60, max_bytes=16 << 20):
-    """One HTTP(S) request, no retries. Returns (status, headers, body bytes; empty for HEAD).
-
-    upload: path of a file sent as the body (streamed); data: bytes sent as the body.
-    A body larger than max_bytes, or shorter than its Content-Length, is a failure.
-    Raises RequestFailed (message masked: no credential of url in it); a malformed URL
-    raises AppenvError(download_bad_url).
-    """
-    target = _Target(url)
-    if target.scheme not in ("http", "https"):
-        raise RequestFailed("only http:// and https:// URLs can be requested, not %s" % target.shown)
-    headers = {"Content-Type": content_type} if content_type else {}
-    handle = open(upload, "rb") if upload is not None else None
-    try:
-        if handle is not None:
-            headers["Content-Length"] = str(os.fstat(handle.fileno()).st_size)
-        elif data is not None:
-            headers["Content-Length"] = str(len(data))
-        try:
-            response = _open(target, timeout, method, handle if handle is not None else data, headers)
-        except urllib_error.HTTPError as exc:
-            status, reason = exc.code, exc.reason
-            exc.close()
-            raise RequestFailed(target.mask(("HTTP %d %s" % (status, reason or "")).strip()), status=status)
-        except (urllib_error.URLError, http_client.HTTPException, OSError, SSLValidationError) as exc:
-            raise RequestFailed(target.mask(_describe(exc, timeout)))
-        except _Fatal as exc:
-            raise RequestFailed(target.mask(exc))
-        with response:
-            try:
-                body = response.read(max_bytes + 1) if method != "HEAD" else b""
-            except (http_client.HTTPException, OSError, ValueError) as exc:
-                raise RequestFailed(target.mask("reading the body failed: %s" % _describe(exc, timeout)))
-            length = response.headers.get("Content-Length")
-            if len(body) > max_bytes:
-                raise RequestFailed("the body is larger than %d bytes" % max_bytes)
-            if method != "HEAD" and length is not None and length.strip().isdigit() and int(length) != len(body):
-                raise RequestFailed("the body was cut short: %d of %s bytes (Content-Length) arrived"
-                                    % (len(body), length.strip()))
-            return response.status, response.headers, body
-    finally:
-        if handle is not None:
-            handle.close()
 
 
 def _fetch_file(target, part, limits=None):

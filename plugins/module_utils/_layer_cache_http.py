@@ -38,7 +38,7 @@ try:
 except ImportError:  # pragma: no cover - Python 2 targets are not supported
     from urllib import quote, unquote
 
-from ansible_collections.appenv.python.plugins.module_utils import _download
+from ansible_collections.appenv.python.plugins.module_utils import _download, _http
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._layer_cache import LayerCache
 from ansible_collections.appenv.python.plugins.module_utils._layer_cache_entry import (
@@ -65,7 +65,7 @@ class HttpCache(LayerCache):
     url: the cache's base URL, credentials in it or not (``https://user:pass@cache.example/appenv/``).
     """
 
-    failures = LayerCache.failures + (_download.RequestFailed,)
+    failures = LayerCache.failures + (_http.RequestFailed,)
 
     def __init__(self, url, timeout=HTTP_TIMEOUT, module="python_runtime", compression="gzip", trust=None,
                  store=True, runner=None):
@@ -77,7 +77,7 @@ class HttpCache(LayerCache):
             raise AppenvError("bad_argument", option="layer_cache.url", module=module,
                               detail="the layer cache URL %s is not an http:// or https:// URL"
                                      % redact_url(self.base))
-        self.location = _download.shown_url(self.base)  # raises AppenvError(download_bad_url) when malformed
+        self.location = _http.shown_url(self.base)  # raises AppenvError(download_bad_url) when malformed
         self.timeout = timeout
         self._metas = {}
         self._listed_sizes = {}
@@ -88,7 +88,7 @@ class HttpCache(LayerCache):
         return "%s%s/%s%s" % (self.base, key[:2], key, suffix)
 
     def _request(self, url, method="GET", **kwargs):
-        return _download.request(url, method, timeout=self.timeout, **kwargs)
+        return _http.request(url, method, timeout=self.timeout, **kwargs)
 
     def _failed(self, what, exc):
         """Warn about a failed request (not a 404); a server that cannot be reached is not asked again."""
@@ -109,7 +109,7 @@ class HttpCache(LayerCache):
             if meta is None:
                 return None
             headers = self._request(self._url(key, archive_suffix(meta)), "HEAD")[1]
-        except _download.RequestFailed as exc:
+        except _http.RequestFailed as exc:
             if exc.status != 404:
                 self._failed("read", exc)
             return None
@@ -131,7 +131,7 @@ class HttpCache(LayerCache):
         for suffix in (".json", ".hits"):  # the metadata first: without it the entry is gone for readers
             try:
                 self._request(self._url(key, suffix), "DELETE")
-            except _download.RequestFailed:
+            except _http.RequestFailed:
                 pass  # a server without DELETE: the next store replaces the entry
 
     @contextlib.contextmanager
@@ -163,19 +163,19 @@ class HttpCache(LayerCache):
         try:
             try:
                 hits = self._request(self._url(key, ".hits"))[2]
-            except _download.RequestFailed as exc:
+            except _http.RequestFailed as exc:
                 if exc.status != 404:
                     raise
                 hits = b""
             self._request(self._url(key, ".hits"), "PUT", data=hits[:1 << 20] + b".",
                           content_type="application/octet-stream")
-        except _download.RequestFailed:
+        except _http.RequestFailed:
             pass  # a read-only server: the restore still counts for the build, not in the cache
 
     # -- store ----------------------------------------------------------------
     def _pack_path(self, key, source_dir):
         if self._unreachable:
-            raise _download.RequestFailed("it could not be reached before the build")
+            raise _http.RequestFailed("it could not be reached before the build")
         return os.path.join(os.path.dirname(os.path.abspath(source_dir)), "." + key[:12] + SUFFIXES[self.compression])
 
     def _put_meta(self, key, meta):
@@ -188,7 +188,7 @@ class HttpCache(LayerCache):
         self._put_meta(key, meta)  # last: an entry whose metadata is there is whole
         try:
             self._request(self._url(key, ".hits"), "DELETE")  # a new entry starts with no hits
-        except _download.RequestFailed:
+        except _http.RequestFailed:
             pass
         self._metas[key] = meta
 
@@ -212,7 +212,7 @@ class HttpCache(LayerCache):
         return names
 
     def entries(self):
-        """Every entry the server lists. Raises _download.RequestFailed when there is no listing."""
+        """Every entry the server lists. Raises _http.RequestFailed when there is no listing."""
         found = []
         for shard in sorted(name for name in self._list(self.base) if _SHARD.match(name)):
             listed = self._list("%s%s/" % (self.base, quote(shard)))
@@ -222,7 +222,7 @@ class HttpCache(LayerCache):
                 try:
                     body = self._request("%s%s/%s" % (self.base, shard, name))[2]
                     meta = parse_meta(body.decode("utf-8", "replace"))
-                except _download.RequestFailed as exc:
+                except _http.RequestFailed as exc:
                     if exc.status == 404:
                         continue  # removed while listing
                     raise
@@ -243,7 +243,7 @@ class HttpCache(LayerCache):
         """meta with the hits (bytes) and last use (Last-Modified) of its <key>.hits, as a directory cache counts."""
         try:
             _status, headers, body = self._request(url)
-        except _download.RequestFailed as exc:
+        except _http.RequestFailed as exc:
             if exc.status == 404:
                 return
             raise

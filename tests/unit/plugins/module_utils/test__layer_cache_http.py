@@ -264,7 +264,7 @@ def test_only_http_urls_are_accepted(url):
 
 def test_a_server_without_a_listing_raises(server):
     server.state["fail"][("GET", "/cache/")] = 403
-    with pytest.raises(_layer_cache_http._download.RequestFailed) as caught:
+    with pytest.raises(_layer_cache_http._http.RequestFailed) as caught:
         HttpCache(server.url).entries()
     assert caught.value.status == 403
 

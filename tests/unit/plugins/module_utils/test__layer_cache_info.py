@@ -49,7 +49,7 @@ def test_nginx_json_listings_are_read(monkeypatch):
         "http://cache.test/ab/ab" + "0" * 62 + ".json": json.dumps(
             {"format": _layer_cache_entry.CACHE_FORMAT, "key": "ab" + "0" * 62, "size": 7, "hits": 2, "kind": "k"}),
     }
-    monkeypatch.setattr(_layer_cache_http._download, "request",
+    monkeypatch.setattr(_layer_cache_http._http, "request",
                         lambda url, method="GET", **kwargs: (200, {}, pages[url].encode()))
     described = _layer_cache_info.describe(HttpCache("http://cache.test"))
     assert described["totals"] == {"entries": 1, "bytes": 7, "hits": 5, "incomplete": 0,
@@ -95,7 +95,7 @@ def test_hits_and_last_use_come_from_the_hits_file_not_the_signed_metadata(monke
                                               "mtime": "Wed, 02 Dec 2026 06:00:00 GMT"}]),
         "http://cache.test/ab/%s.json" % key: meta,
     }
-    monkeypatch.setattr(_layer_cache_http._download, "request",
+    monkeypatch.setattr(_layer_cache_http._http, "request",
                         lambda url, method="GET", **kwargs: (200, {}, pages[url].encode()))
     (entry,) = _layer_cache_info.describe(HttpCache("http://cache.test"), now=1796191200)["entries"]
     assert (entry["hits"], entry["last_used"]) == (4, 1796191200)
@@ -103,7 +103,7 @@ def test_hits_and_last_use_come_from_the_hits_file_not_the_signed_metadata(monke
     html["http://cache.test/ab/"] = "".join('<a href="%s">x</a>' % name for name in
                                             (key + ".json", key + ".tar.gz", key + ".hits"))
     html["http://cache.test/ab/%s.hits" % key] = "..."
-    monkeypatch.setattr(_layer_cache_http._download, "request", lambda url, method="GET", **kwargs: (
+    monkeypatch.setattr(_layer_cache_http._http, "request", lambda url, method="GET", **kwargs: (
         200, {"Last-Modified": "Wed, 02 Dec 2026 06:00:00 GMT"} if url.endswith(".hits") else {}, html[url].encode()))
     (entry,) = _layer_cache_info.describe(HttpCache("http://cache.test"), now=1796191200)["entries"]
     assert (entry["hits"], entry["last_used"]) == (3, 1796191200)
