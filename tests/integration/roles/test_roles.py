@@ -69,4 +69,4 @@ def test_bad_role_input_fails_at_once(amd64_host, runtime_mirror, package_index,
     failed = [r for r in harness.task_results(report, amd64_host.name) if r.get("failed")]
     assert failed and "appenv_app_location" in failed[0]["msg"] and "nowhere" in failed[0]["msg"], failed
     # Nothing was installed before the argument check failed.
-    assert amd64_host.exec(["test", "-e", "/opt/appenv/python"], check=False).returncode != 0
+    assert not amd64_host.exists("/opt/appenv/python")
