@@ -19,6 +19,8 @@ import os
 import re
 
 from ansible_collections.appenv.python.plugins.module_utils import _layer as _layer_base
+from ansible_collections.appenv.python.plugins.module_utils._fingerprint import digest, read_runtime_fingerprint
+from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import overlay_relative
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._host import cpu_count
 
@@ -219,15 +221,8 @@ def describe_listing_changes(old, new, limit=3):
 
 def _runtime_key(interpreter):
     """The python_runtime fingerprint key of the runtime interpreter belongs to (venvs resolve to it), or None."""
-    real = os.path.realpath(interpreter)
-    try:
-        with open(os.path.join(os.path.dirname(os.path.dirname(real)), ".appenv-fingerprint.json")) as handle:
-            record = json.load(handle)
-    except (IOError, OSError, ValueError):
-        return None
-    if isinstance(record, dict) and record.get("kind") == "python_runtime" and isinstance(record.get("key"), str):
-        return record["key"]
-    return None
+    record, _problem = read_runtime_fingerprint(os.path.dirname(os.path.dirname(os.path.realpath(interpreter))))
+    return record["key"] if record else None
 
 
 class PycLayerSpec(_layer_base.LayerSpec):
@@ -300,13 +295,13 @@ class PycLayerSpec(_layer_base.LayerSpec):
             if mode == "timestamp":
                 sources[path] += [size, mtime_ns // 1000000000]
         inputs = dict((key, value) for key, value in self.wanted.items() if key != "sources")
-        inputs.update(sources=_layer_base.digest(sources), invalidation_mode=mode,
+        inputs.update(sources=digest(sources), invalidation_mode=mode,
                       interpreter=self.interpreter_identity())
         return inputs
 
     def cache_key(self):
-        return _layer_base.digest({"kind": self.kind, "layer_version": self.format_version, "path": self.path,
-                                   "cache_inputs": self.cache_inputs()})
+        return digest({"kind": self.kind, "layer_version": self.format_version, "path": self.path,
+                       "cache_inputs": self.cache_inputs()})
 
     def overlay_root(self):
         if len(self.trees) == 1:
@@ -317,7 +312,7 @@ class PycLayerSpec(_layer_base.LayerSpec):
         paths = []
         for source in self.listing:
             paths.extend(pyc_paths(source, self.cache_tag, self.levels))
-        return _layer_base.overlay_relative(self.overlay_root(), paths)
+        return overlay_relative(self.overlay_root(), paths)
 
     def overlay_prunable(self, directory):
         return os.path.basename(directory) == "__pycache__"

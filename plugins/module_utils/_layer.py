@@ -19,34 +19,26 @@ fingerprint is written; on failure it is put back. A run killed half-way leaves
 the moved-aside layer behind: the next run, under the same lock, restores it
 first. Runs on one host are serialised by an flock next to the layer.
 
-Overlay layers (``spec.overlay``) are not a directory of their own but a set of
-files inside another one (pip inside the runtime's site-packages, the pycs of
-an app's trees): the engine records their files (relative to
-``spec.overlay_root()``) with the fingerprint, caches exactly those files, and
-restores them by moving the previous version's files aside, moving the new
-ones in, and dropping the moved-aside files only once the fingerprint is
-written. A journal kept with the moved-aside files lets a failure, or the next
-run after a kill, put the previous files back.
+Overlay layers (``spec.overlay``: a set of files inside another directory) are
+journalled and swapped by _layer_overlay; the fingerprint record (file name,
+format, key, reading and writing) lives in _fingerprint.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import binascii
 import errno
 import fcntl
 import hashlib
-import json
 import os
-import shutil
-import socket
 import time
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-
-FINGERPRINT_FORMAT = "appenv.python/fingerprint"
-FINGERPRINT_FORMAT_VERSION = 1
+from ansible_collections.appenv.python.plugins.module_utils._fingerprint import (
+    FINGERPRINT_FILE, canonical_json, describe_changes, make_record, read_fingerprint, record_key, write_fingerprint)
+from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import (
+    overlay_record_files, recover_overlay, remove_tree, restore_overlay)
 
 ACTION_CREATED = "created"
 ACTION_KEPT = "kept"
@@ -58,15 +50,6 @@ _ASIDE = ".appenv-old"
 _STAGING = ".appenv-new"
 
 
-def canonical_json(data):
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-
-
-def digest(data):
-    """sha256 of the canonical JSON of data: the host-independent key of a fingerprint."""
-    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
-
-
 def file_sha256(path, chunk=1 << 20):
     sha = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -75,35 +58,6 @@ def file_sha256(path, chunk=1 << 20):
             if not block:
                 return sha.hexdigest()
             sha.update(block)
-
-
-def _show(value):
-    if isinstance(value, (dict, list)):
-        return canonical_json(value)
-    if value is None:
-        return "nothing"
-    return str(value)
-
-
-def describe_changes(stored, wanted, labels):
-    """Generic compare: one sentence per input that differs.
-
-    labels maps an input key to a phrase ("Python version"); a key without a
-    label is named as it is. Keys present on one side only count as changed.
-    """
-    reasons = []
-    for key in sorted(set(stored) | set(wanted)):
-        old, new = stored.get(key), wanted.get(key)
-        if old == new:
-            continue
-        label = labels.get(key, key)
-        if key not in stored:
-            reasons.append("%s is new: %s" % (label, _show(new)))
-        elif key not in wanted:
-            reasons.append("%s is no longer set (was %s)" % (label, _show(old)))
-        else:
-            reasons.append("%s changed from %s to %s" % (label, _show(old), _show(new)))
-    return reasons
 
 
 class LayerSpec:
@@ -128,7 +82,7 @@ class LayerSpec:
     def __init__(self, path, wanted, state_path=None):
         self.path = os.path.abspath(path)
         self.wanted = wanted
-        self.state_path = state_path or os.path.join(self.path, ".appenv-fingerprint.json")
+        self.state_path = state_path or os.path.join(self.path, FINGERPRINT_FILE)
 
     # -- decisions ---------------------------------------------------------
     def compare(self, stored, wanted):
@@ -168,7 +122,7 @@ class LayerSpec:
 
         The fingerprint's key by default. A spec whose fingerprint holds inputs that differ
         between hosts for the same content (the mtimes of a checkout) keys on the content.
-        Only called when a cache is consulted, so it may read files.
+        Only called when a cache is consulted, so it may read files. Callers ask layer_key(spec).
         """
         return record_key(self)
 
@@ -225,74 +179,6 @@ class LayerResult:
                 "after_header": "fingerprint of %s" % self.path,
             }
         return result
-
-
-def read_fingerprint(spec):
-    """(record, problem): record is None when there is none or it cannot be used."""
-    try:
-        with open(spec.state_path, "r") as handle:
-            raw = handle.read()
-    except (IOError, OSError) as exc:
-        if exc.errno == errno.ENOENT:
-            return None, None
-        return None, "the fingerprint file %s cannot be read (%s)" % (spec.state_path, exc.strerror)
-    try:
-        record = json.loads(raw)
-    except ValueError:
-        return None, "the fingerprint file %s is not valid JSON (truncated or edited by hand)" % spec.state_path
-    if not isinstance(record, dict) or record.get("format") != FINGERPRINT_FORMAT:
-        return None, "the fingerprint file %s is not an appenv.python fingerprint" % spec.state_path
-    if record.get("format_version") != FINGERPRINT_FORMAT_VERSION or record.get("kind") != spec.kind:
-        return None, "the fingerprint file %s has format %s/%s of kind %s, this collection writes %s/%s of kind %s" % (
-            spec.state_path, record.get("format"), record.get("format_version"), record.get("kind"),
-            FINGERPRINT_FORMAT, FINGERPRINT_FORMAT_VERSION, spec.kind)
-    if not isinstance(record.get("inputs"), dict) or not isinstance(record.get("facts", {}), dict):
-        return None, "the fingerprint file %s is missing its inputs" % spec.state_path
-    if record.get("layer_version") != spec.format_version:
-        return None, "the layer was built by a version of appenv.python with layer format %s, this one uses %s" % (
-            record.get("layer_version"), spec.format_version)
-    return record, None
-
-
-def record_key(spec, inputs=None):
-    """The fingerprint key: kind, layer format, destination path and inputs (default: the wanted ones)."""
-    return digest({"kind": spec.kind, "layer_version": spec.format_version,
-                   "path": spec.path, "inputs": spec.wanted if inputs is None else inputs})
-
-
-def make_record(spec, facts):
-    return {
-        "format": FINGERPRINT_FORMAT,
-        "format_version": FINGERPRINT_FORMAT_VERSION,
-        "kind": spec.kind,
-        "layer_version": spec.format_version,
-        "key": record_key(spec),
-        "inputs": spec.wanted,
-        "facts": facts or {},
-        "built_at": int(time.time()),
-        "built_on": socket.gethostname(),
-    }
-
-
-def write_json_atomic(path, data, mode=0o644):
-    directory = os.path.dirname(path)
-    if directory:
-        os.makedirs(directory, 0o755, exist_ok=True)
-    temp = "%s.tmp-%d-%s" % (path, os.getpid(), binascii.hexlify(os.urandom(4)).decode("ascii"))
-    with open(temp, "w") as handle:
-        json.dump(data, handle, indent=1, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(temp, mode)
-    os.rename(temp, path)
-
-
-def remove_tree(path):
-    if os.path.islink(path) or os.path.isfile(path):
-        os.unlink(path)
-    elif os.path.isdir(path):
-        shutil.rmtree(path)
 
 
 class LayerLock:
@@ -479,201 +365,25 @@ def _restore(spec, cache, key, runner=None):
     _swap_in(spec, staging)
     record = dict(meta["record"])
     spec.restored(record)
-    write_json_atomic(spec.state_path, record)
+    write_fingerprint(spec, record)
     aside = _aside_path(spec.path)
     if os.path.lexists(aside):
         remove_tree(aside)
     return record
 
 
-# --- overlay layers --------------------------------------------------------------------------
+def layer_key(spec):
+    """THE key of spec's layer in a layer cache: what decide_only reports, converge looks up and stores under.
 
-_OVERLAY_JOURNAL = ".appenv-journal.json"
-_OVERLAY_STATE = ".appenv-fingerprint.json"  # the previous fingerprint, while the swap runs
-
-
-def overlay_record_files(record):
-    """The overlay files a fingerprint record lists (checked relative paths), or None."""
-    if not isinstance(record, dict):
-        return None
-    overlay = (record.get("facts") or {}).get("overlay")
-    if not isinstance(overlay, dict) or not isinstance(overlay.get("files"), list):
-        return None
-    return [rel for rel in overlay["files"] if overlay_path_ok(rel)]
+    The fingerprint's key unless the spec keys on content (LayerSpec.cache_key).
+    """
+    return spec.cache_key()
 
 
-def overlay_path_ok(rel):
-    """Whether rel may name an overlay file: relative, normalised, not one of the engine's own paths."""
-    if not isinstance(rel, str) or not rel or rel.startswith("/") or "\0" in rel:
-        return False
-    if os.path.normpath(rel) != rel or rel == ".." or rel.startswith("../"):
-        return False
-    return not rel.split("/", 1)[0].startswith(".appenv-overlay-")
-
-
-def overlay_relative(root, paths):
-    """Sorted paths relative to root of the files among paths (absolute); None when one is outside root."""
-    root = root.rstrip("/") + "/"
-    found = set()
-    for path in paths:
-        if not path.startswith(root):
-            return None
-        if os.path.lexists(path) and (os.path.islink(path) or not os.path.isdir(path)):
-            found.add(path[len(root):])
-    return sorted(found)
-
-
-def _overlay_dirs(spec):
-    """(root, staging, aside) of an overlay; named after the fingerprint so two overlays in one root differ."""
-    root = os.path.abspath(spec.overlay_root())
-    tag = hashlib.sha256(spec.state_path.encode("utf-8")).hexdigest()[:12]
-    return (root, os.path.join(root, ".appenv-overlay-%s.new" % tag),
-            os.path.join(root, ".appenv-overlay-%s.old" % tag))
-
-
-def _is_file(path):
-    return os.path.islink(path) or (os.path.lexists(path) and not os.path.isdir(path))
-
-
-def _move(source, dest):
-    """rename(2), with the parent created; across file systems a copy renamed into place."""
-    parent = os.path.dirname(dest)
-    if not os.path.isdir(parent):
-        os.makedirs(parent, 0o755)
-    try:
-        os.rename(source, dest)
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise
-        temp = "%s.appenv-tmp-%d" % (dest, os.getpid())
-        shutil.move(source, temp)
-        os.rename(temp, dest)
-
-
-def _overlay_rollback(spec, root, aside, journal):
-    """Put the files a journal names back as they were before the swap started."""
-    existing = set(journal.get("existing") or [])
-    added = [rel for rel in journal.get("new") or [] if rel not in existing]
-    for rel in added:
-        if os.path.lexists(os.path.join(root, rel)):
-            remove_tree(os.path.join(root, rel))  # nothing was there: moved in by the swap
-    _prune(spec, root, added)
-    for rel in sorted(existing):
-        held = os.path.join(aside, rel)
-        if os.path.lexists(held):  # moved aside: what is at its place now came from the swap
-            if os.path.lexists(os.path.join(root, rel)):
-                remove_tree(os.path.join(root, rel))
-            _move(held, os.path.join(root, rel))
-    state = journal.get("state_path")
-    if state and os.path.lexists(os.path.join(aside, _OVERLAY_STATE)):
-        _move(os.path.join(aside, _OVERLAY_STATE), state)
-    remove_tree(aside)
-
-
-def _read_journal(aside):
-    try:
-        with open(os.path.join(aside, _OVERLAY_JOURNAL)) as handle:
-            journal = json.load(handle)
-    except (IOError, OSError, ValueError):
-        return None
-    if not isinstance(journal, dict):
-        return None
-    for name in ("new", "existing"):
-        journal[name] = [rel for rel in journal.get(name) or [] if overlay_path_ok(rel)]
-    return journal
-
-
-def recover_overlay(spec):
-    """Undo what a restore killed half-way left behind (under the lock). A sentence, or None."""
-    root, staging, aside = _overlay_dirs(spec)
-    note = None
-    if os.path.lexists(aside):
-        journal = _read_journal(aside)
-        finished, _problem = read_fingerprint(spec)
-        if journal is None or finished is not None:
-            # No journal: killed before the first move. A fingerprint: killed before the previous one
-            # was moved aside (nothing moved yet), or after the new one was written (the swap was complete).
-            remove_tree(aside)
-        else:
-            journal["state_path"] = spec.state_path
-            _overlay_rollback(spec, root, aside, journal)
-            note = "a restore interrupted earlier left %s half-replaced; the previous files were put back" % root
-    if os.path.lexists(staging):
-        remove_tree(staging)
-    return note
-
-
-def _prune(spec, root, rels):
-    """Remove the directories of rels left empty (those the spec calls prunable, below the root)."""
-    top = root.rstrip("/") + "/"
-    for directory in sorted(set(os.path.dirname(os.path.join(root, rel)) for rel in rels), reverse=True):
-        while directory.startswith(top) and spec.overlay_prunable(directory):
-            try:
-                os.rmdir(directory)
-            except OSError:
-                break
-            directory = os.path.dirname(directory)
-
-
-def _restore_overlay(spec, cache, key, stored, runner=None):
-    """Swap the cached files in over the previous version's; its record, or None (then the layer is built)."""
-    root, staging, aside = _overlay_dirs(spec)
-    if os.path.lexists(staging):
-        remove_tree(staging)
-    meta = cache.restore(key, staging, runner=runner)
-    if meta is None:
-        return None
-    record = dict(meta["record"])
-    new = overlay_record_files(record)
-    if new is None or len(new) != len(((record.get("facts") or {}).get("overlay") or {}).get("files") or []) or \
-            [rel for rel in new if not _is_file(os.path.join(staging, rel))]:
-        remove_tree(staging)
-        cache.discard(key, "its archive does not hold the files its record lists")
-        return None
-    old = [rel for rel in spec.overlay_previous(stored, record) if overlay_path_ok(rel)]
-    news = set(new)
-    journal = {"key": key, "new": new, "state_path": spec.state_path,
-               "existing": sorted(rel for rel in set(old) | news if os.path.lexists(os.path.join(root, rel)))}
-    if os.path.lexists(aside):
-        remove_tree(aside)
-    os.makedirs(aside, 0o700)
-    write_json_atomic(os.path.join(aside, _OVERLAY_JOURNAL), journal)
-    try:
-        if os.path.lexists(spec.state_path):
-            # Aside with the files it describes (and back with them on a roll-back): from here until the
-            # new one is written there is no fingerprint, so a kill is rolled back by the next run.
-            _move(spec.state_path, os.path.join(aside, _OVERLAY_STATE))
-        for rel in journal["existing"]:
-            if rel in news or _is_file(os.path.join(root, rel)):
-                _move(os.path.join(root, rel), os.path.join(aside, rel))
-        # Directories the old files leave empty go now: an empty *.dist-info would still count as installed.
-        _prune(spec, root, set(old) - news)
-        for rel in new:
-            _move(os.path.join(staging, rel), os.path.join(root, rel))
-        facts = dict(record.get("facts") or {})
-        record["facts"] = facts
-        spec.restored(record)
-        record["key"] = record_key(spec, record.get("inputs"))
-        problems = spec.verify(record)
-        if problems:
-            raise _RestoreRejected("; ".join(problems))
-    except _RestoreRejected as rejected:
-        _overlay_rollback(spec, root, aside, journal)
-        remove_tree(staging)
-        cache.discard(key, "the restored files do not check out (%s)" % rejected)
-        return None
-    except BaseException:
-        _overlay_rollback(spec, root, aside, journal)
-        remove_tree(staging)
-        raise
-    write_json_atomic(spec.state_path, record)
-    remove_tree(aside)
-    remove_tree(staging)
-    return record
-
-
-class _RestoreRejected(Exception):
-    pass
+def decide_only(spec):
+    """What converge would do, doing nothing: the result a controller-side cache asks for first."""
+    action, reasons, _stored = decide(spec)
+    return {"changed": False, "action": action, "reasons": reasons, "key": layer_key(spec)}
 
 
 def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None):
@@ -702,14 +412,14 @@ def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None):
             after = make_record(spec, {})
             key = None
             if cache is not None and action != ACTION_UPDATED:
-                key = spec.cache_key()
+                key = layer_key(spec)
                 meta = cache.lookup(key)
                 if meta is not None:
                     if check_mode:
                         return LayerResult(ACTION_RESTORED, reasons + [_restored_reason(meta)], stored,
                                            meta["record"], {}, spec.path)
                     if spec.overlay:
-                        record = _restore_overlay(spec, cache, key, stored, runner)
+                        record = restore_overlay(spec, cache, key, stored, runner)
                     else:
                         record = _restore(spec, cache, key, runner)
                     if record is not None:
@@ -723,15 +433,15 @@ def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None):
                 files = spec.overlay_files(facts)
                 facts = dict(facts or {}, overlay={"files": files or []})
             after = make_record(spec, facts)
-            write_json_atomic(spec.state_path, after)
+            write_fingerprint(spec, after)
             aside = _aside_path(spec.path)
             if os.path.lexists(aside):
                 remove_tree(aside)
             if cache is not None and (not spec.overlay or files):
                 if spec.overlay:
-                    cache.store(key or spec.cache_key(), spec.overlay_root(), after, files=files)
+                    cache.store(key or layer_key(spec), spec.overlay_root(), after, files=files)
                 else:
-                    cache.store(key or after["key"], spec.path, after)
+                    cache.store(key or layer_key(spec), spec.path, after)
             return LayerResult(action, reasons, stored, after, after["facts"], spec.path,
                                cache.warnings if cache is not None else None)
     except (IOError, OSError) as exc:

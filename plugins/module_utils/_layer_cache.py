@@ -64,6 +64,7 @@ except ImportError:  # pragma: no cover - Python 2 targets are not supported
 
 from ansible_collections.appenv.python.plugins.module_utils import _archive, _download, _layer
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._fingerprint import write_json_atomic
 from ansible_collections.appenv.python.plugins.module_utils._runner import redact_url
 from ansible_collections.appenv.python.plugins.module_utils._site import with_credentials
 
@@ -397,7 +398,7 @@ class DirectoryCache(LayerCache):
         _directory, archive, meta_path = self._paths(key, meta)
         os.rename(temp, archive)
         _unlink(self._hits_path(key))  # a new entry starts with no hits
-        _layer.write_json_atomic(meta_path, meta)
+        write_json_atomic(meta_path, meta)
 
     # -- housekeeping --------------------------------------------------------
     def entries(self):

@@ -15,7 +15,6 @@ __metaclass__ = type
 
 import csv
 import io
-import json
 import os
 import re
 
@@ -25,9 +24,9 @@ except ImportError:  # pragma: no cover - Python 2 targets are not supported
     from urllib import quote, unquote
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._fingerprint import read_runtime_fingerprint
 from ansible_collections.appenv.python.plugins.module_utils._runner import SAFE_PATH, redact_url
 
-RUNTIME_FINGERPRINT = ".appenv-fingerprint.json"
 _DIST_INFO = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+)\.dist-info$")
 
 
@@ -40,20 +39,13 @@ class Runtime:
 
     def __init__(self, root, module):
         self.root = os.path.abspath(root)
-        path = os.path.join(self.root, RUNTIME_FINGERPRINT)
-        try:
-            with open(path) as handle:
-                record = json.load(handle)
-            inputs = record["inputs"]
-            facts = record.get("facts", {})
-            self.key = record["key"]
-            self.version = inputs["python_version"]
-        except (IOError, OSError) as exc:
-            raise AppenvError("runtime_missing", runtime=self.root, module=module,
-                              detail="no fingerprint %s: %s" % (path, exc.strerror))
-        except (ValueError, KeyError, TypeError):
-            raise AppenvError("runtime_missing", runtime=self.root, module=module,
-                              detail="its fingerprint %s is unreadable; run python_runtime again to repair it" % path)
+        record, problem = read_runtime_fingerprint(self.root)
+        if record is None:
+            raise AppenvError("runtime_missing", runtime=self.root, module=module, detail=problem)
+        inputs = record["inputs"]
+        facts = record.get("facts", {})
+        self.key = record["key"]
+        self.version = inputs["python_version"]
         self.minor = ".".join(self.version.split(".")[:2])
         self.arch = inputs.get("arch")
         self.python = os.path.join(self.root, "bin", "python" + self.minor)

@@ -31,15 +31,16 @@ import os
 from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _layer, _site
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._runner import network_fault, proxy_settings
+from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import overlay_record_files, overlay_relative
 
-DEFAULT_VERSIONS = {
+# The one home of the pins of the packaging tools in the runtime (pip_tooling's defaults).
+PACKAGING_PINS = {
     "pip": "26.3",
     "setuptools": "84.2.1",
     "wheel": "0.48.0",
-    "uv": "0.13.9",
-    "poetry": "2.5.1",
-    "pipenv": "2026.10.3",
 }
+PACKAGING_TOOLS = tuple(sorted(PACKAGING_PINS))
+DEFAULT_VERSIONS = dict(PACKAGING_PINS, uv="0.13.9", poetry="2.5.1", pipenv="2026.10.3")
 # What each tool needs besides itself: poetry exports lock files through its export plugin.
 TOOL_EXTRAS = {"poetry": ["poetry-plugin-export==1.10.1"], "pipenv": [], "uv": []}
 TOOLS = ("uv", "poetry", "pipenv")
@@ -158,7 +159,7 @@ class PackagingToolsSpec(_layer.LayerSpec):
 
     def overlay_files(self, facts):
         names = sorted(facts.get("distributions") or self.packages)
-        return _layer.overlay_relative(self.runtime.root, self._distribution_files(names, all_pycs=False))
+        return overlay_relative(self.runtime.root, self._distribution_files(names, all_pycs=False))
 
     def overlay_previous(self, stored, record):
         """The previous version's files, and those of every distribution the restored layer holds that is
@@ -166,10 +167,10 @@ class PackagingToolsSpec(_layer.LayerSpec):
         names = set(self.packages)
         for source in (stored, record):
             names.update(((source or {}).get("facts") or {}).get("distributions") or {})
-        previous = _layer.overlay_relative(self.runtime.root, [
+        previous = overlay_relative(self.runtime.root, [
             path for path in self._distribution_files(sorted(names), all_pycs=True)
             if path.startswith(self.runtime.root.rstrip("/") + "/")]) or []
-        return sorted(set(previous) | set(_layer.overlay_record_files(stored) or []))
+        return sorted(set(previous) | set(overlay_record_files(stored) or []))
 
     def build(self, target, runner):
         site = self.runtime.site_packages
@@ -334,7 +335,7 @@ def run_pip_tooling(params, index, runner, check_mode=False, diff=False, cache=N
                                 "would be installed" % params["runtime"]],
                     "python": os.path.join(params["runtime"], "bin", "python3")}
         raise
-    versions = dict((name, params[name]) for name in ("pip", "setuptools", "wheel"))
+    versions = dict((name, params[name]) for name in PACKAGING_TOOLS)
     packaging = PackagingToolsSpec(runtime, versions, index, params["compile_bytecode"], params["bytecode_workers"],
                                    params["retries"], params["timeout"])
     tools = _tool_specs(params, runtime, index)

@@ -143,15 +143,15 @@ from ansible_collections.appenv.python.plugins.module_utils._site import index_a
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._module import run_module
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
-from ansible_collections.appenv.python.plugins.module_utils._tooling import run_pip_tooling
+from ansible_collections.appenv.python.plugins.module_utils._tooling import PACKAGING_PINS, run_pip_tooling
 
 
 def main():
     argument_spec = dict(
         runtime=dict(type="path", default="/opt/appenv/python"),
-        pip=dict(type="str", default="26.3"),
-        setuptools=dict(type="str", default="84.2.1"),
-        wheel=dict(type="str", default="0.48.0"),
+        pip=dict(type="str", default=PACKAGING_PINS["pip"]),
+        setuptools=dict(type="str", default=PACKAGING_PINS["setuptools"]),
+        wheel=dict(type="str", default=PACKAGING_PINS["wheel"]),
         tools=dict(type="list", elements="dict", default=[], options=dict(
             name=dict(type="str", required=True, choices=["uv", "poetry", "pipenv"]),
             version=dict(type="str"),

@@ -8,6 +8,7 @@ import pytest
 
 from ansible_collections.appenv.python.plugins.module_utils import _layer
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._fingerprint import FINGERPRINT_FORMAT
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 
 
@@ -86,7 +87,7 @@ def test_damage_on_disk_is_repaired(tmp_path):
     ("{not json", "not valid JSON"),
     ("", "not valid JSON"),
     (json.dumps({"hello": "world"}), "not an appenv.python fingerprint"),
-    (json.dumps({"format": _layer.FINGERPRINT_FORMAT, "format_version": 99, "kind": "toy", "inputs": {}}),
+    (json.dumps({"format": FINGERPRINT_FORMAT, "format_version": 99, "kind": "toy", "inputs": {}}),
      "format"),
     (json.dumps([1, 2, 3]), "not an appenv.python fingerprint"),
 ])
@@ -169,13 +170,45 @@ def test_lock_serialises_runs_and_times_out_with_a_titled_error(tmp_path):
     assert sorted(results) == ["created", "kept", "kept", "kept"]
 
 
-def test_describe_changes_sentences():
-    reasons = _layer.describe_changes({"a": 1, "gone": "x"}, {"a": 2, "new": "y"}, {"a": "Python version"})
-    assert reasons == ["Python version changed from 1 to 2", "gone is no longer set (was x)", "new is new: y"]
+class KeyRecorder:
+    """A layer cache that holds nothing and records the keys the engine asks for and stores under."""
+
+    warnings = []
+
+    def __init__(self):
+        self.looked_up, self.stored = [], []
+
+    def lookup(self, key):
+        self.looked_up.append(key)
+
+    def store(self, key, path, record, files=None):
+        self.stored.append(key)
 
 
-def test_key_is_host_independent_and_input_sensitive(tmp_path):
-    one = _layer.make_record(ToyLayer(tmp_path / "l", "1"), {})
-    two = _layer.make_record(ToyLayer(tmp_path / "l", "1"), {"other": "facts"})
-    three = _layer.make_record(ToyLayer(tmp_path / "l", "2"), {})
-    assert one["key"] == two["key"] != three["key"]
+class ContentKeyed(ToyLayer):
+    """Keyed on content, not on its fingerprint; a new version is an additive update."""
+
+    def cache_key(self):
+        return "content-" + self.wanted["version"]
+
+    def compare(self, stored, wanted):
+        action, reasons = super(ContentKeyed, self).compare(stored, wanted)
+        return _layer.ACTION_UPDATED, reasons
+
+    def update(self, stored, runner):
+        return self.build(self.path, runner)
+
+
+@pytest.mark.parametrize("spec_class", [ToyLayer, ContentKeyed])
+def test_decide_only_lookup_and_store_use_the_one_layer_key(tmp_path, spec_class):
+    decision = _layer.decide_only(spec_class(tmp_path / "layer"))
+    assert decision == {"changed": False, "action": "created", "reasons": ["no toy layer at %s yet" % (
+        tmp_path / "layer")], "key": _layer.layer_key(spec_class(tmp_path / "layer"))}
+    cache = KeyRecorder()
+    assert converge(spec_class(tmp_path / "layer"), cache=cache).action == "created"
+    assert cache.looked_up == cache.stored == [decision["key"]]
+    assert _layer.decide_only(spec_class(tmp_path / "layer"))["action"] == "kept"
+    # An update consults no cache before building, and stores under the same key decide_only reports.
+    decision = _layer.decide_only(spec_class(tmp_path / "layer", "2"))
+    assert converge(spec_class(tmp_path / "layer", "2"), cache=cache).action == decision["action"]
+    assert cache.stored[-1] == decision["key"] == _layer.layer_key(spec_class(tmp_path / "layer", "2"))

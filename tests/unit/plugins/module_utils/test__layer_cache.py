@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from ansible_collections.appenv.python.plugins.module_utils import _layer, _layer_cache
+from ansible_collections.appenv.python.plugins.module_utils import _fingerprint, _layer, _layer_cache
 from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 
@@ -128,7 +128,7 @@ def test_lru_eviction_by_size_and_age(tmp_path):
     assert len(metas) == 3
     for age, meta in zip((300, 200, 100), metas):
         meta["last_used"] -= age
-        _layer.write_json_atomic(cache._paths(meta["key"])[2], meta)
+        _fingerprint.write_json_atomic(cache._paths(meta["key"])[2], meta)
     newest_two = metas[1]["size"] + metas[2]["size"]
     removed = DirectoryCache(str(tmp_path / "cache"), max_bytes=newest_two).evict()
     assert removed == [metas[0]["key"]]
@@ -163,7 +163,7 @@ def test_entries_of_either_compression_restore(tmp_path):
     meta = json.loads(open(meta_path).read())
     assert meta["compression"] == "gzip"
     del meta["compression"]  # as written before the option existed
-    _layer.write_json_atomic(meta_path, meta)
+    _fingerprint.write_json_atomic(meta_path, meta)
 
     _layer.remove_tree(str(tmp_path / "h"))
     assert converge(ToyLayer(tmp_path / "h" / "layer", "1"), DirectoryCache(root)).action == "restored"

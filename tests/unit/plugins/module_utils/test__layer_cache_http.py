@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from ansible_collections.appenv.python.plugins.module_utils import _layer, _layer_cache
+from ansible_collections.appenv.python.plugins.module_utils import _fingerprint, _layer, _layer_cache
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache, HttpCache
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
@@ -264,7 +264,7 @@ def test_entries_and_totals_from_the_listing_and_the_directory(server, tmp_path)
         converge(fresh(tmp_path, version), HttpCache(server.url))
     older = DirectoryCache(str(server.root))
     meta = older.lookup(key_of(fresh(tmp_path, "2")))
-    _layer.write_json_atomic(older._paths(meta["key"])[2], dict(meta, last_used=meta["last_used"] - 100))
+    _fingerprint.write_json_atomic(older._paths(meta["key"])[2], dict(meta, last_used=meta["last_used"] - 100))
     converge(fresh(tmp_path, "1"), HttpCache(server.url))  # one hit
     over_http = _layer_cache.describe(HttpCache(server.url), now=time.time() + 60)
     on_disk = _layer_cache.describe(DirectoryCache(str(server.root)), now=time.time() + 60)

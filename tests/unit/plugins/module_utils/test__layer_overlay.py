@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _layer
+from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _layer, _layer_overlay
 from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 
@@ -47,7 +47,7 @@ class ToyOverlay(_layer.LayerSpec):
         return {"version": self.wanted["version"]}
 
     def overlay_files(self, facts):
-        return _layer.overlay_relative(self.root, [os.path.join(self.root, rel) for rel in self._files()])
+        return _layer_overlay.overlay_relative(self.root, [os.path.join(self.root, rel) for rel in self._files()])
 
     def verify(self, stored):
         missing = [rel for rel in self._files() if not os.path.exists(os.path.join(self.root, rel))]
@@ -128,7 +128,7 @@ def test_a_failed_swap_puts_the_previous_files_back(tmp_path, monkeypatch):
     cache, root, state = version_2_cached_version_1_here(tmp_path)
     before = sorted(str(path.relative_to(root)) for path in root.rglob("*"))
 
-    real_move = _layer._move
+    real_move = _layer_overlay._move
     calls = []
 
     def failing_move(source, dest):
@@ -137,11 +137,11 @@ def test_a_failed_swap_puts_the_previous_files_back(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
         return real_move(source, dest)
 
-    monkeypatch.setattr(_layer, "_move", failing_move)
+    monkeypatch.setattr(_layer_overlay, "_move", failing_move)
     with pytest.raises(Exception) as raised:
         converge(ToyOverlay(root, "2", state), cache)
     assert raised.value.code == "layer_no_space"
-    monkeypatch.setattr(_layer, "_move", real_move)
+    monkeypatch.setattr(_layer_overlay, "_move", real_move)
     assert sorted(str(path.relative_to(root)) for path in root.rglob("*")) == before
     assert read(root / "bin" / "tool") == "#!/bin/sh\necho 1\n"
 
@@ -150,7 +150,7 @@ def test_a_restore_killed_half_way_is_rolled_back_by_the_next_run(tmp_path, monk
     cache, root, state = version_2_cached_version_1_here(tmp_path)
     before = dict((str(path.relative_to(root)), read(path)) for path in root.rglob("*") if path.is_file())
 
-    real_move = _layer._move
+    real_move = _layer_overlay._move
     calls = []
 
     class Killed(BaseException):
@@ -162,8 +162,8 @@ def test_a_restore_killed_half_way_is_rolled_back_by_the_next_run(tmp_path, monk
             raise Killed()
         return real_move(source, dest)
 
-    monkeypatch.setattr(_layer, "_move", dying_move)
-    monkeypatch.setattr(_layer, "_overlay_rollback", lambda *args: None)  # a kill runs no clean-up
+    monkeypatch.setattr(_layer_overlay, "_move", dying_move)
+    monkeypatch.setattr(_layer_overlay, "_overlay_rollback", lambda *args: None)  # a kill runs no clean-up
     with pytest.raises(Killed):
         converge(ToyOverlay(root, "2", state), cache)
     monkeypatch.undo()
@@ -174,7 +174,7 @@ def test_a_restore_killed_half_way_is_rolled_back_by_the_next_run(tmp_path, monk
     result, _runner = converge(ToyOverlay(root, "2", state), cache, check_mode=True)
     assert result.action == "restored"
     spec = ToyOverlay(root, "1", state)
-    assert _layer.recover_overlay(spec) is not None
+    assert _layer_overlay.recover_overlay(spec) is not None
     after = dict((str(path.relative_to(root)), read(path)) for path in root.rglob("*") if path.is_file())
     assert after == before
     assert json.loads(read(state))["inputs"] == {"version": "1"}, "the previous fingerprint is back too"
@@ -207,14 +207,14 @@ def test_an_entry_whose_files_do_not_match_its_record_is_discarded(tmp_path):
                                      ("a/../../b", False), ("a//b", False), (".appenv-overlay-x.old/f", False),
                                      ("", False), (None, False)])
 def test_overlay_paths_are_checked(rel, ok):
-    assert _layer.overlay_path_ok(rel) is ok
+    assert _layer_overlay.overlay_path_ok(rel) is ok
 
 
 def test_overlay_relative_refuses_files_outside_the_root(tmp_path):
     (tmp_path / "root").mkdir()
     (tmp_path / "root" / "a").write_text("")
-    assert _layer.overlay_relative(str(tmp_path / "root"), [str(tmp_path / "root" / "a")]) == ["a"]
-    assert _layer.overlay_relative(str(tmp_path / "root"), [str(tmp_path / "elsewhere")]) is None
+    assert _layer_overlay.overlay_relative(str(tmp_path / "root"), [str(tmp_path / "root" / "a")]) == ["a"]
+    assert _layer_overlay.overlay_relative(str(tmp_path / "root"), [str(tmp_path / "elsewhere")]) is None
 
 
 # --- pyc_compile through the cache ---------------------------------------------------------
@@ -294,7 +294,8 @@ def test_pyc_cache_key_holds_the_interpreter(tmp_path):
     assert identity["interpreter"] == os.path.realpath(PYTHON) and len(identity["sha256"]) == 64
     fingerprint = tmp_path / "fake" / ".appenv-fingerprint.json"
     (tmp_path / "fake" / "bin").mkdir(parents=True)
-    fingerprint.write_text(json.dumps({"kind": "python_runtime", "key": "k" * 64}))
+    fingerprint.write_text(json.dumps({"kind": "python_runtime", "key": "k" * 64,
+                                       "inputs": {"python_version": "3.11.9"}}))
     shutil.copy(os.path.realpath(PYTHON), str(tmp_path / "fake" / "bin" / "python3.11"))
     other = _bytecode.PycLayerSpec([str(tree)], str(tmp_path / "fake" / "bin" / "python3.11"),
                                    state_dir=str(tmp_path / "state"))

@@ -100,6 +100,7 @@ def test_the_inputs_of_the_runtime_layer(tmp_path):
         "archive": "cpython.tar.gz",
         "archive_sha256": "ab" * 32,  # lower-cased: the same archive is one input however it was written
         "stdlib_bytecode": "unchecked-hash",
+        "compiler": "cc",  # no compiler option: the host's cc is named in the build settings
     }
     assert spec.stdlib_dir == "lib/python3.12"
     assert spec.python() == str(tmp_path / "rt" / "bin" / "python3.12")

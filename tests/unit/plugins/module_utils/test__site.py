@@ -52,7 +52,7 @@ def test_runtime_from_its_fingerprint(tmp_path):
     python.write_text("#!/bin/sh\n")
     python.chmod(0o755)
     (tmp_path / ".appenv-fingerprint.json").write_text(json.dumps(
-        {"key": "k", "inputs": {"python_version": "3.12.7", "arch": "x86_64"}, "facts": {}}))
+        {"kind": "python_runtime", "key": "k", "inputs": {"python_version": "3.12.7", "arch": "x86_64"}, "facts": {}}))
     runtime = _site.Runtime(str(tmp_path), "pip_tooling")
     assert (runtime.minor, runtime.python) == ("3.12", str(python))
     assert runtime.user_site("/opt/deps") == "/opt/deps/lib/python3.12/site-packages"

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from ansible_collections.appenv.python.plugins.module_utils import _layer, _site, _tooling
+from ansible_collections.appenv.python.plugins.module_utils import _fingerprint, _layer, _site, _tooling
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 
@@ -29,8 +29,8 @@ def make_runtime(root, key="runtime-key-1", version=VERSION):
     with open(python, "w") as handle:
         handle.write('#!/bin/sh\nexec "%s" "$@"\n' % sys.executable)
     os.chmod(python, 0o755)
-    with open(os.path.join(root, _site.RUNTIME_FINGERPRINT), "w") as handle:
-        json.dump({"key": key, "inputs": {"python_version": version, "arch": "x86_64"},
+    with open(os.path.join(root, _fingerprint.FINGERPRINT_FILE), "w") as handle:
+        json.dump({"kind": "python_runtime", "key": key, "inputs": {"python_version": version, "arch": "x86_64"},
                    "facts": {"purelib_rel": "lib/python%s/site-packages" % MINOR, "cache_tag": TAG}}, handle)
     return _site.Runtime(root, "pip_tooling")
 
@@ -56,7 +56,7 @@ def store(spec, facts, **inputs):
     """Write the fingerprint spec would write after a build (inputs overridden: an older build's)."""
     record = _layer.make_record(spec, facts)
     record["inputs"] = dict(record["inputs"], **inputs)
-    _layer.write_json_atomic(spec.state_path, record)
+    _fingerprint.write_json_atomic(spec.state_path, record)
     return record
 
 

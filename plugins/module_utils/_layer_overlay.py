@@ -1,0 +1,223 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) appenv.python contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Overlay layers: the journal and swap the layer engine (_layer.converge) uses for them.
+
+Overlay layers (``spec.overlay``) are not a directory of their own but a set of
+files inside another one (pip inside the runtime's site-packages, the pycs of
+an app's trees): the engine records their files (relative to
+``spec.overlay_root()``) with the fingerprint, caches exactly those files, and
+restores them by moving the previous version's files aside, moving the new
+ones in, and dropping the moved-aside files only once the fingerprint is
+written. A journal kept with the moved-aside files lets a failure, or the next
+run after a kill, put the previous files back.
+
+Also the file moves the engine's own roll-back shares (``remove_tree``).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+
+from ansible_collections.appenv.python.plugins.module_utils._fingerprint import (
+    FINGERPRINT_FILE, read_fingerprint, record_key, write_fingerprint, write_json_atomic)
+
+_OVERLAY_JOURNAL = ".appenv-journal.json"
+_OVERLAY_STATE = FINGERPRINT_FILE  # the previous fingerprint, while the swap runs
+
+
+def remove_tree(path):
+    if os.path.islink(path) or os.path.isfile(path):
+        os.unlink(path)
+    elif os.path.isdir(path):
+        shutil.rmtree(path)
+
+
+def overlay_record_files(record):
+    """The overlay files a fingerprint record lists (checked relative paths), or None."""
+    if not isinstance(record, dict):
+        return None
+    overlay = (record.get("facts") or {}).get("overlay")
+    if not isinstance(overlay, dict) or not isinstance(overlay.get("files"), list):
+        return None
+    return [rel for rel in overlay["files"] if overlay_path_ok(rel)]
+
+
+def overlay_path_ok(rel):
+    """Whether rel may name an overlay file: relative, normalised, not one of the engine's own paths."""
+    if not isinstance(rel, str) or not rel or rel.startswith("/") or "\0" in rel:
+        return False
+    if os.path.normpath(rel) != rel or rel == ".." or rel.startswith("../"):
+        return False
+    return not rel.split("/", 1)[0].startswith(".appenv-overlay-")
+
+
+def overlay_relative(root, paths):
+    """Sorted paths relative to root of the files among paths (absolute); None when one is outside root."""
+    root = root.rstrip("/") + "/"
+    found = set()
+    for path in paths:
+        if not path.startswith(root):
+            return None
+        if os.path.lexists(path) and (os.path.islink(path) or not os.path.isdir(path)):
+            found.add(path[len(root):])
+    return sorted(found)
+
+
+def _overlay_dirs(spec):
+    """(root, staging, aside) of an overlay; named after the fingerprint so two overlays in one root differ."""
+    root = os.path.abspath(spec.overlay_root())
+    tag = hashlib.sha256(spec.state_path.encode("utf-8")).hexdigest()[:12]
+    return (root, os.path.join(root, ".appenv-overlay-%s.new" % tag),
+            os.path.join(root, ".appenv-overlay-%s.old" % tag))
+
+
+def _is_file(path):
+    return os.path.islink(path) or (os.path.lexists(path) and not os.path.isdir(path))
+
+
+def _move(source, dest):
+    """rename(2), with the parent created; across file systems a copy renamed into place."""
+    parent = os.path.dirname(dest)
+    if not os.path.isdir(parent):
+        os.makedirs(parent, 0o755)
+    try:
+        os.rename(source, dest)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        temp = "%s.appenv-tmp-%d" % (dest, os.getpid())
+        shutil.move(source, temp)
+        os.rename(temp, dest)
+
+
+def _overlay_rollback(spec, root, aside, journal):
+    """Put the files a journal names back as they were before the swap started."""
+    existing = set(journal.get("existing") or [])
+    added = [rel for rel in journal.get("new") or [] if rel not in existing]
+    for rel in added:
+        if os.path.lexists(os.path.join(root, rel)):
+            remove_tree(os.path.join(root, rel))  # nothing was there: moved in by the swap
+    _prune(spec, root, added)
+    for rel in sorted(existing):
+        held = os.path.join(aside, rel)
+        if os.path.lexists(held):  # moved aside: what is at its place now came from the swap
+            if os.path.lexists(os.path.join(root, rel)):
+                remove_tree(os.path.join(root, rel))
+            _move(held, os.path.join(root, rel))
+    state = journal.get("state_path")
+    if state and os.path.lexists(os.path.join(aside, _OVERLAY_STATE)):
+        _move(os.path.join(aside, _OVERLAY_STATE), state)
+    remove_tree(aside)
+
+
+def _read_journal(aside):
+    try:
+        with open(os.path.join(aside, _OVERLAY_JOURNAL)) as handle:
+            journal = json.load(handle)
+    except (IOError, OSError, ValueError):
+        return None
+    if not isinstance(journal, dict):
+        return None
+    for name in ("new", "existing"):
+        journal[name] = [rel for rel in journal.get(name) or [] if overlay_path_ok(rel)]
+    return journal
+
+
+def recover_overlay(spec):
+    """Undo what a restore killed half-way left behind (under the lock). A sentence, or None."""
+    root, staging, aside = _overlay_dirs(spec)
+    note = None
+    if os.path.lexists(aside):
+        journal = _read_journal(aside)
+        finished, _problem = read_fingerprint(spec)
+        if journal is None or finished is not None:
+            # No journal: killed before the first move. A fingerprint: killed before the previous one
+            # was moved aside (nothing moved yet), or after the new one was written (the swap was complete).
+            remove_tree(aside)
+        else:
+            journal["state_path"] = spec.state_path
+            _overlay_rollback(spec, root, aside, journal)
+            note = "a restore interrupted earlier left %s half-replaced; the previous files were put back" % root
+    if os.path.lexists(staging):
+        remove_tree(staging)
+    return note
+
+
+def _prune(spec, root, rels):
+    """Remove the directories of rels left empty (those the spec calls prunable, below the root)."""
+    top = root.rstrip("/") + "/"
+    for directory in sorted(set(os.path.dirname(os.path.join(root, rel)) for rel in rels), reverse=True):
+        while directory.startswith(top) and spec.overlay_prunable(directory):
+            try:
+                os.rmdir(directory)
+            except OSError:
+                break
+            directory = os.path.dirname(directory)
+
+
+def restore_overlay(spec, cache, key, stored, runner=None):
+    """Swap the cached files in over the previous version's; its record, or None (then the layer is built)."""
+    root, staging, aside = _overlay_dirs(spec)
+    if os.path.lexists(staging):
+        remove_tree(staging)
+    meta = cache.restore(key, staging, runner=runner)
+    if meta is None:
+        return None
+    record = dict(meta["record"])
+    new = overlay_record_files(record)
+    if new is None or len(new) != len(((record.get("facts") or {}).get("overlay") or {}).get("files") or []) or \
+            [rel for rel in new if not _is_file(os.path.join(staging, rel))]:
+        remove_tree(staging)
+        cache.discard(key, "its archive does not hold the files its record lists")
+        return None
+    old = [rel for rel in spec.overlay_previous(stored, record) if overlay_path_ok(rel)]
+    news = set(new)
+    journal = {"key": key, "new": new, "state_path": spec.state_path,
+               "existing": sorted(rel for rel in set(old) | news if os.path.lexists(os.path.join(root, rel)))}
+    if os.path.lexists(aside):
+        remove_tree(aside)
+    os.makedirs(aside, 0o700)
+    write_json_atomic(os.path.join(aside, _OVERLAY_JOURNAL), journal)
+    try:
+        if os.path.lexists(spec.state_path):
+            # Aside with the files it describes (and back with them on a roll-back): from here until the
+            # new one is written there is no fingerprint, so a kill is rolled back by the next run.
+            _move(spec.state_path, os.path.join(aside, _OVERLAY_STATE))
+        for rel in journal["existing"]:
+            if rel in news or _is_file(os.path.join(root, rel)):
+                _move(os.path.join(root, rel), os.path.join(aside, rel))
+        # Directories the old files leave empty go now: an empty *.dist-info would still count as installed.
+        _prune(spec, root, set(old) - news)
+        for rel in new:
+            _move(os.path.join(staging, rel), os.path.join(root, rel))
+        facts = dict(record.get("facts") or {})
+        record["facts"] = facts
+        spec.restored(record)
+        record["key"] = record_key(spec, record.get("inputs"))
+        problems = spec.verify(record)
+        if problems:
+            raise _RestoreRejected("; ".join(problems))
+    except _RestoreRejected as rejected:
+        _overlay_rollback(spec, root, aside, journal)
+        remove_tree(staging)
+        cache.discard(key, "the restored files do not check out (%s)" % rejected)
+        return None
+    except BaseException:
+        _overlay_rollback(spec, root, aside, journal)
+        remove_tree(staging)
+        raise
+    write_fingerprint(spec, record)
+    remove_tree(aside)
+    remove_tree(staging)
+    return record
+
+
+class _RestoreRejected(Exception):
+    pass
