@@ -92,6 +92,7 @@ GROUPS = yaml.safe_load((REPO_ROOT / "meta" / "runtime.yml").read_text())["actio
 
 def test_module_defaults_groups_hold_the_modules_that_share_their_options():
     assert sorted(GROUPS["layer"]) == sorted(set(MODULES) - {"layer_cache_info"})
+    assert sorted(GROUPS["network"]) == ["app_dependencies", "pip_tooling", "python_runtime"]
     assert sorted(GROUPS["index"]) == ["app_dependencies", "pip_tooling"]
 
 
@@ -110,13 +111,13 @@ def test_module_defaults_group_reaches_its_modules(installed, tmp_path, group, m
 
 
 def test_module_defaults_group_sets_an_option(installed, tmp_path):
-    """A real option through the layer group: pyc_compile gets timeout from it (a wrong type fails naming it)."""
+    """A real option through the layer group: pyc_compile gets lock_timeout from it (a wrong type fails naming it)."""
     (tmp_path / "src").mkdir()
     task = {"appenv.python.pyc_compile": {"paths": [str(tmp_path / "src")], "state_dir": str(tmp_path / "state"),
                                           "interpreter": sys.executable}}
-    proc = _play(installed, tmp_path, {"group/appenv.python.layer": {"timeout": "soon"}}, task)
-    assert proc.returncode != 0 and "timeout" in proc.stdout, proc.stdout
-    proc = _play(installed, tmp_path, {"group/appenv.python.layer": {"timeout": 60}}, task)
+    proc = _play(installed, tmp_path, {"group/appenv.python.layer": {"lock_timeout": "soon"}}, task)
+    assert proc.returncode != 0 and "lock_timeout" in proc.stdout, proc.stdout
+    proc = _play(installed, tmp_path, {"group/appenv.python.layer": {"lock_timeout": 60}}, task)
     assert proc.returncode == 0, proc.stdout
 
 
