@@ -23,6 +23,7 @@ from ansible_collections.appenv.python.plugins.module_utils._fingerprint import 
 from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import overlay_relative
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._host import cpu_count
+from ansible_collections.appenv.python.plugins.module_utils._upstream import predicted_runtime
 
 INVALIDATION_MODES = ("timestamp", "checked-hash", "unchecked-hash")
 
@@ -225,6 +226,12 @@ def _runtime_key(interpreter):
     return record["key"] if record else None
 
 
+def pyc_state_files(trees, state_dir):
+    """(fingerprint, lock file) of the pycs of trees, in state_dir."""
+    name = hashlib.sha256("\0".join(sorted(os.path.abspath(tree) for tree in trees)).encode("utf-8")).hexdigest()[:16]
+    return os.path.join(state_dir, name + ".json"), os.path.join(state_dir, name + ".lock")
+
+
 class PycLayerSpec(_layer_base.LayerSpec):
     """The .pyc files of a set of trees. Recompiling is safe to redo, so no roll-back is needed.
 
@@ -242,8 +249,10 @@ class PycLayerSpec(_layer_base.LayerSpec):
               "python": "Python version", "trees": "Trees", "exclude": "Excluded paths"}
 
     def __init__(self, trees, interpreter, invalidation_mode="checked-hash", optimize_levels=(0,), workers=0,
-                 exclude=(), remove_orphans=True, state_dir="/var/lib/appenv/pyc", env=None):
+                 exclude=(), remove_orphans=True, state_dir="/var/lib/appenv/pyc", env=None, runtime=None):
+        """runtime: in check mode, the runtime record an upstream task predicts for interpreter (_upstream)."""
         self.trees = sorted(os.path.abspath(tree) for tree in trees)
+        self.predicted_runtime = runtime
         self.interpreter = interpreter
         self.invalidation_mode = invalidation_mode
         self.workers = workers
@@ -255,7 +264,8 @@ class PycLayerSpec(_layer_base.LayerSpec):
                 raise AppenvError("bad_argument", option="paths", module="pyc_compile",
                                   detail="%s is not a directory on the host" % tree)
         self.listing = list_tree(self.trees, self.exclude)
-        self.minor = interpreter_minor(interpreter)
+        self.minor = ".".join(runtime["inputs"]["python_version"].split(".")[:2]) if runtime \
+            else interpreter_minor(interpreter)
         self.levels = sorted(set(optimize_levels))
         wanted = {
             "trees": self.trees,
@@ -265,9 +275,8 @@ class PycLayerSpec(_layer_base.LayerSpec):
             "optimize": self.levels,
             "python": self.minor,
         }
-        name = hashlib.sha256("\0".join(self.trees).encode("utf-8")).hexdigest()[:16]
-        super(PycLayerSpec, self).__init__(self.trees[0], wanted, state_path=os.path.join(state_dir, name + ".json"))
-        self._lock = os.path.join(state_dir, name + ".lock")
+        state_path, self._lock = pyc_state_files(self.trees, state_dir)
+        super(PycLayerSpec, self).__init__(self.trees[0], wanted, state_path=state_path)
 
     def lock_path(self):
         return self._lock
@@ -281,7 +290,7 @@ class PycLayerSpec(_layer_base.LayerSpec):
         return self.invalidation_mode
 
     def interpreter_identity(self):
-        key = _runtime_key(self.interpreter)
+        key = self.predicted_runtime["key"] if self.predicted_runtime else _runtime_key(self.interpreter)
         if key:
             return {"runtime": key}
         real = os.path.realpath(self.interpreter)
@@ -375,15 +384,21 @@ def run_pyc_compile(params, runner, check_mode=False, diff=False, cache=None):
     """The module pyc_compile: its parameters in, its result out."""
     env = reproducible_env(params["source_date_epoch"])
     missing = [path for path in params["paths"] if not os.path.isdir(path)]
-    if check_mode and (missing or not os.path.exists(params["interpreter"])):
-        # An earlier task of the play would create them: predict a full compile.
+    predicted, _action = predicted_runtime(params.get("upstream") if check_mode else None)
+    if check_mode and (missing or (predicted is None and not os.path.exists(params["interpreter"]))):
+        # An earlier task of the play would create them: predict a full compile, in the real run's words when
+        # no pycs were compiled for these trees yet.
+        fresh = not os.path.exists(pyc_state_files(params["paths"], params["state_dir"])[0])
+        first = sorted(os.path.abspath(path) for path in params["paths"])[0]
         return {"changed": True, "action": _layer_base.ACTION_CREATED, "compiled": 0, "removed": 0,
-                "compile_errors": [], "sources": 0, "layer": params["paths"][0], "fingerprint": None,
-                "reasons": ["%s does not exist yet (check mode: an earlier task would create it); everything "
-                            "would be compiled" % ", ".join(missing or [params["interpreter"]])]}
+                "compile_errors": [], "sources": 0, "layer": first, "fingerprint": None,
+                "reasons": ["no %s layer at %s yet" % (PycLayerSpec.kind, first)] if fresh else
+                ["%s does not exist yet (check mode: an earlier task would create it); everything would be "
+                 "compiled" % ", ".join(missing or [params["interpreter"]])]}
     spec = PycLayerSpec(params["paths"], params["interpreter"], invalidation_mode=params["invalidation_mode"],
                         optimize_levels=params["optimize"], workers=params["workers"], exclude=params["exclude"],
-                        remove_orphans=params["remove_orphans"], state_dir=params["state_dir"], env=env)
+                        remove_orphans=params["remove_orphans"], state_dir=params["state_dir"], env=env,
+                        runtime=predicted)
     layer = _layer_base.converge(spec, runner, check_mode=check_mode, lock_timeout=params["lock_timeout"], cache=cache)
     result = layer.as_result(diff=diff)
     facts = layer.facts if layer.action != _layer_base.ACTION_KEPT else {}

@@ -37,6 +37,7 @@ from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _i
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._runner import proxy_settings
 from ansible_collections.appenv.python.plugins.module_utils._tooling import PACKAGING_TOOLS, make_venv
+from ansible_collections.appenv.python.plugins.module_utils._upstream import runtime_entry
 
 LOCATIONS = ("user", "venv", "target", "system")
 DEFAULT_DEST = {"user": "/opt/appenv/deps", "venv": "/opt/appenv/venv", "target": "/opt/appenv/site"}
@@ -110,7 +111,7 @@ class DepsLayerSpec(_layer.LayerSpec):
             "runtime": runtime.key,
             "python_version": runtime.version,
             "installer": installer.name,
-            "installer_version": installer.version(runtime),
+            "installer_version": runtime.versions.get(installer.name) or installer.version(runtime),
             "source": mode,
             "files": files,
             "location": location,
@@ -332,9 +333,12 @@ def environment(location, dest, runtime_root):
 
 
 def _predicted_without_host_state(params, reason):
-    """Check mode on a host where an earlier task of the play has not run for real (no runtime, no app yet)."""
+    """Check mode on a host where an earlier task of the play has not run for real (no runtime, no app yet).
+    Where no layer is there yet, the reason is the real run's."""
     dest = params["dest"] or DEFAULT_DEST.get(params["location"]) or params["runtime"]
     runtime_bin = os.path.join(params["runtime"], "bin")
+    if params["location"] != "system" and not os.path.lexists(dest):
+        reason = "no %s layer at %s yet" % (DepsLayerSpec.kind, os.path.abspath(dest))
     return {"changed": True, "action": _layer.ACTION_CREATED, "reasons": [reason], "layer": dest, "fingerprint": None,
             "location": params["location"], "dest": dest,
             "python": os.path.join(dest, "bin", "python") if params["location"] == "venv"
@@ -354,7 +358,7 @@ def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=Non
         raise AppenvError("bad_argument", option="project_dir", module="app_dependencies",
                           detail="%s is not a directory on the host" % params["project_dir"])
     try:
-        runtime = _site.Runtime(params["runtime"], "app_dependencies")
+        runtime = _site.Runtime(params["runtime"], "app_dependencies", params.get("upstream") if check_mode else None)
     except AppenvError as error:
         if check_mode and error.code == "runtime_missing":
             return _predicted_without_host_state(params, "no runtime at %s yet (check mode: an earlier task would "
@@ -369,6 +373,7 @@ def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=Non
         layer_cache_path=(params["layer_cache"] or {}).get("path"), bytecode=params["bytecode"],
         bytecode_workers=params["bytecode_workers"], pip_check=params["pip_check"],
         source_date_epoch=params["source_date_epoch"], retries=params["retries"], timeout=params["timeout"])
+    spec.replaced = (runtime.root,) if runtime.replaced else ()
     if params["location"] == "system":
         cache = None
     if params["decide_only"]:
@@ -392,5 +397,6 @@ def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=Non
         "environment": spec.environment(),
         "packages": facts.get("packages", {}),
         "inputs": sorted(spec.wanted["files"]),
+        "runtime": runtime_entry(runtime),
     })
     return result

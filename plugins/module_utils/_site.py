@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover - Python 2 targets are not supported
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import read_runtime_fingerprint
 from ansible_collections.appenv.python.plugins.module_utils._runner import SAFE_PATH, redact_url
+from ansible_collections.appenv.python.plugins.module_utils._upstream import predicted_runtime, predicted_versions
 
 _DIST_INFO = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+)\.dist-info$")
 
@@ -35,11 +36,21 @@ def canonical_name(name):
 
 
 class Runtime:
-    """A runtime installed by python_runtime, described by its fingerprint."""
+    """A runtime installed by python_runtime, described by its fingerprint.
 
-    def __init__(self, root, module):
+    upstream (check mode only): the registered result of the task before this one (_upstream). When it predicts
+    that the runtime changes, the runtime is the predicted one: ``replaced`` is set (nothing inside root survives),
+    and ``versions`` holds the tool versions pip_tooling's result says it installs.
+    """
+
+    def __init__(self, root, module, upstream=None):
         self.root = os.path.abspath(root)
-        record, problem = read_runtime_fingerprint(self.root)
+        record, self.action = predicted_runtime(upstream, self.root)
+        self.replaced = record is not None
+        self.versions = predicted_versions(upstream)
+        if record is None:
+            record, problem = read_runtime_fingerprint(self.root)
+            self.action = "kept"
         if record is None:
             raise AppenvError("runtime_missing", runtime=self.root, module=module, detail=problem)
         inputs = record["inputs"]
@@ -49,7 +60,7 @@ class Runtime:
         self.minor = ".".join(self.version.split(".")[:2])
         self.arch = inputs.get("arch")
         self.python = os.path.join(self.root, "bin", "python" + self.minor)
-        if not os.access(self.python, os.X_OK):
+        if not self.replaced and not os.access(self.python, os.X_OK):
             raise AppenvError("runtime_missing", runtime=self.root, module=module,
                               detail="its interpreter %s is missing" % self.python)
         self.site_packages = os.path.join(self.root, facts.get("purelib_rel") or

@@ -32,6 +32,7 @@ from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _l
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._runner import network_fault, proxy_settings
 from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import overlay_record_files, overlay_relative
+from ansible_collections.appenv.python.plugins.module_utils._upstream import runtime_entry
 
 # The one home of the pins of the packaging tools in the runtime (pip_tooling's defaults).
 PACKAGING_PINS = {
@@ -326,7 +327,7 @@ def _tool_specs(params, runtime, index):
 def run_pip_tooling(params, index, runner, check_mode=False, diff=False, cache=None):
     """Converge the packaging tools and each tool venv; the module's result."""
     try:
-        runtime = _site.Runtime(params["runtime"], "pip_tooling")
+        runtime = _site.Runtime(params["runtime"], "pip_tooling", params.get("upstream") if check_mode else None)
     except AppenvError as error:
         if check_mode and error.code == "runtime_missing":
             # An earlier task of the play would install the runtime: everything here would be created.
@@ -339,6 +340,8 @@ def run_pip_tooling(params, index, runner, check_mode=False, diff=False, cache=N
     packaging = PackagingToolsSpec(runtime, versions, index, params["compile_bytecode"], params["bytecode_workers"],
                                    params["retries"], params["timeout"])
     tools = _tool_specs(params, runtime, index)
+    for spec in [packaging] + tools:
+        spec.replaced = (runtime.root,) if runtime.replaced else ()
     named = [("packaging", _layer.converge(packaging, runner, check_mode, params["lock_timeout"], cache=cache))]
     for spec in tools:
         named.append((spec.name, _layer.converge(spec, runner, check_mode, params["lock_timeout"], cache=cache)))
@@ -358,6 +361,7 @@ def run_pip_tooling(params, index, runner, check_mode=False, diff=False, cache=N
         "reasons": reasons,
         "layers": layers,
         "python": runtime.python,
+        "runtime": runtime_entry(runtime),
         "packages": packaging_facts.get("packages", packaging.packages),
         "tools": dict((spec.name, {"version": spec.wanted["version"], "venv": spec.path,
                                    "executable": spec.executable}) for spec in tools),
