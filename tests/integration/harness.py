@@ -194,8 +194,10 @@ def assert_same_decisions(predicted, real, host_name):
     """The check-mode report predicted the real one task by task: same tasks, same failures, same changed,
     the same layer action and the same reasons (not only the names of the changed tasks)."""
     expected, got = decisions(real, host_name), decisions(predicted, host_name)
-    assert len(got) == len(expected), "check mode ran %s, the real run %s" % (
-        [row[0] for row in got], [row[0] for row in expected])
+    failures = ["%s: %s" % (result["_task"], result.get("msg")) for report in (predicted, real)
+                for result in task_results(report, host_name) if result.get("failed")]
+    assert len(got) == len(expected), "check mode ran %s, the real run %s; failures: %s" % (
+        [row[0] for row in got], [row[0] for row in expected], failures)
     for guess, truth in zip(got, expected):
         assert guess == truth, "task %r: check mode predicted\n  %s\nthe real run did\n  %s" % (
             truth[0], guess[1:], truth[1:])
