@@ -17,7 +17,7 @@ from tests.collection_path import ensure_collection_path
 ensure_collection_path()
 
 from tests.integration import harness  # noqa: E402
-from tests.integration.conftest import DEFAULT_DEST, RuntimeMirror, _start_host, install_runtime  # noqa: E402
+from tests.integration.hosts import DEFAULT_DEST, RuntimeMirror, start_host, install_runtime  # noqa: E402
 from tests.testbed import docker_host, mirror, runtimes  # noqa: E402
 
 from bench import results  # noqa: E402
@@ -163,7 +163,7 @@ class Context:
         """A fresh bookworm host of `self.arch` (container, `--network host`), removed when the scenario ends."""
         docker_host.ensure_dockerd()
         image = docker_host.ensure_image("bookworm", self.arch)
-        host = _start_host(image, self.arch, network="host", volumes=volumes)
+        host = start_host(image, self.arch, network="host", volumes=volumes)
         self._scope.callback(host.container.remove)
         self.log("host %s started" % host.name)
         return host

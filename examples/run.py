@@ -16,7 +16,7 @@ from tests.collection_path import ensure_collection_path
 ensure_collection_path()
 
 from tests.integration import harness  # noqa: E402
-from tests.integration.conftest import Host  # noqa: E402
+from tests.integration.hosts import Host  # noqa: E402
 from tests.integration.molecule_env import served_testbed  # noqa: E402
 from tests.testbed import docker_host  # noqa: E402
 

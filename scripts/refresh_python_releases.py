@@ -12,12 +12,17 @@ a JSON list of entries. An entry is an object with at least:
 - ``url``: where the archive is downloaded, ending in ``.../<release>/<archive>``;
 - ``sha256``: the archive's sha256 (64 hex digits).
 
-``name``, ``variant`` and ``prerelease`` are honoured when present (only plain
-``cpython`` final releases are kept); everything else is read from the archive
-name. Kept: ``cpython-X.Y.Z+<release>-<triple>-install_only_stripped.tar.gz``
-for the glibc triples of x86_64 and aarch64, CPython 3.9 and newer, and for
-each (version, triple) only the newest release. The output is sorted and holds
-nothing but the data, so the same input always gives the same file.
+``name``, ``variant`` and ``prerelease`` are honoured when present (only
+``cpython`` final releases, default or ``freethreaded`` builds, are kept);
+everything else is read from the archive name. Kept:
+``cpython-X.Y.Z+<release>-<triple>[-freethreaded]-install_only_stripped.tar.gz``,
+or ``-install_only.tar.gz`` where a version has no stripped archive (older
+patches such as 3.11.4 or 3.12.0), for the glibc triples of x86_64 and aarch64,
+CPython 3.9 and newer: for each (version, triple, variant) one archive, from the
+newest release, stripped when that release has both. Debug builds, ``full``
+``.tar.zst`` archives and micro-architecture triples (``x86_64_v3``) are left
+out. The output is sorted and holds nothing but the data, so the same input
+always gives the same file.
 
 Exit status: 0 on success, 1 when ``--check`` finds the table out of date,
 2 on bad input (with a message saying what is wrong).
@@ -50,12 +55,13 @@ LICENSE_HEADER = (
     "# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)",
 )
 
-# Final CPython releases only: a pre-release (3.14.0rc1), a free-threaded build (...-gnu-freethreaded-...),
-# a micro-architecture level (x86_64_v3-...) or another asset flavour does not match.
+# Final CPython install_only archives only: a pre-release (3.14.0rc1), a micro-architecture level
+# (x86_64_v3-...), a debug build or a full .tar.zst archive does not match.
 ARCHIVE = re.compile(
     r"^cpython-(?P<version>(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+))\+(?P<release>[0-9A-Za-z._-]+?)"
     r"-(?P<triple>" + "|".join(re.escape(triple) for triple in TRIPLES) + r")"
-    r"-install_only_stripped\.tar\.gz$")
+    r"(?:-(?P<variant>freethreaded))?-(?P<flavour>install_only(?:_stripped)?)\.tar\.gz$")
+VARIANTS = (None, "freethreaded")
 SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
@@ -125,7 +131,9 @@ def select(document):
         match = ARCHIVE.match(filename)
         if not match:
             continue
-        if entry.get("name", "cpython") != "cpython" or entry.get("variant") or entry.get("prerelease"):
+        if entry.get("name", "cpython") != "cpython" or entry.get("prerelease"):
+            continue
+        if entry.get("variant") not in VARIANTS or (entry.get("variant") or None) != match.group("variant"):
             continue
         if (int(match.group("major")), int(match.group("minor"))) < MINIMUM:
             continue
@@ -138,33 +146,50 @@ def select(document):
         if not isinstance(sha256, str) or not SHA256.match(sha256):
             raise RefreshError("entry %s: sha256 of %s must be 64 hex digits, found %r" % (label, filename, sha256))
         row = (match.group("version"), release, match.group("triple"), filename, sha256.lower())
-        key = (row[0], row[2])
+        key = (row[0], row[2], match.group("variant") or "")
         kept = found.get(key)
-        if kept is not None and kept[1] == row[1]:
+        if kept is not None and kept[3] == row[3]:
             if kept[4] != row[4]:
                 raise RefreshError("%s is listed twice with different sha256 (%s and %s)" % (filename, kept[4], row[4]))
             continue
-        if kept is None or _release_order(row[1]) > _release_order(kept[1]):
+        if kept is None or _preference(row) > _preference(kept):
             found[key] = row
     if not found:
-        raise RefreshError("no entry of the metadata is a CPython %d.%d+ install_only_stripped archive for %s"
+        raise RefreshError("no entry of the metadata is a CPython %d.%d+ install_only archive for %s"
                            % (MINIMUM + (" or ".join(TRIPLES),)))
-    return tuple(sorted(found.values(), key=lambda row: (_version_order(row[0]), row[2])))
+    return tuple(sorted(found.values(), key=_row_order))
+
+
+def _preference(row):
+    """Of two archives of one version, triple and variant: the newer release, then the stripped one."""
+    return (_release_order(row[1]), row[3].endswith("-install_only_stripped.tar.gz"))
+
+
+def _variant(row):
+    return "freethreaded" if "-freethreaded-" in row[3] else ""
+
+
+def _row_order(row):
+    return (_version_order(row[0]), row[2], _variant(row))
 
 
 def render(table):
     """The text of _python_releases.py for the table."""
     versions = sorted({row[0] for row in table}, key=_version_order)
+    stripped = sum(1 for row in table if row[3].endswith("-install_only_stripped.tar.gz"))
+    freethreaded = sum(1 for row in table if _variant(row))
     lines = list(LICENSE_HEADER) + [
         "#",
         "# GENERATED by %s from python-build-standalone download metadata." % SCRIPT,
         "# Do not edit by hand: run the script again (see docs/guides/python-releases.md).",
         '"""python-build-standalone archives the python_runtime action plugin resolves version requests against.',
         "",
-        "RELEASES holds (version, release, triple, filename, sha256) tuples, sorted by version then triple:",
-        "%d install_only_stripped archives, CPython %s to %s, for" % (len(table), versions[0], versions[-1]),
-        "%s; the newest release of each version." % " and ".join(TRIPLES),
-        "An archive's URL is DEFAULT_MIRROR/<release>/<filename>.",
+        "RELEASES holds (version, release, triple, filename, sha256) tuples, sorted by version, triple, variant:",
+        "%d archives, CPython %s to %s, for %s:" % (len(table), versions[0], versions[-1], " and ".join(TRIPLES)),
+        "%d install_only_stripped and %d install_only (versions without a stripped archive); %d of them are"
+        % (stripped, len(table) - stripped, freethreaded),
+        "free-threaded builds (-freethreaded- in the name). One archive per version, triple and variant,",
+        "from the newest release. An archive's URL is DEFAULT_MIRROR/<release>/<filename>.",
         '"""',
         "",
         "from __future__ import absolute_import, division, print_function",
@@ -200,21 +225,24 @@ def read_table(path):
 
 def changes(old, new):
     """Sentences saying how the table changes, one per (version, triple)."""
-    before = {(row[0], row[2]): row for row in old if len(row) == 5}
-    after = {(row[0], row[2]): row for row in new}
+    before = {(row[0], row[2], _variant(row)): row for row in old if len(row) == 5}
+    after = {(row[0], row[2], _variant(row)): row for row in new}
     out = []
-    for key in sorted(set(before) | set(after), key=lambda k: (_version_order(k[0]), k[1])):
+    for key in sorted(set(before) | set(after), key=lambda k: (_version_order(k[0]), k[1], k[2])):
         old_row, new_row = before.get(key), after.get(key)
         if old_row == new_row:
             continue
+        name = " ".join(part for part in key if part)
         if old_row is None:
-            out.append("added %s %s (release %s)" % (key[0], key[1], new_row[1]))
+            out.append("added %s (release %s)" % (name, new_row[1]))
         elif new_row is None:
-            out.append("removed %s %s (release %s)" % (key[0], key[1], old_row[1]))
+            out.append("removed %s (release %s)" % (name, old_row[1]))
         elif old_row[1] != new_row[1]:
-            out.append("%s %s: release %s -> %s" % (key[0], key[1], old_row[1], new_row[1]))
+            out.append("%s: release %s -> %s" % (name, old_row[1], new_row[1]))
+        elif old_row[3] != new_row[3]:
+            out.append("%s: %s -> %s" % (name, old_row[3], new_row[3]))
         else:
-            out.append("%s %s: sha256 of release %s CHANGED, check why" % (key[0], key[1], new_row[1]))
+            out.append("%s: sha256 of release %s CHANGED, check why" % (name, new_row[1]))
     return out
 
 

@@ -1,6 +1,7 @@
 """Shared pytest set-up: the collection is importable and Ansible finds it."""
 
 from tests.collection_path import ensure_collection_path
+from tests.timing import TimingPlugin
 
 ensure_collection_path()
 
@@ -14,6 +15,8 @@ def pytest_configure(config):
         ("slow", "takes more than a minute"),
     ):
         config.addinivalue_line("markers", "%s: %s" % (marker, text))
+    if not hasattr(config, "workerinput"):  # the controlling process (xdist workers send it their reports)
+        config.pluginmanager.register(TimingPlugin(config), "appenv-timing")
 
 
 # Longest first: with several workers (make test runs pytest-xdist) the emulated aarch64 and molecule runs

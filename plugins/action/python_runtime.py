@@ -5,7 +5,10 @@
 
 The target only ever receives an exact version, an archive URL (or a pushed
 archive) and its sha256. Resolution needs ``packaging`` and TOML and reads the
-app's files on the controller, so it happens here.
+app's files on the controller, so it happens here, with its warnings (nothing
+pinned, a newer patch, an end of life near or past). A version past its end of
+life is installed only with allow_eol, unless the host already has it and keeps
+it: the module is asked first (decide_only), as for a pushed archive.
 """
 
 from __future__ import annotations
@@ -67,6 +70,10 @@ class ActionModule(ActionBase):
             match = versions.ARCHIVE_NAME.match(name)
             if not match:
                 raise AppenvError("archive_name_unrecognised", name=name)
+            named = match.group("variant") or "default"
+            if args.get("variant") and args["variant"] != named:
+                raise AppenvError("variant_conflict", source=name, variant=named, option=args["variant"])
+            module_args["variant"] = named
             sha256 = args.get("sha256")
             sums = os.path.join(os.path.dirname(path), "SHA256SUMS")
             if not sha256 and os.path.isfile(sums):
@@ -91,11 +98,12 @@ class ActionModule(ActionBase):
                                          "%s/%s/%s" % (mirror.rstrip("/"), r.release, r.filename))
                         for r in self._table_releases()]
         project_dir = args.get("project_dir")
-        chosen = versions.resolve(args.get("version"), project_dir, releases, triple,
-                                  allow_eol=bool(args.get("allow_eol")))
-        module_args.update(version=chosen.version, url=chosen.url, sha256=chosen.sha256)
+        chosen = versions.resolve(args.get("version"), project_dir, releases, triple, variant=args.get("variant"))
+        module_args.update(version=chosen.version, url=chosen.url, sha256=chosen.sha256, variant=chosen.variant)
         module_args["resolution"] = {"request": chosen.request, "source": chosen.source, "release": chosen.release,
                                      "filename": chosen.filename}
+        # What only the controller needs (warnings, the end of life) stays here, per arch.
+        self.__dict__.setdefault("_resolutions", {})[arch] = chosen
         return module_args, None
 
     def _known_arch(self, args, task_vars):
@@ -132,6 +140,7 @@ class ActionModule(ActionBase):
         if module_args is None:
             # No arch resolves: the request itself is wrong (the same error for every arch).
             raise errors["x86_64"]
+        # The variant stays: it follows from the request, the same for every arch.
         for key in ("version", "url", "sha256", "resolution", "arch"):
             module_args.pop(key, None)
         module_args["candidates"] = candidates
@@ -141,23 +150,70 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         result = super(ActionModule, self).run(tmp, task_vars)
         args = dict(self._task.args)
+        self.__dict__.pop("_resolutions", None)
         try:
             arch = self._known_arch(args, task_vars)
             if arch is None and not (args.get("url") or args.get("src") or args.get("archive")):
                 module_args, pushed = self._resolve_every_arch(args, task_vars), None
             else:
                 module_args, pushed = self._resolve(args, arch or self._host_arch(args, task_vars), task_vars)
+            warnings = self._end_of_life(args, module_args, task_vars)
         except AppenvError as error:
             result.update(failed=True, changed=False, **error.as_result())
             return result
+        result.update(self._run_module(module_args, pushed, task_vars))
+        self._add_warnings(result, warnings)
+        return result
+
+    def _end_of_life(self, args, module_args, task_vars):
+        """{arch: [warnings]} of every resolution; a version past its end of life is refused unless allowed or kept.
+
+        Only then is the module asked whether the host keeps what it has (one more round trip, never on a
+        supported version). In the every-arch case an arch whose version may not be installed gets the error as
+        its candidate, so the host fails only if it is that arch.
+        """
+        resolutions = self.__dict__.get("_resolutions") or {}
+        warnings = {arch: list(chosen.warnings) for arch, chosen in resolutions.items()}
+        past = sorted(arch for arch, chosen in resolutions.items() if chosen.end_of_life)
+        if not past:
+            return warnings
+        allow = bool(args.get("allow_eol"))
+        kept = False
+        if not allow:
+            probe = dict(module_args, decide_only=True)
+            kept = self._execute_module(module_name=MODULE, module_args=probe, task_vars=task_vars).get("action") == "kept"
+        dest = module_args.get("dest") or "the destination"
+        if "candidates" in module_args:
+            module_args["candidates"] = dict(module_args["candidates"])
+        for arch in past:
+            try:
+                warnings[arch] += versions.end_of_life_verdict(resolutions[arch], allow, kept, dest)
+            except AppenvError as error:
+                if "candidates" not in module_args:
+                    raise
+                module_args["candidates"][arch] = {"error": {"code": error.code, "fields": {
+                    key: str(value) for key, value in error.fields.items()}}}
+        return warnings
+
+    @staticmethod
+    def _add_warnings(result, warnings):
+        """The warnings of the host's arch (the module reports it), else those every arch shares."""
+        arch = result.get("arch")
+        if arch in warnings:
+            chosen = warnings[arch]
+        else:
+            distinct = {tuple(found) for found in warnings.values()}
+            chosen = list(distinct.pop()) if len(distinct) == 1 else []
+        if chosen:
+            result["warnings"] = list(result.get("warnings") or []) + chosen
+
+    def _run_module(self, module_args, pushed, task_vars):
         cache = module_args.get("layer_cache") or {}
         if pushed is not None:
-            result.update(self._run_with_pushed_archive(module_args, pushed, task_vars))
-        elif cache.get("controller_path"):
-            result.update(run_module_with_controller_cache(self, MODULE, module_args, task_vars, cache))
-        else:
-            result.update(self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars))
-        return result
+            return self._run_with_pushed_archive(module_args, pushed, task_vars)
+        if cache.get("controller_path"):
+            return run_module_with_controller_cache(self, MODULE, module_args, task_vars, cache)
+        return self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
 
     def _run_with_pushed_archive(self, module_args, pushed, task_vars):
         """Transfer the controller's archive only when the layer must be built."""

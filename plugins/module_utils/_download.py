@@ -53,8 +53,8 @@ except ImportError:  # pragma: no cover - a Python built without ssl: https is r
 from ansible.module_utils.urls import Request, SSLValidationError, make_context
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-from ansible_collections.appenv.python.plugins.module_utils._runner import (
-    network_env, network_fault, proxy_settings, redact_url)
+from ansible_collections.appenv.python.plugins.module_utils._runner import network_env, network_fault, proxy_settings
+from ansible_collections.appenv.python.plugins.module_utils._urls import redact_url
 from ansible_collections.appenv.python.plugins.module_utils._version import COLLECTION_VERSION
 
 USER_AGENT = "appenv.python/%s (+python-urllib)" % COLLECTION_VERSION
@@ -433,8 +433,3 @@ def download(url, dest_path, sha256, retries=4, backoff=1.0, timeout=60, user_ag
         "attempts": attempts,
         "sha256": expected,
     }
-
-
-def copy_verified(source, dest_path, sha256):
-    """A local archive, copied like a download (checked before it is used)."""
-    return download("file://" + urllib_request.pathname2url(os.path.abspath(source)), dest_path, sha256, retries=0)

@@ -226,20 +226,14 @@ CATALOGUE = {
     ),
     "version_eol": ErrorSpec(
         "Python {minor} has reached its end of life",
-        "{source} resolves to Python {version}; Python {minor} stopped receiving security fixes on {date}.",
+        "{source} resolves to Python {version}, which this host does not have yet (or must rebuild); Python {minor} "
+        "stopped receiving security fixes on {date}, so a new install of it is refused.",
         FAULT_APP,
         (
             "Upgrade the app to a supported Python (the newest available is {newest}) and update {source}.",
-            "If you must keep it for now, set allow_eol: true on the task.",
-        ),
-    ),
-    "version_missing": ErrorSpec(
-        "No Python version requested",
-        "The task sets no version, and {project_dir} has no .python-version, runtime.txt or pyproject.toml naming one.",
-        FAULT_TASK,
-        (
-            "Set the version option (e.g. version: '3.12').",
-            "Or add a .python-version file to the app and point project_dir at it.",
+            "If you must install it for now, set allow_eol: true on the task (a warning says so on every run).",
+            "A host that already has this runtime keeps it unchanged with a warning; only new installs and rebuilds "
+            "stop here.",
         ),
     ),
     "mirror_unreachable": ErrorSpec(
@@ -488,6 +482,51 @@ CATALOGUE = {
         (
             "Run again with -vvv and report the output to the appenv.python issue tracker.",
             "The previous layer was left in place.",
+        ),
+    ),
+    # --- version requests, end of life, variants (issues 18 and 19) ---------------------
+    "version_request_invalid": ErrorSpec(
+        "Python version request not understood: {value!r}",
+        "{source} asks for {value!r}, which is none of the forms appenv.python reads{detail}.",
+        FAULT_APP,
+        (
+            "Write an exact version (3.12.7), a minor (3.12 or 3.12.*: its newest patch), a major (3 or 3.*) or * "
+            "(the newest), with a t for the free-threaded build (3.13t).",
+            "Or a PEP 440 specifier, as pip, uv and poetry read requires-python: >=3.11,<3.13, ~=3.12.0, ==3.12.*.",
+            "Or leave the version unset: the newest supported Python is installed, with a warning to pin it.",
+        ),
+    ),
+    "variant_unavailable": ErrorSpec(
+        "No {variant} build of the requested Python",
+        "{request} has a default build for {triple} (newest {default}) but no {variant} one. {variant} builds "
+        "available: {available}.",
+        FAULT_APP,
+        (
+            "Ask for a version that has a {variant} build (free-threaded CPython exists from 3.13; the release table "
+            "keeps only install_only .tar.gz archives, which python-build-standalone publishes for the newer patches).",
+            "Or drop variant: {variant} (or the t after the version) to install the default build.",
+            "Or point mirror/release at a release that has the archive (scripts/refresh_python_releases.py refreshes "
+            "the table).",
+        ),
+    ),
+    "variant_conflict": ErrorSpec(
+        "The Python variant is asked for twice, differently",
+        "{source} asks for the {variant} build, but the task's variant option says {option}.",
+        FAULT_TASK,
+        (
+            "Make them agree: drop the variant option, or write the version in {source} without (or with) the t "
+            "suffix.",
+        ),
+    ),
+    "runtime_variant_mismatch": ErrorSpec(
+        "The runtime archive is not the {expected} build",
+        "{archive} was installed as the {expected} build, but its interpreter reports the {actual} one "
+        "(sysconfig Py_GIL_DISABLED).",
+        FAULT_TASK,
+        (
+            "Set variant to match the archive (python-build-standalone names free-threaded archives "
+            "...-freethreaded-install_only...).",
+            "Or use the archive of the variant you want.",
         ),
     ),
 }

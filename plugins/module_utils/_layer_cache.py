@@ -18,26 +18,18 @@ record, built_at/built_on, hits, last_used). The archive is written first and
 the metadata last, so an entry whose metadata can be read is whole; readers
 take the archive's name from the metadata, so caches may mix both kinds.
 
-Compression (option ``compression``): ``auto`` stores plain tar in a directory
-(a volume on the target is read at disk speed, and gunzip runs at a few hundred
-MB/s, slower than the disk it saves reading) and gzip where entries cross a
-network (an HTTP server, the controller's cache). A directory restore checks
-the sha256 in a second thread while the archive's headers are scanned and its
-members written, and nothing is put in place before both are done.
+Archives are plain tar or gzip (_layer_cache_options.py says which, and
+why). A directory restore checks the sha256 in a second thread while the
+archive's headers are scanned and its members written, and nothing is put in
+place before both are done.
 
-- ``DirectoryCache``: a directory on the target (a volume the pipeline mounts).
-  Entries are written under a temporary name and renamed, under a per-entry
-  flock; least recently used entries go first when the cache outgrows its
-  limits. A restore appends one byte to ``<key>.hits`` (O_APPEND: atomic, no
-  lock, no rewrite of the metadata): hits are the metadata's count plus that
-  file's size, last use its mtime.
-- ``HttpCache``: any server that answers GET and PUT (nginx with WebDAV, an
-  object store's HTTP gateway). Lookups GET the metadata and HEAD the archive;
-  a restore downloads the archive to a temporary file, checked against its
-  sha256 while it arrives, then extracts it; a store PUTs the archive, then the
-  metadata. A restore PUTs the metadata back with one more hit (best effort:
-  two restores at the same moment may count once). Credentials (in the URL or
-  given apart) go in a basic auth header and never appear in a message.
+``DirectoryCache`` is a directory on the target (a volume the pipeline mounts)
+or on the controller (plugin_utils/_controller_cache.py). Entries are written
+under a temporary name and renamed, under a per-entry flock; least recently
+used entries go first when the cache outgrows its limits. A restore appends
+one byte to ``<key>.hits`` (O_APPEND: atomic, no lock, no rewrite of the
+metadata): hits are the metadata's count plus that file's size, last use its
+mtime. ``HttpCache`` (_layer_cache_http.py) keeps the same layout on a server.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -51,46 +43,17 @@ import fcntl
 import json
 import os
 import re
-import shutil
 import tarfile
-import tempfile
 import threading
 import time
 
-try:
-    from urllib.parse import quote, unquote
-except ImportError:  # pragma: no cover - Python 2 targets are not supported
-    from urllib import quote, unquote
-
-from ansible_collections.appenv.python.plugins.module_utils import _archive, _download, _layer
-from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils import _archive, _layer
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import write_json_atomic
-from ansible_collections.appenv.python.plugins.module_utils._runner import redact_url
-from ansible_collections.appenv.python.plugins.module_utils._site import with_credentials
 
 CACHE_FORMAT = "appenv.python/layer-cache/1"
-HTTP_TIMEOUT = 60
-_KEY = re.compile(r"^[0-9a-f]{64}$")
-_SHARD = re.compile(r"^[0-9a-f]{2}$")
-_HREF = re.compile(r"""href\s*=\s*["']([^"'?#]+)["']""", re.IGNORECASE)
-COMPRESSIONS = ("auto", "none", "gzip")
+KEY = re.compile(r"^[0-9a-f]{64}$")
 # The archive of an entry by its metadata's compression (entries written before it was recorded: gzip).
-_SUFFIXES = {"none": ".tar", "gzip": ".tar.gz"}
-_CONTENT_TYPES = {"none": "application/x-tar", "gzip": "application/gzip"}
-
-
-def argument_spec():
-    """The layer_cache option of python_runtime, pip_tooling and app_dependencies (doc fragment layer_cache)."""
-    return dict(type="dict", options=dict(
-        path=dict(type="path"),
-        controller_path=dict(type="path"),
-        url=dict(type="str"),
-        url_username=dict(type="str"),
-        url_password=dict(type="str", no_log=True),
-        max_size_mb=dict(type="int"),
-        max_age_days=dict(type="int"),
-        compression=dict(type="str", choices=list(COMPRESSIONS), default="auto"),
-    ), mutually_exclusive=[["path", "controller_path", "url"]])
+SUFFIXES = {"none": ".tar", "gzip": ".tar.gz"}
 
 
 def parse_meta(text):
@@ -99,7 +62,7 @@ def parse_meta(text):
         meta = json.loads(text)
     except (TypeError, ValueError):
         return None
-    if not isinstance(meta, dict) or meta.get("format") != CACHE_FORMAT or not _KEY.match(str(meta.get("key"))):
+    if not isinstance(meta, dict) or meta.get("format") != CACHE_FORMAT or not KEY.match(str(meta.get("key"))):
         return None
     return meta
 
@@ -107,11 +70,27 @@ def parse_meta(text):
 def compression_of(meta):
     """The compression of an entry's archive ('none' or 'gzip') from its metadata."""
     compression = (meta or {}).get("compression")
-    return compression if compression in _SUFFIXES else "gzip"
+    return compression if compression in SUFFIXES else "gzip"
 
 
 def archive_suffix(meta):
-    return _SUFFIXES[compression_of(meta)]
+    return SUFFIXES[compression_of(meta)]
+
+
+def read_meta(meta_path):
+    """The metadata in an entry's <key>.json file, or None when it is unreadable or not one."""
+    try:
+        with open(meta_path) as handle:
+            return parse_meta(handle.read())
+    except (IOError, OSError):
+        return None
+
+
+def concrete_compression(compression):
+    """compression ('none' or 'gzip'); a cache is told which, never 'auto' (that is _layer_cache_options.py's)."""
+    if compression not in SUFFIXES:
+        raise ValueError("a layer cache stores 'none' or 'gzip' archives, not %r" % (compression,))
+    return compression
 
 
 class _Sha256Thread(threading.Thread):
@@ -157,13 +136,15 @@ def _whole_seconds(info):
 class LayerCache:
     """What both caches share: the entry format, packing, checked extraction and the warnings.
 
-    A subclass says where entries live: lookup, entries, and the hooks
+    A subclass says where entries live: lookup, entries, complete, count_hit, and the hooks
     _reading/_writing (locks), _verified_archive (a local copy of an entry's archive
-    and a callable returning its sha256, checked before anything is put in place), _pack_path, _publish, _forget and _count_hit.
+    and a callable returning its sha256, checked before anything is put in place), _pack_path, _publish and _forget.
     """
 
     location = ""
     compression = "gzip"
+    # What reading or writing this cache may raise (a warning when storing, a titled error when listing).
+    failures = (IOError, OSError)
 
     def __init__(self):
         self.warnings = []
@@ -222,7 +203,7 @@ class LayerCache:
                 if failure is not None:
                     self.discard(key, "it could not be extracted (%s)" % failure)
                     return None
-        self._count_hit(key, meta)
+        self.count_hit(key, meta)
         return meta
 
     # -- store ----------------------------------------------------------------
@@ -241,7 +222,7 @@ class LayerCache:
                 temp = _temp_name(self._pack_path(key, source_dir))
                 meta = self._pack(key, source_dir, record, temp, files, self.compression)
                 self._publish(key, temp, meta)
-            except (IOError, OSError, _download.RequestFailed) as exc:
+            except self.failures as exc:
                 self._warn("the layer was built but could not be stored in the layer cache %s (%s)"
                            % (self.location, self._store_failure(exc)))
                 return None
@@ -294,7 +275,7 @@ class DirectoryCache(LayerCache):
         self.location = self.root
         self.max_bytes = max_bytes
         self.max_age_days = max_age_days
-        self.compression = "none" if compression in (None, "auto") else compression
+        self.compression = concrete_compression(compression)
 
     # -- paths -------------------------------------------------------------
     def _paths(self, key, meta=None):
@@ -303,15 +284,12 @@ class DirectoryCache(LayerCache):
         suffix = archive_suffix(meta if meta is not None else {"compression": self.compression})
         return directory, os.path.join(directory, key + suffix), os.path.join(directory, key + ".json")
 
+    def entry_files(self, key, meta=None):
+        """(archive, metadata file) of key's entry; the archive named by meta's compression, else this cache's."""
+        return self._paths(key, meta)[1:]
+
     def _hits_path(self, key):
         return os.path.join(self.root, key[:2], key + ".hits")
-
-    def _read_meta(self, meta_path):
-        try:
-            with open(meta_path) as handle:
-                return parse_meta(handle.read())
-        except (IOError, OSError):
-            return None
 
     def _with_usage(self, meta):
         """meta with the hits and last use counted in its <key>.hits file."""
@@ -326,7 +304,7 @@ class DirectoryCache(LayerCache):
     # -- lookups -----------------------------------------------------------
     def lookup(self, key):
         """Metadata of a usable-looking entry for key, or None. Read-only (check mode uses it)."""
-        meta = self._read_meta(self._paths(key)[2])
+        meta = read_meta(self._paths(key)[2])
         archive = None if meta is None else self._paths(key, meta)[1]
         if meta is None or not os.path.isfile(archive):
             return None
@@ -335,7 +313,7 @@ class DirectoryCache(LayerCache):
     def _forget(self, key):
         directory, _archive_path, meta_path = self._paths(key)
         _unlink(meta_path)  # first: without it the entry is gone for readers
-        for suffix in _SUFFIXES.values():
+        for suffix in SUFFIXES.values():
             _unlink(os.path.join(directory, key + suffix))
         _unlink(self._hits_path(key))
 
@@ -376,7 +354,8 @@ class DirectoryCache(LayerCache):
         finally:
             hashing.join()
 
-    def _count_hit(self, key, meta):
+    def count_hit(self, key, meta):
+        """One more restore of key's entry (best effort: a read-only cache counts nothing)."""
         try:
             fd = os.open(self._hits_path(key), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError:
@@ -400,6 +379,17 @@ class DirectoryCache(LayerCache):
         _unlink(self._hits_path(key))  # a new entry starts with no hits
         write_json_atomic(meta_path, meta)
 
+    def adopt(self, key, archive, meta):
+        """Make an entry packed elsewhere key's entry (replacing any), then evict.
+
+        archive: a file on this cache's filesystem, already checked against meta's sha256; it is moved in.
+        The metadata is written last, as store() does, under the entry's lock.
+        """
+        with self._writing(key):
+            self._forget(key)
+            self._publish(key, archive, meta)
+        self.evict()
+
     # -- housekeeping --------------------------------------------------------
     def entries(self):
         found = []
@@ -411,7 +401,7 @@ class DirectoryCache(LayerCache):
                 continue
             for name in sorted(os.listdir(shard_dir)):
                 if name.endswith(".json"):
-                    meta = self._read_meta(os.path.join(shard_dir, name))
+                    meta = read_meta(os.path.join(shard_dir, name))
                     if meta is not None:
                         found.append(self._with_usage(meta))
         return found
@@ -444,228 +434,3 @@ class DirectoryCache(LayerCache):
     def _remove(self, key):
         self._forget(key)
         _unlink(os.path.join(self._paths(key)[0], key + ".lock"))
-
-
-class HttpCache(LayerCache):
-    """A layer cache on an HTTP(S) server that answers GET, HEAD and PUT (DELETE is used when allowed).
-
-    url: the cache's base URL, credentials in it or not (``https://user:pass@cache.example/appenv/``).
-    """
-
-    def __init__(self, url, timeout=HTTP_TIMEOUT, module="python_runtime", compression="gzip"):
-        super(HttpCache, self).__init__()
-        self.compression = "gzip" if compression in (None, "auto") else compression
-        base = url.strip()
-        self.base = base if base.endswith("/") else base + "/"
-        if not self.base.lower().startswith(("http://", "https://")):
-            raise AppenvError("bad_argument", option="layer_cache.url", module=module,
-                              detail="the layer cache URL %s is not an http:// or https:// URL"
-                                     % redact_url(self.base))
-        self.location = _download.shown_url(self.base)  # raises AppenvError(download_bad_url) when malformed
-        self.timeout = timeout
-        self._metas = {}
-        self._listed_sizes = {}
-        self._unreachable = False
-
-    def _url(self, key, suffix):
-        return "%s%s/%s%s" % (self.base, key[:2], key, suffix)
-
-    def _request(self, url, method="GET", **kwargs):
-        return _download.request(url, method, timeout=self.timeout, **kwargs)
-
-    def _failed(self, what, exc):
-        """Warn about a failed request (not a 404); a server that cannot be reached is not asked again."""
-        if exc.status is None:
-            self._unreachable = True
-        self._warn("the layer cache %s could not be %s (%s); the layer is built instead"
-                   % (self.location, what, exc))
-
-    # -- lookups -----------------------------------------------------------
-    def lookup(self, key):
-        """Metadata of a usable-looking entry for key, or None: GET <key>.json, HEAD its archive."""
-        if key in self._metas:
-            return self._metas[key]
-        if self._unreachable:
-            return None
-        try:
-            meta = parse_meta(self._request(self._url(key, ".json"))[2].decode("utf-8", "replace"))
-            if meta is None:
-                return None
-            headers = self._request(self._url(key, archive_suffix(meta)), "HEAD")[1]
-        except _download.RequestFailed as exc:
-            if exc.status != 404:
-                self._failed("read", exc)
-            return None
-        length = headers.get("Content-Length")
-        size = int(length) if length is not None and length.strip().isdigit() else None
-        if not self._usable_size(key, meta, size):
-            return None
-        self._metas[key] = meta
-        return meta
-
-    def _reading(self, key):
-        return contextlib.nullcontext(True)
-
-    def _writing(self, key):
-        return contextlib.nullcontext(True)
-
-    def _forget(self, key):
-        self._metas.pop(key, None)
-        try:
-            self._request(self._url(key, ".json"), "DELETE")  # first: without it the entry is gone for readers
-        except _download.RequestFailed:
-            pass  # a server without DELETE: the next store replaces the entry
-
-    @contextlib.contextmanager
-    def _verified_archive(self, key, meta, target):
-        parent = os.path.dirname(os.path.abspath(target))
-        scratch = tempfile.mkdtemp(prefix=".appenv-layer-cache-", dir=parent)
-        try:
-            archive = os.path.join(scratch, key + archive_suffix(meta))
-            try:
-                _download.download(self._url(key, archive_suffix(meta)), archive, meta.get("sha256"), retries=1,
-                                   timeout=self.timeout)
-            except AppenvError as error:
-                if error.code == "checksum_mismatch":
-                    self._corrupt(key, error.fields.get("actual"), error.fields.get("expected"))
-                else:
-                    self._warn("layer cache entry %s could not be downloaded from %s (%s); the layer is built "
-                               "instead" % (key[:12], self.location, error.fields.get("error") or error.cause))
-                yield None, None
-                return
-            expected = meta.get("sha256")
-            yield archive, lambda: expected  # checked while it arrived
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-
-    def _count_hit(self, key, meta):
-        counted = dict(meta, hits=int(meta.get("hits") or 0) + 1, last_used=int(time.time()))
-        try:
-            self._put_meta(key, counted)
-        except _download.RequestFailed:
-            pass  # a read-only server: the restore still counts for the build, not in the cache
-
-    # -- store ----------------------------------------------------------------
-    def _pack_path(self, key, source_dir):
-        if self._unreachable:
-            raise _download.RequestFailed("it could not be reached before the build")
-        return os.path.join(os.path.dirname(os.path.abspath(source_dir)), "." + key[:12] + _SUFFIXES[self.compression])
-
-    def _put_meta(self, key, meta):
-        data = (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode("utf-8")
-        self._request(self._url(key, ".json"), "PUT", data=data, content_type="application/json")
-
-    def _publish(self, key, temp, meta):
-        self._request(self._url(key, archive_suffix(meta)), "PUT", upload=temp,
-                      content_type=_CONTENT_TYPES[compression_of(meta)])
-        self._put_meta(key, meta)  # last: an entry whose metadata is there is whole
-        self._metas[key] = meta
-
-    # -- listing -------------------------------------------------------------
-    def _list(self, url):
-        """{name: size or None} of a directory listing (nginx's autoindex in JSON or HTML, or any page of links)."""
-        body = self._request(url)[2].decode("utf-8", "replace")
-        try:
-            listing = json.loads(body)
-        except ValueError:
-            listing = None
-        if isinstance(listing, list):
-            return dict((str(item.get("name", "")), item.get("size")) for item in listing if isinstance(item, dict))
-        names = {}
-        for href in _HREF.findall(body):
-            name = unquote(href.rstrip("/").rsplit("/", 1)[-1])
-            if name and name not in ("..", "."):
-                names.setdefault(name, None)
-        return names
-
-    def entries(self):
-        """Every entry the server lists. Raises _download.RequestFailed when there is no listing."""
-        found = []
-        for shard in sorted(name for name in self._list(self.base) if _SHARD.match(name)):
-            listed = self._list("%s%s/" % (self.base, quote(shard)))
-            for name in sorted(listed):
-                if not name.endswith(".json") or not _KEY.match(name[:-5]):
-                    continue
-                try:
-                    body = self._request("%s%s/%s" % (self.base, shard, name))[2]
-                    meta = parse_meta(body.decode("utf-8", "replace"))
-                except _download.RequestFailed as exc:
-                    if exc.status == 404:
-                        continue  # removed while listing
-                    raise
-                if meta is None:
-                    continue
-                key = meta["key"]
-                hits = listed.get(key + ".hits")
-                if isinstance(hits, int):  # a directory cache served as it is
-                    meta["hits"] = int(meta.get("hits") or 0) + hits
-                archive = key + archive_suffix(meta)
-                self._listed_sizes[key] = listed[archive] if archive in listed else False
-                found.append(meta)
-        return found
-
-    def complete(self, meta):
-        """Whether the listing showed the entry's archive (with the recorded size, where it shows sizes)."""
-        size = self._listed_sizes.get(meta["key"], False)
-        return size is not False and (size is None or size == meta.get("size"))
-
-
-def from_options(options, module="python_runtime"):
-    """A cache from a module's layer_cache option (dict or None); module names the module in errors."""
-    if not options:
-        return None
-    if options.get("url"):
-        return HttpCache(with_credentials(options["url"], options.get("url_username"), options.get("url_password")),
-                         module=module, compression=options.get("compression"))
-    if not options.get("path"):
-        return None
-    max_mb = options.get("max_size_mb")
-    return DirectoryCache(options["path"], max_bytes=max_mb * 1024 * 1024 if max_mb else None,
-                          max_age_days=options.get("max_age_days"), compression=options.get("compression"))
-
-
-def describe(cache, now=None):
-    """The entries of a cache for layer_cache_info: newest use first, with totals. Changes nothing."""
-    now = int(time.time() if now is None else now)
-    entries = []
-    totals = {"entries": 0, "bytes": 0, "hits": 0, "incomplete": 0, "kinds": {}}
-    for meta in cache.entries():
-        built_at = meta.get("built_at")
-        last_used = meta.get("last_used")
-        entry = {
-            "key": meta["key"],
-            "kind": meta.get("kind"),
-            "layer": meta.get("path"),
-            "size": int(meta.get("size") or 0),
-            "hits": int(meta.get("hits") or 0),
-            "built_on": meta.get("built_on"),
-            "built_at": built_at,
-            "age": max(0, now - int(built_at)) if built_at else None,
-            "last_used": last_used,
-            "idle": max(0, now - int(last_used)) if last_used else None,
-            "complete": cache.complete(meta),
-        }
-        entries.append(entry)
-        totals["entries"] += 1
-        totals["bytes"] += entry["size"]
-        totals["hits"] += entry["hits"]
-        totals["incomplete"] += 0 if entry["complete"] else 1
-        kind = totals["kinds"].setdefault(entry["kind"] or "unknown", {"entries": 0, "bytes": 0, "hits": 0})
-        kind["entries"] += 1
-        kind["bytes"] += entry["size"]
-        kind["hits"] += entry["hits"]
-    entries.sort(key=lambda entry: (-(entry["last_used"] or 0), entry["key"]))
-    return {"entries": entries, "totals": totals}
-
-
-def info(params):
-    """layer_cache_info: the entries and totals of the cache params name (path or url). Changes nothing."""
-    cache = from_options(params, "layer_cache_info")
-    try:
-        described = describe(cache)
-    except (_download.RequestFailed, IOError, OSError) as exc:
-        raise AppenvError("layer_cache_unreadable", cache=cache.location, detail=str(exc))
-    described.update(changed=False, cache=cache.location)
-    if isinstance(cache, DirectoryCache) and not os.path.isdir(cache.root):
-        described["warnings"] = ["the layer cache directory %s does not exist (yet): no entries" % cache.root]
-    return described

@@ -11,7 +11,7 @@ import os
 import traceback
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-from ansible_collections.appenv.python.plugins.module_utils._site import url_secrets
+from ansible_collections.appenv.python.plugins.module_utils._urls import url_secrets
 
 
 def _url_passwords(value):

@@ -16,11 +16,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.appenv.python.plugins.module_utils import _layer_cache
+from ansible_collections.appenv.python.plugins.module_utils import _layer_cache_options as _layer_cache
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._module import run_module
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
-from ansible_collections.appenv.python.plugins.module_utils._site import index_argument_spec, index_from_params
+from ansible_collections.appenv.python.plugins.module_utils._index import index_argument_spec, index_from_params
 
 LOCK_OPTIONS = {"lock_timeout": dict(type="int", default=600)}
 NETWORK_OPTIONS = {"timeout": dict(type="int", default=900), "retries": dict(type="int", default=3)}

@@ -15,11 +15,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import re
 import subprocess
 import time
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._urls import redact_url
 
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -62,14 +62,6 @@ def network_env(environ=None):
 
 
 _OUTPUT_TAIL = 4000
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
-
-
-def redact_url(text):
-    """Replace the user:password part of every URL in text with '***'."""
-    if not text:
-        return text
-    return _URL_USERINFO.sub(lambda match: match.group("scheme") + "***@", text)
 
 
 # What installers and urllib print when TLS verification fails (pip/requests/urllib: OpenSSL's words;

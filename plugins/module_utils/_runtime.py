@@ -30,7 +30,7 @@ _PROBE = (
     "import json, platform, sys, sysconfig;"
     "print(json.dumps({'version': platform.python_version(), 'machine': platform.machine(),"
     " 'prefix': sys.prefix, 'cache_tag': sys.implementation.cache_tag,"
-    " 'purelib': sysconfig.get_paths()['purelib']}))"
+    " 'purelib': sysconfig.get_paths()['purelib'], 'gil_disabled': bool(sysconfig.get_config_var('Py_GIL_DISABLED'))}))"
 )
 
 
@@ -56,11 +56,15 @@ class RuntimeLayerSpec(_layer.LayerSpec):
         "archive": "Runtime archive",
         "stdlib_bytecode": "Stdlib bytecode",
         "compiler": "Compiler named in the runtime's build settings",
+        "variant": "Python variant",
     }
 
-    def __init__(self, dest, version, arch, sha256, archive_name, url=None, src=None,
+    def __init__(self, dest, version, arch, sha256, archive_name, url=None, src=None, variant="default",
                  compile_bytecode=True, workers=0, retries=3, timeout=900, compiler=None):
         self.minor = minor_of(version)
+        self.variant = variant
+        # The free-threaded build names its interpreter and lib directory with the ABI flag: python3.13t.
+        self.abi = self.minor + ("t" if variant == "freethreaded" else "")
         self.url = url
         self.src = src
         self.workers = workers
@@ -78,14 +82,23 @@ class RuntimeLayerSpec(_layer.LayerSpec):
             "stdlib_bytecode": "unchecked-hash" if compile_bytecode else "as shipped",
             "compiler": self.compilers["cc"],
         }
+        if variant != "default":
+            # Only a non-default variant is an input, so runtimes built before variants existed keep their key.
+            wanted["variant"] = variant
         super(RuntimeLayerSpec, self).__init__(dest, wanted)
+
+    def compare(self, stored, wanted):
+        """As the engine's, with a fingerprint without a variant read as the default build."""
+        inputs = dict(stored.get("inputs", {}))
+        inputs.setdefault("variant", "default")
+        return _layer.ACTION_RECREATED, _layer.describe_changes(inputs, dict(wanted, variant=self.variant), self.labels)
 
     @property
     def stdlib_dir(self):
-        return "lib/python" + self.minor
+        return "lib/python" + self.abi
 
     def python(self, root=None):
-        return os.path.join(root or self.path, "bin", "python" + self.minor)
+        return os.path.join(root or self.path, "bin", "python" + self.abi)
 
     def verify(self, stored):
         facts = stored.get("facts", {})
@@ -113,8 +126,8 @@ class RuntimeLayerSpec(_layer.LayerSpec):
         extracted = os.path.join(work, "extract")
         _archive.safe_extract(archive, extracted, runner=runner)
         top = os.path.join(extracted, "python")
-        if not os.path.isfile(os.path.join(top, "bin", "python" + self.minor)):
-            raise AppenvError("runtime_layout_unexpected", archive=self.wanted["archive"], minor=self.minor,
+        if not os.path.isfile(os.path.join(top, "bin", "python" + self.abi)):
+            raise AppenvError("runtime_layout_unexpected", archive=self.wanted["archive"], minor=self.abi,
                               found=", ".join(sorted(os.listdir(extracted))[:10]) or "nothing")
         for name in os.listdir(top):
             os.rename(os.path.join(top, name), os.path.join(target, name))
@@ -151,6 +164,10 @@ class RuntimeLayerSpec(_layer.LayerSpec):
         if facts.get("version") != self.wanted["python_version"]:
             raise AppenvError("runtime_version_mismatch", archive=self.wanted["archive"],
                               expected=self.wanted["python_version"], actual=facts.get("version"))
+        built = "freethreaded" if facts.get("gil_disabled") else "default"
+        if built != self.variant:
+            raise AppenvError("runtime_variant_mismatch", archive=self.wanted["archive"], expected=self.variant,
+                              actual=built)
         return {
             "python_version": facts["version"],
             "machine": facts.get("machine"),
@@ -172,6 +189,7 @@ def runtime_result(spec, layer_result, diff=False):
     result.update({
         "python_version": spec.wanted["python_version"],
         "arch": spec.wanted["arch"],
+        "variant": spec.variant,
         "dest": spec.path,
         "interpreter": spec.python(),
         "bin_dir": os.path.join(spec.path, "bin"),
@@ -209,7 +227,8 @@ def _spec(params):
     source = params["src"] or params["url"]
     return RuntimeLayerSpec(
         params["dest"], params["version"], arch, params["sha256"], source.rstrip("/").rsplit("/", 1)[-1],
-        url=params["url"], src=params["src"], compile_bytecode=params["compile_bytecode"],
+        url=params["url"], src=params["src"], variant=params["variant"] or "default",
+        compile_bytecode=params["compile_bytecode"],
         workers=params["bytecode_workers"], retries=params["retries"], timeout=params["timeout"],
         compiler=params["compiler"])
 

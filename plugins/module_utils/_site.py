@@ -5,8 +5,8 @@
 
 Shared by pip_tooling and app_dependencies: the runtime a layer sits on (from
 the python_runtime fingerprint), the distributions in a site directory (from
-their ``*.dist-info``), whether their files are still there (from ``RECORD``),
-and the index options every installer takes.
+their ``*.dist-info``), whether their files are still there (from ``RECORD``).
+Credentials in URLs are _urls.py's, the index options _index.py's.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,14 +18,9 @@ import io
 import os
 import re
 
-try:
-    from urllib.parse import quote, unquote
-except ImportError:  # pragma: no cover - Python 2 targets are not supported
-    from urllib import quote, unquote
-
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import read_runtime_fingerprint
-from ansible_collections.appenv.python.plugins.module_utils._runner import SAFE_PATH, redact_url
+from ansible_collections.appenv.python.plugins.module_utils._runner import SAFE_PATH
 from ansible_collections.appenv.python.plugins.module_utils._upstream import predicted_runtime, predicted_versions
 
 _DIST_INFO = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+)\.dist-info$")
@@ -58,19 +53,22 @@ class Runtime:
         self.key = record["key"]
         self.version = inputs["python_version"]
         self.minor = ".".join(self.version.split(".")[:2])
+        # The free-threaded build names its interpreter and lib directories python3.13t (sysconfig's abi_thread).
+        self.variant = inputs.get("variant") or "default"
+        self.abi = self.minor + ("t" if self.variant == "freethreaded" else "")
         self.arch = inputs.get("arch")
-        self.python = os.path.join(self.root, "bin", "python" + self.minor)
+        self.python = os.path.join(self.root, "bin", "python" + self.abi)
         if not self.replaced and not os.access(self.python, os.X_OK):
             raise AppenvError("runtime_missing", runtime=self.root, module=module,
                               detail="its interpreter %s is missing" % self.python)
         self.site_packages = os.path.join(self.root, facts.get("purelib_rel") or
-                                          "lib/python%s/site-packages" % self.minor)
-        self.stdlib = os.path.join(self.root, "lib", "python" + self.minor)
+                                          "lib/python%s/site-packages" % self.abi)
+        self.stdlib = os.path.join(self.root, "lib", "python" + self.abi)
         self.cache_tag = facts.get("cache_tag") or "cpython-" + self.minor.replace(".", "")
 
     def user_site(self, base):
         """The site directory of a PYTHONUSERBASE (or --prefix, or venv) rooted at base (posix schemes)."""
-        return os.path.join(base, "lib", "python" + self.minor, "site-packages")
+        return os.path.join(base, "lib", "python" + self.abi, "site-packages")
 
     def bundled_wheels(self):
         directory = os.path.join(self.stdlib, "ensurepip", "_bundled")
@@ -155,83 +153,5 @@ def python_files(site_dir, names):
     return sorted(set(files))
 
 
-def with_credentials(url, username, password):
-    """url with user:password inserted (only when both are given and the URL has none)."""
-    if not url or not username or "://" not in url or "@" in url.split("://", 1)[1].split("/", 1)[0]:
-        return url
-    scheme, rest = url.split("://", 1)
-    return "%s://%s:%s@%s" % (scheme, quote(username, safe=""), quote(password or "", safe=""), rest)
-
-
-def url_password(url):
-    """The password (or token) in a URL's user info, if any."""
-    if not url or "://" not in url:
-        return None
-    netloc = url.split("://", 1)[1].split("/", 1)[0]
-    if "@" not in netloc:
-        return None
-    userinfo = netloc.rsplit("@", 1)[0]
-    secret = userinfo.split(":", 1)[1] if ":" in userinfo else userinfo
-    return secret or None
-
-
-def url_secrets(url):
-    """The password of a URL's user info as written and decoded (both may show up in output)."""
-    secret = url_password(url)
-    return [form for form in (secret, unquote(secret or "")) if form]
-
-
-class IndexOptions:
-    """index_url / extra_index_urls / find_links, with the credentials kept out of fingerprints."""
-
-    def __init__(self, index_url=None, extra_index_urls=(), find_links=(), username=None, password=None):
-        self.index_url = with_credentials(index_url, username, password) if index_url else None
-        self.extra_index_urls = [with_credentials(url, username, password) for url in extra_index_urls or ()]
-        self.find_links = list(find_links or ())
-        self.secrets = [secret for secret in (password,) if secret]
-        for url in [self.index_url] + self.extra_index_urls + self.find_links:
-            for form in url_secrets(url):
-                if form not in self.secrets:
-                    self.secrets.append(form)
-
-    def fingerprint(self):
-        return {
-            "index_url": redact_url(self.index_url) if self.index_url else None,
-            "extra_index_urls": [redact_url(url) for url in self.extra_index_urls],
-            "find_links": [redact_url(url) for url in self.find_links],
-        }
-
-    def args(self):
-        argv = []
-        if self.index_url:
-            argv += ["--index-url", self.index_url]
-        for url in self.extra_index_urls:
-            argv += ["--extra-index-url", url]
-        for link in self.find_links:
-            argv += ["--find-links", link]
-        return argv
-
-
 def path_with(*directories):
     return ":".join([directory for directory in directories if directory] + [SAFE_PATH])
-
-
-def index_argument_spec():
-    """The index options shared by pip_tooling and app_dependencies (doc fragment appenv.python.index)."""
-    return dict(
-        index_url=dict(type="str"),
-        extra_index_urls=dict(type="list", elements="str", default=[]),
-        find_links=dict(type="list", elements="str", default=[]),
-        index_username=dict(type="str"),
-        index_password=dict(type="str", no_log=True),
-    )
-
-
-def index_from_params(module):
-    """IndexOptions from a module's parameters; credentials found in URLs are masked in every output."""
-    params = module.params
-    index = IndexOptions(params["index_url"], params["extra_index_urls"], params["find_links"],
-                         params["index_username"], params["index_password"])
-    for secret in index.secrets:
-        module.no_log_values.add(secret)
-    return index

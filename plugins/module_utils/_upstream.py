@@ -10,7 +10,7 @@ Its ``upstream`` option takes the earlier task's registered result instead,
 and this module reads the prediction out of it:
 
 - the runtime: python_runtime's own result (``dest``, ``fingerprint``,
-  ``python_version``, ``arch``, ``action``), or the ``runtime`` entry that
+  ``python_version``, ``arch``, ``variant``, ``action``), or the ``runtime`` entry that
   pip_tooling and app_dependencies copy into theirs (``runtime_entry``);
 - the tool versions pip_tooling installs (its ``packages`` and ``tools``).
 
@@ -47,8 +47,8 @@ def predicted_runtime(upstream, root=None):
     key, version = described.get("fingerprint"), described.get("python_version")
     if not (isinstance(key, str) and key and isinstance(version, str) and version):
         return None, None
-    return {"key": key, "inputs": {"python_version": version, "arch": described.get("arch")}, "facts": {}}, \
-        described["action"]
+    inputs = {"python_version": version, "arch": described.get("arch"), "variant": described.get("variant")}
+    return {"key": key, "inputs": inputs, "facts": {}}, described["action"]
 
 
 def predicted_versions(upstream):
@@ -69,4 +69,4 @@ def runtime_entry(runtime):
     """The ``runtime`` entry of a downstream result: the runtime it sits on (read, or predicted in check mode),
     in python_runtime's words, so the next task of the chain can take this result as its upstream."""
     return {"dest": runtime.root, "fingerprint": runtime.key, "python_version": runtime.version,
-            "arch": runtime.arch, "action": runtime.action}
+            "arch": runtime.arch, "variant": runtime.variant, "action": runtime.action}

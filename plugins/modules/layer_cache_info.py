@@ -151,7 +151,7 @@ totals:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache import info
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache_info import info
 from ansible_collections.appenv.python.plugins.module_utils._module import run_module
 
 

@@ -144,13 +144,13 @@ tools:
   sample: {"uv": {"version": "0.13.9", "venv": "/opt/appenv/tools/uv", "executable": "/opt/appenv/tools/uv/bin/uv"}}
 runtime:
   description:
-    - The runtime the layers sit on, in the words of M(appenv.python.python_runtime)'s result (C(dest), C(fingerprint),
-      C(python_version), C(arch), C(action)): read from the host, or in check mode predicted by O(upstream). The next
-      task of a chain takes this result as its O(upstream).
+    - The runtime the layers sit on, in the words of M(appenv.python.python_runtime)'s result (C(dest),
+      C(fingerprint), C(python_version), C(arch), C(variant), C(action)): read from the host, or in check mode
+      predicted by O(upstream). The next task of a chain takes this result as its O(upstream).
   returned: success
   type: dict
   sample: {"dest": "/opt/appenv/python", "fingerprint": "3f1c…", "python_version": "3.11.2", "arch": "x86_64",
-           "action": "kept"}
+           "variant": "default", "action": "kept"}
 commands:
   description: Every command the run started (none for a no-op), secrets masked.
   returned: always

@@ -35,16 +35,34 @@ options:
     default: /opt/appenv/python
   version:
     description:
-      - The Python version wanted. An exact C(X.Y.Z), C(X.Y) (newest patch), or any PEP 440 specifier such as
-        C(>=3.11,<3.13).
-      - When unset, read from the files in O(project_dir).
+      - The Python version wanted. An exact C(X.Y.Z) (also an old patch such as C(3.11.4), for which the table
+        keeps the C(install_only) archive as no stripped one exists), C(X.Y) or C(X.Y.*) (newest patch), C(3) or C(3.*),
+        C(*) (the newest), or any PEP 440 specifier such as C(>=3.11,<3.13). A C(t) after the version (C(3.13t))
+        asks for the free-threaded build, as uv reads it.
+      - When unset, read from the files in O(project_dir). When nothing is requested anywhere, the newest patch of
+        the newest minor that has not reached its end of life is installed, with a warning saying how to pin it.
+      - Warnings also say when a newer patch of the chosen minor exists, and when its end of life is less than six
+        months away.
     type: str
+  variant:
+    description:
+      - Which CPython build. C(default), or C(freethreaded) for the free-threaded build (PEP 703, C(python3.13t),
+        no GIL; CPython 3.13 and later, only for the versions python-build-standalone publishes as
+        C(install_only) C(.tar.gz) archives).
+      - Part of the fingerprint (a change rebuilds the runtime with the reason). When unset, C(default) unless the
+        version request ends in C(t).
+    type: str
+    choices: [default, freethreaded]
   project_dir:
     description:
       - Directory on the controller holding the app's C(.python-version), C(runtime.txt) or C(pyproject.toml).
     type: path
   allow_eol:
-    description: Allow a Python version that has reached its end of life.
+    description:
+      - Allow a new install (or a rebuild) of a Python version that has reached its end of life. Without it such
+        an install fails with a titled error.
+      - A runtime of that version that the host already has and keeps unchanged is never a failure, only a
+        warning, with or without this option.
     type: bool
     default: false
   mirror:
@@ -110,7 +128,7 @@ notes:
     and after).
   - Without O(release), version requests are resolved against the release table shipped with the collection
     (the newest python-build-standalone release of each CPython 3.9+ version for x86_64 and aarch64 glibc
-    hosts, with sha256), so no listing is downloaded. C(scripts/refresh_python_releases.py) regenerates it;
+    hosts, default and free-threaded builds, with sha256), so no listing is downloaded. C(scripts/refresh_python_releases.py) regenerates it;
     see C(docs/guides/python-releases.md).
 seealso:
   - module: appenv.python.pip_tooling
@@ -121,6 +139,12 @@ EXAMPLES = r"""
 - name: Install the Python the app asks for in its .python-version
   appenv.python.python_runtime:
     project_dir: "{{ playbook_dir }}/app"
+
+- name: Install the free-threaded 3.13 (no GIL)
+  appenv.python.python_runtime:
+    version: "3.13"
+    variant: freethreaded
+    dest: /opt/app/python3.13t
 
 - name: Install the newest 3.12 from an internal mirror
   appenv.python.python_runtime:
@@ -158,10 +182,15 @@ arch:
   type: str
   sample: x86_64
 interpreter:
-  description: Path of the interpreter.
+  description: Path of the interpreter (C(bin/python3.13t) for the free-threaded build).
   returned: success
   type: str
   sample: /opt/appenv/python/bin/python3.12
+variant:
+  description: The build, C(default) or C(freethreaded).
+  returned: success
+  type: str
+  sample: default
 bin_dir:
   description: Directory to put on C(PATH).
   returned: success
@@ -216,6 +245,7 @@ def main():
         compile_bytecode=dict(type="bool", default=True),
         bytecode_workers=dict(type="int", default=0),
         compiler=dict(type="str"),
+        variant=dict(type="str", choices=["default", "freethreaded"]),
         resolution=dict(type="dict"),
         candidates=dict(type="dict"),
         decide_only=dict(type="bool", default=False),

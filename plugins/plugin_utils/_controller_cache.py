@@ -9,9 +9,10 @@ empty temporary cache directory on the target with the controller's entry for
 the layer's key (if any), runs the module with that directory as its
 ``layer_cache``, and afterwards fetches a newly stored entry back. The cache
 format on both sides is module_utils/_layer_cache.py's, so checks (sha256,
-atomic writes, eviction) are the same code. Entries cross the connection, so
-``compression: auto`` keeps them gzipped here (the module on the target is
-told to store the same).
+atomic writes, eviction) are the same code, reached through DirectoryCache's
+public interface. Entries cross the connection, so ``compression: auto``
+keeps them gzipped here (module_utils/_layer_cache_options.py decides; the
+module on the target is told to store the same).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,12 +24,22 @@ import shutil
 import tempfile
 
 from ansible_collections.appenv.python.plugins.module_utils import _layer
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache, archive_suffix
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache import archive_suffix, read_meta
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache_options import controller_cache
+
+NOT_WHOLE = "the layer built on the host did not arrive whole; it was not cached"
 
 
-def _entry_files(cache, key, meta):
-    _directory, archive, meta_path = cache._paths(key, meta)
-    return archive, meta_path
+def controller_reasons(reasons, root):
+    """The module's reasons, telling that the layer cache it restored from is the controller's (at root)."""
+    return [reason.replace("the layer cache", "the controller's layer cache %s" % root) for reason in reasons]
+
+
+def predict_restore(result, root):
+    """A check-mode result, as it will be when the controller's entry (at root) is restored."""
+    result["action"] = _layer.ACTION_RESTORED
+    result["reasons"] = list(result.get("reasons", [])) + ["restored from the controller's layer cache %s" % root]
+    return result
 
 
 def run_module_with_controller_cache(action, module_name, module_args, task_vars, cache_options):
@@ -37,11 +48,7 @@ def run_module_with_controller_cache(action, module_name, module_args, task_vars
     cache_options: {"controller_path": dir on the controller, "max_size_mb", "max_age_days", "compression"}.
     Returns the module result (with action "restored" when the entry was used).
     """
-    local = DirectoryCache(os.path.expanduser(cache_options["controller_path"]),
-                           max_bytes=(cache_options.get("max_size_mb") or 0) * 1024 * 1024 or None,
-                           max_age_days=cache_options.get("max_age_days"),
-                           compression="gzip" if cache_options.get("compression") in (None, "auto")
-                           else cache_options["compression"])
+    local = controller_cache(cache_options)
     decision = action._execute_module(module_name=module_name, module_args=dict(module_args, decide_only=True),
                                       task_vars=task_vars)
     if decision.get("failed") or decision.get("action") == _layer.ACTION_KEPT or not decision.get("key"):
@@ -54,9 +61,7 @@ def run_module_with_controller_cache(action, module_name, module_args, task_vars
     if action._task.check_mode:
         result = action._execute_module(module_name=module_name, module_args=module_args, task_vars=task_vars)
         if hit is not None and not result.get("failed"):
-            result["action"] = _layer.ACTION_RESTORED
-            result["reasons"] = list(result.get("reasons", [])) + [
-                "restored from the controller's layer cache %s" % local.root]
+            predict_restore(result, local.root)
         return result
 
     made = action._low_level_execute_command("mktemp -d /tmp/appenv-layer-cache.XXXXXX", sudoable=True)
@@ -71,8 +76,7 @@ def run_module_with_controller_cache(action, module_name, module_args, task_vars
         shard = action._connection._shell.join_path(remote_cache, key[:2])
         action._low_level_execute_command("mkdir -p %s" % quote(shard), sudoable=True)
         if hit is not None:
-            archive, meta = _entry_files(local, key, hit)
-            for path in (archive, meta):
+            for path in local.entry_files(key, hit):
                 action._transfer_file(path, action._connection._shell.join_path(shard, os.path.basename(path)))
         args = dict(module_args)
         args["layer_cache"] = {"path": remote_cache, "compression": local.compression}
@@ -80,9 +84,8 @@ def run_module_with_controller_cache(action, module_name, module_args, task_vars
         if not result.get("failed") and result.get("action") in (_layer.ACTION_CREATED, _layer.ACTION_RECREATED):
             _fetch_back(action, local, key, shard)
         if hit is not None and result.get("action") == _layer.ACTION_RESTORED:
-            local._count_hit(key, hit)
-            result["reasons"] = [reason.replace("the layer cache", "the controller's layer cache %s" % local.root)
-                                 for reason in result.get("reasons", [])]
+            local.count_hit(key, hit)
+            result["reasons"] = controller_reasons(result.get("reasons", []), local.root)
         if local.warnings:
             result.setdefault("warnings", []).extend(local.warnings)
         return result
@@ -91,31 +94,37 @@ def run_module_with_controller_cache(action, module_name, module_args, task_vars
 
 
 def _fetch_back(action, local, key, remote_shard):
-    _archive_path, meta = _entry_files(local, key, None)
-    directory = os.path.dirname(meta)
+    def fetch(name, dest):
+        action._connection.fetch_file(action._connection._shell.join_path(remote_shard, name), dest)
+
+    adopt_fetched(local, key, fetch)
+
+
+def adopt_fetched(local, key, fetch):
+    """Put the entry for key into local, fetched with fetch(name, dest) from the host's shard, if it arrived whole.
+
+    A failure is a warning in local.warnings: the layer was built, only the controller's copy is missing.
+    """
+    meta_path = local.entry_files(key)[1]
+    directory = os.path.dirname(meta_path)
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o755)
     staging = tempfile.mkdtemp(prefix=".fetch-", dir=directory)
 
-    def fetch(name):
-        action._connection.fetch_file(action._connection._shell.join_path(remote_shard, name),
-                                      os.path.join(staging, name))
+    def fetched(name):
+        fetch(name, os.path.join(staging, name))
         return os.path.join(staging, name)
 
     try:
-        fetched_meta = fetch(os.path.basename(meta))
-        meta_data = DirectoryCache(staging)._read_meta(fetched_meta)
-        if meta_data is None:
-            local.warnings.append("the layer built on the host did not arrive whole; it was not cached")
+        meta = read_meta(fetched(os.path.basename(meta_path)))
+        if meta is None:
+            local.warnings.append(NOT_WHOLE)
             return
-        fetched_archive = fetch(key + archive_suffix(meta_data))
-        if _layer.file_sha256(fetched_archive) != meta_data.get("sha256"):
-            local.warnings.append("the layer built on the host did not arrive whole; it was not cached")
+        archive = fetched(key + archive_suffix(meta))
+        if _layer.file_sha256(archive) != meta.get("sha256"):
+            local.warnings.append(NOT_WHOLE)
             return
-        local._forget(key)
-        os.rename(fetched_archive, _entry_files(local, key, meta_data)[0])
-        os.rename(fetched_meta, meta)
-        local.evict()
+        local.adopt(key, archive, meta)
     except Exception as exc:  # pylint: disable=broad-except
         local.warnings.append("the layer could not be copied into the controller's layer cache (%s)" % exc)
     finally:

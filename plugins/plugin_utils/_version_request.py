@@ -8,7 +8,11 @@ Only the python_runtime action plugin imports this (it needs ``packaging`` and
 option, ``.python-version``, ``runtime.txt``, then ``pyproject.toml``
 (``project.requires-python`` or ``tool.poetry.dependencies.python``). When
 several are present they must agree: the chosen version has to satisfy every
-specifier found. ``3.12`` means the newest 3.12.Z available for the host.
+specifier found. ``3.12`` means the newest 3.12.Z available for the host;
+nothing requested at all means the newest supported minor, with a warning to pin
+it. The free-threaded builds (the ``variant`` option, or ``3.13t``) are chosen
+from their own archives. The end of life is reported, and enforced by the caller
+(end_of_life_verdict) once it knows whether the host keeps what it has.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import os
 import re
 import time
 import urllib.error
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from ansible.module_utils.urls import open_url
 try:
@@ -30,7 +34,7 @@ except ImportError:  # ansible-core depends on packaging; an odd controller may 
     InvalidSpecifier = InvalidVersion = ValueError
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-from ansible_collections.appenv.python.plugins.module_utils._runner import redact_url
+from ansible_collections.appenv.python.plugins.module_utils._urls import redact_url
 from ansible_collections.appenv.python.plugins.module_utils._version import COLLECTION_VERSION
 
 try:
@@ -38,7 +42,9 @@ try:
 except ImportError:  # pragma: no cover - controller Pythons before 3.11
     tomllib = None
 
-# End of life of each minor version (python.org's release schedule).
+# End of life of each minor version (python.org's release schedule, PEP 596/619/664/693/719/745/790): the one
+# table of these dates. A new install of a version past its date is refused unless allow_eol; a runtime already
+# installed and kept gets a warning; a version within EOL_WARNING_DAYS of its date gets a warning.
 END_OF_LIFE = {
     "3.6": datetime.date(2021, 12, 23),
     "3.7": datetime.date(2023, 6, 27),
@@ -49,14 +55,27 @@ END_OF_LIFE = {
     "3.12": datetime.date(2028, 10, 31),
     "3.13": datetime.date(2029, 10, 31),
     "3.14": datetime.date(2030, 10, 31),
+    "3.15": datetime.date(2031, 10, 31),
 }
+EOL_WARNING_DAYS = 183  # about six months
+
+# python-build-standalone builds: the default one and the free-threaded one (PEP 703, "3.13t").
+VARIANTS = ("default", "freethreaded")
 
 ARCHIVE_NAME = re.compile(
     r"^cpython-(?P<version>\d+\.\d+\.\d+)\+(?P<release>[0-9A-Za-z._-]+?)-(?P<triple>[a-z0-9_]+-[a-z]+-linux-[a-z]+)"
-    r"-install_only(?:_stripped)?\.tar\.(?:gz|zst|xz)$")
+    r"(?:-(?P<variant>freethreaded))?-(?P<flavour>install_only(?:_stripped)?)\.tar\.(?P<compression>gz|zst|xz)$")
 _EXACT = re.compile(r"^\d+\.\d+\.\d+$")
-_MINOR = re.compile(r"^\d+\.\d+$")
-_MAJOR = re.compile(r"^\d+$")
+# What .python-version and the version option take besides PEP 440 specifiers: 3, 3.12, 3.12.7 (each with an
+# optional "t" for the free-threaded build, as uv reads it), 3.*, 3.12.* and * (anything).
+_SHORT = re.compile(r"^(?P<version>\d+(?:\.\d+){0,2})(?P<freethreaded>t)?$")
+_WILDCARD = re.compile(r"^(?P<version>\d+(?:\.\d+)?)\.\*$")
+NOTHING_REQUESTED = "nothing requested"
+
+
+def _release_order(tag):
+    """Sort key of a release tag: digit runs compare as numbers (20241016 < 20250115)."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.findall(r"\d+|\D+", tag))
 
 
 @dataclass
@@ -67,6 +86,20 @@ class Release:
     filename: str
     sha256: str
     url: str = ""
+
+    @property
+    def variant(self):
+        match = ARCHIVE_NAME.match(self.filename)
+        return (match.group("variant") if match else None) or "default"
+
+    @property
+    def flavour(self):
+        match = ARCHIVE_NAME.match(self.filename)
+        return match.group("flavour") if match else ""
+
+    def preference(self):
+        """Among archives of one version: gzip (every host reads it), then the newest release, then stripped."""
+        return (self.filename.endswith(".tar.gz"), _release_order(self.release), self.flavour == "install_only_stripped")
 
 
 @dataclass
@@ -79,6 +112,10 @@ class Resolution:
     triple: str
     source: str
     request: str
+    variant: str = "default"
+    warnings: list = field(default_factory=list)
+    end_of_life: str = ""  # the minor's end-of-life date (ISO) when it has passed, else ""
+    newest: str = ""  # the newest version available for the triple and variant
 
     def as_dict(self):
         return asdict(self)
@@ -121,19 +158,75 @@ def _read(path):
         raise AppenvError("version_file_invalid", file=path, value="", detail="it cannot be read: %s" % exc)
 
 
-def _requested_version(text, source):
-    """A .python-version / runtime.txt entry: 'X.Y' or 'X.Y.Z' -> specifier text."""
-    value = text.strip()
-    if _EXACT.match(value):
-        return "==" + value
-    if _MINOR.match(value) or _MAJOR.match(value):
-        return "==" + value + ".*"
-    raise AppenvError("version_file_invalid", file=source, value=value,
-                      detail="it must name a CPython version as X.Y or X.Y.Z (e.g. 3.12 or 3.12.7)")
+@dataclass
+class Request:
+    """One version request: where it comes from, the PEP 440 specifier it means, the text as written."""
+    source: str
+    spec: str
+    text: str
+    variant: str = None  # "freethreaded" when the text says so (3.13t), else None
+    notes: list = field(default_factory=list)  # warnings: the text was read leniently
+
+
+def _invalid(source, value, detail=""):
+    return AppenvError("version_request_invalid", source=source, value=value, detail=detail)
+
+
+def _lenient_specifier(text, source):
+    """A PEP 440 specifier from what pip, uv and poetry write: (specifier text, notes).
+
+    Accepted beyond PEP 440, each with a note saying the exact form: a clause without an operator
+    ("3.12.*", "3.12", read as poetry does: "==3.12.*", "==3.12"), "*" (anything), ">=3.9.*" (">=3.9")
+    and a trailing comma.
+    """
+    clauses = []
+    for raw in text.split(","):
+        clause = raw.strip()
+        if not clause or clause == "*":
+            continue
+        if clause[0].isdigit():
+            clause = "==" + clause
+        else:
+            clause = re.sub(r"^(<=|>=|<|>)\s*(\d+(?:\.\d+)*)\.\*$", r"\1\2", clause)
+        clauses.append(clause)
+    spec = ",".join(clauses)
+    try:
+        SpecifierSet(spec)
+    except InvalidSpecifier:
+        raise _invalid(source, text, "; %r is not a PEP 440 specifier" % spec if spec != text.strip() else "")
+    notes = []
+    if spec != ",".join(c.strip() for c in text.split(",")):
+        shown = spec or "(any version)"
+        notes.append("%s says %r, which is not a PEP 440 specifier (pip and uv refuse it): read as %r; write that "
+                     "instead." % (source, text, shown))
+    return spec, notes
+
+
+def parse_request(text, source):
+    """A version request as the version option or .python-version writes it -> Request.
+
+    3.12.7 (exact), 3.12 or 3.12.* (newest 3.12.Z), 3 or 3.* (newest 3.Y.Z), * (newest of all), any of the first
+    three with a "t" (the free-threaded build, e.g. 3.13t), or a PEP 440 specifier (>=3.11,<3.13).
+    """
+    value = (text or "").strip()
+    short = _SHORT.match(value)
+    if short:
+        version = short.group("version")
+        spec = "==" + version + ("" if _EXACT.match(version) else ".*")
+        return Request(source, spec, value, "freethreaded" if short.group("freethreaded") else None)
+    wildcard = _WILDCARD.match(value)
+    if wildcard:
+        return Request(source, "==" + value, value)
+    if value == "*":
+        return Request(source, "", value)
+    if not value or not re.match(r"^[<>=!~]", value):
+        raise _invalid(source, value)
+    spec, notes = _lenient_specifier(value, source)
+    return Request(source, spec, value, notes=notes)
 
 
 def requests_from_project(project_dir):
-    """[(source file, specifier text, original text)] found in project_dir, by precedence."""
+    """[Request] found in project_dir, by precedence."""
     found = []
     path = os.path.join(project_dir, ".python-version")
     if os.path.isfile(path):
@@ -141,15 +234,16 @@ def requests_from_project(project_dir):
         entries = [entry for entry in entries if entry]
         if not entries:
             raise AppenvError("version_file_invalid", file=path, value="", detail="it names no version")
-        found.append((path, _requested_version(entries[0], path), entries[0]))
+        found.append(parse_request(entries[0], path))
     path = os.path.join(project_dir, "runtime.txt")
     if os.path.isfile(path):
         text = _read(path).strip()
-        match = re.match(r"^python-(\S+)$", text)
+        match = re.match(r"^python-(\d+\.\d+(?:\.\d+)?)$", text)
         if not match:
             raise AppenvError("version_file_invalid", file=path, value=text,
                               detail="it must read python-X.Y or python-X.Y.Z")
-        found.append((path, _requested_version(match.group(1), path), text))
+        found.append(parse_request(match.group(1), path))
+        found[-1].text = text
     path = os.path.join(project_dir, "pyproject.toml")
     if os.path.isfile(path):
         try:
@@ -159,10 +253,11 @@ def requests_from_project(project_dir):
         project = data.get("project") if isinstance(data.get("project"), dict) else {}
         requires = project.get("requires-python")
         if requires is not None:
+            source = path + " (project.requires-python)"
             if not isinstance(requires, str):
-                raise AppenvError("version_file_invalid", file=path + " (project.requires-python)",
-                                  value=repr(requires), detail="it must be a string")
-            found.append((path + " (project.requires-python)", requires, requires))
+                raise AppenvError("version_file_invalid", file=source, value=repr(requires), detail="it must be a string")
+            spec, notes = _lenient_specifier(requires, source)
+            found.append(Request(source, spec, requires, notes=notes))
         tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
         poetry = tool.get("poetry") if isinstance(tool.get("poetry"), dict) else {}
         deps = poetry.get("dependencies") if isinstance(poetry.get("dependencies"), dict) else {}
@@ -174,26 +269,12 @@ def requests_from_project(project_dir):
             if not isinstance(python, str):
                 raise AppenvError("version_file_invalid", file=source, value=repr(python), detail="it must be a string")
             try:
-                found.append((source, _poetry_to_pep440(python), python))
-            except (InvalidVersion, ValueError, IndexError) as exc:
-                raise AppenvError("version_file_invalid", file=source, value=python,
-                                  detail="it is not a Poetry version constraint (%s)" % exc)
+                spec = _poetry_to_pep440(python)
+                SpecifierSet(spec)
+            except (InvalidVersion, InvalidSpecifier, ValueError, IndexError) as exc:
+                raise _invalid(source, python, "; it is not a Poetry version constraint (%s)" % exc)
+            found.append(Request(source, spec, python))
     return found
-
-
-def _specifier(text, source, original):
-    try:
-        return SpecifierSet(text)
-    except InvalidSpecifier:
-        raise AppenvError("version_file_invalid", file=source, value=original,
-                          detail="it is not a PEP 440 version specifier (e.g. >=3.11,<3.13)")
-
-
-def option_request(text):
-    value = (text or "").strip()
-    if _EXACT.match(value) or _MINOR.match(value) or _MAJOR.match(value):
-        return "==" + value + ("" if _EXACT.match(value) else ".*")
-    return value
 
 
 # --- available releases ------------------------------------------------------------
@@ -250,53 +331,142 @@ def _minor(version):
     return ".".join(version.split(".")[:2])
 
 
-def choose(requests, releases, triple, today=None, allow_eol=False):
-    """Pick the newest release for triple satisfying every request. requests: [(source, spec, text)]."""
-    today = today or datetime.date.today()
-    candidates = sorted({r.version: r for r in releases if r.triple == triple}.values(),
-                        key=lambda r: Version(r.version), reverse=True)
-    specs = [(source, _specifier(spec, source, text), text) for source, spec, text in requests]
-    chosen = None
+def available(releases, triple, variant="default"):
+    """The best archive of each version for triple and variant, newest version first."""
+    best = {}
+    for release in releases:
+        if release.triple != triple or release.variant != variant:
+            continue
+        kept = best.get(release.version)
+        if kept is None or release.preference() > kept.preference():
+            best[release.version] = release
+    return sorted(best.values(), key=lambda r: Version(r.version), reverse=True)
+
+
+def _unknown(requests, candidates, releases, triple, variant):
+    shown = ", ".join("%s (%s)" % (r.text, r.source) for r in requests)
+    if variant != "default":
+        default = [r for r in available(releases, triple) if all(Version(r.version) in SpecifierSet(q.spec)
+                                                                 for q in requests)]
+        if default:
+            raise AppenvError("variant_unavailable", variant=variant, request=shown, triple=triple,
+                              available=", ".join(r.version for r in candidates[:8]) or "none",
+                              default=default[0].version)
+    minors = {match.group(1) for match in (re.match(r"^==(\d+\.\d+)(?:\.|$)", q.spec) for q in requests) if match}
+    near = [r for r in candidates if _minor(r.version) in minors]
+    raise AppenvError("version_unknown", request=shown, triple=triple + ("" if variant == "default" else " " + variant),
+                      available=", ".join(r.version for r in (near or candidates)[:12]) or "none")
+
+
+def choose(requests, releases, triple, variant="default", today=None):
+    """(the newest release for triple and variant satisfying every request, all candidates newest first)."""
+    candidates = available(releases, triple, variant)
+    specs = [(request, SpecifierSet(request.spec)) for request in requests]
     for release in candidates:
-        if all(Version(release.version) in spec for _s, spec, _t in specs):
-            chosen = release
-            break
-    if chosen is None:
-        first_source, first_spec, first_text = specs[0] if specs else ("the version option", SpecifierSet(), "")
-        alone = [r for r in candidates if Version(r.version) in first_spec]
-        if len(specs) > 1 and alone:
-            conflicting = [(s, t) for s, spec, t in specs[1:] if Version(alone[0].version) not in spec]
-            other_source, other_text = conflicting[0] if conflicting else (specs[1][0], specs[1][2])
-            raise AppenvError("version_conflict", first=first_source, first_value=first_text,
-                              second=other_source, second_value=other_text, version=alone[0].version)
-        nearest = ", ".join(r.version for r in candidates[:8]) or "none"
-        raise AppenvError("version_unknown", request=", ".join("%s (%s)" % (t, s) for s, _sp, t in specs),
-                          triple=triple, available=nearest)
-    eol = END_OF_LIFE.get(_minor(chosen.version))
-    if eol and eol <= today and not allow_eol:
-        newest = candidates[0].version if candidates else "a newer version"
-        raise AppenvError("version_eol", version=chosen.version, minor=_minor(chosen.version), date=eol.isoformat(),
-                          source=specs[0][0] if specs else "the version option", newest=newest)
-    return chosen
+        if all(Version(release.version) in spec for _r, spec in specs):
+            return release, candidates
+    first, first_spec = specs[0]
+    alone = [r for r in candidates if Version(r.version) in first_spec]
+    if len(specs) > 1 and alone:
+        conflicting = [request for request, spec in specs[1:] if Version(alone[0].version) not in spec]
+        other = conflicting[0] if conflicting else specs[1][0]
+        raise AppenvError("version_conflict", first=first.source, first_value=first.text,
+                          second=other.source, second_value=other.text, version=alone[0].version)
+    _unknown(requests, candidates, releases, triple, variant)
 
 
-def resolve(version=None, project_dir=None, releases=(), triple="x86_64-unknown-linux-gnu", today=None,
-            allow_eol=False):
-    """A Resolution for the request, or an AppenvError saying what to fix."""
+def _default_request(project_dir, releases, triple, variant, today):
+    """Nothing requested: the newest patch of the newest minor that has not reached its end of life."""
+    candidates = available(releases, triple, variant)
+    supported = [r for r in candidates if END_OF_LIFE.get(_minor(r.version), datetime.date.max) > today]
+    newest = (supported or candidates or [None])[0]
+    spec = "==%s.*" % _minor(newest.version) if newest else ""
+    where = "in %s" % project_dir if project_dir else "(project_dir is not set)"
+    pin = _minor(newest.version) if newest else "3.X"
+    note = ("No Python version was requested: no version option, and no .python-version, runtime.txt or "
+            "pyproject.toml %s. Installing the newest supported Python, %s, which changes when the release table "
+            "does. Pin it: set version: '%s' on the task, or write %s to the app's .python-version."
+            % (where, newest.version if newest else "(none available)", pin, pin))
+    return Request(NOTHING_REQUESTED, spec, "", notes=[note])
+
+
+def _variant(option, requests):
+    """The variant: the variant option, else what the requests say (3.13t), else default."""
+    said = [(r.source, r.variant) for r in requests if r.variant]
+    if option:
+        if option not in VARIANTS:
+            raise AppenvError("bad_argument", option="variant", module="python_runtime",
+                              detail="variant must be one of %s, not %r" % (", ".join(VARIANTS), option))
+        for source, variant in said:
+            if variant != option:
+                raise AppenvError("variant_conflict", source=source, variant=variant, option=option)
+        return option
+    return said[0][1] if said else "default"
+
+
+def _warnings(chosen, candidates, requests, today):
+    warnings = [note for request in requests for note in request.notes]
+    minor = _minor(chosen.version)
+    newer = [r.version for r in candidates if _minor(r.version) == minor and Version(r.version) > Version(chosen.version)]
+    if newer:
+        warnings.append("Python %s is not the newest %s: %s is available, with the security and bug fixes since. "
+                        "Ask for %s (or %s.*) to follow %s's patch releases."
+                        % (chosen.version, minor, newer[0], minor, minor, minor))
+    eol = END_OF_LIFE.get(minor)
+    if eol and today < eol <= today + datetime.timedelta(days=EOL_WARNING_DAYS):
+        warnings.append("Python %s reaches its end of life on %s (in %d days): after that it gets no security fixes "
+                        "and new installs of it are refused unless allow_eol is set. Plan the move to Python %s."
+                        % (minor, eol.isoformat(), (eol - today).days, _minor(candidates[0].version)))
+    return warnings
+
+
+def resolve(version=None, project_dir=None, releases=(), triple="x86_64-unknown-linux-gnu", today=None, variant=None):
+    """A Resolution for the request (with its warnings), or an AppenvError saying what to fix.
+
+    The end of life is not enforced here: Resolution.end_of_life says that it has passed, and the caller decides
+    with end_of_life_verdict() once it knows whether the host already has this runtime.
+    """
     if not HAS_PACKAGING:
         raise AppenvError("controller_dependency_missing", package="packaging", purpose="resolving Python versions")
+    today = today or datetime.date.today()
     requests = []
     if version:
-        requests.append(("the version option", option_request(version), version))
+        requests.append(parse_request(version, "the version option"))
     if project_dir:
         found = requests_from_project(project_dir)
         if version:
             # The option overrides the app's pins; pyproject.toml declares what the app supports,
             # so the chosen version must still satisfy it.
-            found = [entry for entry in found if "pyproject.toml" in entry[0]]
+            found = [entry for entry in found if "pyproject.toml" in entry.source]
         requests.extend(found)
+    variant = _variant(variant, requests)
     if not requests:
-        raise AppenvError("version_missing", project_dir=project_dir or "(not set)")
-    chosen = choose(requests, releases, triple, today=today, allow_eol=allow_eol)
+        requests.append(_default_request(project_dir, releases, triple, variant, today))
+    chosen, candidates = choose(requests, releases, triple, variant=variant)
+    eol = END_OF_LIFE.get(_minor(chosen.version))
     return Resolution(chosen.version, chosen.url, chosen.sha256, chosen.filename, chosen.release, chosen.triple,
-                      requests[0][0], requests[0][2])
+                      requests[0].source, requests[0].text, variant=variant,
+                      warnings=_warnings(chosen, candidates, requests, today),
+                      end_of_life=eol.isoformat() if eol and eol <= today else "", newest=candidates[0].version)
+
+
+def end_of_life_verdict(resolution, allow_eol, kept, dest=""):
+    """Warnings about a resolution past its end of life, or the version_eol error when it must not be installed.
+
+    kept: the host already has this runtime and keeps it unchanged (never a failure: a host that was fine
+    yesterday is not broken by a date); allow_eol: the task accepts a new install of it.
+    """
+    if not resolution.end_of_life:
+        return []
+    minor = _minor(resolution.version)
+    if kept:
+        return ["Python %s at %s reached its end of life on %s and gets no security fixes. It is kept because it is "
+                "already installed, but a rebuild or a new host will fail unless allow_eol is set: move the app to "
+                "Python %s." % (resolution.version, dest or "the destination", resolution.end_of_life,
+                                _minor(resolution.newest))]
+    if allow_eol:
+        return ["Installing Python %s, which reached its end of life on %s and gets no security fixes "
+                "(allow_eol is set): move the app to Python %s." % (resolution.version, resolution.end_of_life,
+                                                                    _minor(resolution.newest))]
+    raise AppenvError("version_eol", version=resolution.version, minor=minor, date=resolution.end_of_life,
+                      source=resolution.source, newest=resolution.newest)

@@ -128,17 +128,27 @@ def run_task(host, module, args, check=False, diff=False, become_user=None, env=
     env: variables of ansible-playbook on the controller; environment: the play's ``environment:``,
     the variables the module itself runs with on the host.
     """
-    task = {"name": "task under test", module: args, "ignore_errors": True}
-    play = [{"hosts": "all", "gather_facts": False, "vars": vars or {}, "tasks": [task]}]
+    return run_tasks(host, [(module, args)], check=check, diff=diff, become_user=become_user, env=env, vars=vars,
+                     environment=environment)[0]
+
+
+def run_tasks(host, tasks, check=False, diff=False, become_user=None, env=None, vars=None, environment=None):
+    """Run several module tasks, in order, in one play (one ansible-playbook start: ~1.5 s of CPU saved per task);
+    tasks: [(module, args)]. Returns their result dicts in order (failures included, not raised: a failed task
+    does not stop the next one, so assert on the results in order)."""
+    play_tasks = [{"name": "task under test %d" % number, module: args, "ignore_errors": True}
+                  for number, (module, args) in enumerate(tasks)]
+    play = [{"hosts": "all", "gather_facts": False, "vars": vars or {}, "tasks": play_tasks}]
     if environment:
         play[0]["environment"] = environment
     report = run_playbook(play, [host], check=check, diff=diff, become_user=become_user, env=env)
     results = task_results(report, host.name)
-    if not results:
-        raise PlayFailed("no result for %s:\n%s" % (host.name, json.dumps(report)[:3000] + report["_stderr"][-3000:]))
-    result = results[-1]
-    result["_seconds"] = report["_seconds"]
-    return result
+    if len(results) != len(tasks):
+        raise PlayFailed("%d results for %d tasks on %s:\n%s" % (len(results), len(tasks), host.name,
+                                                                json.dumps(report)[:3000] + report["_stderr"][-3000:]))
+    for result in results:
+        result["_seconds"] = report["_seconds"]
+    return results
 
 
 def play_stats(report, host_name):

@@ -73,6 +73,16 @@ def served_inputs(arch):
         }
 
 
+def _log_platforms_cpu(scenario, log):
+    """The CPU time of the scenario's containers before molecule destroys them (see docker_host.log_container_cpu):
+    molecule's driver makes them, so they are not removed through the test bed's Container."""
+    import yaml  # the controller virtualenv's; only needed here
+
+    config = yaml.safe_load((REPO_ROOT / "molecule" / scenario / "molecule.yml").read_text())
+    for platform in config.get("platforms", []):
+        docker_host.log_container_cpu(platform["name"], platform.get("image", ""), log)
+
+
 def run(scenario, commands=("test",), timeout=3600):
     """Run `molecule <command> -s scenario` for each command, with one set of served inputs.
 
@@ -93,7 +103,9 @@ def run(scenario, commands=("test",), timeout=3600):
             "ANSIBLE_NOCOLOR": "1",
             "NO_COLOR": "1",
         })
-        for command in commands:
+        for number, command in enumerate(commands):
+            if command == "destroy" and number and os.environ.get("APPENV_CONTAINER_CPU_LOG"):
+                _log_platforms_cpu(scenario, os.environ["APPENV_CONTAINER_CPU_LOG"])
             started = time.monotonic()
             proc = subprocess.run([os.path.join(venv_bin, "molecule"), command, "-s", scenario],
                                   cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=timeout,

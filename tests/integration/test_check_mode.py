@@ -8,13 +8,12 @@ wiped host, so the tests do not depend on each other's order.
 """
 
 import shlex
-import uuid
 
 import pytest
 
 from tests.integration import harness
-from tests.integration.conftest import SYNTHETIC, _start_host
-from tests.testbed import package_index as package_index_mod, runtimes
+from tests.integration.hosts import make_package_index, start_host
+from tests.testbed import runtimes
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +33,7 @@ APPS = {
 
 @pytest.fixture(scope="module")
 def host(amd64_image):
-    started = _start_host(amd64_image, "x86_64", network="host")
+    started = start_host(amd64_image, "x86_64", network="host")
     yield started
     started.container.remove()
 
@@ -42,14 +41,7 @@ def host(amd64_image):
 @pytest.fixture(scope="module")
 def index(index_server):
     root, base_url = index_server
-    name = uuid.uuid4().hex[:10]
-    made = package_index_mod.PackageIndex(root / name)
-    made.add(package_index_mod.ensure_tool_wheels("x86_64"))
-    for pkg, version, requires, options in SYNTHETIC:
-        package_index_mod.build_wheel(made.files, pkg, version, requires, **options)
-    made.write_pages()
-    made.url = "%s/%s" % (base_url, name)
-    return made
+    return make_package_index(root, base_url, ["x86_64"])
 
 
 def wipe(host, keep_cache=False):

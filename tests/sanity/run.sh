@@ -11,6 +11,11 @@ python=${APPENV_SANITY_PYTHON:-python3}
 python_version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 core=$("$venv_bin/python" -c 'from ansible.release import __version__; print(__version__)')
 tree="$repo/.build/sanity/ansible_collections/appenv/python"
+# One run at a time per checkout (make test runs make compat's sanity beside its own): they share the tree below
+# and ansible-test's virtualenvs under ~/.ansible/test. The lock is held until ansible-test ends (exec keeps fd 7).
+mkdir -p "$repo/.build"
+exec 7>"$repo/.build/sanity.lock"
+flock 7
 rm -rf "$repo/.build/sanity"
 mkdir -p "$tree"
 cd "$repo"

@@ -246,6 +246,8 @@ class Container:
         _run(["docker", "cp", "%s:%s" % (self.name, src), str(dst)])
 
     def remove(self) -> None:
+        if os.environ.get("APPENV_CONTAINER_CPU_LOG"):
+            log_container_cpu(self.name, self.image, os.environ["APPENV_CONTAINER_CPU_LOG"])
         subprocess.run(["docker", "rm", "-f", "-v", self.name], capture_output=True, check=False)
 
     def __enter__(self):
@@ -257,6 +259,32 @@ class Container:
 
     def __repr__(self):
         return "Container(%r, image=%r)" % (self.name, self.image)
+
+
+def container_cpu_seconds(container_id: str):
+    """CPU seconds the container's processes used so far (emulated aarch64 included: qemu runs in it), read from
+    its cgroup (v1 cpuacct or v2 cpu.stat); None when the cgroup is not found."""
+    for path in ("/sys/fs/cgroup/cpuacct/docker/%s/cpuacct.usage" % container_id,
+                 "/sys/fs/cgroup/cpu,cpuacct/docker/%s/cpuacct.usage" % container_id):
+        if os.path.exists(path):
+            return int(pathlib.Path(path).read_text()) / 1e9
+    for path in ("/sys/fs/cgroup/docker/%s/cpu.stat" % container_id,
+                 "/sys/fs/cgroup/system.slice/docker-%s.scope/cpu.stat" % container_id):
+        if os.path.exists(path):
+            for line in pathlib.Path(path).read_text().splitlines():
+                if line.startswith("usage_usec "):
+                    return int(line.split()[1]) / 1e6
+    return None
+
+
+def log_container_cpu(name, image, log):
+    """Append a container's CPU time so far to log (JSON lines). With $APPENV_CONTAINER_CPU_LOG set, every test
+    container does so when removed: what a test's hosts cost, which the test process's own CPU time does not show."""
+    res = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", name], capture_output=True, text=True, check=False)
+    seconds = container_cpu_seconds(res.stdout.strip()) if res.returncode == 0 else None
+    with open(log, "a") as fh:
+        fh.write(json.dumps({"name": name, "image": image, "cpu_seconds": seconds,
+                             "test": os.environ.get("PYTEST_CURRENT_TEST", "")}) + "\n")
 
 
 def _owner_alive(name: str) -> bool:

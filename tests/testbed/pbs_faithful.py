@@ -185,17 +185,3 @@ def ensure_faithful_archive(version, arch):
 def ensure_gcc_image(arch="amd64"):
     """The bookworm image with gcc and libc6-dev (and no clang): a host that builds C extensions with gcc only."""
     return docker_host.ensure_image("bookworm", arch, include=GCC_PACKAGES, variant=GCC_VARIANT)
-
-
-def prepare(step, arm64=False):
-    """The test bed's part for these tests: step(label, fn, *args) runs and times one item (__main__._step)."""
-    archives = []
-    step("image bookworm-amd64-gcc", ensure_gcc_image, "amd64")
-    if arm64:
-        step("image bookworm-arm64-gcc", ensure_gcc_image, "arm64")
-    for version, arch in RUNTIMES:
-        if arch == "aarch64" and not arm64:
-            continue
-        archives.append(step("runtime %s %s (python-build-standalone settings)" % (version, arch),
-                             ensure_faithful_archive, version, arch))
-    return archives

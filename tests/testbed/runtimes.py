@@ -257,9 +257,10 @@ def _write_tarball(tree_parent, dest):
     os.replace(part, dest)
 
 
-def build_runtime_archive(version: str, arch: str, dest: pathlib.Path) -> None:
+def build_runtime_archive(version: str, arch: str, dest: pathlib.Path, configure_extra=(), abi="") -> None:
     arch = ARCH_ALIASES[arch]
     minor = minor_of(version)
+    name = minor + abi  # abi "t": the free-threaded build's python3.13t, lib/python3.13t (freethreaded.py)
     source = ensure_source(version)
     build_python_archive = None
     if arch == "aarch64":
@@ -273,7 +274,7 @@ def build_runtime_archive(version: str, arch: str, dest: pathlib.Path) -> None:
             tf.extractall(work / "src")
         (srcdir,) = [p for p in (work / "src").iterdir() if p.is_dir()]
         env = dict(os.environ, LC_ALL="C")
-        configure = ["./configure"] + RECIPE["configure"]
+        configure = ["./configure"] + RECIPE["configure"] + list(configure_extra)
         if arch == "aarch64":
             with tarfile.open(build_python_archive) as tf:
                 tf.extractall(work / "build-python")
@@ -286,9 +287,9 @@ def build_runtime_archive(version: str, arch: str, dest: pathlib.Path) -> None:
         stage = work / "stage"
         _log_run(["make", "install", "DESTDIR=%s" % stage], log, cwd=srcdir, env=env)
         tree = stage / "python"
-        if not (tree / "bin" / ("python" + minor)).exists():
-            raise RuntimeBuildError("make install produced no %s" % (tree / "bin" / ("python" + minor)))
-        _finish_tree(tree, minor, arch, log)
+        if not (tree / "bin" / ("python" + name)).exists():
+            raise RuntimeBuildError("make install produced no %s" % (tree / "bin" / ("python" + name)))
+        _finish_tree(tree, name, arch, log)
         _write_tarball(stage, dest)
     finally:
         shutil.rmtree(work, ignore_errors=True)

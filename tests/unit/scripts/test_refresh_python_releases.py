@@ -80,6 +80,45 @@ def test_keeps_only_final_cpython_install_only_stripped_for_the_two_glibc_triple
     )
 
 
+def test_install_only_is_kept_where_a_version_has_no_stripped_archive():
+    document = [entry("3.11.4", "20230726", flavour="install_only.tar.gz", sha=1),
+                entry("3.12.0", "20231002", flavour="install_only.tar.gz", sha=2),
+                entry("3.12.0", "20231002", sha=3),  # the same release has both: stripped wins
+                entry("3.12.1", "20240107", flavour="install_only.tar.gz", sha=4),
+                entry("3.12.1", "20231211", sha=5)]  # an older stripped build loses to a newer release
+    table = refresh.select(document)
+    assert [(row[0], row[4]) for row in table] == [("3.11.4", digest(1)), ("3.12.0", digest(3)), ("3.12.1", digest(4))]
+    assert table[0][3] == "cpython-3.11.4+20230726-%s-install_only.tar.gz" % X86
+    assert table[1][3].endswith("-install_only_stripped.tar.gz")
+
+
+def test_free_threaded_builds_are_kept_beside_the_default_ones():
+    full = "cpython-3.13.5%2B20250612-x86_64-unknown-linux-gnu-freethreaded%2Bpgo%2Blto-full.tar.zst"
+    document = [entry("3.13.5", "20250612", sha=1),
+                entry("3.13.5", "20250612", X86 + "-freethreaded", sha=2, variant="freethreaded"),
+                entry("3.13.5", "20250612", ARM + "-freethreaded", sha=3, variant="freethreaded"),
+                {"name": "cpython", "variant": "freethreaded", "url": "%s/20250612/%s" % (BASE, full),
+                 "sha256": digest(4)},  # a full .tar.zst build: not an install_only archive
+                entry("3.13.5", "20250612", X86 + "-freethreaded", sha=5, variant="freethreaded+debug")]
+    table = refresh.select(document)
+    assert [(row[2], row[3].split("-", 2)[2], row[4]) for row in table] == [
+        (ARM, "%s-freethreaded-install_only_stripped.tar.gz" % ARM, digest(3)),
+        (X86, "%s-install_only_stripped.tar.gz" % X86, digest(1)),
+        (X86, "%s-freethreaded-install_only_stripped.tar.gz" % X86, digest(2)),
+    ]
+    assert "2 of them are" in refresh.render(table)
+
+
+def test_changes_name_the_variant_and_a_flavour_swap():
+    old = refresh.select([entry("3.12.0", "20231002", flavour="install_only.tar.gz", sha=1)])
+    new = refresh.select([entry("3.12.0", "20231002", sha=2),
+                          entry("3.13.5", "20250612", X86 + "-freethreaded", sha=3, variant="freethreaded")])
+    assert refresh.changes(old, new) == [
+        "3.12.0 %s: cpython-3.12.0+20231002-%s-install_only.tar.gz -> cpython-3.12.0+20231002-%s-install_only_stripped"
+        ".tar.gz" % (X86, X86, X86),
+        "added 3.13.5 %s freethreaded (release 20250612)" % X86]
+
+
 def test_newest_release_wins_whatever_the_order():
     entries = [entry("3.12.7", tag, sha=n) for n, tag in enumerate(["20241016", "20240909", "20250115", "20241002"])]
     for ordering in (entries, entries[::-1], entries[1:] + entries[:1]):
@@ -155,7 +194,7 @@ def test_a_literal_plus_in_the_url_is_read_like_its_escape():
     ('"a string"', "must be a JSON object or list of entries, not str"),
     ('{"a": 3}', "entry 'a' is int, not an object"),
     ('[{"sha256": "%s"}]' % ("0" * 64), "entry #0 has no url"),
-    ("{}", "no entry of the metadata is a CPython 3.9+ install_only_stripped archive"),
+    ("{}", "no entry of the metadata is a CPython 3.9+ install_only archive"),
     (json.dumps([entry("3.8.20", "20241016")]), "no entry of the metadata"),
     (json.dumps({"k": dict(entry("3.12.7", "20241016"), sha256="abc")}),
      "entry 'k': sha256 of cpython-3.12.7+20241016-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz must be"),

@@ -7,7 +7,8 @@ import shlex
 import pytest
 
 from tests.integration import harness
-from tests.integration.conftest import DEFAULT_DEST, install_deps, install_runtime, install_tooling
+from tests.integration.hosts import (DEFAULT_DEST, install_deps, install_runtime, install_runtime_and_tooling,
+                                     install_tooling)
 from tests.integration.harness import error_of
 from tests.testbed.package_index import OLD_PIP
 
@@ -42,8 +43,8 @@ def pyc_flags(host, site, module="demo_alpha"):
 
 
 def prepare(host, runtime_mirror, index, tools=(), version="3.11"):
-    harness.assert_ok(install_runtime(host, runtime_mirror, version))
-    harness.assert_ok(install_tooling(host, index, tools=[{"name": name} for name in tools]))
+    """The runtime and the tools, in one play (one ansible-playbook start)."""
+    install_runtime_and_tooling(host, runtime_mirror, index, version, tools)
 
 
 def project_files(kind, index):
@@ -263,17 +264,7 @@ def test_credentials_never_leak(amd64_host, runtime_mirror, package_index):
     assert secret not in fingerprint and "***" in fingerprint
 
 
-@pytest.mark.arm64
-@pytest.mark.slow
-def test_aarch64_pip_and_uv(arm64_host, runtime_mirror, package_index):
-    prepare(arm64_host, runtime_mirror, package_index, tools=("uv",))
-    write_files(arm64_host, project_files("requirements", package_index))
-    for installer, dest in (("pip", "/opt/appenv/deps"), ("uv", "/opt/appenv/deps-uv")):
-        first = harness.assert_ok(install_deps(arm64_host, package_index, installer=installer, dest=dest))
-        assert first["action"] == "created" and first["installer"] == installer
-        assert run_app(arm64_host, first, "import platform, demo_alpha; print(platform.machine())") == "aarch64"
-        again = harness.assert_ok(install_deps(arm64_host, package_index, installer=installer, dest=dest))
-        assert (again["action"], again["commands"]) == ("kept", [])
+# pip and uv from aarch64 wheels on an aarch64 host: tests/integration/test_emulated_aarch64.py (one emulated host).
 
 
 def test_hash_pinned_requirements_install_with_a_wheel_cache_warning(amd64_host, runtime_mirror, package_index):

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.integration import harness
-from tests.integration.conftest import _start_host, install_deps, install_runtime, install_tooling, start_ssh_host
+from tests.integration.hosts import start_host, install_deps, install_runtime, install_tooling, start_ssh_host
 from tests.integration.plugins.modules.test_app_dependencies import run_app, write_files
 
 pytestmark = pytest.mark.integration
@@ -29,7 +29,7 @@ def test_fresh_hosts_restore_dependencies_from_a_shared_volume(
     cache = {"path": "/cache"}
     actions = []
     for unused in range(2):
-        host = _start_host(amd64_image, "x86_64", network="host", volumes=[(str(cache_dir), "/cache")])
+        host = start_host(amd64_image, "x86_64", network="host", volumes=[(str(cache_dir), "/cache")])
         try:
             runtime, tooling, deps = provision(host, runtime_mirror, package_index, cache, location=location)
             actions.append((runtime["action"], [layer["action"] for layer in tooling["layers"]], deps["action"]))
@@ -50,7 +50,7 @@ def test_fresh_hosts_restore_dependencies_from_a_shared_volume(
     assert list(cache_dir.glob("wheels/pip/wheels/**/demo_sdist-1.0-*.whl"))
 
     # One requirement changed: a miss, built (reusing the cached wheel), and stored beside the first.
-    host = _start_host(amd64_image, "x86_64", network="host", volumes=[(str(cache_dir), "/cache")])
+    host = start_host(amd64_image, "x86_64", network="host", volumes=[(str(cache_dir), "/cache")])
     try:
         changed = {"requirements.txt": "demo-alpha\ndemo-sdist\ndemo-gamma\n"}
         _runtime, _tooling, deps = provision(host, runtime_mirror, package_index, cache, changed, location=location)
@@ -70,7 +70,7 @@ def test_controller_side_cache_for_dependencies(connection, request, runtime_mir
     def start():
         if connection == "ssh":
             return start_ssh_host(image, tmp_path)
-        return _start_host(image, "x86_64", network="host")
+        return start_host(image, "x86_64", network="host")
 
     actions = []
     # Two fresh hosts with the same app, then a third with one requirement added (a miss for that layer only).

@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from tests.integration import harness
-from tests.integration.conftest import DEFAULT_DEST, _start_host, install_runtime
+from tests.integration.hosts import DEFAULT_DEST, start_host, install_runtime
 from tests.testbed import runtimes, webdav
 
 pytestmark = pytest.mark.integration
@@ -30,7 +30,7 @@ def test_fresh_hosts_share_an_http_cache(amd64_image, runtime_mirror, webdav_ser
     served = webdav_server.root / prefix
     actions = []
     for unused in range(2):
-        host = _start_host(amd64_image, "x86_64", network="host")
+        host = start_host(amd64_image, "x86_64", network="host")
         try:
             result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"url": url}))
             actions.append(result["action"])
@@ -49,7 +49,7 @@ def test_fresh_hosts_share_an_http_cache(amd64_image, runtime_mirror, webdav_ser
 
     # layer_cache_info lists the entry from the server's listing, and the same from its directory
     # mounted into a host: one layout, served as either.
-    host = _start_host(amd64_image, "x86_64", network="host", volumes=[(str(served), "/served", "ro")])
+    host = start_host(amd64_image, "x86_64", network="host", volumes=[(str(served), "/served", "ro")])
     try:
         over_http = cache_info(host, url=url)
         assert over_http["changed"] is False and over_http["cache"] == url
@@ -78,7 +78,7 @@ def test_fresh_hosts_share_an_http_cache(amd64_image, runtime_mirror, webdav_ser
 
 
 def test_server_down_or_refusing_warns_and_builds(amd64_image, runtime_mirror, webdav_server):
-    host = _start_host(amd64_image, "x86_64", network="host")
+    host = start_host(amd64_image, "x86_64", network="host")
     try:
         # Nothing listens on the port: a warning, a build; the credentials in the URL are never shown.
         down = "http://%s:%s@127.0.0.1:%d/cache/" % (webdav.USER, webdav.PASSWORD, webdav.free_port())
@@ -123,7 +123,7 @@ def test_image_playbook_restores_from_an_http_cache(amd64_image, runtime_mirror,
                            appenv_app_layer_cache=cache)
     actions = []
     for unused in range(2):
-        host = _start_host(amd64_image, "x86_64", network="host")
+        host = start_host(amd64_image, "x86_64", network="host")
         try:
             report = converge(host, variables)
             results = dict((result["_task"].rsplit(" : ", 1)[-1], result)

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.integration import harness
-from tests.integration.conftest import DEFAULT_DEST, _start_host, install_runtime
+from tests.integration.hosts import DEFAULT_DEST, start_host, install_runtime
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +18,7 @@ def test_fresh_hosts_share_a_cache_volume(amd64_image, runtime_mirror, tmp_path)
     volume = [(str(cache), "/cache")]
     actions = []
     for unused in range(2):
-        host = _start_host(amd64_image, "x86_64", network="host", volumes=volume)
+        host = start_host(amd64_image, "x86_64", network="host", volumes=volume)
         try:
             result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"path": "/cache"}))
             actions.append(result["action"])
@@ -35,7 +35,7 @@ def test_fresh_hosts_share_a_cache_volume(amd64_image, runtime_mirror, tmp_path)
     assert actions == ["created", "restored"]
 
     # Another input (a new Python version) misses and builds; a corrupt entry is discarded, never restored.
-    host = _start_host(amd64_image, "x86_64", network="host", volumes=volume)
+    host = start_host(amd64_image, "x86_64", network="host", volumes=volume)
     try:
         assert harness.assert_ok(install_runtime(host, runtime_mirror, "3.13", layer_cache={"path": "/cache"}))[
             "action"] == "created"
@@ -46,7 +46,7 @@ def test_fresh_hosts_share_a_cache_volume(amd64_image, runtime_mirror, tmp_path)
     for entry in entries:
         with open(entry, "r+b") as handle:
             handle.truncate(entry.stat().st_size // 2)
-    host = _start_host(amd64_image, "x86_64", network="host", volumes=volume)
+    host = start_host(amd64_image, "x86_64", network="host", volumes=volume)
     try:
         result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"path": "/cache"}))
         assert result["action"] == "created"
@@ -57,7 +57,7 @@ def test_fresh_hosts_share_a_cache_volume(amd64_image, runtime_mirror, tmp_path)
 
 
 def test_read_only_cache_warns_and_builds(amd64_image, runtime_mirror, tmp_path):
-    host = _start_host(amd64_image, "x86_64", network="host", volumes=[(str(tmp_path), "/cache", "ro")])
+    host = start_host(amd64_image, "x86_64", network="host", volumes=[(str(tmp_path), "/cache", "ro")])
     try:
         result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"path": "/cache"}))
         assert result["action"] == "created"
@@ -70,7 +70,7 @@ def test_controller_side_cache_moves_layers_over_the_connection(amd64_image, run
     cache = {"controller_path": str(tmp_path / "controller-cache")}
     actions = []
     for unused in range(2):
-        host = _start_host(amd64_image, "x86_64", network="host")
+        host = start_host(amd64_image, "x86_64", network="host")
         try:
             result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=cache))
             actions.append(result["action"])
@@ -83,22 +83,5 @@ def test_controller_side_cache_moves_layers_over_the_connection(amd64_image, run
     assert len(list((tmp_path / "controller-cache").glob("*/*.tar.gz"))) == 1  # crossed the connection: gzip
 
 
-@pytest.mark.arm64
-def test_an_entry_of_another_arch_is_never_restored(amd64_image, arm64_image, runtime_mirror, tmp_path):
-    """Same request, same destination, shared cache: an aarch64 host misses the x86_64 host's entry."""
-    volume = [(str(tmp_path), "/cache")]
-    results = {}
-    for image, arch in ((amd64_image, "x86_64"), (arm64_image, "aarch64")):
-        host = _start_host(image, arch, network="host", volumes=volume)
-        try:
-            runtime_mirror.ensure("3.11.2", arch)
-            result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"path": "/cache"}))
-            results[arch] = result
-            out = host.exec([DEFAULT_DEST + "/bin/python3", "-c", "import platform; print(platform.machine())"])
-            assert out.stdout.strip() == arch
-        finally:
-            host.container.remove()
-    assert results["x86_64"]["action"] == "created"
-    assert results["aarch64"]["action"] == "created", results["aarch64"]["reasons"]
-    assert results["x86_64"]["fingerprint"] != results["aarch64"]["fingerprint"]
-    assert len(list(tmp_path.glob("*/*.tar"))) == 2
+# An entry of another arch is never restored: tests/integration/test_emulated_aarch64.py (one emulated host for all
+# that differs by arch).

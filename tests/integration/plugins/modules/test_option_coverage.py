@@ -5,7 +5,7 @@ host); pyc_compile's exclude and remove_orphans. Each run is a check-mode run th
 import pytest
 
 from tests.integration import harness
-from tests.integration.conftest import DEFAULT_DEST, _start_host
+from tests.integration.hosts import DEFAULT_DEST, start_host
 from tests.testbed import runtimes
 
 pytestmark = pytest.mark.integration
@@ -16,7 +16,7 @@ PROBE = "import sys; print(sys.version.split()[0], sys.prefix)"
 
 @pytest.fixture(scope="module")
 def host(amd64_image):
-    started = _start_host(amd64_image, "x86_64", network="host")
+    started = start_host(amd64_image, "x86_64", network="host")
     yield started
     started.container.remove()
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from tests.integration import harness
-from tests.integration.conftest import DEFAULT_DEST, _start_host, install_runtime, install_tooling
+from tests.integration.hosts import DEFAULT_DEST, start_host, install_runtime, install_tooling
 from tests.testbed.package_index import OLD_PIP, TOOL_VERSIONS
 
 pytestmark = pytest.mark.integration
@@ -37,7 +37,7 @@ print(json.dumps(report))
 
 
 def fresh_host(amd64_image, cache_dir):
-    return _start_host(amd64_image, "x86_64", network="host", volumes=[(str(cache_dir), "/cache")])
+    return start_host(amd64_image, "x86_64", network="host", volumes=[(str(cache_dir), "/cache")])
 
 
 def checkout(host, files=None, mtime="2026-01-02 03:04:05"):
@@ -178,7 +178,7 @@ def test_pycs_through_an_http_cache(amd64_image, runtime_mirror, webdav_server, 
     url = webdav_server.url("cache/%s/" % tmp_path.name[-20:])
     actions = []
     for mtime in ("2026-01-02 03:04:05", "2026-05-06 07:08:09"):
-        host = _start_host(amd64_image, "x86_64", network="host")
+        host = start_host(amd64_image, "x86_64", network="host")
         try:
             harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache={"url": url}))
             checkout(host, mtime=mtime)

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tests.integration import harness
-from tests.integration.conftest import DEFAULT_DEST, install_runtime, install_tooling
+from tests.integration.hosts import DEFAULT_DEST, install_runtime, install_tooling
 from tests.integration.harness import error_of
 from tests.testbed.package_index import OLD_PIP, TOOL_VERSIONS
 

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.integration import harness
-from tests.integration.conftest import DEFAULT_DEST, install_runtime
+from tests.integration.hosts import DEFAULT_DEST, install_runtime
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.integration import harness
 from tests.integration.harness import error_of
-from tests.integration.conftest import DEFAULT_DEST, install_runtime
+from tests.integration.hosts import DEFAULT_DEST, install_runtime
 from tests.testbed import runtimes
 
 pytestmark = pytest.mark.integration
@@ -78,8 +78,8 @@ def test_version_change_recreates_with_reason_and_deleted_file_is_repaired(amd64
 def test_file_url_mirror_and_project_files(amd64_image, runtime_mirror, tmp_path):
     """A file:// mirror (the same path on controller and host) and the version read from .python-version."""
     facts = runtime_mirror.ensure("3.11.2", "x86_64")
-    from tests.integration.conftest import _start_host
-    host = _start_host(amd64_image, "x86_64", network="none", volumes=[(str(runtime_mirror.root), str(runtime_mirror.root), "ro")])
+    from tests.integration.hosts import start_host
+    host = start_host(amd64_image, "x86_64", network="none", volumes=[(str(runtime_mirror.root), str(runtime_mirror.root), "ro")])
     try:
         project = tmp_path / "app"
         project.mkdir()
@@ -163,11 +163,5 @@ def test_bad_input_is_a_titled_error_and_keeps_the_runtime(amd64_host, runtime_m
     assert again["action"] == "kept", again["reasons"]
 
 
-@pytest.mark.arm64
-def test_arm64_host_runs_an_aarch64_runtime(arm64_host, runtime_mirror):
-    first = harness.assert_ok(install_runtime(arm64_host, runtime_mirror, "3.11"))
-    assert first["action"] == "created" and first["arch"] == "aarch64"
-    version, machine, _prefix = interpreter_facts(arm64_host)
-    assert (version, machine) == ("3.11.2", "aarch64")
-    second = harness.assert_ok(install_runtime(arm64_host, runtime_mirror, "3.11"))
-    assert second["action"] == "kept" and second["commands"] == []
+# The aarch64 runtime (archive picked, interpreter running, second run kept) is asserted on the one emulated host of
+# tests/integration/test_emulated_aarch64.py.

@@ -14,7 +14,7 @@ from ansible_collections.appenv.python.plugins.action.python_runtime import Acti
 MODULE = "appenv.python.python_runtime"
 TRIPLES = {"x86_64": "x86_64-unknown-linux-gnu", "aarch64": "aarch64-unknown-linux-gnu"}
 NAME = re.compile(r"^cpython-(?P<version>\d+\.\d+\.\d+)\+(?P<release>[^-]+)-(?P<triple>[a-z0-9_]+-unknown-linux-gnu)"
-                  r"-install_only(_stripped)?\.tar\.gz$")
+                  r"(?P<variant>-freethreaded)?-install_only(_stripped)?\.tar\.gz$")
 X86 = {"ansible_facts": {"architecture": "x86_64"}}
 
 
@@ -69,7 +69,7 @@ def test_without_facts_every_arch_is_resolved_and_the_module_picks(make_action):
     _result, recorder = _run(make_action, {"version": "3.12", "dest": "/opt/py"})
     (name, args), = recorder.calls
     assert name == MODULE
-    assert sorted(args) == ["candidates", "dest"]
+    assert sorted(args) == ["candidates", "dest", "variant"] and args["variant"] == "default"
     assert sorted(args["candidates"]) == ["aarch64", "x86_64"]
     for arch, entry in args["candidates"].items():
         _check_release(entry, arch, "3.12", "3.12.")
@@ -144,21 +144,92 @@ def test_the_apps_own_version_file_is_the_request(make_action, tmp_path):
     ({"version": "3.12"}, {"ansible_facts": {"architecture": "armv7l"}}, "arch_unsupported"),
     ({"version": "2.7"}, X86, "version_unknown"),
     ({"version": "2.7"}, {}, "version_unknown"),  # no arch resolves: the request itself is wrong
-    ({}, {}, "version_missing"),
+    ({"version": "python3.12"}, X86, "version_request_invalid"),
+    ({"version": "3.12", "variant": "freethreaded"}, X86, "variant_unavailable"),
+    ({"version": "3.13t", "variant": "default"}, {}, "variant_conflict"),
     ({"version": ">=3.12,<3.11"}, X86, "version_unknown"),
 ])
 def test_requests_that_cannot_be_met_fail_before_the_host_is_touched(make_action, args, task_vars, code):
     _refused(make_action, args, code, task_vars)
 
 
-def test_an_end_of_life_version_is_refused_unless_allowed(make_action, tmp_path):
+def test_an_end_of_life_version_is_refused_when_the_host_does_not_have_it(make_action, tmp_path):
     mirror = _mirror(tmp_path, version="3.9.25")  # 3.9 reached its end of life on 2025-10-31
+    args = {"version": "3.9", "mirror": mirror, "release": "20261201", "dest": "/opt/py"}
+    result, recorder = _run(make_action, args, X86, answers=[{"changed": False, "action": "created"}])
+    assert result["failed"] is True and result["error"]["code"] == "version_eol"
+    assert "3.9.25" in result["msg"] and "2025-10-31" in result["msg"]
+    (name, probe), = recorder.calls  # the module was only asked what it would do
+    assert probe["decide_only"] is True and probe["version"] == "3.9.25"
+
+
+def test_an_end_of_life_runtime_the_host_keeps_is_a_warning_not_a_failure(make_action, tmp_path):
+    mirror = _mirror(tmp_path, version="3.9.25")
+    args = {"version": "3.9", "mirror": mirror, "release": "20261201", "dest": "/opt/py"}
+    kept = {"changed": False, "action": "kept", "arch": "x86_64", "warnings": ["the module's own"]}
+    result, recorder = _run(make_action, args, X86, answers=[kept, kept])
+    assert "failed" not in result and result["action"] == "kept"
+    probe, run = recorder.args
+    assert probe["decide_only"] is True and "decide_only" not in run
+    assert result["warnings"][0] == "the module's own"
+    assert "3.9.25 at /opt/py reached its end of life on 2025-10-31" in result["warnings"][1]
+
+
+def test_allow_eol_installs_with_a_warning_and_asks_nothing_first(make_action, tmp_path):
+    mirror = _mirror(tmp_path, version="3.9.25")
+    args = {"version": "3.9", "mirror": mirror, "release": "20261201", "allow_eol": True}
+    result, recorder = _run(make_action, args, X86, answers=[{"changed": True, "action": "created", "arch": "x86_64"}])
+    (run,) = recorder.args
+    assert run["version"] == "3.9.25" and "allow_eol" not in run and "decide_only" not in run
+    assert any("allow_eol is set" in warning for warning in result["warnings"])
+
+
+def test_end_of_life_without_facts_turns_each_such_candidate_into_its_error(make_action, tmp_path):
+    mirror = _mirror(tmp_path, version="3.9.25")
     args = {"version": "3.9", "mirror": mirror, "release": "20261201"}
-    result = _refused(make_action, args, "version_eol", X86)
-    assert "3.9.25" in result["msg"]
-    _result, recorder = _run(make_action, dict(args, allow_eol=True), X86)
-    assert recorder.args[0]["version"] == "3.9.25"
-    assert "allow_eol" not in recorder.args[0]
+    answers = [{"changed": False, "action": "created"}, {"failed": True, "msg": "the module raised it"}]
+    _result, recorder = _run(make_action, args, answers=answers)
+    probe, run = recorder.args
+    assert probe["decide_only"] is True and probe["candidates"]["x86_64"]["version"] == "3.9.25"
+    for arch in TRIPLES:
+        assert run["candidates"][arch]["error"]["code"] == "version_eol"
+        assert run["candidates"][arch]["error"]["fields"]["version"] == "3.9.25"
+
+
+def test_nothing_requested_installs_the_newest_with_a_warning_to_pin_it(make_action):
+    result, recorder = _run(make_action, {"dest": "/opt/py"}, X86,
+                            answers=[{"changed": True, "action": "created", "arch": "x86_64"}])
+    (args,) = recorder.args
+    _result, newest = _run(make_action, {"version": "*"}, X86)
+    assert args["version"] == newest.args[0]["version"]
+    minor = ".".join(args["version"].split(".")[:2])
+    assert args["resolution"]["source"] == "nothing requested"
+    (warning,) = result["warnings"]
+    assert "No Python version was requested" in warning and "version: '%s'" % minor in warning
+
+
+def test_the_warnings_are_those_of_the_hosts_arch(make_action):
+    result, _recorder = _run(make_action, {"version": "3.12.4"},
+                             answers=[{"changed": True, "action": "created", "arch": "aarch64"}])
+    assert any("3.12.4 is not the newest 3.12" in warning for warning in result["warnings"])
+
+
+def test_an_old_exact_patch_resolves_to_its_install_only_archive(make_action):
+    _result, recorder = _run(make_action, {"version": "3.11.4"}, X86)
+    args = recorder.args[0]
+    assert args["version"] == "3.11.4"
+    assert args["resolution"]["filename"].endswith("-x86_64-unknown-linux-gnu-install_only.tar.gz")
+
+
+@pytest.mark.parametrize("args", [{"version": "3.13", "variant": "freethreaded"}, {"version": "3.13t"}])
+def test_the_free_threaded_variant_goes_to_the_module(make_action, args):
+    _result, recorder = _run(make_action, args)
+    (module_args,) = recorder.args
+    assert module_args["variant"] == "freethreaded"
+    for arch, entry in module_args["candidates"].items():
+        match = NAME.match(entry["resolution"]["filename"])
+        assert match.group("variant") == "-freethreaded" and match.group("triple") == TRIPLES[arch]
+        assert entry["version"].startswith("3.13.")
 
 
 # -- an archive on the controller -------------------------------------------------------------
@@ -182,9 +253,10 @@ def test_a_pushed_archive_is_not_sent_when_the_layer_is_kept(make_action, tmp_pa
     resolution = {"request": ARCHIVE, "source": "the archive option", "release": "20261201", "filename": ARCHIVE}
     probe, run = recorder.args
     assert probe == {"dest": "/opt/py", "arch": "x86_64", "version": "3.12.7", "sha256": "cd" * 32,
-                     "resolution": resolution, "src": "/nonexistent/decide-only", "decide_only": True}
+                     "variant": "default", "resolution": resolution, "src": "/nonexistent/decide-only",
+                     "decide_only": True}
     assert run == {"dest": "/opt/py", "arch": "x86_64", "version": "3.12.7", "sha256": "cd" * 32,
-                   "resolution": resolution, "src": "/nonexistent/unused"}
+                   "variant": "default", "resolution": resolution, "src": "/nonexistent/unused"}
     assert result["action"] == "kept"
 
 
@@ -213,3 +285,12 @@ def test_an_archive_with_a_foreign_name_is_refused(make_action, tmp_path):
     _archive(tmp_path, name="python-3.12.tar.gz")
     result = _refused(make_action, {"archive": "python-3.12.tar.gz"}, "archive_name_unrecognised", X86)
     assert "python-3.12.tar.gz" in result["msg"]
+
+
+def test_a_pushed_archive_names_its_variant(make_action, tmp_path):
+    name = "cpython-3.13.5+20261201-x86_64-unknown-linux-gnu-freethreaded-install_only_stripped.tar.gz"
+    _archive(tmp_path, name=name)
+    _result, recorder = _run(make_action, {"archive": name}, X86)
+    assert recorder.args[0]["variant"] == "freethreaded" and recorder.args[0]["version"] == "3.13.5"
+    result = _refused(make_action, {"archive": name, "variant": "default"}, "variant_conflict", X86)
+    assert name in result["msg"]

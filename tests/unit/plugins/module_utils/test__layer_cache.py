@@ -3,6 +3,7 @@
 import errno
 import json
 import os
+import shutil
 import tarfile
 import threading
 
@@ -209,3 +210,29 @@ def test_entries_hold_one_header_per_member(tmp_path):
     assert [member.mtime for member in members if member.name.endswith(".py")] == [1700000000] * 5
     # One 512-byte header per member and one data block per file, the end marker and tar's padding: nothing else.
     assert os.path.getsize(cache._paths(meta["key"], meta)[1]) <= (len(members) * 2 + 2) * 512 + 10240
+
+
+def test_an_entry_packed_elsewhere_is_adopted_whole(tmp_path):
+    """The public interface the controller's cache uses: entry_files, read_meta, adopt, count_hit."""
+    spec = ToyLayer(tmp_path / "h" / "layer", "1")
+    converge(spec, DirectoryCache(str(tmp_path / "host"), compression="gzip"))
+    key = _layer.make_record(spec, {})["key"]
+    host = DirectoryCache(str(tmp_path / "host"))
+    archive, meta_path = host.entry_files(key, host.lookup(key))
+    assert archive.endswith(key + ".tar.gz") and meta_path.endswith(key + ".json")
+    meta = _layer_cache.read_meta(meta_path)
+    assert meta == host.lookup(key) and _layer_cache.read_meta(str(tmp_path / "nowhere.json")) is None
+
+    local = DirectoryCache(str(tmp_path / "local"))
+    _layer.remove_tree(str(tmp_path / "h"))
+    assert converge(ToyLayer(tmp_path / "h" / "layer", "1"), local).action == "created"  # plain tar: replaced
+    local.count_hit(key, local.lookup(key))
+    staged = str(tmp_path / "local" / key[:2] / "incoming")
+    shutil.copyfile(archive, staged)
+    local.adopt(key, staged, meta)
+    assert [(entry["key"], entry["hits"], entry["compression"]) for entry in local.entries()] == [(key, 0, "gzip")]
+    assert sorted(os.listdir(str(tmp_path / "local" / key[:2]))) == [key + ".json", key + ".lock", key + ".tar.gz"]
+    _layer.remove_tree(str(tmp_path / "h"))
+    assert converge(ToyLayer(tmp_path / "h" / "layer", "1"), local).action == "restored"
+    local.count_hit(key, local.lookup(key))
+    assert local.entries()[0]["hits"] == 2

@@ -11,9 +11,10 @@ import time
 
 import pytest
 
-from ansible_collections.appenv.python.plugins.module_utils import _fingerprint, _layer, _layer_cache
+from ansible_collections.appenv.python.plugins.module_utils import _layer, _layer_cache_http, _layer_cache_options
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache, HttpCache
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache_http import HttpCache
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 
 from tests.unit.plugins.module_utils.test__download import Handler, _no_proxy, send_half  # noqa: F401 pylint: disable=unused-import
@@ -231,13 +232,13 @@ def test_credentials_are_sent_and_never_shown(server, tmp_path, given):
         options = {"url": server.url.replace("http://", "http://%s:%s@" % (USER, PASSWORD.replace("@", "%40")))}
     else:
         options = {"url": server.url, "url_username": USER, "url_password": PASSWORD}
-    assert converge(fresh(tmp_path), _layer_cache.from_options(options)).action == "created"
-    assert converge(fresh(tmp_path), _layer_cache.from_options(options)).action == "restored"
+    assert converge(fresh(tmp_path), _layer_cache_options.from_options(options)).action == "created"
+    assert converge(fresh(tmp_path), _layer_cache_options.from_options(options)).action == "restored"
     assert all(headers.get("Authorization") == GOOD_AUTH for _m, _p, headers in server.state["requests"])
     assert not [path for _m, path, _h in server.state["requests"] if PASSWORD in path or "%40" in path]
 
     server.state["fail"][("GET", ".json")] = 500
-    result = converge(fresh(tmp_path), _layer_cache.from_options(options))
+    result = converge(fresh(tmp_path), _layer_cache_options.from_options(options))
     assert result.warnings and "HTTP 500" in result.warnings[0]
     shown = json.dumps(result.as_result())
     assert PASSWORD not in shown and "s3cret" not in shown and "http://***@127.0.0.1" in shown
@@ -246,7 +247,7 @@ def test_credentials_are_sent_and_never_shown(server, tmp_path, given):
 def test_wrong_credentials_are_a_warning(server, tmp_path):
     server.state["auth"] = GOOD_AUTH
     options = {"url": server.url, "url_username": USER, "url_password": "wrong-password"}
-    result = converge(fresh(tmp_path), _layer_cache.from_options(options))
+    result = converge(fresh(tmp_path), _layer_cache_options.from_options(options))
     assert result.action == "created"
     assert [warning for warning in result.warnings if "HTTP 401" in warning], result.warnings
     assert "wrong-password" not in json.dumps(result.warnings)
@@ -255,52 +256,13 @@ def test_wrong_credentials_are_a_warning(server, tmp_path):
 @pytest.mark.parametrize("url", ["ftp://cache.example/appenv/", "file:///srv/cache/"])
 def test_only_http_urls_are_accepted(url):
     with pytest.raises(AppenvError) as caught:
-        _layer_cache.from_options({"url": url})
+        _layer_cache_options.from_options({"url": url})
     assert caught.value.code == "bad_argument" and "layer_cache.url" in caught.value.message
-
-
-def test_entries_and_totals_from_the_listing_and_the_directory(server, tmp_path):
-    for version in ("1", "2"):
-        converge(fresh(tmp_path, version), HttpCache(server.url))
-    older = DirectoryCache(str(server.root))
-    meta = older.lookup(key_of(fresh(tmp_path, "2")))
-    _fingerprint.write_json_atomic(older._paths(meta["key"])[2], dict(meta, last_used=meta["last_used"] - 100))
-    converge(fresh(tmp_path, "1"), HttpCache(server.url))  # one hit
-    over_http = _layer_cache.describe(HttpCache(server.url), now=time.time() + 60)
-    on_disk = _layer_cache.describe(DirectoryCache(str(server.root)), now=time.time() + 60)
-    assert over_http == on_disk
-    assert over_http["totals"]["entries"] == 2 and over_http["totals"]["hits"] == 1
-    assert over_http["totals"]["kinds"] == {"toy": {"entries": 2, "bytes": over_http["totals"]["bytes"], "hits": 1}}
-    first = over_http["entries"][0]
-    assert first["key"] == key_of(fresh(tmp_path, "1")) and first["hits"] == 1  # most recently used first
-    assert first["kind"] == "toy" and first["complete"] is True and first["age"] >= 60 and first["idle"] >= 60
-    assert first["layer"] == str(tmp_path / "host" / "layer") and first["built_on"] == socket.gethostname()
-
-    archive = server.root / first["key"][:2] / (first["key"] + ".tar.gz")
-    archive.unlink()
-    assert _layer_cache.describe(HttpCache(server.url))["totals"]["incomplete"] == 1
-    assert _layer_cache.describe(DirectoryCache(str(server.root)))["totals"]["incomplete"] == 1
-
-
-def test_nginx_json_listings_are_read(monkeypatch):
-    pages = {
-        "http://cache.test/": json.dumps([{"name": "ab", "type": "directory"}, {"name": "x.txt", "type": "file"}]),
-        "http://cache.test/ab/": json.dumps([{"name": "ab" + "0" * 62 + ".json", "type": "file", "size": 10},
-                                             {"name": "ab" + "0" * 62 + ".tar.gz", "type": "file", "size": 7},
-                                             {"name": "ab" + "0" * 62 + ".hits", "type": "file", "size": 3}]),
-        "http://cache.test/ab/ab" + "0" * 62 + ".json": json.dumps(
-            {"format": _layer_cache.CACHE_FORMAT, "key": "ab" + "0" * 62, "size": 7, "hits": 2, "kind": "k"}),
-    }
-    monkeypatch.setattr(_layer_cache._download, "request",
-                        lambda url, method="GET", **kwargs: (200, {}, pages[url].encode()))
-    described = _layer_cache.describe(HttpCache("http://cache.test"))
-    assert described["totals"] == {"entries": 1, "bytes": 7, "hits": 5, "incomplete": 0,
-                                   "kinds": {"k": {"entries": 1, "bytes": 7, "hits": 5}}}
 
 
 def test_a_server_without_a_listing_raises(server):
     server.state["fail"][("GET", "/cache/")] = 403
-    with pytest.raises(_layer_cache._download.RequestFailed) as caught:
+    with pytest.raises(_layer_cache_http._download.RequestFailed) as caught:
         HttpCache(server.url).entries()
     assert caught.value.status == 403
 
@@ -326,28 +288,3 @@ def test_a_password_in_any_url_parameter_is_masked_before_the_backend_runs():
         run_module(module, backend)
     assert module.no_log_values == {"p%40ss", "p@ss", "t0ken"}
     assert module.result["error"]["code"] == "bad_argument"
-
-
-def test_info_lists_without_changing_anything(server, tmp_path):
-    converge(fresh(tmp_path), HttpCache(server.url))
-    before = sorted((path.name, path.stat().st_mtime_ns) for path in server.root.rglob("*"))
-    server.state["requests"][:] = []
-    over_http = _layer_cache.info({"url": server.url})
-    assert over_http["changed"] is False and over_http["cache"] == server.url
-    assert over_http["totals"]["entries"] == 1 and "warnings" not in over_http
-    assert {method for method, _p, _h in server.state["requests"]} == {"GET"}
-    on_disk = _layer_cache.info({"path": str(server.root)})
-    assert on_disk["entries"] == over_http["entries"]
-    assert sorted((path.name, path.stat().st_mtime_ns) for path in server.root.rglob("*")) == before
-
-    missing = _layer_cache.info({"path": str(tmp_path / "nowhere")})
-    assert missing["entries"] == [] and "does not exist" in missing["warnings"][0]
-
-
-def test_info_without_a_listing_is_a_titled_error(server):
-    server.state["auth"] = GOOD_AUTH
-    with pytest.raises(AppenvError) as caught:
-        _layer_cache.info({"url": server.url, "url_username": USER, "url_password": "wrong-one"})
-    assert caught.value.code == "layer_cache_unreadable" and "HTTP 401" in caught.value.message
-    assert "wrong-one" not in caught.value.message and USER not in caught.value.message
-    assert server.url.replace("http://", "http://***@") in caught.value.message

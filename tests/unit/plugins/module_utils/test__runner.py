@@ -5,7 +5,7 @@ import pytest
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._runner import (
-    NETWORK_ENV, CommandRunner, network_env, network_fault, proxy_settings, redact_url)
+    NETWORK_ENV, CommandRunner, network_env, network_fault, proxy_settings)
 
 
 def _no_network_settings(monkeypatch):
@@ -128,16 +128,6 @@ def test_secrets_and_url_credentials_never_reach_history_or_errors():
     for secret in ("hunter2", "pa55", "s3cr3t-token"):
         assert secret not in text
     assert "***" in text
-
-
-@pytest.mark.parametrize("url, expected", [
-    ("https://u:p@host/simple", "https://***@host/simple"),
-    ("http://token@host:8080/x", "http://***@host:8080/x"),
-    ("https://host/simple", "https://host/simple"),
-    ("--index-url=https://a:b@h/s and git+https://c:d@h/r.git", "--index-url=https://***@h/s and git+https://***@h/r.git"),
-])
-def test_redact_url(url, expected):
-    assert redact_url(url) == expected
 
 
 def test_a_started_program_is_recorded_once_when_waited_for_or_killed():

@@ -272,3 +272,43 @@ def test_check_host_arch():
         _runtime.check_host_arch(other)
     assert caught.value.code == "runtime_wrong_arch"
     assert (caught.value.fields["wanted"], caught.value.fields["host"]) == (other, host)
+
+
+# -- the free-threaded variant ---------------------------------------------------------------------
+
+def test_the_free_threaded_variant_is_an_input_and_names_the_interpreter_with_its_abi_flag(tmp_path):
+    default = _runtime.RuntimeLayerSpec(str(tmp_path / "rt"), "3.13.5", "x86_64", "ab" * 32, "cpython.tar.gz")
+    assert "variant" not in default.wanted  # runtimes built before variants existed keep their key
+    spec = _runtime.RuntimeLayerSpec(str(tmp_path / "rt"), "3.13.5", "x86_64", "ab" * 32, "cpython.tar.gz",
+                                     variant="freethreaded")
+    assert spec.wanted["variant"] == "freethreaded"
+    assert spec.python() == str(tmp_path / "rt" / "bin" / "python3.13t")
+    assert spec.stdlib_dir == "lib/python3.13t"
+
+
+def test_a_variant_change_rebuilds_with_the_reason(built):
+    spec, _result, _runner = built
+    assert _layer.decide(spec)[:2] == (_layer.ACTION_KEPT, [])
+    freethreaded = _runtime.RuntimeLayerSpec(spec.path, VERSION, _host.host_arch(), spec.wanted["archive_sha256"],
+                                             spec.wanted["archive"], src=spec.src, variant="freethreaded",
+                                             compile_bytecode=False)
+    action, reasons, _stored = _layer.decide(freethreaded)
+    assert (action, reasons) == (_layer.ACTION_RECREATED, ["Python variant changed from default to freethreaded"])
+
+
+def test_an_archive_of_the_other_variant_is_refused(tmp_path):
+    def spec(path, sha):
+        return _runtime.RuntimeLayerSpec(str(tmp_path / "runtime"), VERSION, _host.host_arch(), sha,
+                                         os.path.basename(path), src=path, variant="freethreaded",
+                                         compile_bytecode=False, timeout=120)
+
+    path, sha = make_archive(tmp_path)  # a default build: no bin/python3.Xt
+    error = _refused(spec(path, sha), "runtime_layout_unexpected")
+    assert error.fields["minor"] == MINOR + "t"
+    other = tmp_path / "other"
+    other.mkdir()
+    # Named like a free-threaded build, but the interpreter has the GIL (this test's Python).
+    path, sha = make_archive(other, extra={"bin/python%st" % MINOR: (_wrapper(), 0o755)})
+    error = _refused(spec(path, sha), "runtime_variant_mismatch")
+    assert (error.fields["expected"], error.fields["actual"]) == ("freethreaded", "default")
+    assert not os.path.exists(str(tmp_path / "runtime"))

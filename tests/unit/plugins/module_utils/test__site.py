@@ -1,4 +1,4 @@
-"""Installed distributions, drift, and index options that keep credentials out of fingerprints."""
+"""Installed distributions and their drift, and the runtime a layer sits on, read from files alone."""
 
 import json
 import os
@@ -46,13 +46,18 @@ def test_runtime_without_fingerprint_is_a_titled_error(tmp_path):
         _site.Runtime(str(tmp_path), "app_dependencies")
 
 
-def test_runtime_from_its_fingerprint(tmp_path):
-    (tmp_path / "bin").mkdir()
-    python = tmp_path / "bin" / "python3.12"
+def _runtime_dir(root, interpreter, inputs):
+    """A runtime directory as python_runtime leaves it: the interpreter and the fingerprint with inputs."""
+    (root / "bin").mkdir()
+    python = root / "bin" / interpreter
     python.write_text("#!/bin/sh\n")
     python.chmod(0o755)
-    (tmp_path / ".appenv-fingerprint.json").write_text(json.dumps(
-        {"kind": "python_runtime", "key": "k", "inputs": {"python_version": "3.12.7", "arch": "x86_64"}, "facts": {}}))
+    (root / ".appenv-fingerprint.json").write_text(json.dumps({"kind": "python_runtime", "key": "k", "inputs": inputs, "facts": {}}))
+    return python
+
+
+def test_runtime_from_its_fingerprint(tmp_path):
+    python = _runtime_dir(tmp_path, "python3.12", {"python_version": "3.12.7", "arch": "x86_64"})
     runtime = _site.Runtime(str(tmp_path), "pip_tooling")
     assert (runtime.minor, runtime.python) == ("3.12", str(python))
     assert runtime.user_site("/opt/deps") == "/opt/deps/lib/python3.12/site-packages"
@@ -71,18 +76,13 @@ def test_runtime_an_upstream_task_predicts_needs_nothing_on_disk(tmp_path):
         _site.Runtime(str(tmp_path), "app_dependencies", dict(upstream["runtime"], action="kept"))
 
 
-def test_credentials_stay_out_of_fingerprints():
-    index = _site.IndexOptions("https://pypi.example.invalid/simple", ["https://tok%40en@mirror.example.invalid/s"],
-                               username="builder", password="pa:ss")
-    assert index.index_url == "https://builder:pa%3Ass@pypi.example.invalid/simple"
-    text = json.dumps(index.fingerprint())
-    assert "pa" not in text.replace("pypi", "") and "tok" not in text
-    assert "pa:ss" in index.secrets and "tok%40en" in index.secrets and "tok@en" in index.secrets
-    assert index.args()[:2] == ["--index-url", index.index_url]
 
 
-def test_url_password():
-    assert _site.url_password("https://u:p@h/x") == "p"
-    assert _site.url_password("https://token@h/x") == "token"
-    assert _site.url_password("https://h/x@y") is None
-    assert _site.url_password(None) is None
+def test_a_free_threaded_runtime_names_its_paths_with_the_abi_flag(tmp_path):
+    python = _runtime_dir(tmp_path, "python3.13t",
+                          {"python_version": "3.13.5", "arch": "x86_64", "variant": "freethreaded"})
+    runtime = _site.Runtime(str(tmp_path), "pip_tooling")
+    assert (runtime.minor, runtime.abi, runtime.python) == ("3.13", "3.13t", str(python))
+    assert runtime.site_packages == str(tmp_path / "lib" / "python3.13t" / "site-packages")
+    assert runtime.stdlib == str(tmp_path / "lib" / "python3.13t")
+    assert runtime.user_site("/opt/deps") == "/opt/deps/lib/python3.13t/site-packages"

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from ansible_collections.appenv.python.plugins.module_utils import _fingerprint, _layer, _site, _tooling
+from ansible_collections.appenv.python.plugins.module_utils import _fingerprint, _index, _layer, _site, _tooling
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 
@@ -110,7 +110,7 @@ _ECHO_ARGV = "import json, os, sys; print(json.dumps([sys.argv[1:], os.environ.g
 
 
 def test_pip_install_passes_the_index_options_then_the_specs():
-    index = _site.IndexOptions("https://pypi.mirror.invalid/simple", ["https://extra.invalid/simple"],
+    index = _index.IndexOptions("https://pypi.mirror.invalid/simple", ["https://extra.invalid/simple"],
                                ["/srv/wheels"], username="deploy", password="s3cret")
     result = _tooling.pip_install(CommandRunner(secrets=index.secrets), [sys.executable, "-c", _ECHO_ARGV],
                                   ["pip==26.3", "wheel==0.45.1"], index, "Installing pip", retries=0, timeout=60,
@@ -126,7 +126,7 @@ def test_pip_install_passes_the_index_options_then_the_specs():
 
 
 def test_pip_install_offline_uses_only_the_given_wheels():
-    index = _site.IndexOptions("https://pypi.mirror.invalid/simple")
+    index = _index.IndexOptions("https://pypi.mirror.invalid/simple")
     result = _tooling.pip_install(CommandRunner(), [sys.executable, "-c", _ECHO_ARGV], ["pip==26.3"], index,
                                   "Installing pip", retries=0, timeout=60, offline_dir="/rt/ensurepip/_bundled")
     argv, _config = json.loads(result.stdout)
@@ -135,7 +135,7 @@ def test_pip_install_offline_uses_only_the_given_wheels():
 
 
 def test_a_failed_install_is_a_titled_error_without_the_password():
-    index = _site.IndexOptions("https://pypi.mirror.invalid/simple", username="deploy", password="s3cret")
+    index = _index.IndexOptions("https://pypi.mirror.invalid/simple", username="deploy", password="s3cret")
     script = ("import sys; sys.stderr.write('ERROR: No matching distribution found for demo==9 (from %s)\\n'"
               " % sys.argv[-2]); sys.exit(1)")
     runner = CommandRunner(secrets=index.secrets)
@@ -155,7 +155,7 @@ def test_a_failed_install_is_a_titled_error_without_the_password():
 
 def test_packaging_tools_live_in_the_runtime_and_skip_unpinned_ones(runtime):
     spec = _tooling.PackagingToolsSpec(runtime, {"pip": "26.3", "setuptools": "", "wheel": None},
-                                       _site.IndexOptions())
+                                       _index.IndexOptions())
     assert spec.packages == {"pip": "26.3"}
     assert spec.path == runtime.site_packages
     assert spec.state_path == os.path.join(runtime.root, ".appenv-pip-tooling.json")
@@ -163,12 +163,12 @@ def test_packaging_tools_live_in_the_runtime_and_skip_unpinned_ones(runtime):
     assert spec.wanted["runtime"] == "runtime-key-1"
     assert spec.wanted["python_version"] == VERSION
     assert spec.wanted["bytecode"] == "unchecked-hash"
-    assert _tooling.PackagingToolsSpec(runtime, PINS, _site.IndexOptions(),
+    assert _tooling.PackagingToolsSpec(runtime, PINS, _index.IndexOptions(),
                                        compile_bytecode=False).wanted["bytecode"] == "none"
 
 
 def test_the_index_credentials_stay_out_of_the_fingerprint(runtime):
-    index = _site.IndexOptions("https://pypi.mirror.invalid/simple", username="deploy", password="s3cret")
+    index = _index.IndexOptions("https://pypi.mirror.invalid/simple", username="deploy", password="s3cret")
     spec = _tooling.PackagingToolsSpec(runtime, PINS, index)
     assert "s3cret" not in json.dumps(spec.wanted)
     assert spec.wanted["index"]["index_url"] == "https://***@pypi.mirror.invalid/simple"
@@ -185,13 +185,13 @@ def _installed_pins(runtime):
 
 
 def test_packaging_tools_installed_as_recorded_are_kept(runtime):
-    spec = _tooling.PackagingToolsSpec(runtime, PINS, _site.IndexOptions())
+    spec = _tooling.PackagingToolsSpec(runtime, PINS, _index.IndexOptions())
     store(spec, _installed_pins(runtime))
     assert _layer.decide(spec)[:2] == (_layer.ACTION_KEPT, [])
 
 
 def test_a_damaged_dependency_of_pip_is_found(runtime):
-    spec = _tooling.PackagingToolsSpec(runtime, PINS, _site.IndexOptions())
+    spec = _tooling.PackagingToolsSpec(runtime, PINS, _index.IndexOptions())
     store(spec, _installed_pins(runtime))
     os.unlink(os.path.join(runtime.site_packages, "packaging", "__init__.py"))
     action, reasons, _stored = _layer.decide(spec)
@@ -201,7 +201,7 @@ def test_a_damaged_dependency_of_pip_is_found(runtime):
 
 
 def test_a_reinstalled_runtime_is_named_as_such(runtime):
-    spec = _tooling.PackagingToolsSpec(runtime, PINS, _site.IndexOptions())
+    spec = _tooling.PackagingToolsSpec(runtime, PINS, _index.IndexOptions())
     store(spec, _installed_pins(runtime), runtime="runtime-key-0")
     action, reasons, _stored = _layer.decide(spec)
     assert (action, reasons) == (_layer.ACTION_RECREATED,
@@ -209,7 +209,7 @@ def test_a_reinstalled_runtime_is_named_as_such(runtime):
 
 
 def test_a_new_pin_is_named(runtime):
-    spec = _tooling.PackagingToolsSpec(runtime, PINS, _site.IndexOptions())
+    spec = _tooling.PackagingToolsSpec(runtime, PINS, _index.IndexOptions())
     store(spec, _installed_pins(runtime), packages=dict(PINS, pip="26.2"))
     action, reasons, _stored = _layer.decide(spec)
     assert action == _layer.ACTION_RECREATED
@@ -222,7 +222,7 @@ def test_the_packaging_layer_is_the_files_of_its_distributions(runtime):
     pyc = os.path.join(runtime.site_packages, "pip", "__pycache__", "__init__.%s.pyc" % TAG)
     os.makedirs(os.path.dirname(pyc))
     open(pyc, "w").close()
-    spec = _tooling.PackagingToolsSpec(runtime, {"pip": PINS["pip"]}, _site.IndexOptions())
+    spec = _tooling.PackagingToolsSpec(runtime, {"pip": PINS["pip"]}, _index.IndexOptions())
     site = os.path.relpath(runtime.site_packages, runtime.root)
     assert spec.overlay_root() == runtime.root
     assert spec.overlay_files({"distributions": {"pip": PINS["pip"]}}) == sorted([
@@ -238,14 +238,14 @@ def test_the_packaging_layer_is_the_files_of_its_distributions(runtime):
 
 def test_a_packaging_layer_with_a_file_outside_the_runtime_cannot_be_cached(runtime):
     make_dist(runtime.site_packages, "pip", "26.3", ["pip/__init__.py", "../../../../outside/pip3"])
-    spec = _tooling.PackagingToolsSpec(runtime, {"pip": "26.3"}, _site.IndexOptions())
+    spec = _tooling.PackagingToolsSpec(runtime, {"pip": "26.3"}, _index.IndexOptions())
     assert spec.overlay_files({"distributions": {"pip": "26.3"}}) is None
 
 
 # -- tool venvs ---------------------------------------------------------------------------------
 
 def _tool(runtime, tools_dir, name="uv", version="0.13.9", extras=()):
-    return _tooling.ToolVenvSpec(runtime, tools_dir, name, version, list(extras), _site.IndexOptions())
+    return _tooling.ToolVenvSpec(runtime, tools_dir, name, version, list(extras), _index.IndexOptions())
 
 
 def test_a_tool_pip_tooling_does_not_install_is_refused(runtime, tmp_path):
@@ -310,7 +310,7 @@ def test_a_tool_venv_on_another_python_names_each_change(runtime, tmp_path):
 
 def test_check_mode_before_the_runtime_exists_predicts_an_install(tmp_path):
     root = str(tmp_path / "no-runtime")
-    result = _tooling.run_pip_tooling(params(root, str(tmp_path / "tools")), _site.IndexOptions(), CommandRunner(),
+    result = _tooling.run_pip_tooling(params(root, str(tmp_path / "tools")), _index.IndexOptions(), CommandRunner(),
                                       check_mode=True)
     assert result["changed"] is True and result["action"] == "created"
     assert result["reasons"] == ["no runtime at %s yet (check mode: an earlier task would install it); the tools "
@@ -321,7 +321,7 @@ def test_check_mode_before_the_runtime_exists_predicts_an_install(tmp_path):
 def test_without_a_runtime_it_is_a_titled_error(tmp_path):
     with pytest.raises(AppenvError) as caught:
         _tooling.run_pip_tooling(params(str(tmp_path / "no-runtime"), str(tmp_path / "tools")),
-                                 _site.IndexOptions(), CommandRunner())
+                                 _index.IndexOptions(), CommandRunner())
     assert caught.value.code == "runtime_missing"
     assert caught.value.fields["module"] == "pip_tooling"
 
@@ -330,7 +330,7 @@ def test_a_tool_listed_twice_is_refused_before_anything_runs(runtime, tmp_path):
     runner = CommandRunner()
     tools = [{"name": "uv", "version": None, "with": None}, {"name": "uv", "version": "0.13.0", "with": None}]
     with pytest.raises(AppenvError) as caught:
-        _tooling.run_pip_tooling(params(runtime.root, str(tmp_path / "tools"), tools), _site.IndexOptions(), runner)
+        _tooling.run_pip_tooling(params(runtime.root, str(tmp_path / "tools"), tools), _index.IndexOptions(), runner)
     assert caught.value.code == "bad_argument"
     assert caught.value.cause == "uv is listed twice"
     assert runner.history == []
@@ -340,7 +340,7 @@ def test_check_mode_predicts_every_layer_and_changes_nothing(runtime, tmp_path):
     tools_dir = str(tmp_path / "tools")
     runner = CommandRunner()
     tools = [{"name": "uv", "version": "0.13.0", "with": None}, {"name": "poetry", "version": None, "with": None}]
-    result = _tooling.run_pip_tooling(params(runtime.root, tools_dir, tools), _site.IndexOptions(), runner,
+    result = _tooling.run_pip_tooling(params(runtime.root, tools_dir, tools), _index.IndexOptions(), runner,
                                       check_mode=True, diff=True)
     assert result["changed"] is True and result["action"] == "created"
     assert result["reasons"] == [
@@ -365,13 +365,13 @@ def test_check_mode_predicts_every_layer_and_changes_nothing(runtime, tmp_path):
 def test_a_second_run_keeps_everything_without_a_process(runtime, tmp_path):
     tools_dir = str(tmp_path / "tools")
     facts = _installed_pins(runtime)
-    store(_tooling.PackagingToolsSpec(runtime, PINS, _site.IndexOptions(), True, 1, 0, 60), facts)
-    uv = _tooling.ToolVenvSpec(runtime, tools_dir, "uv", "0.13.0", [], _site.IndexOptions(), True, 1, 0, 60)
+    store(_tooling.PackagingToolsSpec(runtime, PINS, _index.IndexOptions(), True, 1, 0, 60), facts)
+    uv = _tooling.ToolVenvSpec(runtime, tools_dir, "uv", "0.13.0", [], _index.IndexOptions(), True, 1, 0, 60)
     store(uv, _installed_tool(uv))
     runner = CommandRunner()
     result = _tooling.run_pip_tooling(params(runtime.root, tools_dir, [{"name": "uv", "version": "0.13.0",
                                                                         "with": []}]),
-                                      _site.IndexOptions(), runner)
+                                      _index.IndexOptions(), runner)
     assert (result["changed"], result["action"], result["reasons"]) == (False, "kept", [])
     assert result["packages"] == PINS
     assert [layer["action"] for layer in result["layers"]] == ["kept", "kept"]

@@ -12,7 +12,8 @@ RUNTIME = {"changed": True, "action": "recreated", "dest": "/opt/appenv/python",
 def test_a_runtime_result_that_changes_the_runtime_predicts_it():
     record, action = predicted_runtime(RUNTIME, "/opt/appenv/python/")
     assert action == "recreated"
-    assert record == {"key": "k" * 64, "inputs": {"python_version": "3.13.5", "arch": "x86_64"}, "facts": {}}
+    assert record == {"key": "k" * 64, "inputs": {"python_version": "3.13.5", "arch": "x86_64", "variant": None},
+                      "facts": {}}
 
 
 def test_a_downstream_result_passes_its_runtime_entry_on():
@@ -37,6 +38,7 @@ def test_tool_versions_come_from_pip_toolings_result():
 
 def test_the_runtime_entry_is_what_the_next_task_reads():
     class Runtime:
-        root, key, version, arch, action = "/opt/appenv/python", "k" * 64, "3.13.5", "x86_64", "recreated"
+        root, key, version, arch, variant, action = "/opt/appenv/python", "k" * 64, "3.13.5", "x86_64", "default", \
+            "recreated"
 
     assert predicted_runtime({"runtime": runtime_entry(Runtime)}, "/opt/appenv/python")[0]["key"] == "k" * 64

@@ -37,14 +37,39 @@ def test_rows_are_well_formed():
         match = v.ARCHIVE_NAME.match(filename)
         assert match, row
         assert (match.group("version"), match.group("release"), match.group("triple")) == (version, release, triple)
-        assert filename.endswith("-install_only_stripped.tar.gz"), row
+        assert filename.endswith(("-install_only_stripped.tar.gz", "-install_only.tar.gz")), row
 
 
-def test_one_archive_per_version_and_triple_and_sorted():
-    keys = [(row[0], row[2]) for row in table.RELEASES]
+def _variant(row):
+    return v.ARCHIVE_NAME.match(row[3]).group("variant") or ""
+
+
+def test_one_archive_per_version_triple_and_variant_and_sorted():
+    keys = [(row[0], row[2], _variant(row)) for row in table.RELEASES]
     assert len(keys) == len(set(keys))
     assert len({row[3] for row in table.RELEASES}) == len(table.RELEASES)
-    assert keys == sorted(keys, key=lambda key: (Version(key[0]), key[1]))
+    assert keys == sorted(keys, key=lambda key: (Version(key[0]), key[1], key[2]))
+
+
+@pytest.mark.parametrize("version", ["3.11.4", "3.12.0"])
+@pytest.mark.parametrize("triple", TRIPLES)
+def test_exact_old_patches_resolve_to_their_install_only_archive(version, triple):
+    chosen = v.resolve(version, None, releases(), triple, today=TODAY)
+    assert chosen.version == version and chosen.filename.endswith("-install_only.tar.gz")
+
+
+@pytest.mark.parametrize("triple", TRIPLES)
+def test_free_threaded_313_and_314_for_both_triples(triple):
+    for minor in ("3.13", "3.14"):
+        chosen = v.resolve(minor, None, releases(), triple, today=TODAY, variant="freethreaded")
+        assert chosen.version.startswith(minor + ".") and "-freethreaded-install_only" in chosen.filename
+        default = v.resolve(minor, None, releases(), triple, today=TODAY)
+        assert "-freethreaded-" not in default.filename and default.sha256 != chosen.sha256
+
+
+def test_the_table_stays_small():
+    # Generated data shipped in every install: one row per version, triple and variant (about 200 rows).
+    assert (REPO_ROOT / "plugins" / "plugin_utils" / "_python_releases.py").stat().st_size < 64 * 1024
 
 
 def test_both_triples_have_every_supported_minor():

@@ -1,0 +1,187 @@
+"""The controller-side layer cache: what crosses the connection, when, and what the controller keeps.
+
+The action plugin's Ansible half (connection, shell, module execution) is a stand-in working on local
+directories; the module it runs is a real layer converged by the engine with a real directory cache.
+"""
+
+import os
+import shlex
+import shutil
+import tempfile
+
+from ansible_collections.appenv.python.plugins.module_utils import _layer, _layer_cache_options
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
+from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
+from ansible_collections.appenv.python.plugins.plugin_utils import _controller_cache as controller
+
+from tests.unit.plugins.module_utils.test__layer import ToyLayer, payload
+
+
+def toy_module(args, check_mode):
+    """A module with a layer and a layer_cache option, as python_runtime and app_dependencies have."""
+    spec = ToyLayer(args["dest"], args["version"])
+    if args.get("decide_only"):
+        action, reasons, _stored = _layer.decide(spec)
+        return {"changed": False, "action": action, "reasons": reasons, "key": _layer.make_record(spec, {})["key"]}
+    cache = _layer_cache_options.from_options(args.get("layer_cache"))
+    return _layer.converge(spec, CommandRunner(), check_mode=check_mode, cache=cache).as_result()
+
+
+class Shell:
+    quote = staticmethod(shlex.quote)
+    join_path = staticmethod(os.path.join)
+
+
+class Connection:
+    _shell = Shell()
+
+    def __init__(self, damage=None):
+        self.damage = damage
+        self.fetched = []
+
+    def fetch_file(self, remote, local):
+        shutil.copyfile(remote, local)
+        self.fetched.append(os.path.basename(remote))
+        if self.damage is not None and self.damage(local):
+            with open(local, "r+b") as handle:
+                handle.truncate(10)
+
+
+class Task:
+    def __init__(self, check_mode):
+        self.check_mode = check_mode
+
+
+class Action:
+    """The parts of ActionBase the controller cache uses; the host's files are local directories."""
+
+    def __init__(self, host_tmp, check_mode=False, mktemp_fails=False, damage=None):
+        self._task = Task(check_mode)
+        self._connection = Connection(damage)
+        self.host_tmp = str(host_tmp)
+        os.makedirs(self.host_tmp, exist_ok=True)
+        self.mktemp_fails = mktemp_fails
+        self.modules = []
+        self.transferred = []
+        self.commands = []
+
+    def _execute_module(self, module_name, module_args, task_vars):
+        self.modules.append(dict(module_args))
+        return toy_module(module_args, self._task.check_mode)
+
+    def _low_level_execute_command(self, cmd, sudoable=False):
+        argv = shlex.split(cmd)
+        self.commands.append(argv[0])
+        if argv[0] == "mktemp":
+            if self.mktemp_fails:
+                return {"rc": 1, "stdout": "", "stderr": "mktemp: failed"}
+            return {"rc": 0, "stdout": tempfile.mkdtemp(prefix="appenv-layer-cache.", dir=self.host_tmp) + "\n"}
+        if argv[:2] == ["mkdir", "-p"]:
+            os.makedirs(argv[2], exist_ok=True)
+        elif argv[:2] == ["rm", "-rf"]:
+            shutil.rmtree(argv[2], ignore_errors=True)
+        return {"rc": 0, "stdout": ""}
+
+    def _transfer_file(self, local, remote):
+        shutil.copyfile(local, remote)
+        self.transferred.append(os.path.basename(remote))
+
+
+def run(action, tmp_path, version="1", **cache):
+    options = dict({"controller_path": str(tmp_path / "controller"), "compression": "auto"}, **cache)
+    args = {"dest": str(tmp_path / "host" / "layer"), "version": version, "layer_cache": options}
+    return controller.run_module_with_controller_cache(action, "toy", args, {}, options)
+
+
+def key_of(tmp_path, version="1"):
+    return _layer.make_record(ToyLayer(tmp_path / "host" / "layer", version), {})["key"]
+
+
+def files_under(path):
+    return sorted(os.path.relpath(os.path.join(d, name), str(path)) for d, _s, names in os.walk(str(path))
+                  for name in names)
+
+
+def test_a_built_layer_comes_back_and_the_next_fresh_host_restores_it(tmp_path):
+    key = key_of(tmp_path)
+    first = Action(tmp_path / "host-tmp")
+    result = run(first, tmp_path)
+    assert result["action"] == "created" and "warnings" not in result
+    assert [args.get("decide_only") for args in first.modules] == [True, None]
+    assert first.modules[1]["layer_cache"]["compression"] == "gzip"  # auto: it crosses the connection
+    assert first.transferred == [] and first._connection.fetched == [key + ".json", key + ".tar.gz"]
+    assert files_under(tmp_path / "controller") == [key[:2] + "/" + key + suffix
+                                                    for suffix in (".json", ".lock", ".tar.gz")]
+    assert os.listdir(first.host_tmp) == []  # the host's temporary cache is gone
+
+    shutil.rmtree(str(tmp_path / "host"))  # the next host is new
+    second = Action(tmp_path / "host-tmp")
+    result = run(second, tmp_path)
+    root = str(tmp_path / "controller")
+    assert result["action"] == "restored" and payload(tmp_path / "host" / "layer") == "1"
+    assert result["reasons"][-1].startswith("restored from the controller's layer cache %s" % root)
+    assert sorted(second.transferred) == [key + ".json", key + ".tar.gz"] and second._connection.fetched == []
+    assert DirectoryCache(root).entries()[0]["hits"] == 1
+    assert os.listdir(second.host_tmp) == []
+
+    third = Action(tmp_path / "host-tmp")
+    result = run(third, tmp_path)
+    assert result["action"] == "kept" and third.commands == [] and third.transferred == []
+    assert "path" not in third.modules[1]["layer_cache"]  # the module runs with the task's own arguments
+
+
+def test_check_mode_predicts_a_restore_and_touches_nothing(tmp_path):
+    run(Action(tmp_path / "host-tmp"), tmp_path)
+    shutil.rmtree(str(tmp_path / "host"))
+    before = files_under(tmp_path / "controller")
+    checking = Action(tmp_path / "host-tmp", check_mode=True)
+    result = run(checking, tmp_path)
+    assert result["action"] == "restored" and not os.path.exists(str(tmp_path / "host" / "layer"))
+    assert result["reasons"][-1] == "restored from the controller's layer cache %s" % (tmp_path / "controller")
+    assert checking.commands == [] and checking.transferred == []
+    assert files_under(tmp_path / "controller") == before
+
+    missing = run(Action(tmp_path / "host-tmp", check_mode=True), tmp_path, version="2")
+    assert missing["action"] == "created" and "controller" not in " ".join(missing["reasons"])
+
+
+def test_a_layer_that_arrives_damaged_is_not_kept(tmp_path):
+    action = Action(tmp_path / "host-tmp", damage=lambda path: path.endswith(".tar.gz"))
+    result = run(action, tmp_path)
+    assert result["action"] == "created"
+    assert result["warnings"] == [controller.NOT_WHOLE]
+    assert DirectoryCache(str(tmp_path / "controller")).entries() == []
+    assert [name for name in files_under(tmp_path / "controller") if ".fetch-" in name] == []
+
+
+def test_a_damaged_controller_entry_is_replaced_by_the_rebuilt_layer(tmp_path):
+    run(Action(tmp_path / "host-tmp"), tmp_path)
+    key = key_of(tmp_path)
+    local = DirectoryCache(str(tmp_path / "controller"), compression="gzip")
+    archive, _meta = local.entry_files(key, local.lookup(key))
+    data = bytearray(open(archive, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    open(archive, "wb").write(bytes(data))  # same size: it looks whole and crosses the connection
+
+    shutil.rmtree(str(tmp_path / "host"))
+    action = Action(tmp_path / "host-tmp")
+    result = run(action, tmp_path)
+    assert result["action"] == "created" and "was discarded" in result["warnings"][0]
+    assert action._connection.fetched == [key + ".json", key + ".tar.gz"]
+    meta = local.lookup(key)
+    assert meta is not None and _layer.file_sha256(archive) == meta["sha256"]
+
+
+def test_no_temporary_directory_on_the_host_builds_with_a_warning(tmp_path):
+    action = Action(tmp_path / "host-tmp", mktemp_fails=True)
+    result = run(action, tmp_path)
+    assert result["action"] == "created" and "no temporary directory" in result["warnings"][0]
+    assert "path" not in action.modules[1]["layer_cache"] and action._connection.fetched == []
+
+
+def test_reasons_name_the_controllers_cache():
+    assert controller.controller_reasons(["Toy version changed", "restored from the layer cache /tmp/x"], "/c") == [
+        "Toy version changed", "restored from the controller's layer cache /c /tmp/x"]
+    predicted = controller.predict_restore({"action": "created", "reasons": ["no layer yet"]}, "/c")
+    assert predicted == {"action": "restored",
+                         "reasons": ["no layer yet", "restored from the controller's layer cache /c"]}
