@@ -205,7 +205,7 @@ fingerprint:
 runtime:
   description:
     - The runtime the layers sit on, in the words of M(appenv.python.python_runtime)'s result (C(dest),
-      C(fingerprint), C(python_version), C(arch), C(variant), C(action)): read from the host, or in check mode
+      C(fingerprint), C(python_version), C(arch), C(variant), C(action)), read from the host or, in check mode,
       predicted by O(upstream). The next task of a chain takes this result as its O(upstream).
   returned: success
   type: dict

@@ -118,6 +118,8 @@ def task_results(report, host_name):
                 entry = dict(task["hosts"][host_name])
                 entry["_task"] = task["task"]["name"]
                 entry["_task_seconds"] = _task_seconds(task)
+                duration = task["task"].get("duration", {})
+                entry["_task_span"] = (duration.get("start"), duration.get("end"))
                 results.append(entry)
     return results
 
@@ -229,3 +231,28 @@ def check_then_real_task(host, module, args, **kwargs):
     play = [{"hosts": "all", "gather_facts": False, "tasks": [{"name": "task under test", module: args}]}]
     _predicted, real = check_then_real(play, [host], **kwargs)
     return task_results(real, host.name)[-1]
+
+
+def loop_results(report, host_name, count):
+    """The per-item results of the looped task(s) a play ran on one host: exactly count of them, or it fails (a
+    play that reached no host, or ran fewer items, proves nothing)."""
+    decisions(report, host_name)
+    items = [item for result in task_results(report, host_name) for item in result.get("results", [])]
+    assert len(items) == count, "%d of %d runs reached %s: %s" % (len(items), count, host_name,
+                                                                report.get("_stderr", "")[-2000:])
+    return items
+
+
+def assert_no_op_runs(items):
+    """Every run kept its layer and started no process (its commands are empty)."""
+    for number, item in enumerate(items):
+        assert not item.get("failed") and item.get("action") == "kept" and not item.get("changed"), (number, item)
+        assert item.get("commands") == [], "run %d started a process: %s" % (number, item.get("commands"))
+
+
+def overlapped(first, second):
+    """Whether two task results' spans (the JSON callback's start and end, ISO times) overlap."""
+    spans = [tuple(datetime.fromisoformat(stamp.rstrip("Z")) for stamp in result["_task_span"])
+             for result in (first, second)]
+    return spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1]
+
