@@ -136,9 +136,9 @@ def assert_writes_nothing(host, playbook, check):
     return report
 
 
-def test_the_chain_from_a_fresh_host_to_an_upgrade_is_predicted(host, index, runtime_mirror):
-    """Fresh host, each installer, no-op, runtime upgrade under installed dependencies: check mode predicts
-    every task's action and reasons; check runs and no-op runs write nothing."""
+def test_the_chain_from_a_fresh_host_through_each_installer_to_a_no_op_is_predicted(host, index, runtime_mirror):
+    """Fresh host, each installer, no-op: check mode predicts every task's action and reasons; check runs and
+    no-op runs write nothing."""
     wipe(host)
     for kind in APPS:
         write_app(host, kind, index)
@@ -159,8 +159,20 @@ def test_the_chain_from_a_fresh_host_to_an_upgrade_is_predicted(host, index, run
     for result in harness.task_results(noop, host.name):
         assert (result["changed"], result["action"], result.get("commands")) == (False, "kept", []), result
 
-    # The runtime changes under the installed chain: check mode predicts each downstream rebuild.
-    upgrade = chain(runtime_mirror, index, "3.13", apps=["pip", "uv-pip", "uv", "poetry"], tools=("uv", "poetry"))
+
+
+def test_a_runtime_upgrade_under_installed_tools_and_dependencies_is_predicted(host, index, runtime_mirror):
+    """The runtime changes under the installed chain: check mode predicts each downstream rebuild (it sits on
+    the runtime the runtime task predicts, not on the one still on disk)."""
+    wipe(host)
+    for kind in ("pip", "uv-pip", "uv"):
+        write_app(host, kind, index)
+    # (uv only: the test bed's index holds poetry's and pipenv's compiled dependencies for 3.11 alone.)
+    installed = chain(runtime_mirror, index, apps=["pip", "uv-pip"], tools=("uv",))
+    assert harness.run_playbook(installed, [host])["_rc"] == 0
+    lock_app(host, "uv")
+    harness.check_then_real(chain(runtime_mirror, index, apps=["pip", "uv-pip", "uv"], tools=("uv",)), [host])
+    upgrade = chain(runtime_mirror, index, "3.13", apps=["pip", "uv-pip", "uv"], tools=("uv",))
     _predicted, real = harness.check_then_real(upgrade, [host])
     assert actions(real, host)["runtime"] == "recreated"
     assert actions(real, host)["deps pip"] == "recreated" and actions(real, host)["pyc pip"] != "kept", \
