@@ -238,8 +238,8 @@ def loop_results(report, host_name, count):
     play that reached no host, or ran fewer items, proves nothing)."""
     decisions(report, host_name)
     items = [item for result in task_results(report, host_name) for item in result.get("results", [])]
-    assert len(items) == count, "%d of %d runs reached %s: %s" % (len(items), count, host_name,
-                                                                report.get("_stderr", "")[-2000:])
+    assert len(items) == count, "%d of %d runs reached %s: %s" % (
+        len(items), count, host_name, report.get("_stderr", "")[-2000:])
     return items
 
 
@@ -255,4 +255,3 @@ def overlapped(first, second):
     spans = [tuple(datetime.fromisoformat(stamp.rstrip("Z")) for stamp in result["_task_span"])
              for result in (first, second)]
     return spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1]
-

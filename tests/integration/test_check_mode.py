@@ -160,7 +160,6 @@ def test_the_chain_from_a_fresh_host_through_each_installer_to_a_no_op_is_predic
         assert (result["changed"], result["action"], result.get("commands")) == (False, "kept", []), result
 
 
-
 def test_a_runtime_upgrade_under_installed_tools_and_dependencies_is_predicted(host, index, runtime_mirror):
     """The runtime changes under the installed chain: check mode predicts each downstream rebuild (it sits on
     the runtime the runtime task predicts, not on the one still on disk)."""

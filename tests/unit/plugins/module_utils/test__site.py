@@ -76,8 +76,6 @@ def test_runtime_an_upstream_task_predicts_needs_nothing_on_disk(tmp_path):
         _site.Runtime(str(tmp_path), "app_dependencies", dict(upstream["runtime"], action="kept"))
 
 
-
-
 def test_a_free_threaded_runtime_names_its_paths_with_the_abi_flag(tmp_path):
     python = _runtime_dir(tmp_path, "python3.13t",
                           {"python_version": "3.13.5", "arch": "x86_64", "variant": "freethreaded"})
