@@ -18,8 +18,8 @@ def test_areas_of_tests():
                           {"integration": 1}) == "integration"
 
 
-def test_steps_beside_another_are_timed_on_their_own_and_the_first_failure_is_the_status(tmp_path, monkeypatch,
-                                                                                          capsys):
+def test_steps_beside_another_are_timed_on_their_own_and_the_first_failure_is_the_status(
+        tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(timing, "TIMING_DIR", tmp_path / "timing")
     monkeypatch.setattr(timing, "OUTPUT", tmp_path)
     sleep = [sys.executable, "-c", "import time, sys; print('side'); time.sleep(0.4); sys.exit(3)"]

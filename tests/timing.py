@@ -131,12 +131,12 @@ class TimingPlugin:
         tr.section("where the time went (%s)" % self.label)
         tr.write_line("slowest %d tests (setup + call + teardown; CPU of their containers):" % SLOWEST)
         for entry in data["tests"][:SLOWEST]:
-            tr.write_line("  %7.1fs  %7.1fs CPU  %-17s %s" % (entry["seconds"], entry["container_cpu_seconds"],
-                                                             entry["area"], entry["nodeid"]))
+            tr.write_line("  %7.1fs  %7.1fs CPU  %-17s %s" % (
+                entry["seconds"], entry["container_cpu_seconds"], entry["area"], entry["nodeid"]))
         tr.write_line("per area (test seconds summed over workers; CPU of their containers):")
         for area, v in data["areas"].items():
-            tr.write_line("  %7.1fs  %7.1fs CPU  %-17s %d tests" % (v["seconds"], v["container_cpu_seconds"], area,
-                                                                   v["tests"]))
+            tr.write_line("  %7.1fs  %7.1fs CPU  %-17s %d tests" % (
+                v["seconds"], v["container_cpu_seconds"], area, v["tests"]))
         tr.write_line("wall %.1fs; %s" % (data["wall_seconds"], ", ".join(
             "worker %s busy %.0f%%" % (k, 100 * v["busy_share"]) for k, v in data["workers"].items())))
         if data["machine_cpu_seconds"] is not None and data["wall_seconds"]:
@@ -236,9 +236,10 @@ def report():
             longer[s["beside"]] = max(longer.get(s["beside"], 0.0), s["wall_seconds"] - mains[s["beside"]])
     total = sum(mains.values()) + sum(longer.values())
     for s in steps:
-        print("  %-14s %7.1fs %7.1fs %7ss  %s%s" % (s["area"], s["wall_seconds"], s["own_cpu_seconds"],
-                                                  s["machine_cpu_seconds"], "ok" if s["rc"] == 0 else "exit %d" % s["rc"],
-                                                  " (beside %s)" % s["beside"] if s.get("beside") else ""))
+        status = "ok" if s["rc"] == 0 else "exit %d" % s["rc"]
+        beside = " (beside %s)" % s["beside"] if s.get("beside") else ""
+        print("  %-14s %7.1fs %7.1fs %7ss  %s%s" % (
+            s["area"], s["wall_seconds"], s["own_cpu_seconds"], s["machine_cpu_seconds"], status, beside))
     print("  %-14s %7.1fs (end to end)" % ("total", total))
     print("test areas (test seconds summed over workers / CPU of their containers):")
     for area, v in sorted(areas.items(), key=lambda kv: -kv[1]["test_seconds"]):

@@ -47,10 +47,12 @@ class ActionModule(ActionBase):
         return arch
 
     def _mirror_listing(self, mirror, release, retries):
-        """The mirror's SHA256SUMS for a release, read once per task (not once per arch)."""
+        """The mirror's SHA256SUMS for a release, read once per task (not once per arch), pinned to the shipped
+        table's sha256 for the files it lists; and the files whose sums disagree with it."""
         listings = self.__dict__.setdefault("_listings", {})
         if (mirror, release) not in listings:
-            listings[(mirror, release)] = versions.mirror_releases(mirror, release, retries=retries)
+            listings[(mirror, release)] = versions.pin_to_table(
+                versions.mirror_releases(mirror, release, retries=retries), RELEASES)
         return listings[(mirror, release)]
 
     def _table_releases(self):
@@ -87,9 +89,10 @@ class ActionModule(ActionBase):
                           "filename": name}
             return module_args, (path, resolution)
         mirror = args.get("mirror") or DEFAULT_MIRROR
+        differs = {}
         if args.get("release"):
             retries = int(args.get("retries", NETWORK_OPTIONS["retries"]["default"]))
-            releases = self._mirror_listing(mirror, args["release"], retries)
+            releases, differs = self._mirror_listing(mirror, args["release"], retries)
         elif mirror.rstrip("/") == DEFAULT_MIRROR.rstrip("/") or not args.get("mirror"):
             releases = self._table_releases()
         else:
@@ -99,6 +102,7 @@ class ActionModule(ActionBase):
                         for r in self._table_releases()]
         project_dir = args.get("project_dir")
         chosen = versions.resolve(args.get("version"), project_dir, releases, triple, variant=args.get("variant"))
+        versions.check_pinned(chosen, differs, mirror)
         module_args.update(version=chosen.version, url=chosen.url, sha256=chosen.sha256, variant=chosen.variant)
         module_args["resolution"] = {"request": chosen.request, "source": chosen.source, "release": chosen.release,
                                      "filename": chosen.filename}

@@ -21,7 +21,9 @@ A truncated or damaged archive (gzip CRC, unexpected end, no end-of-archive
 marker) is reported as corrupt: the compressed stream is read to its end, so
 its checksum is verified, before extraction starts. Extraction writes member by
 member (never following a link, never changing ownership), keeps mtimes and
-executable bits, strips setuid/setgid/sticky and world-writable bits, and
+executable bits, normalises modes as tarfile's ``data`` filter does (no
+setuid/setgid/sticky, no group or other write; files owner-readable and
+-writable, directories owner-rwx), and
 removes what it wrote if it fails half-way. gzip, xz, bzip2 and plain tar are
 read with the standard library; zstd where the host's Python has it (3.14+).
 
@@ -41,6 +43,7 @@ __metaclass__ = type
 
 import errno
 import gzip
+import hashlib
 import os
 import shutil
 import stat
@@ -65,11 +68,14 @@ from ansible_collections.appenv.python.plugins.module_utils._errors import Appen
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner, find_program
 
 _CHUNK = 1 << 20
+MAX_TOTAL_MB = 4096  # the default limits of an archive: its unpacked size and its member count
+MAX_MEMBERS = 200000
 # No tar header, GNU long name or pax record is legitimately this large: a bigger
 # single read is an attempt to make the reader allocate without bound.
 _MAX_HEADER_READ = 64 << 20
 _MAX_LINK_HOPS = 40
-_STRIP_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX | stat.S_IWOTH
+_KEEP_BITS = 0o755  # as tarfile's data filter: no setuid/setgid/sticky, no group or other write
+_OWNER_BITS = {"file": 0o600, "dir": 0o700}  # and the owner can always read and write (and enter) what it owns
 
 _READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError, ValueError, RecursionError, UnicodeError)
 if lzma is not None:
@@ -127,9 +133,49 @@ class _Guard:
         self.raw.close()
 
 
-def _open_stream(path):
+def _open_raw(archive):
+    """archive (a path, or a file already open for reading) as a file of our own: an open file is not looked up
+    again by name, so the file its caller checked (hashed) is the file extracted."""
+    if hasattr(archive, "fileno"):
+        raw = os.fdopen(os.dup(archive.fileno()), "rb")
+        raw.seek(0)
+        return raw
+    return open(archive, "rb")
+
+
+def open_checked(path, chunk=_CHUNK):
+    """path opened once and hashed through that open file: (the open file, rewound; its sha256 hex).
+
+    Hand the file to safe_extract: nothing can swap the path between the check and the extraction."""
+    handle = open(path, "rb")
+    try:
+        digest = hashlib.sha256()
+        while True:
+            block = handle.read(chunk)
+            if not block:
+                break
+            digest.update(block)
+        handle.seek(0)
+    except BaseException:
+        handle.close()
+        raise
+    return handle, digest.hexdigest()
+
+
+def refusal(total_bytes, members, max_total_bytes=MAX_TOTAL_MB << 20, max_members=MAX_MEMBERS):
+    """Why safe_extract with these limits would refuse an archive of members unpacking to total_bytes; None if not.
+
+    The layer cache asks before it stores an entry, so it never stores what its restore would refuse."""
+    if members > max_members:
+        return "it has %d members, more than the limit of %d" % (members, max_members)
+    if total_bytes > max_total_bytes:
+        return "it unpacks to %d bytes, more than the limit of %d" % (total_bytes, max_total_bytes)
+    return None
+
+
+def _open_stream(archive):
     """The open archive file, its decompressed stream (seekable) and the format's name."""
-    raw = open(path, "rb")
+    raw = _open_raw(archive)
     try:
         head = raw.read(6)
         raw.seek(0)
@@ -350,8 +396,14 @@ def _scan(tar, guard, dest, archive_size, fmt, max_total_bytes, max_members, max
     return entries, total
 
 
-def _file_mode(mode):
-    return mode & 0o7777 & ~_STRIP_BITS
+def _file_mode(kind, mode):
+    """The mode a file or directory of the archive gets: normalised as tarfile's data filter does."""
+    return (mode & _KEEP_BITS) | _OWNER_BITS[kind]
+
+
+def _odd_mode(kind, mode):
+    """True when the archive's mode of a file or directory is not the one it gets (see _file_mode)."""
+    return kind in _OWNER_BITS and _file_mode(kind, mode) != mode & 0o7777
 
 
 def _copy(source, handle, member):
@@ -394,7 +446,7 @@ def _extract(tar, dest, entries, made):
                 os.mkdir(path, 0o700)
                 made.append(path)
                 counts["directories"] += 1
-            directories.append((rel, _file_mode(member.mode), member.mtime))
+            directories.append((rel, _file_mode("dir", member.mode), member.mtime))
             continue
         if os.path.lexists(path):
             os.unlink(path)  # validated: never a directory
@@ -407,7 +459,7 @@ def _extract(tar, dest, entries, made):
             made.append(path)
             with os.fdopen(fd, "wb") as handle:
                 _copy(source, handle, member)
-                os.fchmod(handle.fileno(), _file_mode(member.mode))
+                os.fchmod(handle.fileno(), _file_mode("file", member.mode))
             os.utime(path, (member.mtime, member.mtime))
             counts["files"] += 1
         elif kind == "lnk":
@@ -472,8 +524,8 @@ def _native_ready(fmt, dest, entries, min_members):
     if len(entries) < min_members or not _empty(dest):
         return None  # tar's writes into a full destination could not be told from what was there
     for member, _rel, kind, _target in entries:
-        if kind in ("file", "dir") and member.mode & _STRIP_BITS:
-            return None  # tar keeps setuid, sticky and world-writable bits; the Python writer strips them
+        if _odd_mode(kind, member.mode):
+            return None  # tar keeps setuid, sticky and group-writable bits; the Python writer normalises them
     return _tar_usable(fmt)
 
 
@@ -503,8 +555,8 @@ def _after_tar(dest, entries):
         path = os.path.join(dest, rel)
         if not os.path.lexists(path):
             raise OSError(errno.EIO, "tar exited with status 0 but did not write %s" % member.name)
-        if kind in ("file", "dir") and member.mode & _STRIP_BITS:
-            os.chmod(path, _file_mode(member.mode))
+        if _odd_mode(kind, member.mode):
+            os.chmod(path, _file_mode(kind, member.mode))
         counts[{"file": "files", "lnk": "files", "dir": "directories", "sym": "symlinks"}[kind]] += 1
     # tar makes the symlinks it must not follow yet (absolute, or with '..') at its very end, and leaves some
     # directories with the time of the run: their mtimes again, deepest first, as the Python writer sets them.
@@ -630,10 +682,12 @@ def _missing_root(dest):
     return root
 
 
-def safe_extract(archive_path, dest_dir, max_total_bytes=4 << 30, max_members=200000, max_ratio=None,
+def safe_extract(archive_path, dest_dir, max_total_bytes=MAX_TOTAL_MB << 20, max_members=MAX_MEMBERS, max_ratio=None,
                  allow_absolute_symlinks=False, native=True, runner=None, native_min_members=NATIVE_MIN_MEMBERS,
                  overlap=False):
     """Extract a tar archive (plain, gzip, xz, bzip2; zstd on Python 3.14+) into dest_dir (created if needed).
+
+    archive_path: a path, or a binary file open for reading (see open_checked), read from its start.
 
     Every member is checked before anything is written; see the module's docstring.
     allow_absolute_symlinks: keep absolute symlinks (only for the collection's own layer-cache
@@ -649,12 +703,14 @@ def safe_extract(archive_path, dest_dir, max_total_bytes=4 << 30, max_members=20
     Local write errors (disk full, read-only) propagate as OSError for the layer engine to name,
     after what was written is removed.
     """
-    archive_path = os.fspath(archive_path)
+    if not hasattr(archive_path, "fileno"):
+        archive_path = os.fspath(archive_path)
+    name = str(getattr(archive_path, "name", archive_path))
     dest = os.path.abspath(os.fspath(dest_dir))
-    shown = os.path.basename(archive_path) or archive_path
+    shown = os.path.basename(name) or name
     try:
-        archive_size = os.path.getsize(archive_path)
         raw, stream, fmt = _open_stream(archive_path)
+        archive_size = os.fstat(raw.fileno()).st_size
     except _Unsupported as exc:
         raise AppenvError("archive_unsupported", archive=shown, format=str(exc),
                           python="%d.%d" % tuple(sys.version_info[:2]))

@@ -18,7 +18,7 @@ import json
 import os
 import re
 
-from ansible_collections.appenv.python.plugins.module_utils import _layer as _layer_base
+from ansible_collections.appenv.python.plugins.module_utils import _interpreter, _layer as _layer_base
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import digest, read_runtime_fingerprint
 from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import overlay_relative
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
@@ -232,6 +232,33 @@ def pyc_state_files(trees, state_dir):
     return os.path.join(state_dir, name + ".json"), os.path.join(state_dir, name + ".lock")
 
 
+def identity_of(interpreter, runner, recorded=None):
+    """What pyc_compile fingerprints of its interpreter: a python_runtime's key, else _interpreter's identity.
+
+    Without a runner (callers that only read) a foreign interpreter is named by its real path and sha256.
+    """
+    key = _runtime_key(interpreter)
+    if key:
+        return {"runtime": key}
+    if runner is None:
+        real = os.path.realpath(interpreter)
+        return {"path": real, "sha256": _layer_base.file_sha256(real)}
+    return _interpreter.identify(interpreter, runner, "pyc_compile", recorded)
+
+
+def describe_identity_change(old, new, interpreter):
+    """Why the bytecode must be compiled again for another interpreter ([] when it is the same one)."""
+    if old == new:
+        return []
+    if old and "sha256" in old and "sha256" in new:
+        return _interpreter.describe_change(old, new, interpreter)
+    if old is None:
+        return ["the fingerprint did not name the interpreter's identity yet (only its X.Y): %s is compiled "
+                "again once" % interpreter]
+    return ["the interpreter %s is not the one the bytecode was compiled by (another runtime or interpreter)"
+            % interpreter]
+
+
 class PycLayerSpec(_layer_base.LayerSpec):
     """The .pyc files of a set of trees. Recompiling is safe to redo, so no roll-back is needed.
 
@@ -249,7 +276,8 @@ class PycLayerSpec(_layer_base.LayerSpec):
               "python": "Python version", "trees": "Trees", "exclude": "Excluded paths"}
 
     def __init__(self, trees, interpreter, invalidation_mode="checked-hash", optimize_levels=(0,), workers=0,
-                 exclude=(), remove_orphans=True, state_dir="/var/lib/appenv/pyc", env=None, runtime=None):
+                 exclude=(), remove_orphans=True, state_dir="/var/lib/appenv/pyc", env=None, runner=None,
+                 runtime=None):
         """runtime: in check mode, the runtime record an upstream task predicts for interpreter (_upstream)."""
         self.trees = sorted(os.path.abspath(tree) for tree in trees)
         self.predicted_runtime = runtime
@@ -264,8 +292,14 @@ class PycLayerSpec(_layer_base.LayerSpec):
                 raise AppenvError("bad_argument", option="paths", module="pyc_compile",
                                   detail="%s is not a directory on the host" % tree)
         self.listing = list_tree(self.trees, self.exclude)
-        self.minor = ".".join(runtime["inputs"]["python_version"].split(".")[:2]) if runtime \
-            else interpreter_minor(interpreter)
+        state_path, self._lock = pyc_state_files(self.trees, state_dir)
+        if runtime:
+            self.identity = {"runtime": runtime["key"]}
+            self.minor = ".".join(runtime["inputs"]["python_version"].split(".")[:2])
+        else:
+            self.identity = identity_of(interpreter, runner, _interpreter.recorded_identity(state_path))
+            self.minor = ".".join(self.identity["version"].split(".")[:2]) if "version" in self.identity \
+                else interpreter_minor(interpreter)
         self.levels = sorted(set(optimize_levels))
         wanted = {
             "trees": self.trees,
@@ -274,8 +308,8 @@ class PycLayerSpec(_layer_base.LayerSpec):
             "invalidation_mode": invalidation_mode,
             "optimize": self.levels,
             "python": self.minor,
+            "interpreter": self.identity,
         }
-        state_path, self._lock = pyc_state_files(self.trees, state_dir)
         super(PycLayerSpec, self).__init__(self.trees[0], wanted, state_path=state_path)
 
     def lock_path(self):
@@ -290,11 +324,9 @@ class PycLayerSpec(_layer_base.LayerSpec):
         return self.invalidation_mode
 
     def interpreter_identity(self):
-        key = self.predicted_runtime["key"] if self.predicted_runtime else _runtime_key(self.interpreter)
-        if key:
-            return {"runtime": key}
-        real = os.path.realpath(self.interpreter)
-        return {"interpreter": real, "sha256": _layer_base.file_sha256(real)}
+        if "runtime" in self.identity:
+            return self.identity
+        return dict((key, self.identity.get(key)) for key in _interpreter.IDENTITY_KEYS)
 
     def cache_inputs(self):
         mode = self.effective_mode()
@@ -334,13 +366,15 @@ class PycLayerSpec(_layer_base.LayerSpec):
 
     @property
     def cache_tag(self):
-        return "cpython-" + self.minor.replace(".", "")
+        return self.identity.get("cache_tag") or "cpython-" + self.minor.replace(".", "")
 
     def compare(self, stored, wanted):
         old = stored.get("inputs", {})
-        others = dict((key, value) for key, value in wanted.items() if key != "sources")
-        reasons = _layer_base.describe_changes(dict((k, v) for k, v in old.items() if k != "sources"), others,
+        skip = ("sources", "interpreter")
+        others = dict((key, value) for key, value in wanted.items() if key not in skip)
+        reasons = _layer_base.describe_changes(dict((k, v) for k, v in old.items() if k not in skip), others,
                                                self.labels)
+        reasons += describe_identity_change(old.get("interpreter"), wanted["interpreter"], self.interpreter)
         if reasons:
             return _layer_base.ACTION_RECREATED, reasons
         if old.get("sources") != wanted["sources"]:
@@ -398,7 +432,7 @@ def run_pyc_compile(params, runner, check_mode=False, diff=False, cache=None):
     spec = PycLayerSpec(params["paths"], params["interpreter"], invalidation_mode=params["invalidation_mode"],
                         optimize_levels=params["optimize"], workers=params["workers"], exclude=params["exclude"],
                         remove_orphans=params["remove_orphans"], state_dir=params["state_dir"], env=env,
-                        runtime=predicted)
+                        runner=runner, runtime=predicted)
     layer = _layer_base.converge(spec, runner, check_mode=check_mode, lock_timeout=params["lock_timeout"], cache=cache)
     result = layer.as_result(diff=diff)
     facts = layer.facts if layer.action != _layer_base.ACTION_KEPT else {}

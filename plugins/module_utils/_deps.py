@@ -33,8 +33,10 @@ import re
 import shutil
 import time
 
-from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _installers, _layer, _requirements, _site
+from ansible_collections.appenv.python.plugins.module_utils import (
+    _bytecode, _installers, _interpreter, _layer, _requirements, _site)
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._fingerprint import FINGERPRINT_FILE
 from ansible_collections.appenv.python.plugins.module_utils._runner import proxy_settings
 from ansible_collections.appenv.python.plugins.module_utils._tooling import PACKAGING_TOOLS, make_venv
 from ansible_collections.appenv.python.plugins.module_utils._upstream import runtime_entry
@@ -121,6 +123,8 @@ class DepsLayerSpec(_layer.LayerSpec):
             "bytecode": bytecode,
             "pip_check": pip_check,
         }
+        if runtime.interpreter:
+            wanted["interpreter"] = runtime.interpreter
         super(DepsLayerSpec, self).__init__(path, wanted, state_path=state)
         if location == "system":
             self.strategy = "none"
@@ -157,12 +161,13 @@ class DepsLayerSpec(_layer.LayerSpec):
     # -- decisions ------------------------------------------------------------------------------
     def compare(self, stored, wanted):
         old = stored.get("inputs", {})
-        reasons = []
-        if old.get("runtime") != wanted["runtime"] and old.get("python_version") == wanted["python_version"]:
+        reasons = _interpreter.describe_change(old.get("interpreter"), wanted.get("interpreter"), self.runtime.python)
+        skip = ("files", "runtime", "interpreter") + (("python_version",) if reasons else ())
+        if not reasons and old.get("runtime") != wanted["runtime"] and \
+                old.get("python_version") == wanted["python_version"]:
             reasons.append("the runtime at %s was reinstalled" % self.runtime.root)
-        others = dict((key, value) for key, value in wanted.items() if key not in ("files", "runtime"))
-        reasons += _layer.describe_changes(dict((k, v) for k, v in old.items() if k not in ("files", "runtime")),
-                                           others, self.labels)
+        others = dict((key, value) for key, value in wanted.items() if key not in skip)
+        reasons += _layer.describe_changes(dict((k, v) for k, v in old.items() if k not in skip), others, self.labels)
         reasons += _requirements.describe_file_changes(old.get("files", {}), wanted["files"])
         if not reasons and self.max_age:
             age = time.time() - stored.get("built_at", 0)
@@ -261,7 +266,8 @@ class DepsLayerSpec(_layer.LayerSpec):
         req_args, locked = self._requirement_args(work, runner, env)
         argv = self.installing.install_argv(self.runtime, self.location, target, self.retries)
         argv, result, output = self.installing.install(runner, argv + self.index.args() + req_args,
-                                                       cwd=self.project_dir, env=env, timeout=self.timeout)
+                                                       cwd=self.project_dir, env=dict(env, **self.index.env()),
+                                                       timeout=self.timeout)
         if result.rc != 0:
             shown = runner.mask(output[-3000:])
             raise AppenvError(self.installing.classify(output), installer=self.installer.name, dest=self.path,
@@ -357,14 +363,19 @@ def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=Non
                                                  % params["project_dir"])
         raise AppenvError("bad_argument", option="project_dir", module="app_dependencies",
                           detail="%s is not a directory on the host" % params["project_dir"])
+    dest = params["dest"] or DEFAULT_DEST.get(params["location"])
     try:
-        runtime = _site.Runtime(params["runtime"], "app_dependencies", params.get("upstream") if check_mode else None)
+        runtime = _site.runtime_for(params, "app_dependencies", runner, os.path.join(dest, FINGERPRINT_FILE) if dest
+                                    else _site.guessed_state(params.get("interpreter"), ".appenv-deps.json"),
+                                    check_mode=check_mode)
     except AppenvError as error:
-        if check_mode and error.code == "runtime_missing":
+        if check_mode and _site.not_there_yet(params, error):
             return _predicted_without_host_state(params, "no runtime at %s yet (check mode: an earlier task would "
                                                          "install it); the dependencies would be installed"
-                                                 % params["runtime"])
+                                                 % (params.get("interpreter") or params["runtime"]))
         raise
+    if params["location"] in ("system", "user"):
+        runtime.refuse_externally_managed("app_dependencies", "location: %s" % params["location"])
     name, mode = _installers.choose(params["project_dir"], params["installer"], params["requirements"])
     spec = DepsLayerSpec(
         runtime, _installers.get(name, params["tools_dir"]), mode, index, params["project_dir"],

@@ -8,8 +8,11 @@
 and renames the file into place only when its sha256 matches: whatever fails,
 nothing partial or wrong is ever found at ``dest_path``. Connection errors,
 timeouts (the timeout bounds every single read, so a hanging server cannot
-hang the task), 5xx, 429 and bodies cut short are retried with exponential
-backoff; a 404 or 403 is not. Credentials in the URL are sent as basic auth
+hang the task, and ``deadline`` bounds the whole download, so a server that
+drip-feeds bytes cannot either), 5xx, 429 and bodies cut short are retried with exponential
+backoff; a 404 or 403 is not. A body larger than ``max_bytes`` is cut off
+and refused as soon as it passes the cap (Content-Length is not trusted), so a
+mirror cannot fill the disk before the sha256 check. Credentials in the URL are sent as basic auth
 (only to the same origin, never on to a redirect elsewhere) and never shown:
 errors and results carry the redacted URL.
 
@@ -77,6 +80,39 @@ class _Retryable(Exception):
 
 class _Fatal(Exception):
     """A failure another attempt cannot fix (404, 403, a missing local file, a bad certificate)."""
+
+
+class _Capped(_Fatal):
+    """The download passed its byte cap (download_too_large) or its overall deadline (download_too_slow)."""
+
+    def __init__(self, code, message, **fields):
+        super(_Capped, self).__init__(message)
+        self.code = code
+        self.fields = fields
+
+
+class _Limits:
+    """The byte cap and the overall deadline (time.monotonic()) of one download; None: unbounded."""
+
+    def __init__(self, max_bytes=None, deadline=None, seconds=None):
+        self.max_bytes = max_bytes
+        self.deadline = deadline
+        self.seconds = seconds
+
+    def check(self, size):
+        if self.max_bytes is not None and size > self.max_bytes:
+            raise _Capped("download_too_large", "the body is larger than the cap of %d bytes (max_download_mb); it "
+                          "was cut off after %d bytes" % (self.max_bytes, size), cap=self.max_bytes)
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise _Capped("download_too_slow", "the download took longer than its overall deadline of %s s (%d bytes "
+                          "arrived); the server is too slow or drip-feeds" % (self.seconds, size),
+                          seconds=self.seconds, received=size)
+
+    def read_timeout(self, timeout):
+        """The timeout for the next connection or read: never past the deadline."""
+        if self.deadline is None:
+            return timeout
+        return max(0.1, min(timeout, self.deadline - time.monotonic()))
 
 
 class _Target:
@@ -237,10 +273,11 @@ def _open(target, timeout, method="GET", body=None, headers=None, user_agent=Non
     raise _Fatal("more than %d redirects" % MAX_REDIRECTS)  # pragma: no cover - the loop raises first
 
 
-def _fetch_http(target, part, user_agent, timeout):
+def _fetch_http(target, part, user_agent, timeout, limits=None):
     """One attempt: the body into part. Returns (bytes, sha256 hex). Raises _Retryable/_Fatal/OSError(local)."""
+    limits = limits or _Limits()
     try:
-        response = _open(target, timeout, user_agent=user_agent)
+        response = _open(target, limits.read_timeout(timeout), user_agent=user_agent)
     except urllib_error.HTTPError as exc:
         status, reason, headers = exc.code, exc.reason, exc.headers
         exc.close()
@@ -260,14 +297,22 @@ def _fetch_http(target, part, user_agent, timeout):
     with response:
         length = response.headers.get("Content-Length")
         length = int(length) if length is not None and length.strip().isdigit() else None
+        if length is not None and limits.max_bytes is not None and length > limits.max_bytes:
+            raise _Capped("download_too_large", "the server announces %d bytes, more than the cap of %d bytes "
+                          "(max_download_mb)" % (length, limits.max_bytes), cap=limits.max_bytes)
+        # read1: what has arrived, at most _CHUNK (read() would wait for a whole chunk of a drip feed)
+        read = getattr(response, "read1", None) or response.read
         with _open_part(part) as handle:
             while True:
                 try:
-                    block = response.read(_CHUNK)
+                    block = read(_CHUNK)
                 except (http_client.HTTPException, OSError, ValueError) as exc:
+                    if limits.deadline is not None and time.monotonic() > limits.deadline:
+                        limits.check(size)
                     raise _Retryable("reading the body failed after %d bytes: %s" % (size, _describe(exc, timeout)))
                 if not block:
                     break
+                limits.check(size + len(block))
                 handle.write(block)  # a local OSError (disk full, read-only) is not a network error
                 sha.update(block)
                 size += len(block)
@@ -336,7 +381,7 @@ def request(url, method="GET", upload=None, data=None, content_type=None, timeou
             handle.close()
 
 
-def _fetch_file(target, part):
+def _fetch_file(target, part, limits=None):
     path = urllib_request.url2pathname(target.path)
     try:
         source = open(path, "rb")
@@ -353,6 +398,8 @@ def _fetch_file(target, part):
                     raise _Fatal("reading %s failed after %d bytes: %s" % (path, size, exc.strerror or exc))
                 if not block:
                     break
+                if limits is not None:
+                    limits.check(size + len(block))
                 handle.write(block)
                 sha.update(block)
                 size += len(block)
@@ -369,8 +416,10 @@ def _unlink(path):
 
 
 def _failure(target, attempts, exc):
-    """The titled error for a download that failed: a private CA or a proxy, else download_failed."""
+    """The titled error for a download that failed: a cap, a private CA or a proxy, else download_failed."""
     error = target.mask(exc)
+    if isinstance(exc, _Capped):
+        return AppenvError(exc.code, url=target.shown, attempts=attempts, error=error, **exc.fields)
     settings = network_env()
     if not _proxied(target):
         settings = dict((name, value) for name, value in settings.items() if not name.lower().endswith("_proxy"))
@@ -380,12 +429,15 @@ def _failure(target, attempts, exc):
                        proxies=proxy_settings(settings))
 
 
-def download(url, dest_path, sha256, retries=4, backoff=1.0, timeout=60, user_agent=None, sleep=time.sleep):
+def download(url, dest_path, sha256, retries=4, backoff=1.0, timeout=60, user_agent=None, sleep=time.sleep,
+             max_bytes=None, deadline=None):
     """Fetch url to dest_path if, and only if, its content has the given sha256.
 
     retries: extra attempts after the first for transient failures; waits backoff, 2*backoff,
     4*backoff... between them (longer if a 429/503 says Retry-After, up to MAX_RETRY_AFTER s).
     timeout: seconds allowed for the connection and for every single read.
+    deadline: seconds allowed for the whole download, every attempt and wait included (None: no bound).
+    max_bytes: the largest body accepted; a larger one is cut off as it arrives and refused, not retried.
     Returns dict(bytes, seconds, attempts, url (redacted), sha256). Raises AppenvError:
     download_bad_url, checksum_missing, download_failed, checksum_mismatch. Local write
     errors (disk full, read-only) propagate as OSError for the layer engine to name.
@@ -400,15 +452,16 @@ def download(url, dest_path, sha256, retries=4, backoff=1.0, timeout=60, user_ag
     dest_path = os.fspath(dest_path)
     part = "%s.part-%d" % (dest_path, os.getpid())
     started = time.monotonic()
+    limits = _Limits(max_bytes, started + deadline if deadline else None, deadline)
     attempts = 0
     try:
         while True:
             attempts += 1
             try:
                 if target.scheme == "file":
-                    size, actual = _fetch_file(target, part)
+                    size, actual = _fetch_file(target, part, limits)
                 else:
-                    size, actual = _fetch_http(target, part, user_agent, timeout)
+                    size, actual = _fetch_http(target, part, user_agent, timeout, limits)
             except _Retryable as exc:
                 _unlink(part)
                 if attempts > retries:
@@ -416,6 +469,8 @@ def download(url, dest_path, sha256, retries=4, backoff=1.0, timeout=60, user_ag
                 delay = backoff * (2 ** (attempts - 1))
                 if exc.retry_after is not None:
                     delay = max(delay, exc.retry_after)
+                if limits.deadline is not None and time.monotonic() + delay > limits.deadline:
+                    raise _failure(target, attempts, exc)
                 sleep(delay)
                 continue
             except _Fatal as exc:

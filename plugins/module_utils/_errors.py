@@ -529,6 +529,85 @@ CATALOGUE = {
             "Or use the archive of the variant you want.",
         ),
     ),
+    # --- hardening (issue 16; docs/security.md#hardening) ------------------------------------------
+    "download_too_large": ErrorSpec(
+        "The download is larger than its cap",
+        "{url} sent more than {cap} bytes ({error}); the download was cut off and nothing of it was kept.",
+        FAULT_NETWORK,
+        (
+            "Check that {url} serves the file you expect: a mirror that sends more than the archive's size is "
+            "misconfigured or hostile.",
+            "If the file really is that large, raise the max_download_mb option.",
+        ),
+    ),
+    "download_too_slow": ErrorSpec(
+        "The download took longer than its deadline",
+        "{url} did not finish within {seconds} s ({received} bytes arrived): the timeout option bounds the whole "
+        "download, so a server that drip-feeds bytes cannot hold the task.",
+        FAULT_NETWORK,
+        (
+            "Check the mirror's speed from the host, as the same user: time curl -fsSo /dev/null {url}.",
+            "If the link is slow but sound, raise the timeout option.",
+        ),
+    ),
+    "layer_lock_unsupported": ErrorSpec(
+        "The filesystem of the layer cannot lock",
+        "Locking {lock_path} failed with \"{error}\": its filesystem ({filesystem}) does not support flock "
+        "(NFS without a lock manager, some FUSE filesystems). Runs on the layer cannot be serialised there.",
+        FAULT_HOST,
+        (
+            "Put the layer (its dest, or pyc_compile's state_dir) on a local filesystem: the lock file lives next "
+            "to the layer.",
+            "For NFS, mount with working locks (NFSv4, or NFSv3 with rpc.statd/lockd running; not the nolock "
+            "option).",
+        ),
+    ),
+    "runtime_mirror_sha_differs": ErrorSpec(
+        "The mirror serves a different {archive}",
+        "The release table shipped with appenv.python gives {archive} of release {release} the sha256 {expected}, "
+        "but the mirror {mirror} lists {actual} for it in its SHA256SUMS: the mirror serves a different file.",
+        FAULT_NETWORK,
+        (
+            "Make the mirror serve the file python-build-standalone published (compare it with the release's "
+            "own SHA256SUMS).",
+            "To install a file of your own build, name it with url and sha256 (or archive) instead of mirror and "
+            "release.",
+        ),
+    ),
+    # --- bring your own interpreter (issue 19, section 2) ---------------------------------
+    "interpreter_unusable": ErrorSpec(
+        "The interpreter {interpreter} cannot carry {module}'s layers",
+        "{interpreter} was named by the interpreter option, but {detail}.",
+        FAULT_TASK,
+        (
+            "Point interpreter at a CPython 3.8 or later (e.g. /usr/bin/python3, a pyenv build's bin/python3.12).",
+            "Install it first (apt-get install python3 python3-venv python3-pip on Debian, or a pyenv build).",
+            "Or drop interpreter and let appenv.python.python_runtime install a runtime (the runtime option).",
+        ),
+    ),
+    "interpreter_unsafe": ErrorSpec(
+        "The interpreter {interpreter} can be changed by another user",
+        "{module} runs as root, and {path} (the interpreter, its libpython or a directory above them) is owned by "
+        "another user or writable by group or others: whoever can write it could run code as root.",
+        FAULT_HOST,
+        (
+            "Make {path} owned by root and not writable by group or others (chown root:root, chmod go-w).",
+            "Or run the task as the user who owns the interpreter (become_user), with dest paths that user owns.",
+        ),
+    ),
+    "interpreter_externally_managed": ErrorSpec(
+        "{interpreter} is externally managed (PEP 668): {what} is refused",
+        "{interpreter} belongs to the system's package manager ({marker} exists): packages installed into it or "
+        "its user site would collide with the distribution's packages, so {module} refuses {what}.",
+        FAULT_TASK,
+        (
+            "Use location: venv (app_dependencies; on Debian it needs python3-venv): the app gets its own venv on "
+            "top of {interpreter}.",
+            "For pip_tooling set pip, setuptools and wheel to an empty string (the tools' venvs still work), or "
+            "install the distribution's packages (apt-get install python3-pip).",
+            "Or install a runtime of your own with appenv.python.python_runtime and drop interpreter.",
+        ),
+    ),
 }
 
 

@@ -24,7 +24,9 @@ import errno
 import hashlib
 import json
 import os
+import re
 import socket
+import stat
 import time
 
 FINGERPRINT_FILE = ".appenv-fingerprint.json"
@@ -157,6 +159,47 @@ def write_json_atomic(path, data, mode=0o644):
         os.fsync(handle.fileno())
     os.chmod(temp, mode)
     os.rename(temp, path)
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        return exc.errno != errno.ESRCH  # EPERM: alive, another user's
+    return True
+
+
+def clean_leftovers(directory, stem, min_age=60.0, now=None, remove=True):
+    """Remove the temporary files write_json_atomic(<directory>/<stem>) left when its process was killed
+    (remove=False: only name them, as check mode does).
+
+    Only '<stem>.tmp-<pid>-<8 hex>' entries whose pid is gone and that are older than min_age seconds
+    (a pid of another PID namespace may look gone: the age guards a write in progress); only files
+    and symlinks, never followed (unlink removes the link itself). Call it under the layer's lock.
+    Returns the names removed.
+    """
+    now = time.time() if now is None else now
+    pattern = re.compile(r"^%s\.tmp-(\d+)-[0-9a-f]{8}$" % re.escape(stem))
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in sorted(names):
+        match = pattern.match(name)
+        if match is None or _pid_alive(int(match.group(1))):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            info = os.lstat(path)
+            if not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)) or now - info.st_mtime < min_age:
+                continue
+            if remove:
+                os.unlink(path)
+        except OSError:
+            continue
+        removed.append(name)
+    return removed
 
 
 def write_fingerprint(spec, record):

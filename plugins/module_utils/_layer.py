@@ -35,8 +35,10 @@ import time
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import (
-    FINGERPRINT_FILE, canonical_json, describe_changes, make_record, read_fingerprint, record_key, write_fingerprint)
-from ansible_collections.appenv.python.plugins.module_utils._layer_lock import LayerLock  # noqa: F401 (re-exported)
+    FINGERPRINT_FILE, canonical_json, clean_leftovers, describe_changes, make_record, read_fingerprint, record_key,
+    write_fingerprint)
+from ansible_collections.appenv.python.plugins.module_utils._layer_lock import (  # noqa: F401 (re-exported)
+    LayerLock, filesystem_of)
 from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import (
     overlay_record_files, overlay_recovery_view, recover_overlay, remove_tree, restore_overlay)
 
@@ -190,8 +192,13 @@ def _staging_path(path):
     return path.rstrip("/") + _STAGING
 
 
-def _interrupted(spec):
-    """(staging leftover or None, whether the moved-aside layer must be put back, the aside path)."""
+def _interrupted(spec, remove=False):
+    """What a run killed half-way left: (a note on the temporary fingerprint files it left (removed when remove),
+    the staging leftover or None, whether the moved-aside layer must be put back, the aside path)."""
+    note = None
+    leftovers = clean_leftovers(os.path.dirname(spec.state_path), os.path.basename(spec.state_path), remove=remove)
+    if leftovers:
+        note = "a run killed earlier left %s behind; removed" % ", ".join(leftovers)
     staging = _staging_path(spec.path)
     aside = _aside_path(spec.path)
     put_back = False
@@ -199,11 +206,20 @@ def _interrupted(spec):
         finished, _problem = read_fingerprint(spec)
         # Killed after the fingerprint was written, the new layer is whole: the aside only goes.
         put_back = not (finished is not None and os.path.lexists(spec.path))
-    return (staging if os.path.lexists(staging) else None), put_back, aside
+    return note, (staging if os.path.lexists(staging) else None), put_back, aside
 
 
 _STAGING_NOTE = "a build interrupted earlier left %s behind; it was removed"
 _ASIDE_NOTE = "a build interrupted earlier left the previous layer moved aside; it was restored"
+
+
+def _recovery_note(note, staging, put_back):
+    """The sentence recover_interrupted returns (and check mode predicts)."""
+    if put_back:
+        return _ASIDE_NOTE
+    if staging:
+        note = (note + "; " if note else "") + _STAGING_NOTE % staging
+    return note
 
 
 def recover_interrupted(spec):
@@ -212,19 +228,16 @@ def recover_interrupted(spec):
     A moved-aside layer means the run died between moving the old layer aside and writing the new
     fingerprint: what is at path is incomplete, the old layer was complete; it is put back. Staging goes.
     """
-    staging, put_back, aside = _interrupted(spec)
-    note = None
+    note, staging, put_back, aside = _interrupted(spec, remove=True)
     if staging:
         remove_tree(staging)
-        note = _STAGING_NOTE % staging
     if put_back:
         if os.path.lexists(spec.path):
             remove_tree(spec.path)
         os.rename(aside, spec.path)
-        note = _ASIDE_NOTE
     elif os.path.lexists(aside):
         remove_tree(aside)
-    return note
+    return _recovery_note(note, staging, put_back)
 
 
 def _state_inside_layer(spec):
@@ -270,23 +283,21 @@ def _decide_as_seen_by(spec, path, state_path, verify=True):
 
 def predict(spec):
     """Check mode: decide() after the recovery a real run does first (with its notes), changing nothing."""
-    notes = []
     if spec.overlay:
         note, state_path = overlay_recovery_view(spec)
         if note:
             # The rollback puts the moved-aside files and fingerprint back: trust them, compare the inputs.
             action, reasons, stored = _decide_as_seen_by(spec, spec.path, state_path, verify=False)
             return action, [note] + reasons, stored
-    staging, put_back, aside = _interrupted(spec)
-    if staging:
-        notes.append(_STAGING_NOTE % staging)
+    note, staging, put_back, aside = _interrupted(spec)
+    note = _recovery_note(note, staging, put_back)
     if not put_back:
         action, reasons, stored = decide(spec)
-        return action, notes + reasons, stored
+        return action, ([note] if note else []) + reasons, stored
     state_path = aside + spec.state_path[len(spec.path.rstrip("/")):] if _state_inside_layer(spec) \
         else spec.state_path
     action, reasons, stored = _decide_as_seen_by(spec, aside, state_path)
-    return action, [_ASIDE_NOTE] + reasons, stored
+    return action, [note] + reasons, stored
 
 
 def _raise_os_error(spec, exc):

@@ -25,6 +25,30 @@ import time
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 
+# flock failing for the filesystem, not for another holder: NFS without lockd, some FUSE filesystems
+_LOCK_UNSUPPORTED = frozenset(code for code in (getattr(errno, "ENOLCK", None), getattr(errno, "EOPNOTSUPP", None),
+                                                getattr(errno, "ENOTSUP", None), getattr(errno, "ENOSYS", None))
+                              if code is not None)
+
+
+def filesystem_of(path, mounts="/proc/self/mounts"):
+    """'<type> at <mount point>' for the filesystem holding path (the longest mount point above it), or 'unknown'."""
+    path = os.path.realpath(path)
+    best = None
+    try:
+        with open(mounts) as handle:
+            for line in handle:
+                fields = line.split()
+                if len(fields) < 3:
+                    continue
+                point = fields[1].replace("\\040", " ")
+                inside = path == point or path.startswith(point.rstrip("/") + "/")
+                if inside and (best is None or len(point) >= len(best[0])):
+                    best = (point, fields[2])
+    except (IOError, OSError):
+        return "unknown"
+    return "%s at %s" % (best[1], best[0]) if best else "unknown"
+
 
 class LayerLock:
     """An flock on path; exclusive, or shared and creating nothing when read_only."""
@@ -61,6 +85,11 @@ class LayerLock:
                 fcntl.flock(self._fd, mode | fcntl.LOCK_NB)
                 return self
             except (IOError, OSError) as exc:
+                if exc.errno in _LOCK_UNSUPPORTED:
+                    os.close(self._fd)
+                    self._fd = None
+                    raise AppenvError("layer_lock_unsupported", lock_path=self.path, error=os.strerror(exc.errno),
+                                      filesystem=filesystem_of(self.path))
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
                 waited = time.monotonic() - started

@@ -25,6 +25,9 @@ from ansible_collections.appenv.python.plugins.module_utils import _archive, _by
 from ansible_collections.appenv.python.plugins.module_utils import _sysconfig
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 
+# The caps of a runtime's download and archive (module options of the same names; MiB and members).
+RUNTIME_LIMITS = {"max_download_mb": 2048, "max_archive_mb": _archive.MAX_TOTAL_MB,
+                  "max_archive_members": _archive.MAX_MEMBERS}
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _PROBE = (
     "import json, platform, sys, sysconfig;"
@@ -60,7 +63,7 @@ class RuntimeLayerSpec(_layer.LayerSpec):
     }
 
     def __init__(self, dest, version, arch, sha256, archive_name, url=None, src=None, variant="default",
-                 compile_bytecode=True, workers=0, retries=3, timeout=900, compiler=None):
+                 compile_bytecode=True, workers=0, retries=3, timeout=900, compiler=None, limits=None):
         self.minor = minor_of(version)
         self.variant = variant
         # The free-threaded build names its interpreter and lib directory with the ABI flag: python3.13t.
@@ -70,6 +73,8 @@ class RuntimeLayerSpec(_layer.LayerSpec):
         self.workers = workers
         self.retries = retries
         self.timeout = timeout
+        # max_download_mb, max_archive_mb, max_archive_members: the caps of the download and of the archive
+        self.limits = dict(RUNTIME_LIMITS, **(limits or {}))
         self.compile_bytecode = compile_bytecode
         self.compilers = _sysconfig.host_compilers(compiler)
         wanted = {
@@ -113,18 +118,22 @@ class RuntimeLayerSpec(_layer.LayerSpec):
     def build(self, target, runner):
         work = os.path.join(target, ".appenv-work")
         os.makedirs(work, 0o700)
-        archive = self.src
-        if not archive:
-            archive = os.path.join(work, self.wanted["archive"] or "runtime.tar.gz")
-            _download.download(self.url, archive, self.wanted["archive_sha256"],
-                               retries=self.retries, timeout=min(self.timeout, 300))
-        else:
-            actual = _layer.file_sha256(archive)
+        path = self.src
+        if not path:
+            path = os.path.join(work, self.wanted["archive"] or "runtime.tar.gz")
+            _download.download(self.url, path, self.wanted["archive_sha256"], retries=self.retries,
+                               timeout=min(self.timeout, 300), deadline=self.timeout,
+                               max_bytes=self.limits["max_download_mb"] << 20)
+        # Hashed and extracted through one open file: src cannot be swapped between the check and the extraction.
+        archive, actual = _archive.open_checked(path)
+        with archive:
             if actual != self.wanted["archive_sha256"]:
-                raise AppenvError("checksum_mismatch", url=archive, expected=self.wanted["archive_sha256"],
+                raise AppenvError("checksum_mismatch", url=path, expected=self.wanted["archive_sha256"],
                                   actual=actual)
-        extracted = os.path.join(work, "extract")
-        _archive.safe_extract(archive, extracted, runner=runner)
+            extracted = os.path.join(work, "extract")
+            _archive.safe_extract(archive, extracted, runner=runner,
+                                  max_total_bytes=self.limits["max_archive_mb"] << 20,
+                                  max_members=self.limits["max_archive_members"])
         top = os.path.join(extracted, "python")
         if not os.path.isfile(os.path.join(top, "bin", "python" + self.abi)):
             raise AppenvError("runtime_layout_unexpected", archive=self.wanted["archive"], minor=self.abi,
@@ -230,7 +239,8 @@ def _spec(params):
         url=params["url"], src=params["src"], variant=params["variant"] or "default",
         compile_bytecode=params["compile_bytecode"],
         workers=params["bytecode_workers"], retries=params["retries"], timeout=params["timeout"],
-        compiler=params["compiler"])
+        compiler=params["compiler"],
+        limits=dict((name, params[name]) for name in RUNTIME_LIMITS if params.get(name) is not None))
 
 
 def run_python_runtime(params, runner, check_mode=False, diff=False, cache=None):

@@ -18,8 +18,9 @@ import io
 import os
 import re
 
+from ansible_collections.appenv.python.plugins.module_utils import _interpreter
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-from ansible_collections.appenv.python.plugins.module_utils._fingerprint import read_runtime_fingerprint
+from ansible_collections.appenv.python.plugins.module_utils._fingerprint import digest, read_runtime_fingerprint
 from ansible_collections.appenv.python.plugins.module_utils._runner import SAFE_PATH
 from ansible_collections.appenv.python.plugins.module_utils._upstream import predicted_runtime, predicted_versions
 
@@ -38,14 +39,21 @@ class Runtime:
     and ``versions`` holds the tool versions pip_tooling's result says it installs.
     """
 
+    interpreter = None  # the identity of a foreign interpreter (ForeignRuntime); fingerprint inputs hold it
+    externally_managed = None
+    replaced = False
+    versions = {}
+    action = "kept"
+    variant = "default"
+
     def __init__(self, root, module, upstream=None):
         self.root = os.path.abspath(root)
-        record, self.action = predicted_runtime(upstream, self.root)
-        self.replaced = record is not None
+        record, action = predicted_runtime(upstream, self.root)
         self.versions = predicted_versions(upstream)
-        if record is None:
+        if record is not None:
+            self.replaced, self.action = True, action
+        else:
             record, problem = read_runtime_fingerprint(self.root)
-            self.action = "kept"
         if record is None:
             raise AppenvError("runtime_missing", runtime=self.root, module=module, detail=problem)
         inputs = record["inputs"]
@@ -70,6 +78,12 @@ class Runtime:
         """The site directory of a PYTHONUSERBASE (or --prefix, or venv) rooted at base (posix schemes)."""
         return os.path.join(base, "lib", "python" + self.abi, "site-packages")
 
+    def refuse_externally_managed(self, module, what):
+        """Raise the titled error when what (installing into the interpreter itself) meets PEP 668's marker."""
+        if self.externally_managed:
+            raise AppenvError("interpreter_externally_managed", interpreter=self.python, module=module, what=what,
+                              marker=self.externally_managed)
+
     def bundled_wheels(self):
         directory = os.path.join(self.stdlib, "ensurepip", "_bundled")
         try:
@@ -77,6 +91,60 @@ class Runtime:
                         if name.endswith(".whl"))
         except OSError:
             return {}
+
+
+class ForeignRuntime(Runtime):
+    """Any CPython >= 3.8 python_runtime did not install (the interpreter option), with Runtime's interface.
+
+    Described by _interpreter.identify (run once, then read back from the layer's fingerprint): its key is
+    the digest of that identity, so a layer on it is rebuilt when the interpreter changes.
+    """
+
+    def __init__(self, python, module, runner, recorded=None):  # pylint: disable=super-init-not-called
+        identity = _interpreter.identify(python, runner, module, recorded)
+        self.interpreter = identity
+        self.python = os.path.abspath(python)
+        self.root = identity["prefix"]
+        self.key = digest(dict((key, identity.get(key)) for key in _interpreter.IDENTITY_KEYS))
+        self.version = identity["version"]
+        self.minor = ".".join(self.version.split(".")[:2])
+        self.abi = identity["abi"]
+        self.arch = None
+        # Where its packages are: the site directory that holds its pip (Debian's is /usr/lib/python3/dist-packages,
+        # not the purelib /usr/local/lib/python3.X/dist-packages), else its purelib.
+        with_pip = [site for site in identity["site_dirs"] if "pip" in installed(site)]
+        self.site_packages = with_pip[0] if with_pip else identity["purelib"]
+        self.stdlib = identity["stdlib"]
+        self.cache_tag = identity["cache_tag"]
+        self.externally_managed = identity.get("externally_managed")
+
+
+def runtime_for(params, module, runner, *fingerprints, **kwargs):
+    """The runtime a layer module sits on: params' interpreter (a ForeignRuntime) or else params' runtime.
+
+    fingerprints: the layer fingerprint files where the interpreter's identity may be recorded (no probe then).
+    check_mode=True: the runtime params' upstream predicts, where it predicts one (Runtime).
+    """
+    if params.get("interpreter"):
+        return ForeignRuntime(params["interpreter"], module, runner, _interpreter.recorded_identity(*fingerprints))
+    return Runtime(params["runtime"], module, params.get("upstream") if kwargs.get("check_mode") else None)
+
+
+def guessed_state(python, name):
+    """Where a layer inside a foreign interpreter's prefix keeps its fingerprint, guessed from bin/python's place.
+
+    Only used to find the recorded identity before the interpreter is run; a wrong guess costs one probe.
+    """
+    if not python:
+        return os.devnull
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(python))), name)
+
+
+def not_there_yet(params, error):
+    """In check mode: error only says an earlier task has not installed the runtime or interpreter yet."""
+    if params.get("interpreter"):
+        return error.code == "interpreter_unusable" and not os.path.lexists(params["interpreter"])
+    return error.code == "runtime_missing"
 
 
 def installed(site_dir):

@@ -28,7 +28,7 @@ __metaclass__ = type
 import json
 import os
 
-from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _layer, _site
+from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _interpreter, _layer, _site
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._runner import network_fault, proxy_settings
 from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import overlay_record_files, overlay_relative
@@ -84,6 +84,7 @@ def pip_install(runner, python_argv, specs, index, what, retries, timeout, offli
         argv += ["--no-index", "--find-links", offline_dir]
     else:
         argv += index.args()
+        env = dict(env or {}, **index.env())  # credentials by environment, never in argv
     argv += list(specs)
     result = runner.run(argv, what=what, retries=retries, timeout=timeout, check=False, env=env)
     if result.rc != 0:
@@ -117,6 +118,8 @@ class PackagingToolsSpec(_layer.LayerSpec):
             "index": index.fingerprint(),
             "bytecode": "unchecked-hash" if compile_bytecode else "none",
         }
+        if runtime.interpreter:
+            wanted["interpreter"] = runtime.interpreter
         super(PackagingToolsSpec, self).__init__(runtime.site_packages, wanted,
                                                  state_path=os.path.join(runtime.root, ".appenv-pip-tooling.json"))
 
@@ -125,6 +128,9 @@ class PackagingToolsSpec(_layer.LayerSpec):
 
     def compare(self, stored, wanted):
         old = stored.get("inputs", {})
+        moved = _interpreter.describe_change(old.get("interpreter"), wanted.get("interpreter"), self.runtime.python)
+        if moved:
+            return _layer.ACTION_RECREATED, moved
         if old.get("runtime") != wanted["runtime"]:
             return _layer.ACTION_RECREATED, ["the runtime at %s was reinstalled (Python %s)" % (
                 self.runtime.root, self.runtime.version)]
@@ -250,6 +256,8 @@ class ToolVenvSpec(_layer.LayerSpec):
             "index": index.fingerprint(),
             "bytecode": "unchecked-hash" if compile_bytecode else "none",
         }
+        if runtime.interpreter:
+            wanted["interpreter"] = runtime.interpreter
         super(ToolVenvSpec, self).__init__(os.path.join(tools_dir, name), wanted)
 
     @property
@@ -261,6 +269,9 @@ class ToolVenvSpec(_layer.LayerSpec):
 
     def compare(self, stored, wanted):
         old = stored.get("inputs", {})
+        moved = _interpreter.describe_change(old.get("interpreter"), wanted.get("interpreter"), self.runtime.python)
+        if moved:
+            return _layer.ACTION_RECREATED, moved
         if old.get("runtime") != wanted["runtime"] and old.get("python_version") == wanted["python_version"]:
             return _layer.ACTION_RECREATED, ["the runtime at %s was reinstalled" % self.runtime.root]
         return super(ToolVenvSpec, self).compare(stored, wanted)
@@ -327,14 +338,17 @@ def _tool_specs(params, runtime, index):
 def run_pip_tooling(params, index, runner, check_mode=False, diff=False, cache=None):
     """Converge the packaging tools and each tool venv; the module's result."""
     try:
-        runtime = _site.Runtime(params["runtime"], "pip_tooling", params.get("upstream") if check_mode else None)
+        runtime = _site.runtime_for(params, "pip_tooling", runner, *(
+            [_site.guessed_state(params.get("interpreter"), ".appenv-pip-tooling.json")] +
+            [os.path.join(params["tools_dir"], tool["name"], _layer.FINGERPRINT_FILE) for tool in params["tools"]]),
+            check_mode=check_mode)
     except AppenvError as error:
-        if check_mode and error.code == "runtime_missing":
+        if check_mode and _site.not_there_yet(params, error):
             # An earlier task of the play would install the runtime: everything here would be created.
             return {"changed": True, "action": _layer.ACTION_CREATED, "layers": [], "packages": {}, "tools": {},
                     "reasons": ["no runtime at %s yet (check mode: an earlier task would install it); the tools "
-                                "would be installed" % params["runtime"]],
-                    "python": os.path.join(params["runtime"], "bin", "python3")}
+                                "would be installed" % (params.get("interpreter") or params["runtime"])],
+                    "python": params.get("interpreter") or os.path.join(params["runtime"], "bin", "python3")}
         raise
     versions = dict((name, params[name]) for name in PACKAGING_TOOLS)
     packaging = PackagingToolsSpec(runtime, versions, index, params["compile_bytecode"], params["bytecode_workers"],
@@ -342,7 +356,10 @@ def run_pip_tooling(params, index, runner, check_mode=False, diff=False, cache=N
     tools = _tool_specs(params, runtime, index)
     for spec in [packaging] + tools:
         spec.replaced = (runtime.root,) if runtime.replaced else ()
-    named = [("packaging", _layer.converge(packaging, runner, check_mode, params["lock_timeout"], cache=cache))]
+    named = []
+    if packaging.packages or not runtime.externally_managed:
+        runtime.refuse_externally_managed("pip_tooling", "installing %s into it" % ", ".join(sorted(packaging.packages)))
+        named.append(("packaging", _layer.converge(packaging, runner, check_mode, params["lock_timeout"], cache=cache)))
     for spec in tools:
         named.append((spec.name, _layer.converge(spec, runner, check_mode, params["lock_timeout"], cache=cache)))
     action, reasons = summarise(named)
@@ -354,7 +371,7 @@ def run_pip_tooling(params, index, runner, check_mode=False, diff=False, cache=N
         entry.pop("changed")
         entry["name"] = name
         layers.append(entry)
-    packaging_facts = named[0][1].facts or {}
+    packaging_facts = (named[0][1].facts or {}) if named and named[0][0] == "packaging" else {}
     result = {
         "changed": action != _layer.ACTION_KEPT,
         "action": action,

@@ -29,6 +29,7 @@ description:
     place. After the install, C(pip check) fails the task when requirements conflict.
   - Packages are installed with C(--no-compile), then compiled in parallel by the runtime (O(bytecode)).
 extends_documentation_fragment:
+  - appenv.python.interpreter
   - appenv.python.layer
   - appenv.python.layer.upstream
   - appenv.python.layer.network
@@ -63,7 +64,9 @@ options:
     description: The layer's directory (default C(/opt/appenv/deps), C(/opt/appenv/venv) or C(/opt/appenv/site) by O(location)).
     type: path
   runtime:
-    description: Directory of the runtime (the O(appenv.python.python_runtime#module:dest) of M(appenv.python.python_runtime)).
+    description:
+      - Directory of the runtime (the O(appenv.python.python_runtime#module:dest) of M(appenv.python.python_runtime)).
+      - Not used when O(interpreter) is set.
     type: path
     default: /opt/appenv/python
   tools_dir:
@@ -233,6 +236,7 @@ def main():
         location=dict(type="str", default="user", choices=list(LOCATIONS)),
         dest=dict(type="path"),
         runtime=dict(type="path", default="/opt/appenv/python"),
+        interpreter=dict(type="path"),
         tools_dir=dict(type="path", default="/opt/appenv/tools"),
         extras=dict(type="list", elements="str", default=[]),
         groups=dict(type="list", elements="str", default=[]),

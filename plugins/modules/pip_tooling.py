@@ -30,6 +30,7 @@ description:
     old files; a failure puts the old ones back. Their key holds the runtime's fingerprint key (which holds
     its path, version and architecture), the versions, the index options and the bytecode setting.
 extends_documentation_fragment:
+  - appenv.python.interpreter
   - appenv.python.layer
   - appenv.python.layer.upstream
   - appenv.python.layer.network
@@ -37,7 +38,9 @@ extends_documentation_fragment:
   - appenv.python.index
 options:
   runtime:
-    description: Directory of the runtime installed by M(appenv.python.python_runtime) (its O(appenv.python.python_runtime#module:dest)).
+    description:
+      - Directory of the runtime installed by M(appenv.python.python_runtime) (its O(appenv.python.python_runtime#module:dest)).
+      - Not used when O(interpreter) is set.
     type: path
     default: /opt/appenv/python
   pip:
@@ -167,6 +170,7 @@ from ansible_collections.appenv.python.plugins.module_utils._tooling import DEFA
 def main():
     module = AnsibleModule(argument_spec=layer_argument_spec(dict(
         runtime=dict(type="path", default="/opt/appenv/python"),
+        interpreter=dict(type="path"),
         pip=dict(type="str", default=DEFAULT_VERSIONS["pip"]),
         setuptools=dict(type="str", default=DEFAULT_VERSIONS["setuptools"]),
         wheel=dict(type="str", default=DEFAULT_VERSIONS["wheel"]),

@@ -40,8 +40,13 @@ options:
     elements: path
     required: true
   interpreter:
-    description: The Python that will run the code (for a runtime installed by M(appenv.python.python_runtime),
-      its RV(appenv.python.python_runtime#module:interpreter)).
+    description:
+      - The Python that will run the code (for a runtime installed by M(appenv.python.python_runtime), its
+        RV(appenv.python.python_runtime#module:interpreter)); the same option as the O(appenv.python.app_dependencies#module:interpreter)
+        of M(appenv.python.app_dependencies) and M(appenv.python.pip_tooling).
+      - Its identity is fingerprinted, not only its X.Y - a python_runtime runtime's fingerprint key, or for any
+        other CPython its version, prefix and the sha256 of its binary and libpython - so switching between two
+        3.11 interpreters, or an upgrade by the package manager, compiles again with the reason.
     type: path
     default: /opt/appenv/python/bin/python3
   invalidation_mode:

@@ -72,7 +72,12 @@ options:
         releases. Defaults to python-build-standalone's releases.
     type: str
   release:
-    description: Release tag of the archives on O(mirror). Required with a mirror other than the default.
+    description:
+      - Release tag of the archives on O(mirror). Required with a mirror other than the default.
+      - Which sha256 is trusted - for an archive the release table shipped with the collection lists, the table's
+        (a mirror that lists another one in its C(SHA256SUMS) serves a different file and is refused); for any
+        other archive of the release, the mirror's own C(SHA256SUMS) (then the mirror is trusted as much as the
+        archive). Without O(release), only the table's sums are used.
     type: str
   archive:
     description:
@@ -123,6 +128,21 @@ options:
     description: Internal, set by the action plugin - report the decision without acting.
     type: bool
     default: false
+  max_download_mb:
+    description:
+      - The largest runtime archive downloaded, in MiB. A body that grows past it is cut off as it arrives and
+        refused (the server's Content-Length is not trusted), so a mirror cannot fill the disk before the
+        sha256 check. O(timeout) bounds the whole download, not each read.
+    type: int
+    default: 2048
+  max_archive_mb:
+    description: The largest unpacked size of a runtime archive, in MiB; a larger archive is refused before anything is written.
+    type: int
+    default: 4096
+  max_archive_members:
+    description: The most members a runtime archive may have; an archive with more is refused before anything is written.
+    type: int
+    default: 200000
 notes:
   - Supports check mode (reports the action and reasons a real run would) and diff mode (fingerprint before
     and after).
@@ -249,6 +269,9 @@ def main():
         resolution=dict(type="dict"),
         candidates=dict(type="dict"),
         decide_only=dict(type="bool", default=False),
+        max_download_mb=dict(type="int", default=2048),
+        max_archive_mb=dict(type="int", default=4096),
+        max_archive_members=dict(type="int", default=200000),
     )), supports_check_mode=True)
     run_layer_module(module, run_python_runtime, "python_runtime", controller_cache=True)
 

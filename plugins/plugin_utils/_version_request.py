@@ -22,7 +22,7 @@ import os
 import re
 import time
 import urllib.error
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from ansible.module_utils.urls import open_url
 try:
@@ -323,6 +323,29 @@ def fetch_text(url, retries=3, backoff=1.0, timeout=30, sleep=time.sleep):
 def mirror_releases(mirror, release, **kwargs):
     url = "%s/%s/SHA256SUMS" % (mirror.rstrip("/"), release)
     return parse_sha256sums(fetch_text(url, **kwargs), mirror, release)
+
+
+def pin_to_table(releases, table):
+    """A mirror's listing with the sha256 of the release table shipped with the collection wherever it lists the
+    same file: the table wins over the mirror's own SHA256SUMS (a mirror can rewrite both the file and its sum).
+
+    table: (version, release, triple, filename, sha256) rows. Returns (releases, {filename: the mirror's sha256}
+    for the files whose sums disagree): a disagreement is refused when that file is chosen (check_pinned)."""
+    known = dict((row[3], row[4].lower()) for row in table)
+    pinned, differs = [], {}
+    for entry in releases:
+        trusted = known.get(entry.filename)
+        if trusted is not None and trusted != entry.sha256:
+            differs[entry.filename] = entry.sha256
+        pinned.append(replace(entry, sha256=trusted or entry.sha256))
+    return pinned, differs
+
+
+def check_pinned(chosen, differs, mirror):
+    """Raise runtime_mirror_sha_differs when the mirror lists another sha256 for the chosen file than the table."""
+    if chosen.filename in differs:
+        raise AppenvError("runtime_mirror_sha_differs", archive=chosen.filename, release=chosen.release,
+                          expected=chosen.sha256, actual=differs[chosen.filename], mirror=redact_url(mirror))
 
 
 # --- choosing ---------------------------------------------------------------------

@@ -146,8 +146,8 @@ def run_tasks(host, tasks, check=False, diff=False, become_user=None, env=None, 
     report = run_playbook(play, [host], check=check, diff=diff, become_user=become_user, env=env)
     results = task_results(report, host.name)
     if len(results) != len(tasks):
-        raise PlayFailed("%d results for %d tasks on %s:\n%s" % (len(results), len(tasks), host.name,
-                                                                json.dumps(report)[:3000] + report["_stderr"][-3000:]))
+        shown = json.dumps(report)[:3000] + report["_stderr"][-3000:]
+        raise PlayFailed("%d results for %d tasks on %s:\n%s" % (len(results), len(tasks), host.name, shown))
     for result in results:
         result["_seconds"] = report["_seconds"]
     return results

@@ -116,7 +116,7 @@ def run_steps(steps, jobs):
                     running[pool.submit(_timed, step)] = step
             if not running:
                 break
-            finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            finished = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED).done
             for fut in finished:
                 step = running.pop(fut)
                 try:
@@ -140,7 +140,7 @@ def prepare(arm64=False, trixie=False, jobs=4):
     print("\ncache: %s" % cache_dir())
     for path in archives:
         print("  %6.1f MB  %s" % (path.stat().st_size / 1e6, path))
-    busy = sum(dt for dt, _ in results.values())
+    busy = sum(seconds for seconds, _result in results.values())
     print("total %.1fs (steps %.1fs one after the other, %d at a time)" % (total, busy, jobs))
     return archives
 

@@ -294,3 +294,36 @@ def test_a_pushed_archive_names_its_variant(make_action, tmp_path):
     assert recorder.args[0]["variant"] == "freethreaded" and recorder.args[0]["version"] == "3.13.5"
     result = _refused(make_action, {"archive": name, "variant": "default"}, "variant_conflict", X86)
     assert name in result["msg"]
+
+
+# -- hardening (issue 16): a custom mirror and release, checked against the shipped table ---------
+
+def _table_row():
+    from ansible_collections.appenv.python.plugins.plugin_utils._python_releases import RELEASES
+    return next(row for row in reversed(RELEASES) if row[2] == TRIPLES["x86_64"] and NAME.match(row[3])
+                and not NAME.match(row[3]).group("variant"))
+
+
+def _table_mirror(tmp_path, sha256):
+    version, release, _triple, filename, _sha = _table_row()
+    directory = tmp_path / "mirror" / release
+    directory.mkdir(parents=True)
+    (directory / "SHA256SUMS").write_text("%s  %s\n" % (sha256, filename))
+    return "file://" + str(tmp_path / "mirror"), version, release
+
+
+def test_a_file_of_the_shipped_table_keeps_the_tables_sha256_on_a_custom_mirror(make_action, tmp_path):
+    row = _table_row()
+    mirror, version, release = _table_mirror(tmp_path, row[4])
+    _result, recorder = _run(make_action, {"version": version, "mirror": mirror, "release": release}, X86)
+    assert recorder.args[0]["sha256"] == row[4]
+    assert recorder.args[0]["url"] == "%s/%s/%s" % (mirror, release, row[3])
+
+
+def test_a_custom_mirror_listing_another_sha256_for_a_file_of_the_table_is_refused(make_action, tmp_path):
+    row = _table_row()
+    forged = hashlib.sha256(b"a different file").hexdigest()
+    mirror, version, release = _table_mirror(tmp_path, forged)
+    result = _refused(make_action, {"version": version, "mirror": mirror, "release": release},
+                      "runtime_mirror_sha_differs", X86)
+    assert row[4] in result["msg"] and forged in result["msg"]

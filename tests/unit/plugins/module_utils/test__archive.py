@@ -2,6 +2,7 @@
 
 import errno
 import gzip
+import hashlib
 import io
 import os
 import resource
@@ -303,9 +304,10 @@ def test_a_good_archive_extracts_with_links_modes_and_mtimes(place, mode):
     assert os.readlink(str(top / "share" / "alias")) == "../lib"
     assert (top / "share" / "alias" / "python3.12" / "os.py").is_file()
     assert _mode(top / "lib" / "setuid-helper") == 0o755  # setuid stripped, exec bit kept
-    assert _mode(top / "lib" / "world-writable") == 0o664
-    assert _mode(top / "lib" / "read-only") == 0o444
-    assert _mode(top / "lib") == 0o775
+    # modes normalised as tarfile's data filter does: no group/other write, owner read-write (issue 16)
+    assert _mode(top / "lib" / "world-writable") == 0o644
+    assert _mode(top / "lib" / "read-only") == 0o644
+    assert _mode(top / "lib") == 0o755
     assert _mode(top / "share") == 0o755  # implied by a member, never listed
     for path in (top / "bin" / "python3.12", top / "lib" / "python3.12" / "os.py", top / "lib", top / "bin"):
         assert os.stat(str(path)).st_mtime == MTIME, path
@@ -358,8 +360,9 @@ def test_a_failure_half_way_removes_what_was_written(place, good_archive, monkey
 
 def _plain_members():
     """The good archive without what the Python writer must strip (so GNU tar may write it), and an absolute link."""
-    members = [(_dir("./python/lib", 0o775) if info.name == "./python/lib" else (info, data))
-               for info, data in _good_members() if not info.name.endswith(("setuid-helper", "world-writable"))]
+    members = [(_dir("./python/lib", 0o755) if info.name == "./python/lib" else (info, data))
+               for info, data in _good_members()
+               if not info.name.endswith(("setuid-helper", "world-writable", "read-only"))]
     return members + [_link("./python/bin/system-python", "/usr/bin/python3")]
 
 
@@ -446,7 +449,9 @@ def _big_members(count=300, hostile=None):
 @pytest.mark.skipif(_archive.gnu_tar() is None, reason="GNU tar is not installed")
 @pytest.mark.parametrize("mode", ["w", "w:gz"])
 def test_overlapped_tar_writes_while_the_scan_reads_and_matches_the_python_writer(place, mode):
-    members = _big_members() + [_file("./lib/setuid-helper", b"x", 0o4755), _dir("./open", 0o777)]
+    members = _big_members() + [_file("./lib/setuid-helper", b"x", 0o4755), _dir("./open", 0o777),
+                                _file("./lib/group-writable", b"g", 0o664), _file("./lib/no-owner-write", b"r", 0o400),
+                                _dir("./odd", 0o570)]
     archive = _build(place / "archives" / "big.tar", members, mode=mode)
     assert os.path.getsize(str(archive)) >= _archive.OVERLAP_MIN_BYTES
     (place / "staging").mkdir()
@@ -457,7 +462,11 @@ def test_overlapped_tar_writes_while_the_scan_reads_and_matches_the_python_write
     assert by_tar == by_python
     assert _described(place / "staging") == _described(place / "by-python")
     assert _mode(place / "staging" / "lib" / "setuid-helper") == 0o755  # stripped after tar, as by Python
-    assert _mode(place / "staging" / "open") == 0o775
+    # both writers normalise modes as tarfile's data filter does (issue 16)
+    assert _mode(place / "staging" / "open") == 0o755
+    assert _mode(place / "staging" / "lib" / "group-writable") == 0o644
+    assert _mode(place / "staging" / "lib" / "no-owner-write") == 0o600
+    assert _mode(place / "staging" / "odd") == 0o750
     assert _mode(place / "staging") == 0o755  # 0700 while tar wrote, then back
 
 
@@ -495,3 +504,31 @@ def test_overlapped_tar_that_fails_is_an_oserror_and_leaves_the_staging_empty(pl
         resource.setrlimit(resource.RLIMIT_FSIZE, limit)
     assert "tar" in str(caught.value)
     assert os.listdir(str(staging)) == []
+
+
+# -- hardening (issue 16) ------------------------------------------------------
+
+def test_an_archive_checked_through_its_open_file_is_the_one_extracted_even_if_the_path_is_swapped(place):
+    good = _build(place / "archives" / "good.tar.gz", [_dir("./python"), _file("./python/ok", b"good\n")])
+    evil = _build(place / "archives" / "evil.tar.gz", [_dir("./python"), _file("./python/ok", b"evil\n")])
+    handle, digest = _archive.open_checked(str(good))
+    with handle:
+        assert digest == hashlib.sha256(good.read_bytes()).hexdigest()
+        os.rename(str(evil), str(good))  # the swap, between the check and the extraction
+        handle.read(7)  # the caller's offset does not matter: extraction reads from the start
+        _archive.safe_extract(handle, str(place / "dest"))
+        assert not handle.closed  # the caller's file stays the caller's
+    assert (place / "dest" / "python" / "ok").read_bytes() == b"good\n"
+
+
+def test_refusal_names_what_safe_extract_would_refuse(place):
+    members = [_dir("./d")] + [_file("./d/f%d" % index, b"x" * 100) for index in range(5)]
+    archive = _build(place / "archives" / "five.tar.gz", members)
+    assert _archive.refusal(500, 6, max_total_bytes=500, max_members=6) is None
+    assert "more than the limit of 5" in _archive.refusal(500, 6, max_total_bytes=500, max_members=5)
+    assert "more than the limit of 499" in _archive.refusal(500, 6, max_total_bytes=499, max_members=6)
+    for limits in (dict(max_total_bytes=500, max_members=5), dict(max_total_bytes=499, max_members=6)):
+        with pytest.raises(AppenvError) as info:  # what refusal names, safe_extract refuses
+            _archive.safe_extract(str(archive), str(place / "dest"), **limits)
+        assert info.value.code == "archive_unsafe"
+    _archive.safe_extract(str(archive), str(place / "dest"), max_total_bytes=500, max_members=6)

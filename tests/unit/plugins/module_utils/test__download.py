@@ -13,6 +13,8 @@ import pytest
 from ansible_collections.appenv.python.plugins.module_utils import _download
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 
+from tests.testbed.proxy import make_ca
+
 BODY = b"runtime archive bytes\n" * 5000
 SHA = hashlib.sha256(BODY).hexdigest()
 USER, PASSWORD = "mirror-user", "s3cret-p@ss"
@@ -333,17 +335,9 @@ def test_a_local_write_error_is_not_a_network_error(server, tmp_path):
 
 # -- company networks: a private CA, a proxy --------------------------------------------------------------------
 def _make_ca_and_cert(directory):
-    """A CA and a certificate for 127.0.0.1 it signed (openssl, as tests/testbed/proxy.py does)."""
-    def openssl(*args):
-        __import__("subprocess").run(["openssl"] + list(args), cwd=str(directory), check=True, capture_output=True)
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=appenv unit CA",
-            "-keyout", "ca.key", "-out", "ca.pem")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
-            "-out", "server.csr")
-    (directory / "ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-days", "2", "-extfile", "ext", "-out", "server.pem")
-    return directory / "ca.pem"
+    """A CA and a certificate for 127.0.0.1 it signed: the test bed's (with the key usages Python 3.13's strict
+    X.509 checks ask of a CA)."""
+    return make_ca(directory)
 
 
 @pytest.fixture

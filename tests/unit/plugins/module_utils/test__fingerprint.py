@@ -88,3 +88,43 @@ def test_a_foreign_runtime_fingerprint_is_unreadable(tmp_path, content):
     assert record is None
     assert problem == "its fingerprint %s is unreadable; run python_runtime again to repair it" % (
         tmp_path / _fingerprint.FINGERPRINT_FILE)
+
+
+# -- hardening (issue 16): what kill -9 left behind ---------------------------
+
+def _dead_pid():
+    import subprocess
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid  # reaped: no such process (until the pid is reused, which the age check does not excuse)
+
+
+def test_leftovers_of_dead_runs_are_removed_without_following_links(tmp_path):
+    import time as time_module
+    from ansible_collections.appenv.python.plugins.module_utils._fingerprint import clean_leftovers
+    state = tmp_path / "state"
+    state.mkdir()
+    outside = tmp_path / "outside"
+    outside.write_text("keep me\n")
+    dead, old = _dead_pid(), time_module.time() - 3600
+    names = {
+        "fp.json.tmp-%d-0badc0de" % dead: "file",        # killed: removed
+        "fp.json.tmp-%d-deadbeef" % dead: "link",        # a symlink: the link is removed, never its target
+        "fp.json.tmp-%d-00000001" % os.getpid(): "file",  # a live run's: kept
+        "fp.json.tmp-%d-00000002" % dead: "young",       # written less than a minute ago: kept
+        "other.json.tmp-%d-00000003" % dead: "file",     # another stem: not ours to clean
+        "fp.json.tmp-%d-dir00000" % dead: "file",        # not the pattern: kept
+    }
+    for name, kind in names.items():
+        path = state / name
+        if kind == "link":
+            os.symlink(str(outside), str(path))
+        else:
+            path.write_text("{}")
+        if kind != "young":
+            os.utime(str(path), (old, old), follow_symlinks=False)
+    removed = clean_leftovers(str(state), "fp.json")
+    assert sorted(removed) == sorted(["fp.json.tmp-%d-0badc0de" % dead, "fp.json.tmp-%d-deadbeef" % dead])
+    assert outside.read_text() == "keep me\n"
+    assert sorted(os.listdir(str(state))) == sorted(set(names) - set(removed))
+    assert clean_leftovers(str(tmp_path / "missing"), "fp.json") == []

@@ -12,7 +12,11 @@ def test_credentials_stay_out_of_fingerprints():
     text = json.dumps(index.fingerprint())
     assert "pa" not in text.replace("pypi", "") and "tok" not in text
     assert "pa:ss" in index.secrets and "tok%40en" in index.secrets and "tok@en" in index.secrets
-    assert index.args()[:2] == ["--index-url", index.index_url]
+    # credentials go to the installer by environment, never in its argv (issue 16: /proc/<pid>/cmdline)
+    assert index.args() == []
+    assert index.env() == {"PIP_INDEX_URL": index.index_url, "UV_INDEX_URL": index.index_url,
+                           "PIP_EXTRA_INDEX_URL": "https://tok%40en@mirror.example.invalid/s",
+                           "UV_EXTRA_INDEX_URL": "https://tok%40en@mirror.example.invalid/s"}
 
 
 class Module:
@@ -34,8 +38,11 @@ def test_options_from_params_mask_every_form_of_a_secret():
     module = Module(index_url="https://pypi.example.invalid/simple", index_username="builder", index_password="pa:ss",
                     find_links=["https://t%40k@links.example.invalid/"])
     index = _index.index_from_params(module)
-    assert index.args() == ["--index-url", "https://builder:pa%3Ass@pypi.example.invalid/simple",
-                            "--find-links", "https://t%40k@links.example.invalid/"]
+    assert index.args() == []
+    assert index.env() == {"PIP_INDEX_URL": "https://builder:pa%3Ass@pypi.example.invalid/simple",
+                           "UV_INDEX_URL": "https://builder:pa%3Ass@pypi.example.invalid/simple",
+                           "PIP_FIND_LINKS": "https://t%40k@links.example.invalid/",
+                           "UV_FIND_LINKS": "https://t%40k@links.example.invalid/"}
     assert module.no_log_values == {"pa:ss", "pa%3Ass", "t%40k", "t@k"}
     assert index.fingerprint() == {"index_url": "https://***@pypi.example.invalid/simple", "extra_index_urls": [],
                                    "find_links": ["https://***@links.example.invalid/"]}
@@ -43,5 +50,16 @@ def test_options_from_params_mask_every_form_of_a_secret():
 
 def test_no_options_no_arguments():
     index = _index.index_from_params(Module())
-    assert (index.args(), index.secrets) == ([], [])
+    assert (index.args(), index.env(), index.secrets) == ([], {}, [])
     assert index.fingerprint() == {"index_url": None, "extra_index_urls": [], "find_links": []}
+
+
+def test_urls_without_credentials_stay_arguments_and_a_kind_with_one_goes_whole_by_environment():
+    index = _index.IndexOptions("https://pypi.example.invalid/simple",
+                                ["https://one.example.invalid/s", "https://token@two.example.invalid/s"],
+                                find_links=["/srv/wheels", "https://three.example.invalid/links"])
+    assert index.args() == ["--index-url", "https://pypi.example.invalid/simple",
+                            "--find-links", "/srv/wheels", "--find-links", "https://three.example.invalid/links"]
+    both = "https://one.example.invalid/s https://token@two.example.invalid/s"
+    assert index.env() == {"PIP_EXTRA_INDEX_URL": both, "UV_EXTRA_INDEX_URL": both}
+    assert "token" not in " ".join(index.args())

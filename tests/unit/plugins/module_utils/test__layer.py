@@ -281,3 +281,48 @@ def test_a_layer_inside_a_replaced_directory_is_predicted_as_new(tmp_path):
     spec.replaced = [str(tmp_path / "runtime")]
     predicted = converge(spec, check_mode=True)
     assert (predicted.action, predicted.reasons) == ("created", ["no toy layer at %s yet" % layer])
+
+
+# -- hardening (issue 16): a filesystem that cannot lock ------------------------
+
+def test_a_filesystem_without_flock_is_a_titled_error_naming_it(tmp_path, monkeypatch):
+    import errno as errno_module
+    import fcntl
+
+    def no_locks(fd, operation):
+        raise OSError(errno_module.ENOLCK, os.strerror(errno_module.ENOLCK))  # NFS without lockd, as the kernel says
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    lock = _layer.LayerLock(str(tmp_path / ".venv.appenv-lock"), timeout=1)
+    with pytest.raises(AppenvError) as info:
+        with lock:
+            pass
+    assert info.value.code == "layer_lock_unsupported"
+    assert info.value.fields["filesystem"] != "unknown"  # the type and mount point of tmp_path's filesystem
+    assert lock._fd is None  # nothing left open
+
+
+def test_filesystem_of_names_the_longest_mount_point(tmp_path):
+    mounts = tmp_path / "mounts"
+    mounts.write_text("rootfs / ext4 rw 0 0\nserver:/export /srv/my\\040apps nfs rw 0 0\n")
+    assert _layer.filesystem_of("/srv/my apps/venv", str(mounts)) == "nfs at /srv/my apps"
+    assert _layer.filesystem_of("/srv/other", str(mounts)) == "ext4 at /"
+    assert _layer.filesystem_of("/x", str(tmp_path / "none")) == "unknown"
+
+
+def test_a_killed_runs_fingerprint_temp_is_removed_on_the_next_run_under_the_lock(tmp_path):
+    import subprocess
+    import time
+    state = tmp_path / "state" / "toy.json"
+    converge(ToyLayer(tmp_path / "layer", state_path=str(state)))
+    child = subprocess.Popen(["true"])
+    child.wait()
+    leftover = state.parent / ("toy.json.tmp-%d-0badc0de" % child.pid)  # as write_json_atomic leaves it on kill -9
+    leftover.write_text("{")
+    old = time.time() - 120
+    os.utime(str(leftover), (old, old))
+    result = converge(ToyLayer(tmp_path / "layer", state_path=str(state)))
+    assert (result.action, result.changed) == ("kept", False)
+    assert not leftover.exists()
+    assert any(leftover.name in reason for reason in result.reasons)
+    assert converge(ToyLayer(tmp_path / "layer", state_path=str(state))).reasons == []

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from ansible_collections.appenv.python.plugins.module_utils import _fingerprint, _layer, _layer_cache, _layer_cache_http
+from ansible_collections.appenv.python.plugins.module_utils import _fingerprint, _layer_cache, _layer_cache_http
 from ansible_collections.appenv.python.plugins.module_utils import _layer_cache_info
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache

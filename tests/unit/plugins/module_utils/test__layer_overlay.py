@@ -293,7 +293,7 @@ def test_pyc_cache_key_holds_the_interpreter(tmp_path):
     tree = make_tree(tmp_path / "app")
     spec = pyc_spec(tree, tmp_path / "state")
     identity = spec.interpreter_identity()
-    assert identity["interpreter"] == os.path.realpath(PYTHON) and len(identity["sha256"]) == 64
+    assert identity["path"] == os.path.realpath(PYTHON) and len(identity["sha256"]) == 64
     fingerprint = tmp_path / "fake" / ".appenv-fingerprint.json"
     (tmp_path / "fake" / "bin").mkdir(parents=True)
     fingerprint.write_text(json.dumps({"kind": "python_runtime", "key": "k" * 64,

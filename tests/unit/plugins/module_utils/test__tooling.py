@@ -106,22 +106,26 @@ def test_summarise_names_each_reason_after_its_layer():
 
 # -- pip_install ------------------------------------------------------------------------------
 
-_ECHO_ARGV = "import json, os, sys; print(json.dumps([sys.argv[1:], os.environ.get('PIP_CONFIG_FILE')]))"
+_ECHO_ARGV = ("import json, os, sys; print(json.dumps([sys.argv[1:], os.environ.get('PIP_CONFIG_FILE'), "
+              "dict((k, v) for k, v in os.environ.items() if k.endswith(('INDEX_URL', 'FIND_LINKS')))]))")
 
 
 def test_pip_install_passes_the_index_options_then_the_specs():
     index = _index.IndexOptions("https://pypi.mirror.invalid/simple", ["https://extra.invalid/simple"],
-                               ["/srv/wheels"], username="deploy", password="s3cret")
+                                ["/srv/wheels"], username="deploy", password="s3cret")
     result = _tooling.pip_install(CommandRunner(secrets=index.secrets), [sys.executable, "-c", _ECHO_ARGV],
                                   ["pip==26.3", "wheel==0.45.1"], index, "Installing pip", retries=0, timeout=60,
                                   env={"PIP_CONFIG_FILE": "/dev/null"})
-    argv, config = json.loads(result.stdout)
+    argv, config, env = json.loads(result.stdout)
+    # the URLs with credentials by environment, never in argv (issue 16: /proc/<pid>/cmdline is world-readable)
     assert argv == ["install", "--no-compile", "--disable-pip-version-check", "--no-input",
                     "--no-warn-script-location",
-                    "--index-url", "https://deploy:s3cret@pypi.mirror.invalid/simple",
-                    "--extra-index-url", "https://deploy:s3cret@extra.invalid/simple",
                     "--find-links", "/srv/wheels",
                     "pip==26.3", "wheel==0.45.1"]
+    assert env == {"PIP_INDEX_URL": "https://deploy:s3cret@pypi.mirror.invalid/simple",
+                   "UV_INDEX_URL": "https://deploy:s3cret@pypi.mirror.invalid/simple",
+                   "PIP_EXTRA_INDEX_URL": "https://deploy:s3cret@extra.invalid/simple",
+                   "UV_EXTRA_INDEX_URL": "https://deploy:s3cret@extra.invalid/simple"}
     assert config == "/dev/null"
 
 
@@ -129,15 +133,16 @@ def test_pip_install_offline_uses_only_the_given_wheels():
     index = _index.IndexOptions("https://pypi.mirror.invalid/simple")
     result = _tooling.pip_install(CommandRunner(), [sys.executable, "-c", _ECHO_ARGV], ["pip==26.3"], index,
                                   "Installing pip", retries=0, timeout=60, offline_dir="/rt/ensurepip/_bundled")
-    argv, _config = json.loads(result.stdout)
+    argv, _config, env = json.loads(result.stdout)
+    assert env == {}
     assert argv[-4:] == ["--no-index", "--find-links", "/rt/ensurepip/_bundled", "pip==26.3"]
     assert "--index-url" not in argv
 
 
 def test_a_failed_install_is_a_titled_error_without_the_password():
     index = _index.IndexOptions("https://pypi.mirror.invalid/simple", username="deploy", password="s3cret")
-    script = ("import sys; sys.stderr.write('ERROR: No matching distribution found for demo==9 (from %s)\\n'"
-              " % sys.argv[-2]); sys.exit(1)")
+    script = ("import os, sys; sys.stderr.write('ERROR: No matching distribution found for demo==9 (from %s)\\n'"
+              " % os.environ['PIP_INDEX_URL']); sys.exit(1)")
     runner = CommandRunner(secrets=index.secrets)
     with pytest.raises(AppenvError) as caught:
         _tooling.pip_install(runner, [sys.executable, "-c", script], ["demo==9"], index, "Installing demo 9",
@@ -148,7 +153,8 @@ def test_a_failed_install_is_a_titled_error_without_the_password():
     assert error.fields["rc"] == 1
     assert "No matching distribution found for demo==9" in error.fields["output"]
     assert "s3cret" not in error.message
-    assert "demo==9" in error.fields["command"] and "***" in error.fields["command"]
+    assert "demo==9" in error.fields["command"] and "deploy" not in error.fields["command"]
+    assert "***" in error.fields["output"]
 
 
 # -- the packaging tools ----------------------------------------------------------------------------
