@@ -37,8 +37,7 @@ from ansible_collections.appenv.python.plugins.module_utils._errors import Appen
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import (
     FINGERPRINT_FILE, canonical_json, clean_leftovers, describe_changes, make_record, read_fingerprint, record_key,
     write_fingerprint)
-from ansible_collections.appenv.python.plugins.module_utils._layer_lock import (  # noqa: F401 (re-exported)
-    LayerLock, filesystem_of)
+from ansible_collections.appenv.python.plugins.module_utils._layer_lock import LayerLock
 from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import (
     overlay_record_files, overlay_recovery_view, recover_overlay, remove_tree, restore_overlay)
 

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from ansible_collections.appenv.python.plugins.module_utils import _layer
+from ansible_collections.appenv.python.plugins.module_utils import _layer, _layer_lock
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import FINGERPRINT_FORMAT
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
@@ -305,9 +305,9 @@ def test_a_filesystem_without_flock_is_a_titled_error_naming_it(tmp_path, monkey
 def test_filesystem_of_names_the_longest_mount_point(tmp_path):
     mounts = tmp_path / "mounts"
     mounts.write_text("rootfs / ext4 rw 0 0\nserver:/export /srv/my\\040apps nfs rw 0 0\n")
-    assert _layer.filesystem_of("/srv/my apps/venv", str(mounts)) == "nfs at /srv/my apps"
-    assert _layer.filesystem_of("/srv/other", str(mounts)) == "ext4 at /"
-    assert _layer.filesystem_of("/x", str(tmp_path / "none")) == "unknown"
+    assert _layer_lock.filesystem_of("/srv/my apps/venv", str(mounts)) == "nfs at /srv/my apps"
+    assert _layer_lock.filesystem_of("/srv/other", str(mounts)) == "ext4 at /"
+    assert _layer_lock.filesystem_of("/x", str(tmp_path / "none")) == "unknown"
 
 
 def test_a_killed_runs_fingerprint_temp_is_removed_on_the_next_run_under_the_lock(tmp_path):
