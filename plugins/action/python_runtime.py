@@ -223,10 +223,12 @@ class ActionModule(ActionBase):
         """Transfer the controller's archive only when the layer must be built."""
         path, resolution = pushed
         module_args["resolution"] = resolution
-        probe = dict(module_args, src="/nonexistent/decide-only", decide_only=True)
+        # The archive's name is a fingerprint input: the runs without the transfer name it as the one with it.
+        absent = "/nonexistent/" + os.path.basename(path)
+        probe = dict(module_args, src=absent, decide_only=True)
         decision = self._execute_module(module_name=MODULE, module_args=probe, task_vars=task_vars)
         if decision.get("failed") or decision.get("action") == "kept" or self._task.check_mode:
-            return self._execute_module(module_name=MODULE, module_args=dict(module_args, src="/nonexistent/unused"),
+            return self._execute_module(module_name=MODULE, module_args=dict(module_args, src=absent),
                                         task_vars=task_vars)
         remote_tmp = self._make_tmp_path()
         try:

@@ -38,3 +38,20 @@ options:
     type: int
     default: 3
 """
+
+    # Modules that sit on an earlier task of a chain: pip_tooling, app_dependencies, pyc_compile.
+    UPSTREAM = r"""
+options:
+  upstream:
+    description:
+      - The registered result of the task this one sits on, so that check mode predicts what the chain does
+        rather than what the host held before the chain ran. For pip_tooling, the result of M(appenv.python.python_runtime);
+        for app_dependencies, the result of M(appenv.python.pip_tooling) (or of python_runtime); for pyc_compile,
+        the result of M(appenv.python.app_dependencies).
+      - Read only in check mode. When that task predicts a change of the runtime (V(created), V(recreated),
+        V(restored)), the runtime is the predicted one (its fingerprint key and Python version) and what lives
+        inside it counts as gone; the installer versions app_dependencies fingerprints are those pip_tooling's
+        result names. Outside check mode the host is read as it is (the upstream task has run).
+      - The roles set it.
+    type: dict
+"""

@@ -24,6 +24,7 @@ from ansible_collections.appenv.python.plugins.module_utils._fingerprint import 
 from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import overlay_relative
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._host import cpu_count
+from ansible_collections.appenv.python.plugins.module_utils._upstream import predicted_runtime
 
 INVALIDATION_MODES = ("timestamp", "checked-hash", "unchecked-hash")
 
@@ -238,6 +239,12 @@ def _runtime_key(interpreter):
     return record["key"] if record else None
 
 
+def pyc_state_files(trees, state_dir):
+    """(fingerprint, lock file) of the pycs of trees, in state_dir."""
+    name = hashlib.sha256("\0".join(sorted(os.path.abspath(tree) for tree in trees)).encode("utf-8")).hexdigest()[:16]
+    return os.path.join(state_dir, name + ".json"), os.path.join(state_dir, name + ".lock")
+
+
 def identity_of(interpreter, runner, recorded=None):
     """What pyc_compile fingerprints of its interpreter: a python_runtime's key, else _interpreter's identity.
 
@@ -282,8 +289,11 @@ class PycLayerSpec(_layer_base.LayerSpec):
               "python": "Python version", "trees": "Trees", "exclude": "Excluded paths"}
 
     def __init__(self, trees, interpreter, invalidation_mode="checked-hash", optimize_levels=(0,), workers=0,
-                 exclude=(), remove_orphans=True, state_dir="/var/lib/appenv/pyc", env=None, runner=None):
+                 exclude=(), remove_orphans=True, state_dir="/var/lib/appenv/pyc", env=None, runner=None,
+                 runtime=None):
+        """runtime: in check mode, the runtime record an upstream task predicts for interpreter (_upstream)."""
         self.trees = sorted(os.path.abspath(tree) for tree in trees)
+        self.predicted_runtime = runtime
         self.interpreter = interpreter
         self.invalidation_mode = invalidation_mode
         self.workers = workers
@@ -298,13 +308,15 @@ class PycLayerSpec(_layer_base.LayerSpec):
             # As root: never write into a tree, nor run an interpreter (its .pth files), another user can write.
             _privilege.check_tree(tree, "compile the bytecode of %s" % tree)
         _privilege.check_interpreter(interpreter)
-        _privilege.make_private_dir(state_dir)
         self.listing = list_tree(self.trees, self.exclude, self.warnings)
-        name = hashlib.sha256("\0".join(self.trees).encode("utf-8")).hexdigest()[:16]
-        state_path = os.path.join(state_dir, name + ".json")
-        self.identity = identity_of(interpreter, runner, _interpreter.recorded_identity(state_path))
-        self.minor = ".".join(self.identity["version"].split(".")[:2]) if "version" in self.identity \
-            else interpreter_minor(interpreter)
+        state_path, self._lock = pyc_state_files(self.trees, state_dir)
+        if runtime:
+            self.identity = {"runtime": runtime["key"]}
+            self.minor = ".".join(runtime["inputs"]["python_version"].split(".")[:2])
+        else:
+            self.identity = identity_of(interpreter, runner, _interpreter.recorded_identity(state_path))
+            self.minor = ".".join(self.identity["version"].split(".")[:2]) if "version" in self.identity \
+                else interpreter_minor(interpreter)
         self.levels = sorted(set(optimize_levels))
         wanted = {
             "trees": self.trees,
@@ -316,7 +328,6 @@ class PycLayerSpec(_layer_base.LayerSpec):
             "interpreter": self.identity,
         }
         super(PycLayerSpec, self).__init__(self.trees[0], wanted, state_path=state_path)
-        self._lock = os.path.join(state_dir, name + ".lock")
 
     def lock_path(self):
         return self._lock
@@ -434,16 +445,24 @@ def run_pyc_compile(params, runner, check_mode=False, diff=False, cache=None):
     """The module pyc_compile: its parameters in, its result out."""
     env = reproducible_env(params["source_date_epoch"])
     missing = [path for path in params["paths"] if not os.path.isdir(path)]
-    if check_mode and (missing or not os.path.exists(params["interpreter"])):
-        # An earlier task of the play would create them: predict a full compile.
+    predicted, _action = predicted_runtime(params.get("upstream") if check_mode else None)
+    if check_mode and (missing or (predicted is None and not os.path.exists(params["interpreter"]))):
+        # An earlier task of the play would create them: predict a full compile, in the real run's words when
+        # no pycs were compiled for these trees yet.
+        fresh = not os.path.exists(pyc_state_files(params["paths"], params["state_dir"])[0])
+        first = sorted(os.path.abspath(path) for path in params["paths"])[0]
         return {"changed": True, "action": _layer_base.ACTION_CREATED, "compiled": 0, "removed": 0,
-                "compile_errors": [], "sources": 0, "layer": params["paths"][0], "fingerprint": None,
-                "reasons": ["%s does not exist yet (check mode: an earlier task would create it); everything "
-                            "would be compiled" % ", ".join(missing or [params["interpreter"]])]}
+                "compile_errors": [], "sources": 0, "layer": first, "fingerprint": None,
+                "reasons": ["no %s layer at %s yet" % (PycLayerSpec.kind, first)] if fresh else
+                ["%s does not exist yet (check mode: an earlier task would create it); everything would be "
+                 "compiled" % ", ".join(missing or [params["interpreter"]])]}
+    if not check_mode:
+        # The running user's own state directory (0700; an existing one is checked): check mode writes nothing.
+        _privilege.make_private_dir(params["state_dir"])
     spec = PycLayerSpec(params["paths"], params["interpreter"], invalidation_mode=params["invalidation_mode"],
                         optimize_levels=params["optimize"], workers=params["workers"], exclude=params["exclude"],
                         remove_orphans=params["remove_orphans"], state_dir=params["state_dir"], env=env,
-                        runner=runner)
+                        runner=runner, runtime=predicted)
     layer = _layer_base.converge(spec, runner, check_mode=check_mode, lock_timeout=params["lock_timeout"], cache=cache)
     result = layer.as_result(diff=diff)
     facts = layer.facts if layer.action != _layer_base.ACTION_KEPT else {}

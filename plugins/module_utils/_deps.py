@@ -40,6 +40,7 @@ from ansible_collections.appenv.python.plugins.module_utils._errors import Appen
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import FINGERPRINT_FILE
 from ansible_collections.appenv.python.plugins.module_utils._runner import proxy_settings
 from ansible_collections.appenv.python.plugins.module_utils._tooling import PACKAGING_TOOLS, make_venv
+from ansible_collections.appenv.python.plugins.module_utils._upstream import runtime_entry
 
 LOCATIONS = ("user", "venv", "target", "system")
 DEFAULT_DEST = {"user": "/opt/appenv/deps", "venv": "/opt/appenv/venv", "target": "/opt/appenv/site"}
@@ -113,7 +114,7 @@ class DepsLayerSpec(_layer.LayerSpec):
             "runtime": runtime.key,
             "python_version": runtime.version,
             "installer": installer.name,
-            "installer_version": installer.version(runtime),
+            "installer_version": runtime.versions.get(installer.name) or installer.version(runtime),
             "source": mode,
             "files": files,
             "location": location,
@@ -374,9 +375,12 @@ def environment(location, dest, runtime_root):
 
 
 def _predicted_without_host_state(params, reason):
-    """Check mode on a host where an earlier task of the play has not run for real (no runtime, no app yet)."""
+    """Check mode on a host where an earlier task of the play has not run for real (no runtime, no app yet).
+    Where no layer is there yet, the reason is the real run's."""
     dest = params["dest"] or DEFAULT_DEST.get(params["location"]) or params["runtime"]
     runtime_bin = os.path.join(params["runtime"], "bin")
+    if params["location"] != "system" and not os.path.lexists(dest):
+        reason = "no %s layer at %s yet" % (DepsLayerSpec.kind, os.path.abspath(dest))
     return {"changed": True, "action": _layer.ACTION_CREATED, "reasons": [reason], "layer": dest, "fingerprint": None,
             "location": params["location"], "dest": dest,
             "python": os.path.join(dest, "bin", "python") if params["location"] == "venv"
@@ -398,7 +402,8 @@ def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=Non
     dest = params["dest"] or DEFAULT_DEST.get(params["location"])
     try:
         runtime = _site.runtime_for(params, "app_dependencies", runner, os.path.join(dest, FINGERPRINT_FILE) if dest
-                                    else _site.guessed_state(params.get("interpreter"), ".appenv-deps.json"))
+                                    else _site.guessed_state(params.get("interpreter"), ".appenv-deps.json"),
+                                    check_mode=check_mode)
     except AppenvError as error:
         if check_mode and _site.not_there_yet(params, error):
             return _predicted_without_host_state(params, "no runtime at %s yet (check mode: an earlier task would "
@@ -419,6 +424,7 @@ def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=Non
     _installers.refuse_unsupported_options(spec.installer, mode, params["groups"], params["extras"])
     if mode != "requirements":
         _requires_python.refuse_excluded(params["project_dir"], spec.installer, runtime)
+    spec.replaced = (runtime.root,) if runtime.replaced else ()
     if params["location"] == "system":
         cache = None
     # As root: never install into, nor run (its .pth files) an interpreter or venv another user can write.
@@ -447,5 +453,6 @@ def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=Non
         "environment": spec.environment(),
         "packages": facts.get("packages", {}),
         "inputs": sorted(spec.wanted["files"]),
+        "runtime": runtime_entry(runtime),
     })
     return result

@@ -169,8 +169,9 @@ def _pid_alive(pid):
     return True
 
 
-def clean_leftovers(directory, stem, min_age=60.0, now=None):
-    """Remove the temporary files write_json_atomic(<directory>/<stem>) left when its process was killed.
+def clean_leftovers(directory, stem, min_age=60.0, now=None, remove=True):
+    """Remove the temporary files write_json_atomic(<directory>/<stem>) left when its process was killed
+    (remove=False: only name them, as check mode does).
 
     Only '<stem>.tmp-<pid>-<8 hex>' entries whose pid is gone and that are older than min_age seconds
     (a pid of another PID namespace may look gone: the age guards a write in progress); only files
@@ -193,7 +194,8 @@ def clean_leftovers(directory, stem, min_age=60.0, now=None):
             info = os.lstat(path)
             if not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)) or now - info.st_mtime < min_age:
                 continue
-            os.unlink(path)
+            if remove:
+                os.unlink(path)
         except OSError:
             continue
         removed.append(name)

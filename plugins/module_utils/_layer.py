@@ -29,7 +29,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
-import fcntl
 import hashlib
 import os
 import time
@@ -39,8 +38,9 @@ from ansible_collections.appenv.python.plugins.module_utils._fingerprint import 
     FINGERPRINT_FILE, canonical_json, clean_leftovers, describe_changes, make_record, read_fingerprint, record_key,
     write_fingerprint)
 from ansible_collections.appenv.python.plugins.module_utils._layer_cache_trust import restored_problems
+from ansible_collections.appenv.python.plugins.module_utils._layer_lock import LayerLock
 from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import (
-    overlay_record_files, recover_overlay, remove_tree, restore_overlay)
+    overlay_record_files, overlay_recovery_view, recover_overlay, remove_tree, restore_overlay)
 
 ACTION_CREATED = "created"
 ACTION_KEPT = "kept"
@@ -80,6 +80,7 @@ class LayerSpec:
     strategy = "in_place"
     labels = {}
     overlay = False
+    replaced = ()  # directories an upstream task of the chain would replace (check mode): see decide()
 
     def __init__(self, path, wanted, state_path=None):
         self.path = os.path.abspath(path)
@@ -194,83 +195,6 @@ class LayerResult:
         return result
 
 
-# flock failing for the filesystem, not for another holder: NFS without lockd, some FUSE filesystems
-_LOCK_UNSUPPORTED = frozenset(code for code in (getattr(errno, "ENOLCK", None), getattr(errno, "EOPNOTSUPP", None),
-                                                getattr(errno, "ENOTSUP", None), getattr(errno, "ENOSYS", None))
-                              if code is not None)
-
-
-def filesystem_of(path, mounts="/proc/self/mounts"):
-    """'<type> at <mount point>' for the filesystem holding path (the longest mount point above it), or 'unknown'."""
-    path = os.path.realpath(path)
-    best = None
-    try:
-        with open(mounts) as handle:
-            for line in handle:
-                fields = line.split()
-                if len(fields) < 3:
-                    continue
-                point = fields[1].replace("\\040", " ")
-                inside = path == point or path.startswith(point.rstrip("/") + "/")
-                if inside and (best is None or len(point) >= len(best[0])):
-                    best = (point, fields[2])
-    except (IOError, OSError):
-        return "unknown"
-    return "%s at %s" % (best[1], best[0]) if best else "unknown"
-
-
-class LayerLock:
-    """An exclusive flock next to the layer; released by the kernel if we die."""
-
-    def __init__(self, path, timeout=600.0, poll=0.2):
-        self.path = path
-        self.timeout = timeout
-        self.poll = poll
-        self._fd = None
-
-    def __enter__(self):
-        directory = os.path.dirname(self.path)
-        os.makedirs(directory, 0o755, exist_ok=True)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        started = time.monotonic()
-        while True:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except (IOError, OSError) as exc:
-                if exc.errno in _LOCK_UNSUPPORTED:
-                    os.close(self._fd)
-                    self._fd = None
-                    raise AppenvError("layer_lock_unsupported", lock_path=self.path, error=os.strerror(exc.errno),
-                                      filesystem=filesystem_of(self.path))
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                waited = time.monotonic() - started
-                if waited >= self.timeout:
-                    holder = self._holder()
-                    os.close(self._fd)
-                    self._fd = None
-                    raise AppenvError("layer_locked", waited=int(waited), lock_path=self.path, holder=holder)
-                time.sleep(self.poll)
-        os.ftruncate(self._fd, 0)
-        os.write(self._fd, ("%d\n" % os.getpid()).encode("ascii"))
-        return self
-
-    def _holder(self):
-        try:
-            with open(self.path) as handle:
-                return "pid " + (handle.read().strip() or "unknown")
-        except (IOError, OSError):
-            return "pid unknown"
-
-    def __exit__(self, *exc_info):
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-        return False
-
-
 def _aside_path(path):
     return path.rstrip("/") + _ASIDE
 
@@ -279,44 +203,68 @@ def _staging_path(path):
     return path.rstrip("/") + _STAGING
 
 
-def recover_interrupted(spec):
-    """Undo what a run killed half-way left behind (called under the lock).
-
-    A moved-aside layer means the run died between moving the old layer aside
-    and writing the new fingerprint: what is at path is incomplete, the old
-    layer was complete. Put it back. Staging leftovers are simply removed.
-    Returns a sentence for the result, or None.
-    """
+def _interrupted(spec, remove=False):
+    """What a run killed half-way left: (a note on the temporary fingerprint files it left (removed when remove),
+    the staging leftover or None, whether the moved-aside layer must be put back, the aside path)."""
     note = None
-    leftovers = clean_leftovers(os.path.dirname(spec.state_path), os.path.basename(spec.state_path))
+    leftovers = clean_leftovers(os.path.dirname(spec.state_path), os.path.basename(spec.state_path), remove=remove)
     if leftovers:
         note = "a run killed earlier left %s behind; removed" % ", ".join(leftovers)
     staging = _staging_path(spec.path)
-    if os.path.lexists(staging):
-        remove_tree(staging)
-        note = (note + "; " if note else "") + "a build interrupted earlier left %s behind; it was removed" % staging
     aside = _aside_path(spec.path)
+    put_back = False
     if os.path.lexists(aside):
         finished, _problem = read_fingerprint(spec)
-        if finished is not None and os.path.lexists(spec.path):
-            # Killed after the fingerprint was written: the new layer is whole.
-            remove_tree(aside)
-            return note
+        # Killed after the fingerprint was written, the new layer is whole: the aside only goes.
+        put_back = not (finished is not None and os.path.lexists(spec.path))
+    return note, (staging if os.path.lexists(staging) else None), put_back, aside
+
+
+_STAGING_NOTE = "a build interrupted earlier left %s behind; it was removed"
+_ASIDE_NOTE = "a build interrupted earlier left the previous layer moved aside; it was restored"
+
+
+def _recovery_note(note, staging, put_back):
+    """The sentence recover_interrupted returns (and check mode predicts)."""
+    if put_back:
+        return _ASIDE_NOTE
+    if staging:
+        note = (note + "; " if note else "") + _STAGING_NOTE % staging
+    return note
+
+
+def recover_interrupted(spec):
+    """Undo what a run killed half-way left behind (under the lock); a sentence for the result, or None.
+
+    A moved-aside layer means the run died between moving the old layer aside and writing the new
+    fingerprint: what is at path is incomplete, the old layer was complete; it is put back. Staging goes.
+    """
+    note, staging, put_back, aside = _interrupted(spec, remove=True)
+    if staging:
+        remove_tree(staging)
+    if put_back:
         if os.path.lexists(spec.path):
             remove_tree(spec.path)
         os.rename(aside, spec.path)
-        note = "a build interrupted earlier left the previous layer moved aside; it was restored"
-    return note
+    elif os.path.lexists(aside):
+        remove_tree(aside)
+    return _recovery_note(note, staging, put_back)
 
 
 def _state_inside_layer(spec):
     return os.path.abspath(spec.state_path).startswith(spec.path.rstrip("/") + "/")
 
 
-def decide(spec):
-    """(action, reasons, stored) without changing anything."""
-    stored, problem = read_fingerprint(spec)
-    exists = os.path.lexists(spec.path)
+def _replaced(spec, path):
+    """Whether path lies in a directory an upstream task is predicted to replace (check mode of a chain)."""
+    return any(path == root or path.startswith(root.rstrip("/") + "/") for root in spec.replaced)
+
+
+def decide(spec, verify=True):
+    """(action, reasons, stored) without changing anything. Paths under spec.replaced count as absent (check
+    mode: an upstream task would replace them, e.g. the runtime); verify=False trusts the files."""
+    stored, problem = (None, None) if _replaced(spec, spec.state_path) else read_fingerprint(spec)
+    exists = os.path.lexists(spec.path) and not _replaced(spec, spec.path)
     if stored is None:
         if problem:
             return ACTION_RECREATED, [problem[0].upper() + problem[1:] + "; the layer is rebuilt"], None
@@ -327,10 +275,40 @@ def decide(spec):
     action, reasons = spec.compare(stored, spec.wanted)
     if reasons:
         return action, reasons, stored
-    problems = spec.verify(stored)
+    problems = spec.verify(stored) if verify else []
     if problems:
         return ACTION_RECREATED, ["the layer was changed on disk: " + problem for problem in problems], stored
     return ACTION_KEPT, [], stored
+
+
+def _decide_as_seen_by(spec, path, state_path, verify=True):
+    """decide() on the layer read from path/state_path (where a recovery takes it from), naming spec.path."""
+    real = (spec.path, spec.state_path)
+    spec.path, spec.state_path = path, state_path
+    try:
+        action, reasons, stored = decide(spec, verify=verify)
+    finally:
+        spec.path, spec.state_path = real
+    return action, [reason.replace(path, real[0]) for reason in reasons], stored
+
+
+def predict(spec):
+    """Check mode: decide() after the recovery a real run does first (with its notes), changing nothing."""
+    if spec.overlay:
+        note, state_path = overlay_recovery_view(spec)
+        if note:
+            # The rollback puts the moved-aside files and fingerprint back: trust them, compare the inputs.
+            action, reasons, stored = _decide_as_seen_by(spec, spec.path, state_path, verify=False)
+            return action, [note] + reasons, stored
+    note, staging, put_back, aside = _interrupted(spec)
+    note = _recovery_note(note, staging, put_back)
+    if not put_back:
+        action, reasons, stored = decide(spec)
+        return action, ([note] if note else []) + reasons, stored
+    state_path = aside + spec.state_path[len(spec.path.rstrip("/")):] if _state_inside_layer(spec) \
+        else spec.state_path
+    action, reasons, stored = _decide_as_seen_by(spec, aside, state_path)
+    return action, [note] + reasons, stored
 
 
 def _raise_os_error(spec, exc):
@@ -448,19 +426,23 @@ def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None):
     Layers of strategy "none" live inside other trees and are cached only when they are
     overlays (spec.overlay: a set of files the engine can record, archive and swap).
     """
-    lock = LayerLock(spec.lock_path(), timeout=lock_timeout)
+    lock = LayerLock(spec.lock_path(), timeout=lock_timeout, read_only=check_mode)
     if cache is not None and spec.strategy == "none" and not spec.overlay:
         cache = None
     try:
         with lock:
-            notes = []
-            if not check_mode:
+            if check_mode:
+                action, reasons, stored = predict(spec)
+            else:
+                notes = []
                 for recover in ((recover_overlay,) if spec.overlay else ()) + (recover_interrupted,):
                     note = recover(spec)
                     if note:
                         notes.append(note)
-            action, reasons, stored = decide(spec)
-            reasons = notes + reasons
+                action, reasons, stored = decide(spec)
+                reasons = notes + reasons
+                if action != ACTION_KEPT:
+                    lock.claim()  # a no-op writes nothing, not even its PID
             if action == ACTION_KEPT:
                 return LayerResult(action, reasons, stored, stored, stored.get("facts", {}), spec.path)
             after = make_record(spec, {})

@@ -171,27 +171,51 @@ def _read_journal(aside):
     return journal
 
 
-def recover_overlay(spec):
-    """Undo what a restore killed half-way left behind (under the lock). A sentence, or None."""
+def _interrupted_restore(spec):
+    """(root, staging, aside, journal) of an overlay; journal is set when a restore was killed half-way (its
+    moved-aside files must be put back), else None (an aside is then only a leftover to drop)."""
     root, staging, aside = _overlay_dirs(spec)
-    note = None
+    journal = None
     if os.path.lexists(aside):
         journal = _read_journal(aside)
         finished, _problem = read_fingerprint(spec)
-        if journal is None or finished is not None:
+        if finished is not None:
             # No journal: killed before the first move. A fingerprint: killed before the previous one
             # was moved aside (nothing moved yet), or after the new one was written (the swap was complete).
-            remove_tree(aside)
-        else:
-            journal["state_path"] = spec.state_path
-            skipped = _overlay_rollback(spec, root, aside, journal)
-            note = "a restore interrupted earlier left %s half-replaced; the previous files were put back" % root
-            if skipped:
-                note += (" (except %d path(s) of its journal that go through a symbolic link, which were not "
-                         "followed: %s)" % (len(skipped), ", ".join(skipped[:3])))
+            journal = None
+    return root, staging, aside, journal
+
+
+def _rolled_back_note(root):
+    return "a restore interrupted earlier left %s half-replaced; the previous files were put back" % root
+
+
+def recover_overlay(spec):
+    """Undo what a restore killed half-way left behind (under the lock). A sentence, or None."""
+    root, staging, aside, journal = _interrupted_restore(spec)
+    note = None
+    if journal is not None:
+        journal["state_path"] = spec.state_path
+        skipped = _overlay_rollback(spec, root, aside, journal)
+        note = _rolled_back_note(root)
+        if skipped:
+            note += (" (except %d path(s) of its journal that go through a symbolic link, which were not "
+                     "followed: %s)" % (len(skipped), ", ".join(skipped[:3])))
+    elif os.path.lexists(aside):
+        remove_tree(aside)
     if os.path.lexists(staging):
         remove_tree(staging)
     return note
+
+
+def overlay_recovery_view(spec):
+    """What recover_overlay would do, doing nothing (check mode): (note, state_path). state_path is where the
+    layer's fingerprint would be read from after it (the moved-aside one), None when nothing would be rolled
+    back."""
+    root, _staging, aside, journal = _interrupted_restore(spec)
+    if journal is None:
+        return None, None
+    return _rolled_back_note(root), os.path.join(aside, _OVERLAY_STATE)
 
 
 def _prune(spec, root, rels):

@@ -26,13 +26,16 @@ LOCK_OPTIONS = {"lock_timeout": dict(type="int", default=600)}
 NETWORK_OPTIONS = {"timeout": dict(type="int", default=900), "retries": dict(type="int", default=3)}
 
 
-def layer_argument_spec(options, network=True, index=False):
+def layer_argument_spec(options, network=True, index=False, upstream=False):
     """A layer module's argument spec: its own options, then the shared ones it takes.
 
-    network: timeout and retries (steps that download or install); index: the package index options.
+    network: timeout and retries (steps that download or install); index: the package index options;
+    upstream: the module sits on an earlier task of a chain (the upstream option, read in check mode by _upstream).
     """
     spec = dict(options)
     spec.update(LOCK_OPTIONS)
+    if upstream:
+        spec["upstream"] = dict(type="dict")
     if network:
         spec.update(NETWORK_OPTIONS)
     spec["layer_cache"] = _layer_cache.argument_spec()

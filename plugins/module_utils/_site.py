@@ -23,6 +23,7 @@ from ansible_collections.appenv.python.plugins.module_utils import _interpreter
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import digest, read_runtime_fingerprint
 from ansible_collections.appenv.python.plugins.module_utils._runner import SAFE_PATH
+from ansible_collections.appenv.python.plugins.module_utils._upstream import predicted_runtime, predicted_versions
 
 _DIST_INFO = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+)\.dist-info$")
 
@@ -32,14 +33,28 @@ def canonical_name(name):
 
 
 class Runtime:
-    """A runtime installed by python_runtime, described by its fingerprint."""
+    """A runtime installed by python_runtime, described by its fingerprint.
+
+    upstream (check mode only): the registered result of the task before this one (_upstream). When it predicts
+    that the runtime changes, the runtime is the predicted one: ``replaced`` is set (nothing inside root survives),
+    and ``versions`` holds the tool versions pip_tooling's result says it installs.
+    """
 
     interpreter = None  # the identity of a foreign interpreter (ForeignRuntime); fingerprint inputs hold it
     externally_managed = None
+    replaced = False
+    versions = {}
+    action = "kept"
+    variant = "default"
 
-    def __init__(self, root, module):
+    def __init__(self, root, module, upstream=None):
         self.root = os.path.abspath(root)
-        record, problem = read_runtime_fingerprint(self.root)
+        record, action = predicted_runtime(upstream, self.root)
+        self.versions = predicted_versions(upstream)
+        if record is not None:
+            self.replaced, self.action = True, action
+        else:
+            record, problem = read_runtime_fingerprint(self.root)
         if record is None:
             raise AppenvError("runtime_missing", runtime=self.root, module=module, detail=problem)
         inputs = record["inputs"]
@@ -48,10 +63,11 @@ class Runtime:
         self.version = inputs["python_version"]
         self.minor = ".".join(self.version.split(".")[:2])
         # The free-threaded build names its interpreter and lib directories python3.13t (sysconfig's abi_thread).
-        self.abi = self.minor + ("t" if inputs.get("variant") == "freethreaded" else "")
+        self.variant = inputs.get("variant") or "default"
+        self.abi = self.minor + ("t" if self.variant == "freethreaded" else "")
         self.arch = inputs.get("arch")
         self.python = os.path.join(self.root, "bin", "python" + self.abi)
-        if not os.access(self.python, os.X_OK):
+        if not self.replaced and not os.access(self.python, os.X_OK):
             raise AppenvError("runtime_missing", runtime=self.root, module=module,
                               detail="its interpreter %s is missing" % self.python)
         self.site_packages = os.path.join(self.root, facts.get("purelib_rel") or
@@ -104,14 +120,15 @@ class ForeignRuntime(Runtime):
         self.externally_managed = identity.get("externally_managed")
 
 
-def runtime_for(params, module, runner, *fingerprints):
+def runtime_for(params, module, runner, *fingerprints, **kwargs):
     """The runtime a layer module sits on: params' interpreter (a ForeignRuntime) or else params' runtime.
 
     fingerprints: the layer fingerprint files where the interpreter's identity may be recorded (no probe then).
+    check_mode=True: the runtime params' upstream predicts, where it predicts one (Runtime).
     """
     if params.get("interpreter"):
         return ForeignRuntime(params["interpreter"], module, runner, _interpreter.recorded_identity(*fingerprints))
-    return Runtime(params["runtime"], module)
+    return Runtime(params["runtime"], module, params.get("upstream") if kwargs.get("check_mode") else None)
 
 
 def guessed_state(python, name):

@@ -32,6 +32,7 @@ from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _i
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._runner import network_fault, proxy_settings
 from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import overlay_record_files, overlay_relative
+from ansible_collections.appenv.python.plugins.module_utils._upstream import runtime_entry
 
 # The one home of the pins of the packaging tools in the runtime (pip_tooling's defaults).
 PACKAGING_PINS = {
@@ -346,7 +347,8 @@ def run_pip_tooling(params, index, runner, check_mode=False, diff=False, cache=N
     try:
         runtime = _site.runtime_for(params, "pip_tooling", runner, *(
             [_site.guessed_state(params.get("interpreter"), ".appenv-pip-tooling.json")] +
-            [os.path.join(params["tools_dir"], tool["name"], _layer.FINGERPRINT_FILE) for tool in params["tools"]]))
+            [os.path.join(params["tools_dir"], tool["name"], _layer.FINGERPRINT_FILE) for tool in params["tools"]]),
+            check_mode=check_mode)
     except AppenvError as error:
         if check_mode and _site.not_there_yet(params, error):
             # An earlier task of the play would install the runtime: everything here would be created.
@@ -359,6 +361,8 @@ def run_pip_tooling(params, index, runner, check_mode=False, diff=False, cache=N
     packaging = PackagingToolsSpec(runtime, versions, index, params["compile_bytecode"], params["bytecode_workers"],
                                    params["retries"], params["timeout"])
     tools = _tool_specs(params, runtime, index)
+    for spec in [packaging] + tools:
+        spec.replaced = (runtime.root,) if runtime.replaced else ()
     named = []
     if packaging.packages or not runtime.externally_managed:
         runtime.refuse_externally_managed("pip_tooling", "installing %s into it" % ", ".join(sorted(packaging.packages)))
@@ -381,6 +385,7 @@ def run_pip_tooling(params, index, runner, check_mode=False, diff=False, cache=N
         "reasons": reasons,
         "layers": layers,
         "python": runtime.python,
+        "runtime": runtime_entry(runtime),
         "packages": packaging_facts.get("packages", packaging.packages),
         "tools": dict((spec.name, {"version": spec.wanted["version"], "venv": spec.path,
                                    "executable": spec.executable}) for spec in tools),

@@ -31,6 +31,7 @@ description:
 extends_documentation_fragment:
   - appenv.python.interpreter
   - appenv.python.layer
+  - appenv.python.layer.upstream
   - appenv.python.layer.network
   - appenv.python.layer_cache
   - appenv.python.index
@@ -204,6 +205,15 @@ fingerprint:
   description: Host-independent key of the layer's inputs.
   returned: success
   type: str
+runtime:
+  description:
+    - The runtime the layers sit on, in the words of M(appenv.python.python_runtime)'s result (C(dest),
+      C(fingerprint), C(python_version), C(arch), C(variant), C(action)), read from the host or, in check mode,
+      predicted by O(upstream). The next task of a chain takes this result as its O(upstream).
+  returned: success
+  type: dict
+  sample: {"dest": "/opt/appenv/python", "fingerprint": "3f1c…", "python_version": "3.11.2", "arch": "x86_64",
+           "variant": "default", "action": "kept"}
 commands:
   description: Every command the run started (none for a no-op), secrets masked.
   returned: always
@@ -237,7 +247,7 @@ def main():
         pip_check=dict(type="bool", default=True),
         source_date_epoch=dict(type="int"),
         decide_only=dict(type="bool", default=False),
-    ), index=True), supports_check_mode=True)
+    ), index=True, upstream=True), supports_check_mode=True)
     run_layer_module(module, run_app_dependencies, "app_dependencies", index=True, controller_cache=True)
 
 

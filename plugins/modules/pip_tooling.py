@@ -32,6 +32,7 @@ description:
 extends_documentation_fragment:
   - appenv.python.interpreter
   - appenv.python.layer
+  - appenv.python.layer.upstream
   - appenv.python.layer.network
   - appenv.python.layer_cache
   - appenv.python.index
@@ -103,6 +104,17 @@ EXAMPLES = r"""
     index_url: https://pypi.example.internal/simple
     index_username: build
     index_password: "{{ vault_index_password }}"
+
+- name: A runtime, then its tools; in check mode the second task predicts from the first one's result
+  appenv.python.python_runtime:
+    version: "3.12"
+  register: runtime
+
+- name: Tools on that runtime
+  appenv.python.pip_tooling:
+    upstream: "{{ runtime }}"
+    tools:
+      - name: uv
 """
 
 RETURN = r"""
@@ -133,6 +145,15 @@ tools:
   returned: success
   type: dict
   sample: {"uv": {"version": "0.13.9", "venv": "/opt/appenv/tools/uv", "executable": "/opt/appenv/tools/uv/bin/uv"}}
+runtime:
+  description:
+    - The runtime the layers sit on, in the words of M(appenv.python.python_runtime)'s result (C(dest),
+      C(fingerprint), C(python_version), C(arch), C(variant), C(action)), read from the host or, in check mode,
+      predicted by O(upstream). The next task of a chain takes this result as its O(upstream).
+  returned: success
+  type: dict
+  sample: {"dest": "/opt/appenv/python", "fingerprint": "3f1c…", "python_version": "3.11.2", "arch": "x86_64",
+           "variant": "default", "action": "kept"}
 commands:
   description: Every command the run started (none for a no-op), secrets masked.
   returned: always
@@ -161,7 +182,7 @@ def main():
         tools_dir=dict(type="path", default="/opt/appenv/tools"),
         compile_bytecode=dict(type="bool", default=True),
         bytecode_workers=dict(type="int", default=0),
-    ), index=True), supports_check_mode=True)
+    ), index=True, upstream=True), supports_check_mode=True)
     run_layer_module(module, run_pip_tooling, "pip_tooling", index=True)
 
 

@@ -31,6 +31,7 @@ description:
     it fails.
 extends_documentation_fragment:
   - appenv.python.layer
+  - appenv.python.layer.upstream
   - appenv.python.layer_cache
 options:
   paths:
@@ -165,7 +166,7 @@ def main():
         remove_orphans=dict(type="bool", default=True),
         source_date_epoch=dict(type="int"),
         state_dir=dict(type="path", default="/var/lib/appenv/pyc"),
-    ), network=False), supports_check_mode=True)
+    ), network=False, upstream=True), supports_check_mode=True)
     run_layer_module(module, run_pyc_compile, "pyc_compile", env=reproducible_env(module.params["source_date_epoch"]))
 
 

@@ -118,6 +118,8 @@ def task_results(report, host_name):
                 entry = dict(task["hosts"][host_name])
                 entry["_task"] = task["task"]["name"]
                 entry["_task_seconds"] = _task_seconds(task)
+                duration = task["task"].get("duration", {})
+                entry["_task_span"] = (duration.get("start"), duration.get("end"))
                 results.append(entry)
     return results
 
@@ -180,3 +182,76 @@ def error_of(result):
     assert error.get("title") and error.get("cause") and error.get("fault") and error.get("fixes"), result
     assert "Traceback" not in result.get("msg", "")
     return error
+
+
+# -- check mode predicts the real run ---------------------------------------------------------------
+def decisions(report, host_name):
+    """Per task, in order, what a run decided on one host: (task, failed, skipped, changed, action, reasons,
+    error code). Raises when the play reached no host or ran no task there (a play that did nothing
+    proves nothing)."""
+    stats = play_stats(report, host_name)
+    if not stats or stats.get("unreachable"):
+        raise PlayFailed("the play did not reach %s: %s\n%s" % (host_name, stats, report.get("_stderr", "")[-3000:]))
+    rows = []
+    for result in task_results(report, host_name):
+        rows.append((result["_task"], bool(result.get("failed")), bool(result.get("skipped")),
+                     bool(result.get("changed")), result.get("action"), result.get("reasons"),
+                     (result.get("error") or {}).get("code")))
+    if not rows:
+        raise PlayFailed("no task ran on %s" % host_name)
+    return rows
+
+
+def assert_same_decisions(predicted, real, host_name):
+    """The check-mode report predicted the real one task by task: same tasks, same failures, same changed,
+    the same layer action and the same reasons (not only the names of the changed tasks)."""
+    expected, got = decisions(real, host_name), decisions(predicted, host_name)
+    failures = ["%s: %s" % (result["_task"], result.get("msg")) for report in (predicted, real)
+                for result in task_results(report, host_name) if result.get("failed")]
+    assert len(got) == len(expected), "check mode ran %s, the real run %s; failures: %s" % (
+        [row[0] for row in got], [row[0] for row in expected], failures)
+    for guess, truth in zip(got, expected):
+        assert guess == truth, "task %r: check mode predicted\n  %s\nthe real run did\n  %s" % (
+            truth[0], guess[1:], truth[1:])
+
+
+def check_then_real(playbook, hosts, **kwargs):
+    """Run playbook in check mode, then for real, and assert the check run predicted every task of the real
+    one on every host (assert_same_decisions). Returns (predicted, real) reports; neither may have reached
+    no host."""
+    predicted = run_playbook(playbook, hosts, check=True, **kwargs)
+    real = run_playbook(playbook, hosts, **kwargs)
+    for host in hosts:
+        assert_same_decisions(predicted, real, host.name)
+    return predicted, real
+
+
+def check_then_real_task(host, module, args, **kwargs):
+    """check_then_real for one module task on one host; returns the real run's result."""
+    play = [{"hosts": "all", "gather_facts": False, "tasks": [{"name": "task under test", module: args}]}]
+    _predicted, real = check_then_real(play, [host], **kwargs)
+    return task_results(real, host.name)[-1]
+
+
+def loop_results(report, host_name, count):
+    """The per-item results of the looped task(s) a play ran on one host: exactly count of them, or it fails (a
+    play that reached no host, or ran fewer items, proves nothing)."""
+    decisions(report, host_name)
+    items = [item for result in task_results(report, host_name) for item in result.get("results", [])]
+    assert len(items) == count, "%d of %d runs reached %s: %s" % (
+        len(items), count, host_name, report.get("_stderr", "")[-2000:])
+    return items
+
+
+def assert_no_op_runs(items):
+    """Every run kept its layer and started no process (its commands are empty)."""
+    for number, item in enumerate(items):
+        assert not item.get("failed") and item.get("action") == "kept" and not item.get("changed"), (number, item)
+        assert item.get("commands") == [], "run %d started a process: %s" % (number, item.get("commands"))
+
+
+def overlapped(first, second):
+    """Whether two task results' spans (the JSON callback's start and end, ISO times) overlap."""
+    spans = [tuple(datetime.fromisoformat(stamp.rstrip("Z")) for stamp in result["_task_span"])
+             for result in (first, second)]
+    return spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1]

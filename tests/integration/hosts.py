@@ -40,6 +40,18 @@ class Host:
     def sh(self, script, user=None, check=True):
         return self.exec(["sh", "-c", script], user=user, check=check)
 
+    def exists(self, path):
+        """Whether path exists on the host. The answer must be printed by the host's shell: a failed
+        `docker exec` (no such container: exit 1, like `test -e` on a missing file) raises, so a check that a
+        file is absent cannot pass on an error."""
+        proc = self.exec(["sh", "-c", 'if test -e "$1"; then echo present; else echo absent; fi', "sh", path],
+                         check=False)
+        answer = proc.stdout.strip()
+        if proc.returncode != 0 or answer not in ("present", "absent"):
+            raise AssertionError("could not look for %s on %s (exit %d): %s"
+                                 % (path, self.name, proc.returncode, proc.stdout + proc.stderr))
+        return answer == "present"
+
     def python(self, dest=DEFAULT_DEST):
         return "%s/bin/python3" % dest
 

@@ -51,7 +51,9 @@ def installed_app(host, runtime_mirror, package_index, **args):
 def assert_recovers(host, package_index, dest=DEPS, **args):
     """The next normal run (the next deploy) rebuilds and works, the one after keeps; nothing is left behind."""
     write_files(host, NEXT)
-    recovered = harness.assert_ok(install_deps(host, package_index, dest=dest, **args))
+    # Check mode predicts the recovering run (the same action and reasons), then it runs.
+    recovered = harness.assert_ok(harness.check_then_real_task(host, MODULE, dict(
+        project_dir=APP, index_url=package_index.simple_url, dest=dest, **args)))
     assert recovered["action"] in ("created", "recreated"), recovered
     assert run_app(host, recovered) == "1.0"
     again = harness.assert_ok(install_deps(host, package_index, dest=dest, **args))
@@ -251,6 +253,8 @@ def test_two_runs_at_once_are_serialised(amd64_host, runtime_mirror, package_ind
     results = [run.wait() for run in runs]
     assert [rc for rc, _result in results] == [0, 0], results
     assert sorted(result["action"] for _rc, result in results) == ["created", "kept"], results
+    assert harness.overlapped(results[0][1], results[1][1]), "the runs did not overlap: %s" % [
+        result["_task_span"] for _rc, result in results]
     assert run_app(amd64_host, results[0][1]) == "1.0"
     again = harness.assert_ok(install_deps(amd64_host, package_index))
     assert (again["action"], again["commands"]) == ("kept", [])
@@ -371,7 +375,10 @@ def test_created_files_are_not_world_writable_even_with_umask_000(amd64_host, ru
     amd64_host.sh("printf '#!/bin/sh\\numask 000\\nexec /usr/bin/python3 \"$@\"\\n' > /usr/local/bin/python3-umask0"
                   " && chmod 755 /usr/local/bin/python3-umask0")
     hostile = {"ansible_python_interpreter": "/usr/local/bin/python3-umask0"}
-    # The runtime was installed with the usual umask: only what the two modules make is under test.
+    # The umask takes effect: a module run with that interpreter starts its commands with umask 000.
+    probe = harness.assert_ok(harness.run_task(amd64_host, "ansible.builtin.command", {"cmd": "sh -c umask"},
+                                               vars=hostile))
+    assert probe["stdout"].strip() == "0000", probe    # The runtime was installed with the usual umask: only what the two modules make is under test.
     world_writable = "find / -xdev -perm -0002 ! -type l 2>/dev/null || true"
     before = set(amd64_host.sh(world_writable).stdout.splitlines())
     harness.assert_ok(harness.run_task(amd64_host, "appenv.python.pip_tooling", {
@@ -385,6 +392,9 @@ def test_created_files_are_not_world_writable_even_with_umask_000(amd64_host, ru
 
 
 NOOP_RUNS = 25  # why 25 and not more: the docstring below
+# Every entry under the layers' parent with its mtime and ctime: a no-op run writes nothing there, not even the
+# lock file's PID.
+WRITTEN = "find /opt -xdev -printf '%p %T@ %C@\\n' | sort"
 
 
 def test_noop_runs_grow_nothing(amd64_host, runtime_mirror, package_index, pipelined):
@@ -408,9 +418,10 @@ def test_noop_runs_grow_nothing(amd64_host, runtime_mirror, package_index, pipel
     args = {"project_dir": APP, "index_url": package_index.simple_url}
     play = [{"hosts": "all", "gather_facts": False, "tasks": [{
         "name": "no-op", MODULE: args, "loop": list(range(NOOP_RUNS)), "register": "runs"}]}]
+    written = amd64_host.sh(WRITTEN).stdout
     report = harness.run_playbook(play, [amd64_host])
-    stats = harness.play_stats(report, amd64_host.name)
-    assert stats.get("failures", 0) == 0 and stats.get("changed", 0) == 0, stats
+    harness.assert_no_op_runs(harness.loop_results(report, amd64_host.name, NOOP_RUNS))
     after = amd64_host.sh(census).stdout.split()
     assert after == before, ("files, directories, processes, lock files", before, after)
+    assert amd64_host.sh(WRITTEN).stdout == written, "a no-op run wrote under /opt (a new mtime or ctime)"
     assert injection.lock_free(amd64_host, lock_of(DEPS))

@@ -13,7 +13,7 @@ import json
 import pytest
 
 from tests.integration import harness
-from tests.integration.hosts import DEFAULT_DEST, start_host, install_runtime
+from tests.integration.hosts import DEFAULT_DEST, install_runtime, runtime_args, start_host
 from tests.integration.faults import injection
 from tests.testbed import runtimes
 
@@ -60,7 +60,9 @@ def test_killed_rebuild_leaves_old_runtime_working_and_next_run_recovers(
     assert killed, "the module never reached the %s step" % point
     # The old runtime is whole and still in place: staging is renamed in only when complete.
     assert runtime_version(amd64_host) == "3.11.2"
-    recovered = harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.13"))
+    # Check mode predicts the recovering run, then it runs.
+    recovered = harness.assert_ok(harness.check_then_real_task(amd64_host, "appenv.python.python_runtime",
+                                                               runtime_args(amd64_host, runtime_mirror, "3.13")))
     assert recovered["action"] == "recreated"
     assert runtime_version(amd64_host) == runtimes.exact_version("3.13")
     assert leftovers(amd64_host) == []
@@ -78,7 +80,8 @@ def test_killed_first_install_is_rebuilt(amd64_host, runtime_mirror):
     assert kill_module_when(amd64_host, DEFAULT_DEST + ".appenv-new/.appenv-work")
     proc.wait()
     assert runtime_version(amd64_host) is None
-    result = harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))
+    result = harness.assert_ok(harness.check_then_real_task(amd64_host, "appenv.python.python_runtime",
+                                                            runtime_args(amd64_host, runtime_mirror, "3.11")))
     assert result["action"] == "created"
     assert any("interrupted" in reason for reason in result["reasons"]), result["reasons"]
     assert runtime_version(amd64_host) == "3.11.2"
@@ -96,6 +99,8 @@ def test_two_runs_at_once_are_serialised(amd64_host, runtime_mirror):
     assert [rc for rc, _result in results] == [0, 0], results
     # One built the runtime; the other waited for the lock and then found it complete.
     assert sorted(result["changed"] for _rc, result in results) == [False, True], results
+    assert harness.overlapped(results[0][1], results[1][1]), "the runs did not overlap: %s" % [
+        result["_task_span"] for _rc, result in results]
     assert harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))["action"] == "kept"
 
 
@@ -182,6 +187,11 @@ def test_hostile_environment_does_not_hijack_the_install(amd64_host, runtime_mir
 NOOP_RUNS = 25  # why 25 and not more: the docstring below
 
 
+# Every entry under the layers' parent with its mtime and ctime: a no-op run writes nothing there, not even the
+# lock file's PID.
+WRITTEN = "find /opt -xdev -printf '%p %T@ %C@\\n' | sort"
+
+
 def test_noop_runs_grow_nothing(amd64_host, runtime_mirror, pipelined):
     """25 python_runtime no-op runs in a row.
 
@@ -200,11 +210,12 @@ def test_noop_runs_grow_nothing(amd64_host, runtime_mirror, pipelined):
     args = {"version": "3.11", "mirror": runtime_mirror.base_url, "release": runtime_mirror.tag}
     play = [{"hosts": "all", "gather_facts": False, "tasks": [{
         "name": "no-op", "appenv.python.python_runtime": args, "loop": list(range(NOOP_RUNS))}]}]
+    written = amd64_host.sh(WRITTEN).stdout
     report = harness.run_playbook(play, [amd64_host])
-    stats = harness.play_stats(report, amd64_host.name)
-    assert stats.get("failures", 0) == 0 and stats.get("changed", 0) == 0, stats
+    harness.assert_no_op_runs(harness.loop_results(report, amd64_host.name, NOOP_RUNS))
     after = amd64_host.sh(census).stdout.split()
     assert after == before, (before, after)
+    assert amd64_host.sh(WRITTEN).stdout == written, "a no-op run wrote under /opt (a new mtime or ctime)"
 
 
 def test_archive_pinned_for_another_arch_is_refused(amd64_host, runtime_mirror):

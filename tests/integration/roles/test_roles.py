@@ -1,7 +1,5 @@
 """roles/runtime + roles/app through the collection playbook appenv.python.image, on real Debian hosts."""
 
-import json
-
 import pytest
 
 from tests.integration import harness
@@ -29,13 +27,6 @@ def image_vars(runtime_mirror, index, app_src, **extra):
     return data
 
 
-def converge(host, variables, check=False, become_user=None):
-    report = harness.run_playbook("appenv.python.image", [host], check=check, extra_vars=variables)
-    assert report["_rc"] == 0, json.dumps([r for r in harness.task_results(report, host.name) if r.get("failed")])[
-        :4000] + report["_stderr"][-2000:]
-    return report
-
-
 def changed_tasks(report, host):
     return sorted(result["_task"] for result in harness.task_results(report, host.name) if result.get("changed"))
 
@@ -52,13 +43,12 @@ def test_image_playbook_converges_once(variant, amd64_host, runtime_mirror, pack
         extra = {"appenv_app_user": "demo", "appenv_app_location": "venv", "appenv_app_installer": "uv"}
     variables = image_vars(runtime_mirror, package_index, app_src, **extra)
 
-    predicted = converge(amd64_host, variables, check=True)
-    first = converge(amd64_host, variables)
-    assert changed_tasks(predicted, amd64_host) == changed_tasks(first, amd64_host)
-    second = converge(amd64_host, variables)
+    # Check mode predicts each task of the real run: its action and reasons, not only whether it changed.
+    _predicted, first = harness.check_then_real("appenv.python.image", [amd64_host], extra_vars=variables)
+    assert first["_rc"] == 0, first["_stderr"][-3000:]
+    assert changed_tasks(first, amd64_host), "the first run changed nothing"
+    _check_again, second = harness.check_then_real("appenv.python.image", [amd64_host], extra_vars=variables)
     assert harness.play_stats(second, amd64_host.name)["changed"] == 0, changed_tasks(second, amd64_host)
-    check_again = converge(amd64_host, variables, check=True)
-    assert harness.play_stats(check_again, amd64_host.name)["changed"] == 0
 
     user = "demo" if variant == "app-user-venv" else None
     out = amd64_host.sh("set -a; . /etc/appenv/demo.env; set +a; \"$APPENV_PYTHON\" /srv/demo/app.py", user=user)
@@ -84,4 +74,4 @@ def test_bad_role_input_fails_at_once(amd64_host, runtime_mirror, package_index,
     failed = [r for r in harness.task_results(report, amd64_host.name) if r.get("failed")]
     assert failed and "appenv_app_location" in failed[0]["msg"] and "nowhere" in failed[0]["msg"], failed
     # Nothing was installed before the argument check failed.
-    assert amd64_host.exec(["test", "-e", "/opt/appenv/python"], check=False).returncode != 0
+    assert not amd64_host.exists("/opt/appenv/python")

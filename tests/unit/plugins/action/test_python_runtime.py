@@ -253,10 +253,10 @@ def test_a_pushed_archive_is_not_sent_when_the_layer_is_kept(make_action, tmp_pa
     resolution = {"request": ARCHIVE, "source": "the archive option", "release": "20261201", "filename": ARCHIVE}
     probe, run = recorder.args
     assert probe == {"dest": "/opt/py", "arch": "x86_64", "version": "3.12.7", "sha256": "cd" * 32,
-                     "variant": "default", "resolution": resolution, "src": "/nonexistent/decide-only",
+                     "variant": "default", "resolution": resolution, "src": "/nonexistent/" + ARCHIVE,
                      "decide_only": True}
     assert run == {"dest": "/opt/py", "arch": "x86_64", "version": "3.12.7", "sha256": "cd" * 32,
-                   "variant": "default", "resolution": resolution, "src": "/nonexistent/unused"}
+                   "variant": "default", "resolution": resolution, "src": "/nonexistent/" + ARCHIVE}
     assert result["action"] == "kept"
 
 
@@ -265,7 +265,9 @@ def test_check_mode_never_sends_the_archive(make_action, tmp_path):
     result, recorder = _run(make_action, {"archive": ARCHIVE}, X86, check_mode=True,
                             answers=[{"changed": False, "action": "created"},
                                      {"changed": True, "action": "created", "reasons": ["predicted"]}])
-    assert [args["src"] for args in recorder.args] == ["/nonexistent/decide-only", "/nonexistent/unused"]
+    # The archive's name (a fingerprint input) is the one the transferred file will have: the prediction and the
+    # decision name the same archive as the real run.
+    assert [args["src"] for args in recorder.args] == ["/nonexistent/" + ARCHIVE] * 2
     assert result["reasons"] == ["predicted"]
 
 

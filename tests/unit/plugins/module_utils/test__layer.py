@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from ansible_collections.appenv.python.plugins.module_utils import _layer
+from ansible_collections.appenv.python.plugins.module_utils import _layer, _layer_lock
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import FINGERPRINT_FORMAT
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
@@ -214,6 +214,75 @@ def test_decide_only_lookup_and_store_use_the_one_layer_key(tmp_path, spec_class
     assert cache.stored[-1] == decision["key"] == _layer.layer_key(spec_class(tmp_path / "layer", "2"))
 
 
+def entries(root):
+    """Every path under root with its mtime and ctime (ns)."""
+    found = {}
+    for directory, dirs, files in os.walk(str(root)):
+        for name in [""] + dirs + files:
+            path = os.path.join(directory, name)
+            info = os.lstat(path)
+            found[path] = (info.st_mtime_ns, info.st_ctime_ns)
+    return found
+
+
+def test_check_mode_creates_no_parent_and_no_lock_file(tmp_path):
+    layer = tmp_path / "parent" / "layer"
+    predicted = converge(ToyLayer(layer, "1"), check_mode=True)
+    assert predicted.action == "created"
+    assert os.listdir(str(tmp_path)) == [], "check mode wrote %s" % os.listdir(str(tmp_path))
+
+
+def test_a_no_op_and_a_check_run_write_nothing_not_even_the_lock_pid(tmp_path):
+    layer = tmp_path / "layer"
+    converge(ToyLayer(layer, "1"))
+    lock = tmp_path / ".layer.appenv-lock"
+    assert lock.read_text() == "%d\n" % os.getpid(), "a run that changes the layer names itself in the lock"
+    lock.write_text("")
+    before = entries(tmp_path)
+    assert converge(ToyLayer(layer, "1")).action == "kept"
+    assert converge(ToyLayer(layer, "1"), check_mode=True).action == "kept"
+    assert converge(ToyLayer(layer, "2"), check_mode=True).action == "recreated"
+    assert entries(tmp_path) == before
+    assert converge(ToyLayer(layer, "2")).action == "recreated"
+    assert lock.read_text() == "%d\n" % os.getpid()
+
+
+def test_check_mode_waits_for_a_run_changing_the_layer(tmp_path):
+    layer = tmp_path / "layer"
+    converge(ToyLayer(layer, "1"))
+    with _layer.LayerLock(ToyLayer(layer).lock_path()):
+        with pytest.raises(AppenvError) as caught:
+            converge(ToyLayer(layer, "1"), check_mode=True, lock_timeout=0.3)
+    assert caught.value.code == "layer_locked"
+
+
+@pytest.mark.parametrize("version, staging", [("1", False), ("2", True)])
+def test_check_mode_predicts_the_recovery_of_an_interrupted_run(tmp_path, version, staging):
+    layer = tmp_path / "layer"
+    converge(ToyLayer(layer, "1"))
+    os.rename(str(layer), str(layer) + ".appenv-old")  # killed between "move aside" and "fingerprint"
+    os.makedirs(str(layer))
+    (layer / "payload").write_text("half")
+    if staging:
+        (tmp_path / "layer.appenv-new").mkdir()
+    before = entries(tmp_path)
+    predicted = converge(ToyLayer(layer, version), check_mode=True)
+    assert entries(tmp_path) == before, "check mode recovered"
+    real = converge(ToyLayer(layer, version))
+    assert (predicted.action, predicted.reasons) == (real.action, real.reasons)
+    assert "restored" in real.reasons[0]
+    assert real.action == ("recreated" if version == "2" else "kept")
+
+
+def test_a_layer_inside_a_replaced_directory_is_predicted_as_new(tmp_path):
+    layer = tmp_path / "runtime" / "layer"
+    converge(ToyLayer(layer, "1"))
+    spec = ToyLayer(layer, "1")
+    spec.replaced = [str(tmp_path / "runtime")]
+    predicted = converge(spec, check_mode=True)
+    assert (predicted.action, predicted.reasons) == ("created", ["no toy layer at %s yet" % layer])
+
+
 # -- hardening (issue 16): a filesystem that cannot lock ------------------------
 
 def test_a_filesystem_without_flock_is_a_titled_error_naming_it(tmp_path, monkeypatch):
@@ -236,9 +305,9 @@ def test_a_filesystem_without_flock_is_a_titled_error_naming_it(tmp_path, monkey
 def test_filesystem_of_names_the_longest_mount_point(tmp_path):
     mounts = tmp_path / "mounts"
     mounts.write_text("rootfs / ext4 rw 0 0\nserver:/export /srv/my\\040apps nfs rw 0 0\n")
-    assert _layer.filesystem_of("/srv/my apps/venv", str(mounts)) == "nfs at /srv/my apps"
-    assert _layer.filesystem_of("/srv/other", str(mounts)) == "ext4 at /"
-    assert _layer.filesystem_of("/x", str(tmp_path / "none")) == "unknown"
+    assert _layer_lock.filesystem_of("/srv/my apps/venv", str(mounts)) == "nfs at /srv/my apps"
+    assert _layer_lock.filesystem_of("/srv/other", str(mounts)) == "ext4 at /"
+    assert _layer_lock.filesystem_of("/x", str(tmp_path / "none")) == "unknown"
 
 
 def test_a_killed_runs_fingerprint_temp_is_removed_on_the_next_run_under_the_lock(tmp_path):

@@ -171,15 +171,17 @@ def test_a_restore_killed_half_way_is_rolled_back_by_the_next_run(tmp_path, monk
     assert read(root / "bin" / "tool") == "#!/bin/sh\necho 2\n", "the kill came half-way through the swap"
     assert not state.exists()
 
-    # The next run rolls back first (the previous files, as they were), then restores.
-    result, _runner = converge(ToyOverlay(root, "2", state), cache, check_mode=True)
-    assert result.action == "restored"
-    spec = ToyOverlay(root, "1", state)
-    assert _layer_overlay.recover_overlay(spec) is not None
+    # The next run rolls back first (the previous files, as they were): converge itself, no call of ours.
+    # Check mode predicts that run (the roll-back's note, then the decision on the files put back).
+    predicted, _runner = converge(ToyOverlay(root, "1", state), check_mode=True)
+    assert not state.exists(), "check mode rolled back"
+    recovered, _runner = converge(ToyOverlay(root, "1", state))
+    assert (recovered.action, len(recovered.reasons)) == ("kept", 1), recovered.reasons
+    assert "interrupted" in recovered.reasons[0] and "put back" in recovered.reasons[0]
+    assert (predicted.action, predicted.reasons) == (recovered.action, recovered.reasons)
     after = dict((str(path.relative_to(root)), read(path)) for path in root.rglob("*") if path.is_file())
     assert after == before
     assert json.loads(read(state))["inputs"] == {"version": "1"}, "the previous fingerprint is back too"
-    assert converge(ToyOverlay(root, "1", state))[0].action == "kept"
     result, _runner = converge(ToyOverlay(root, "2", state), cache)
     assert result.action == "restored"
     assert read(root / "bin" / "tool") == "#!/bin/sh\necho 2\n"
