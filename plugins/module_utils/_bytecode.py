@@ -290,8 +290,10 @@ class PycLayerSpec(_layer_base.LayerSpec):
 
     def __init__(self, trees, interpreter, invalidation_mode="checked-hash", optimize_levels=(0,), workers=0,
                  exclude=(), remove_orphans=True, state_dir="/var/lib/appenv/pyc", env=None, runner=None,
-                 runtime=None):
-        """runtime: in check mode, the runtime record an upstream task predicts for interpreter (_upstream)."""
+                 runtime=None, check_mode=False):
+        """runtime: in check mode, the runtime record an upstream task predicts for interpreter (_upstream).
+
+        check_mode: the state directory is made (0700) by a real run only."""
         self.trees = sorted(os.path.abspath(tree) for tree in trees)
         self.predicted_runtime = runtime
         self.interpreter = interpreter
@@ -308,6 +310,9 @@ class PycLayerSpec(_layer_base.LayerSpec):
             # As root: never write into a tree, nor run an interpreter (its .pth files), another user can write.
             _privilege.check_tree(tree, "compile the bytecode of %s" % tree)
         _privilege.check_interpreter(interpreter)
+        if not check_mode:
+            # The running user's own state directory (0700; an existing one is checked): check mode writes nothing.
+            _privilege.make_private_dir(state_dir)
         self.listing = list_tree(self.trees, self.exclude, self.warnings)
         state_path, self._lock = pyc_state_files(self.trees, state_dir)
         if runtime:
@@ -456,13 +461,10 @@ def run_pyc_compile(params, runner, check_mode=False, diff=False, cache=None):
                 "reasons": ["no %s layer at %s yet" % (PycLayerSpec.kind, first)] if fresh else
                 ["%s does not exist yet (check mode: an earlier task would create it); everything would be "
                  "compiled" % ", ".join(missing or [params["interpreter"]])]}
-    if not check_mode:
-        # The running user's own state directory (0700; an existing one is checked): check mode writes nothing.
-        _privilege.make_private_dir(params["state_dir"])
     spec = PycLayerSpec(params["paths"], params["interpreter"], invalidation_mode=params["invalidation_mode"],
                         optimize_levels=params["optimize"], workers=params["workers"], exclude=params["exclude"],
                         remove_orphans=params["remove_orphans"], state_dir=params["state_dir"], env=env,
-                        runner=runner, runtime=predicted)
+                        runner=runner, runtime=predicted, check_mode=check_mode)
     layer = _layer_base.converge(spec, runner, check_mode=check_mode, lock_timeout=params["lock_timeout"], cache=cache)
     result = layer.as_result(diff=diff)
     facts = layer.facts if layer.action != _layer_base.ACTION_KEPT else {}
