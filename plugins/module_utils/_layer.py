@@ -17,7 +17,9 @@ and console scripts hold absolute paths) or in a staging directory renamed into
 place (relocatable trees), and the old one is deleted only after the new
 fingerprint is written; on failure it is put back. A run killed half-way leaves
 the moved-aside layer behind: the next run, under the same lock, restores it
-first. Runs on one host are serialised by an flock next to the layer.
+first. Runs on one host are serialised by an flock next to the layer. Layers a running
+app uses (strategy "switch") are built beside the live one and switched in by one
+rename of a link (_layer_switch).
 
 Overlay layers (``spec.overlay``: a set of files inside another directory) are
 journalled and swapped by _layer_overlay; the fingerprint record (file name,
@@ -39,6 +41,8 @@ from ansible_collections.appenv.python.plugins.module_utils._fingerprint import 
     FINGERPRINT_FILE, canonical_json, describe_changes, make_record, read_fingerprint, record_key, write_fingerprint)
 from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import (
     overlay_record_files, recover_overlay, remove_tree, restore_overlay)
+from ansible_collections.appenv.python.plugins.module_utils._layer_switch import (
+    build_switched, recover_switch, restore_switched)
 
 ACTION_CREATED = "created"
 ACTION_KEPT = "kept"
@@ -69,7 +73,8 @@ class LayerSpec:
     format_version:  bump when a layer built by older code must be rebuilt
     wanted:          the fingerprint inputs (JSON-able, host-independent)
     strategy:        "in_place" (build into path after moving the old one aside),
-                     "staging" (build into a sibling, rename into place), or
+                     "staging" (build into a sibling, rename into place),
+                     "switch" (path is a link to a versioned sibling built at its own path), or
                      "none" (the build step itself is safe to redo, e.g. bytecode)
     """
 
@@ -401,7 +406,8 @@ def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None):
         with lock:
             notes = []
             if not check_mode:
-                for recover in ((recover_overlay,) if spec.overlay else ()) + (recover_interrupted,):
+                for recover in ((recover_overlay,) if spec.overlay else ()) + (recover_interrupted,) + (
+                        (recover_switch,) if spec.strategy == "switch" else ()):
                     note = recover(spec)
                     if note:
                         notes.append(note)
@@ -420,6 +426,8 @@ def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None):
                                            meta["record"], {}, spec.path)
                     if spec.overlay:
                         record = restore_overlay(spec, cache, key, stored, runner)
+                    elif spec.strategy == "switch":
+                        record = restore_switched(spec, cache, key, meta, runner)
                     else:
                         record = _restore(spec, cache, key, runner)
                     if record is not None:
@@ -427,13 +435,16 @@ def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None):
                                            record.get("facts", {}), spec.path, cache.warnings)
             if check_mode:
                 return LayerResult(action, reasons, stored, after, {}, spec.path)
-            facts = _build(spec, action, stored, runner)
             files = None
-            if spec.overlay:
-                files = spec.overlay_files(facts)
-                facts = dict(facts or {}, overlay={"files": files or []})
-            after = make_record(spec, facts)
-            write_fingerprint(spec, after)
+            if spec.strategy == "switch":
+                after = build_switched(spec, runner)  # fingerprint written, dest switched, old versions pruned
+            else:
+                facts = _build(spec, action, stored, runner)
+                if spec.overlay:
+                    files = spec.overlay_files(facts)
+                    facts = dict(facts or {}, overlay={"files": files or []})
+                after = make_record(spec, facts)
+                write_fingerprint(spec, after)
             aside = _aside_path(spec.path)
             if os.path.lexists(aside):
                 remove_tree(aside)
