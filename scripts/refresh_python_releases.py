@@ -1,4 +1,4 @@
-"""Regenerate plugins/module_utils/_python_releases.py, the release table python_runtime resolves against.
+"""Regenerate plugins/plugin_utils/_python_releases.py, the release table python_runtime resolves against.
 
 Usage::
 
@@ -39,7 +39,7 @@ from pathlib import Path
 
 SCRIPT = "scripts/refresh_python_releases.py"
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_OUTPUT = REPO / "plugins" / "module_utils" / "_python_releases.py"
+DEFAULT_OUTPUT = REPO / "plugins" / "plugin_utils" / "_python_releases.py"
 DEFAULT_MIRROR = "https://github.com/astral-sh/python-build-standalone/releases/download"
 
 TRIPLES = ("x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu")
@@ -239,7 +239,7 @@ def main(argv=None, stdout=None, stderr=None):
         prog=SCRIPT, description="Regenerate the python-build-standalone release table of python_runtime.")
     parser.add_argument("source", help="download-metadata JSON: a path, or an http(s):// or file:// URL")
     parser.add_argument("--output", default=str(DEFAULT_OUTPUT),
-                        help="file to write (default: plugins/module_utils/_python_releases.py of this repo)")
+                        help="file to write (default: plugins/plugin_utils/_python_releases.py of this repo)")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 when the output file differs from what the source gives")
     args = parser.parse_args(argv)

@@ -16,6 +16,11 @@ options:
         serialised by a lock next to the layer).
     type: int
     default: 600
+"""
+
+    # Steps that download or install: python_runtime, pip_tooling, app_dependencies.
+    NETWORK = r"""
+options:
   timeout:
     description: Seconds a single step (a download, an installer run) may take before it is stopped.
     type: int

@@ -364,3 +364,29 @@ class PycLayerSpec(_layer_base.LayerSpec):
     def update(self, stored, runner):
         old = stored.get("facts", {}).get("listing", {})
         return self._compile(runner, sorted(path for path, stat in self.listing.items() if old.get(path) != stat))
+
+
+def reproducible_env(epoch):
+    """The environment of a compile reproducible at epoch (pyc_compile's source_date_epoch); None without one."""
+    return {"SOURCE_DATE_EPOCH": epoch} if epoch is not None else None
+
+
+def run_pyc_compile(params, runner, check_mode=False, diff=False, cache=None):
+    """The module pyc_compile: its parameters in, its result out."""
+    env = reproducible_env(params["source_date_epoch"])
+    missing = [path for path in params["paths"] if not os.path.isdir(path)]
+    if check_mode and (missing or not os.path.exists(params["interpreter"])):
+        # An earlier task of the play would create them: predict a full compile.
+        return {"changed": True, "action": _layer_base.ACTION_CREATED, "compiled": 0, "removed": 0,
+                "compile_errors": [], "sources": 0, "layer": params["paths"][0], "fingerprint": None,
+                "reasons": ["%s does not exist yet (check mode: an earlier task would create it); everything "
+                            "would be compiled" % ", ".join(missing or [params["interpreter"]])]}
+    spec = PycLayerSpec(params["paths"], params["interpreter"], invalidation_mode=params["invalidation_mode"],
+                        optimize_levels=params["optimize"], workers=params["workers"], exclude=params["exclude"],
+                        remove_orphans=params["remove_orphans"], state_dir=params["state_dir"], env=env)
+    layer = _layer_base.converge(spec, runner, check_mode=check_mode, lock_timeout=params["lock_timeout"], cache=cache)
+    result = layer.as_result(diff=diff)
+    facts = layer.facts if layer.action != _layer_base.ACTION_KEPT else {}
+    result.update(compiled=facts.get("compiled", 0), removed=facts.get("removed", 0),
+                  compile_errors=facts.get("failed", []), sources=len(spec.listing))
+    return result

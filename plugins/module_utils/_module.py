@@ -36,7 +36,7 @@ def restrict_umask():
 
 
 def run_module(module, backend, runner=None):
-    """Call backend(module) -> result dict; exit_json or fail_json with a titled error.
+    """Call backend(module.params) -> result dict; exit_json or fail_json with a titled error.
 
     runner: the CommandRunner the backend uses; its history goes into the
     failed result as ``commands`` so -v shows what ran before the failure.
@@ -55,7 +55,7 @@ def run_module(module, backend, runner=None):
     for secret in _url_passwords(module.params):
         module.no_log_values.add(secret)
     try:
-        result = backend(module)
+        result = backend(module.params)
     except AppenvError as error:
         payload = error.as_result()
         if runner is not None:

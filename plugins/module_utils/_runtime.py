@@ -180,3 +180,49 @@ def runtime_result(spec, layer_result, diff=False):
         else os.path.join(spec.path, spec.stdlib_dir, "site-packages"),
     })
     return result
+
+
+def _pick_candidate(params):
+    """Take the resolution for this host's arch from those the action plugin made for every arch."""
+    arch = _host.host_arch()
+    entry = (params["candidates"] or {}).get(arch)
+    if entry is None:
+        raise AppenvError("arch_unsupported", machine=arch)
+    if entry.get("error"):
+        raise AppenvError(entry["error"]["code"], **entry["error"]["fields"])
+    for key in ("version", "url", "sha256", "resolution"):
+        params[key] = entry.get(key)
+    params["arch"] = arch
+
+
+def _spec(params):
+    if params["candidates"] and not params["version"]:
+        _pick_candidate(params)
+    for option in ("version", "sha256"):
+        if not params[option]:
+            raise AppenvError("bad_argument", option=option, module="python_runtime",
+                              detail="%s is required once the version request is resolved" % option)
+    if not (params["url"] or params["src"]):
+        raise AppenvError("bad_argument", option="url", module="python_runtime",
+                          detail="one of url or src is required once the version request is resolved")
+    arch = check_host_arch(params["arch"])
+    source = params["src"] or params["url"]
+    return RuntimeLayerSpec(
+        params["dest"], params["version"], arch, params["sha256"], source.rstrip("/").rsplit("/", 1)[-1],
+        url=params["url"], src=params["src"], compile_bytecode=params["compile_bytecode"],
+        workers=params["bytecode_workers"], retries=params["retries"], timeout=params["timeout"],
+        compiler=params["compiler"])
+
+
+def run_python_runtime(params, runner, check_mode=False, diff=False, cache=None):
+    """The module python_runtime: its parameters (the version request resolved by the action plugin) in, its result
+    out. decide_only reports the action and the layer cache key a run would have, and changes nothing."""
+    spec = _spec(params)
+    if params["decide_only"]:
+        action, reasons, _stored = _layer.decide(spec)
+        return {"changed": False, "action": action, "reasons": reasons, "key": _layer.make_record(spec, {})["key"]}
+    layer = _layer.converge(spec, runner, check_mode=check_mode, lock_timeout=params["lock_timeout"], cache=cache)
+    result = runtime_result(spec, layer, diff=diff)
+    if params["resolution"]:
+        result["resolution"] = params["resolution"]
+    return result

@@ -30,6 +30,7 @@ description:
   - Packages are installed with C(--no-compile), then compiled in parallel by the runtime (O(bytecode)).
 extends_documentation_fragment:
   - appenv.python.layer
+  - appenv.python.layer.network
   - appenv.python.layer_cache
   - appenv.python.index
 options:
@@ -41,7 +42,7 @@ options:
     description: C(auto) decides from the app's files; the others force an installer.
     type: str
     default: auto
-    choices: [auto, pip, uv, poetry, pipenv]
+    choices: [auto, pip, poetry, pipenv, uv]
   requirements:
     description:
       - Requirement files, relative to O(project_dir), for pip and C(uv pip). Default C(requirements.txt).
@@ -209,19 +210,17 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.appenv.python.plugins.module_utils import _layer_cache as layer_cache
-from ansible_collections.appenv.python.plugins.module_utils._deps import run_app_dependencies
-from ansible_collections.appenv.python.plugins.module_utils._module import run_module
-from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
-from ansible_collections.appenv.python.plugins.module_utils._site import index_argument_spec, index_from_params
+from ansible_collections.appenv.python.plugins.module_utils._deps import LOCATIONS, run_app_dependencies
+from ansible_collections.appenv.python.plugins.module_utils._installers import INSTALLERS
+from ansible_collections.appenv.python.plugins.module_utils._options import layer_argument_spec, run_layer_module
 
 
 def main():
-    argument_spec = dict(
+    module = AnsibleModule(argument_spec=layer_argument_spec(dict(
         project_dir=dict(type="path", required=True),
-        installer=dict(type="str", default="auto", choices=["auto", "pip", "uv", "poetry", "pipenv"]),
+        installer=dict(type="str", default="auto", choices=["auto"] + list(INSTALLERS)),
         requirements=dict(type="list", elements="str"),
-        location=dict(type="str", default="user", choices=["user", "venv", "target", "system"]),
+        location=dict(type="str", default="user", choices=list(LOCATIONS)),
         dest=dict(type="path"),
         runtime=dict(type="path", default="/opt/appenv/python"),
         tools_dir=dict(type="path", default="/opt/appenv/tools"),
@@ -234,24 +233,8 @@ def main():
         pip_check=dict(type="bool", default=True),
         source_date_epoch=dict(type="int"),
         decide_only=dict(type="bool", default=False),
-        lock_timeout=dict(type="int", default=600),
-        timeout=dict(type="int", default=900),
-        retries=dict(type="int", default=3),
-        layer_cache=layer_cache.argument_spec(),
-    )
-    argument_spec.update(index_argument_spec())
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    index = index_from_params(module)
-    runner = CommandRunner(secrets=index.secrets)
-
-    def backend(module):
-        result = run_app_dependencies(module.params, index, runner, check_mode=module.check_mode,
-                                      decide_only=module.params["decide_only"],
-                                      diff=module._diff, cache=layer_cache.from_options(module.params["layer_cache"], "app_dependencies"))
-        result["commands"] = runner.history
-        return result
-
-    run_module(module, backend, runner)
+    ), index=True), supports_check_mode=True)
+    run_layer_module(module, run_app_dependencies, "app_dependencies", index=True, controller_cache=True)
 
 
 if __name__ == "__main__":

@@ -151,7 +151,7 @@ totals:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.appenv.python.plugins.module_utils import _layer_cache as layer_cache
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache import info
 from ansible_collections.appenv.python.plugins.module_utils._module import run_module
 
 
@@ -167,7 +167,7 @@ def main():
         required_one_of=[["path", "url"]],
         supports_check_mode=True,
     )
-    run_module(module, lambda module: layer_cache.info(module.params))
+    run_module(module, info)
 
 
 if __name__ == "__main__":

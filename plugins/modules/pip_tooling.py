@@ -31,6 +31,7 @@ description:
     its path, version and architecture), the versions, the index options and the bytecode setting.
 extends_documentation_fragment:
   - appenv.python.layer
+  - appenv.python.layer.network
   - appenv.python.layer_cache
   - appenv.python.index
 options:
@@ -138,49 +139,26 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.appenv.python.plugins.module_utils import _layer_cache as layer_cache
-from ansible_collections.appenv.python.plugins.module_utils._site import index_argument_spec, index_from_params
-from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-from ansible_collections.appenv.python.plugins.module_utils._module import run_module
-from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
-from ansible_collections.appenv.python.plugins.module_utils._tooling import PACKAGING_PINS, run_pip_tooling
+from ansible_collections.appenv.python.plugins.module_utils._options import layer_argument_spec, run_layer_module
+from ansible_collections.appenv.python.plugins.module_utils._tooling import DEFAULT_VERSIONS, TOOLS, run_pip_tooling
 
 
 def main():
-    argument_spec = dict(
+    module = AnsibleModule(argument_spec=layer_argument_spec(dict(
         runtime=dict(type="path", default="/opt/appenv/python"),
-        pip=dict(type="str", default=PACKAGING_PINS["pip"]),
-        setuptools=dict(type="str", default=PACKAGING_PINS["setuptools"]),
-        wheel=dict(type="str", default=PACKAGING_PINS["wheel"]),
+        pip=dict(type="str", default=DEFAULT_VERSIONS["pip"]),
+        setuptools=dict(type="str", default=DEFAULT_VERSIONS["setuptools"]),
+        wheel=dict(type="str", default=DEFAULT_VERSIONS["wheel"]),
         tools=dict(type="list", elements="dict", default=[], options=dict(
-            name=dict(type="str", required=True, choices=["uv", "poetry", "pipenv"]),
+            name=dict(type="str", required=True, choices=list(TOOLS)),
             version=dict(type="str"),
             **{"with": dict(type="list", elements="str")}
         )),
         tools_dir=dict(type="path", default="/opt/appenv/tools"),
         compile_bytecode=dict(type="bool", default=True),
         bytecode_workers=dict(type="int", default=0),
-        lock_timeout=dict(type="int", default=600),
-        timeout=dict(type="int", default=900),
-        retries=dict(type="int", default=3),
-        layer_cache=layer_cache.argument_spec(),
-    )
-    argument_spec.update(index_argument_spec())
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    index = index_from_params(module)
-    runner = CommandRunner(secrets=index.secrets)
-
-    def backend(module):
-        if (module.params["layer_cache"] or {}).get("controller_path"):
-            raise AppenvError("bad_argument", option="layer_cache.controller_path", module="pip_tooling",
-                              detail="pip_tooling reaches its layer cache from the host itself: use "
-                                     "layer_cache.path (a directory or a mounted volume) or layer_cache.url.")
-        result = run_pip_tooling(module.params, index, runner, check_mode=module.check_mode, diff=module._diff,
-                                 cache=layer_cache.from_options(module.params["layer_cache"], "pip_tooling"))
-        result["commands"] = runner.history
-        return result
-
-    run_module(module, backend, runner)
+    ), index=True), supports_check_mode=True)
+    run_layer_module(module, run_pip_tooling, "pip_tooling", index=True)
 
 
 if __name__ == "__main__":

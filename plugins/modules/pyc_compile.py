@@ -139,66 +139,26 @@ commands:
   elements: dict
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.appenv.python.plugins.module_utils import _layer_cache as layer_cache
-from ansible_collections.appenv.python.plugins.module_utils._bytecode import PycLayerSpec
-from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-from ansible_collections.appenv.python.plugins.module_utils._layer import converge
-from ansible_collections.appenv.python.plugins.module_utils._module import run_module
-from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
+from ansible_collections.appenv.python.plugins.module_utils._bytecode import reproducible_env, run_pyc_compile
+from ansible_collections.appenv.python.plugins.module_utils._options import layer_argument_spec, run_layer_module
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            paths=dict(type="list", elements="path", required=True),
-            interpreter=dict(type="path", default="/opt/appenv/python/bin/python3"),
-            invalidation_mode=dict(type="str", default="checked-hash",
-                                   choices=["checked-hash", "unchecked-hash", "timestamp"]),
-            optimize=dict(type="list", elements="int", default=[0], choices=[0, 1, 2]),
-            workers=dict(type="int", default=0),
-            exclude=dict(type="list", elements="str", default=[]),
-            remove_orphans=dict(type="bool", default=True),
-            source_date_epoch=dict(type="int"),
-            state_dir=dict(type="path", default="/var/lib/appenv/pyc"),
-            lock_timeout=dict(type="int", default=600),
-            timeout=dict(type="int", default=900),
-            retries=dict(type="int", default=3),
-            layer_cache=layer_cache.argument_spec(),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    env = {"SOURCE_DATE_EPOCH": params["source_date_epoch"]} if params["source_date_epoch"] is not None else None
-    runner = CommandRunner(env=env)
-
-    def backend(module):
-        if (params["layer_cache"] or {}).get("controller_path"):
-            raise AppenvError("bad_argument", option="layer_cache.controller_path", module="pyc_compile",
-                              detail="pyc_compile reaches its layer cache from the host itself: use "
-                                     "layer_cache.path (a directory or a mounted volume) or layer_cache.url.")
-        missing = [path for path in params["paths"] if not os.path.isdir(path)]
-        if module.check_mode and (missing or not os.path.exists(params["interpreter"])):
-            # An earlier task of the play would create them: predict a full compile.
-            return {"changed": True, "action": "created", "compiled": 0, "removed": 0, "compile_errors": [],
-                    "sources": 0, "commands": [], "layer": params["paths"][0], "fingerprint": None,
-                    "reasons": ["%s does not exist yet (check mode: an earlier task would create it); everything "
-                                "would be compiled" % ", ".join(missing or [params["interpreter"]])]}
-        spec = PycLayerSpec(params["paths"], params["interpreter"], params["invalidation_mode"], params["optimize"],
-                            params["workers"], params["exclude"], params["remove_orphans"], params["state_dir"],
-                            env=env)
-        layer = converge(spec, runner, check_mode=module.check_mode, lock_timeout=params["lock_timeout"],
-                         cache=layer_cache.from_options(params["layer_cache"], "pyc_compile"))
-        result = layer.as_result(diff=module._diff)
-        facts = layer.facts if layer.action != "kept" else {}
-        result.update(compiled=facts.get("compiled", 0), removed=facts.get("removed", 0),
-                      compile_errors=facts.get("failed", []), sources=len(spec.listing), commands=runner.history)
-        return result
-
-    run_module(module, backend, runner)
+    module = AnsibleModule(argument_spec=layer_argument_spec(dict(
+        paths=dict(type="list", elements="path", required=True),
+        interpreter=dict(type="path", default="/opt/appenv/python/bin/python3"),
+        invalidation_mode=dict(type="str", default="checked-hash",
+                               choices=["checked-hash", "unchecked-hash", "timestamp"]),
+        optimize=dict(type="list", elements="int", default=[0], choices=[0, 1, 2]),
+        workers=dict(type="int", default=0),
+        exclude=dict(type="list", elements="str", default=[]),
+        remove_orphans=dict(type="bool", default=True),
+        source_date_epoch=dict(type="int"),
+        state_dir=dict(type="path", default="/var/lib/appenv/pyc"),
+    ), network=False), supports_check_mode=True)
+    run_layer_module(module, run_pyc_compile, "pyc_compile", env=reproducible_env(module.params["source_date_epoch"]))
 
 
 if __name__ == "__main__":

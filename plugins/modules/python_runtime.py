@@ -26,6 +26,7 @@ description:
     links that would escape the destination.
 extends_documentation_fragment:
   - appenv.python.layer
+  - appenv.python.layer.network
   - appenv.python.layer_cache
 options:
   dest:
@@ -195,93 +196,31 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.appenv.python.plugins.module_utils import _host
-from ansible_collections.appenv.python.plugins.module_utils import _layer_cache as layer_cache
-from ansible_collections.appenv.python.plugins.module_utils._layer import converge, decide, make_record
-from ansible_collections.appenv.python.plugins.module_utils._module import run_module
-from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
-from ansible_collections.appenv.python.plugins.module_utils._runtime import (
-    RuntimeLayerSpec, check_host_arch, runtime_result)
-from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-
-
-def _pick_candidate(params):
-    """Take the resolution for this host's arch from those the action plugin made for every arch."""
-    arch = _host.host_arch()
-    entry = (params["candidates"] or {}).get(arch)
-    if entry is None:
-        raise AppenvError("arch_unsupported", machine=arch)
-    if entry.get("error"):
-        raise AppenvError(entry["error"]["code"], **entry["error"]["fields"])
-    for key in ("version", "url", "sha256", "resolution"):
-        params[key] = entry.get(key)
-    params["arch"] = arch
-
-
-def _spec(module):
-    params = module.params
-    if params["candidates"] and not params["version"]:
-        _pick_candidate(params)
-    for option in ("version", "sha256"):
-        if not params[option]:
-            raise AppenvError("bad_argument", option=option, module="python_runtime",
-                              detail="%s is required once the version request is resolved" % option)
-    if not (params["url"] or params["src"]):
-        raise AppenvError("bad_argument", option="url", module="python_runtime",
-                          detail="one of url or src is required once the version request is resolved")
-    arch = check_host_arch(params["arch"])
-    source = params["src"] or params["url"]
-    return RuntimeLayerSpec(
-        params["dest"], params["version"], arch, params["sha256"], source.rstrip("/").rsplit("/", 1)[-1],
-        url=params["url"], src=params["src"], compile_bytecode=params["compile_bytecode"],
-        workers=params["bytecode_workers"], retries=params["retries"], timeout=params["timeout"],
-        compiler=params["compiler"])
+from ansible_collections.appenv.python.plugins.module_utils._options import layer_argument_spec, run_layer_module
+from ansible_collections.appenv.python.plugins.module_utils._runtime import run_python_runtime
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            dest=dict(type="path", default="/opt/appenv/python"),
-            version=dict(type="str"),
-            project_dir=dict(type="path"),
-            allow_eol=dict(type="bool", default=False),
-            mirror=dict(type="str"),
-            release=dict(type="str"),
-            archive=dict(type="path"),
-            url=dict(type="str"),
-            src=dict(type="path"),
-            sha256=dict(type="str"),
-            arch=dict(type="str", choices=["x86_64", "aarch64"]),
-            compile_bytecode=dict(type="bool", default=True),
-            bytecode_workers=dict(type="int", default=0),
-            compiler=dict(type="str"),
-            resolution=dict(type="dict"),
-            candidates=dict(type="dict"),
-            decide_only=dict(type="bool", default=False),
-            lock_timeout=dict(type="int", default=600),
-            timeout=dict(type="int", default=900),
-            retries=dict(type="int", default=3),
-            layer_cache=layer_cache.argument_spec(),
-        ),
-        supports_check_mode=True,
-    )
-    runner = CommandRunner()
-
-    def backend(module):
-        spec = _spec(module)
-        if module.params["decide_only"]:
-            action, reasons, _stored = decide(spec)
-            return {"changed": False, "action": action, "reasons": reasons, "commands": [],
-                    "key": make_record(spec, {})["key"]}
-        layer = converge(spec, runner, check_mode=module.check_mode, lock_timeout=module.params["lock_timeout"],
-                         cache=layer_cache.from_options(module.params["layer_cache"], "python_runtime"))
-        result = runtime_result(spec, layer, diff=module._diff)
-        result["commands"] = runner.history
-        if module.params["resolution"]:
-            result["resolution"] = module.params["resolution"]
-        return result
-
-    run_module(module, backend, runner)
+    module = AnsibleModule(argument_spec=layer_argument_spec(dict(
+        dest=dict(type="path", default="/opt/appenv/python"),
+        version=dict(type="str"),
+        project_dir=dict(type="path"),
+        allow_eol=dict(type="bool", default=False),
+        mirror=dict(type="str"),
+        release=dict(type="str"),
+        archive=dict(type="path"),
+        url=dict(type="str"),
+        src=dict(type="path"),
+        sha256=dict(type="str"),
+        arch=dict(type="str", choices=["x86_64", "aarch64"]),
+        compile_bytecode=dict(type="bool", default=True),
+        bytecode_workers=dict(type="int", default=0),
+        compiler=dict(type="str"),
+        resolution=dict(type="dict"),
+        candidates=dict(type="dict"),
+        decide_only=dict(type="bool", default=False),
+    )), supports_check_mode=True)
+    run_layer_module(module, run_python_runtime, "python_runtime", controller_cache=True)
 
 
 if __name__ == "__main__":

@@ -191,5 +191,5 @@ def test_a_source_is_required(capsys):
 
 
 def test_the_shipped_table_is_what_the_script_renders():
-    path = REPO_ROOT / "plugins" / "module_utils" / "_python_releases.py"
+    path = REPO_ROOT / "plugins" / "plugin_utils" / "_python_releases.py"
     assert path.read_text() == refresh.render(refresh.read_table(path))

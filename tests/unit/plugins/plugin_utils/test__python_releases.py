@@ -7,7 +7,7 @@ import re
 import pytest
 from packaging.version import Version
 
-from ansible_collections.appenv.python.plugins.module_utils import _python_releases as table
+from ansible_collections.appenv.python.plugins.plugin_utils import _python_releases as table
 from ansible_collections.appenv.python.plugins.plugin_utils import _version_request as v
 from tests.collection_path import REPO_ROOT
 
@@ -54,7 +54,7 @@ def test_both_triples_have_every_supported_minor():
 
 
 def test_the_module_is_python_38_syntax():
-    text = (REPO_ROOT / "plugins" / "module_utils" / "_python_releases.py").read_text()
+    text = (REPO_ROOT / "plugins" / "plugin_utils" / "_python_releases.py").read_text()
     ast.parse(text, feature_version=(3, 8))
 
 

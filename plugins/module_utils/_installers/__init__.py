@@ -1,0 +1,169 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) appenv.python contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The installers app_dependencies can use, one file each, behind one interface.
+
+Every installer answers the same four questions, and ``_deps`` asks them in
+that order:
+
+* its lock file (``lock_file`` beside ``project_file``), so the app's files
+  say which installer they call for (``choose``);
+* how it exports the lock into a fully pinned, hash-checked list
+  (``export``: ``poetry export``, ``pipenv requirements``, ``uv export``);
+* how it installs (``installs_with``: the installer whose ``install_argv`` and
+  ``install`` put the list into the layer - pip for poetry's and pipenv's
+  export, uv for its own);
+* how a failed install is classified (``classify``: the catalogue code the
+  output of the installing program calls for).
+
+The registry (``INSTALLERS``) is the order in which the app's files are looked
+at: requirement files first, then each lock file.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.appenv.python.plugins.module_utils import _site
+from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._runner import network_fault
+
+INSTALLING = "Installing the app's dependencies"
+
+# The order failures are told apart in: a full disk or an index out of reach explains any later symptom.
+FAILURE_CODES = ("layer_no_space", "deps_index_unreachable", "deps_build_failed", "deps_not_found")
+# Said by the system or by any program, whichever installer ran.
+COMMON_MARKERS = {
+    "layer_no_space": ("No space left on device", "Disk quota exceeded"),
+    "deps_index_unreachable": ("Connection refused", "Name or service not known",
+                               "Temporary failure in name resolution", "timed out", "500 Internal Server Error",
+                               "Network is unreachable"),
+    "deps_build_failed": ("Failed to build", "error in setup command"),
+    "deps_not_found": (),
+}
+
+
+def _exists(project_dir, name):
+    return os.path.isfile(os.path.join(project_dir, name))
+
+
+class Installer:
+    """One installer of the app's dependencies. Subclass per installer; see the module docstring."""
+
+    name = None
+    lock_file = None       # the lock it reads (None: requirement files only)
+    project_file = None    # the project file beside the lock
+    reads_requirements = False  # it can install requirement files as well
+    installs_with = None   # the installer that installs the exported list (its own name: itself)
+    cache_variable = None  # the environment variable naming its wheel/download cache
+    settings = {}          # environment variables it always gets
+    markers = {}           # catalogue code -> what its output says on such a failure
+
+    def __init__(self, tools_dir):
+        self.tools_dir = tools_dir
+
+    # -- where it is ------------------------------------------------------------------------------
+    def venv(self):
+        return os.path.join(self.tools_dir, self.name)
+
+    def executable(self):
+        return os.path.join(self.venv(), "bin", self.name)
+
+    def version(self, runtime):
+        """Its version, from the venv pip_tooling installed it into; tool_missing when it is not there."""
+        have = _site.installed(runtime.user_site(self.venv())).get(self.name)
+        if not have or not os.access(self.executable(), os.X_OK):
+            raise AppenvError("tool_missing", tool=self.name,
+                              detail="%s is not in %s (looked for %s/bin/%s)." % (
+                                  self.name, self.tools_dir, self.venv(), self.name))
+        return have[0]
+
+    @classmethod
+    def environment(cls, cache_root, project_dir):
+        """Its cache under cache_root and the settings that keep it quiet and non-interactive."""
+        env = {cls.cache_variable: os.path.join(cache_root, cls.name)}
+        env.update(cls.settings)
+        return env
+
+    # -- the lock ---------------------------------------------------------------------------------
+    def export(self, runner, project_dir, output, groups, extras, env):
+        """Write the lock's pinned, hash-checked requirement list for groups and extras to output."""
+        raise NotImplementedError("%s has no lock file" % self.name)
+
+    def requirement_warnings(self, walk):
+        """Sentences about requirement files (a _requirements walk) this installer handles badly."""
+        return []
+
+    # -- the install ------------------------------------------------------------------------------
+    def install_argv(self, runtime, location, target, retries):
+        """The install command for location at target, without the index options and requirements."""
+        raise NotImplementedError
+
+    def install(self, runner, argv, cwd, env, timeout):
+        """Run the install; (argv as run, result, the output that explains a failure)."""
+        result = runner.run(argv, what=INSTALLING, cwd=cwd, env=env, timeout=timeout, check=False)
+        return argv, result, result.output
+
+    def classify(self, output):
+        """The catalogue code for a failed install from what it printed (deps_install_failed: none known)."""
+        network = network_fault(output)  # a private CA or a proxy: their own titled errors
+        if network:
+            return network
+        for code in FAILURE_CODES:
+            if any(marker in output for marker in COMMON_MARKERS[code] + self.markers.get(code, ())):
+                return code
+        return "deps_install_failed"
+
+
+def choose(project_dir, installer, requirements):
+    """(installer name, mode) for the app's files: mode is 'requirements' or the lock file read.
+
+    installer 'auto' (or none) decides from the files; more than one candidate is an error, never a guess.
+    """
+    requirement_files = requirements or ["requirements.txt"]
+    if installer in (None, "", "auto"):
+        found = []
+        if all(_exists(project_dir, name) for name in requirement_files):
+            found.append(("pip", "requirements", ", ".join(requirement_files)))
+        for candidate in INSTALLERS.values():
+            if candidate.lock_file and _exists(project_dir, candidate.lock_file):
+                found.append((candidate.name, candidate.lock_file, candidate.lock_file))
+        if len(found) > 1:
+            raise AppenvError("installer_conflict", project_dir=project_dir,
+                              files=" and ".join(item[2] for item in found),
+                              installers=", ".join(item[0] for item in found))
+        if not found:
+            hints = []
+            if _exists(project_dir, "Pipfile"):
+                hints.append("Pipfile has no Pipfile.lock beside it (run pipenv lock)")
+            if _exists(project_dir, "pyproject.toml"):
+                hints.append("pyproject.toml has no poetry.lock or uv.lock beside it (run poetry lock or uv lock)")
+            raise AppenvError("installer_files_missing", installer="any installer", project_dir=project_dir,
+                              needs="requirements.txt, poetry.lock, Pipfile.lock or uv.lock",
+                              detail="none of %s, poetry.lock, Pipfile.lock, uv.lock is there%s." % (
+                                  ", ".join(requirement_files), ": " + "; ".join(hints) if hints else ""))
+        return found[0][0], found[0][1]
+    chosen = INSTALLERS[installer]
+    if chosen.reads_requirements and (chosen.lock_file is None or requirements
+                                      or not _exists(project_dir, chosen.lock_file)):
+        return installer, "requirements"
+    lock, project = chosen.lock_file, chosen.project_file
+    missing = [name for name in (lock, project) if not _exists(project_dir, name)]
+    if missing:
+        raise AppenvError("installer_files_missing", installer=installer, project_dir=project_dir,
+                          needs=" and ".join((lock, project)),
+                          detail="%s is missing in %s." % (" and ".join(missing), project_dir))
+    return installer, lock
+
+
+def get(name, tools_dir):
+    """The installer called name, looking for its venv in tools_dir."""
+    return INSTALLERS[name](tools_dir)
+
+
+# The registry. Imported last: each installer's file subclasses Installer above.
+from ansible_collections.appenv.python.plugins.module_utils._installers import pip, pipenv, poetry, uv  # noqa: E402
+
+INSTALLERS = dict((cls.name, cls) for cls in (pip.Pip, poetry.Poetry, pipenv.Pipenv, uv.Uv))

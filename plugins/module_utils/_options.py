@@ -1,0 +1,73 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) appenv.python contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The options the layer modules share, declared once, and what they turn into.
+
+Their documentation is one doc fragment each: ``appenv.python.layer``
+(``lock_timeout``), ``appenv.python.layer.network`` (``timeout``,
+``retries``), ``appenv.python.layer_cache`` (``layer_cache``) and
+``appenv.python.index`` (the package index options). ``run_layer_module``
+turns them into what every backend takes - the runner (masking the index
+credentials), the layer cache, the index options - so a module's ``main()`` is
+its argument spec and one call.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.appenv.python.plugins.module_utils import _layer_cache
+from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._module import run_module
+from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
+from ansible_collections.appenv.python.plugins.module_utils._site import index_argument_spec, index_from_params
+
+LOCK_OPTIONS = {"lock_timeout": dict(type="int", default=600)}
+NETWORK_OPTIONS = {"timeout": dict(type="int", default=900), "retries": dict(type="int", default=3)}
+
+
+def layer_argument_spec(options, network=True, index=False):
+    """A layer module's argument spec: its own options, then the shared ones it takes.
+
+    network: timeout and retries (steps that download or install); index: the package index options.
+    """
+    spec = dict(options)
+    spec.update(LOCK_OPTIONS)
+    if network:
+        spec.update(NETWORK_OPTIONS)
+    spec["layer_cache"] = _layer_cache.argument_spec()
+    if index:
+        spec.update(index_argument_spec())
+    return spec
+
+
+def layer_cache(params, module, controller=False):
+    """The layer cache the module reaches from the host (None without one).
+
+    controller: the module has an action plugin that handles layer_cache.controller_path; other modules refuse it.
+    """
+    options = params["layer_cache"] or {}
+    if options.get("controller_path") and not controller:
+        raise AppenvError("bad_argument", option="layer_cache.controller_path", module=module,
+                          detail="%s reaches its layer cache from the host itself: use "
+                                 "layer_cache.path (a directory or a mounted volume) or layer_cache.url." % module)
+    return _layer_cache.from_options(params["layer_cache"], module)
+
+
+def run_layer_module(module, backend, name, index=False, controller_cache=False, env=None):
+    """Run backend(params, runner=, check_mode=, diff=, cache=[, index=]) for an AnsibleModule; exit with its result.
+
+    name: the module's name (in errors); index: the module takes the package index options; controller_cache: its
+    action plugin handles layer_cache.controller_path; env: variables every command of the run gets.
+    """
+    index_options = index_from_params(module) if index else None
+    runner = CommandRunner(env=env, secrets=index_options.secrets if index_options else ())
+
+    def call(params):
+        extra = {"index": index_options} if index else {}
+        result = backend(params, runner=runner, check_mode=module.check_mode, diff=module._diff,
+                         cache=layer_cache(params, name, controller=controller_cache), **extra)
+        result["commands"] = runner.history
+        return result
+
+    run_module(module, call, runner)

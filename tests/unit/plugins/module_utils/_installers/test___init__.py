@@ -1,0 +1,109 @@
+"""The installers' interface: which installer the app's files call for, how failures are told apart, the registry."""
+
+import os
+
+import pytest
+
+from ansible_collections.appenv.python.plugins.module_utils import _installers
+from ansible_collections.appenv.python.plugins.module_utils._errors import CATALOGUE, AppenvError
+
+
+def touch(root, *names):
+    for name in names:
+        (root / name).write_text("x\n")
+
+
+def test_installer_from_the_apps_files(tmp_path):
+    touch(tmp_path, "requirements.txt")
+    assert _installers.choose(str(tmp_path), "auto", None) == ("pip", "requirements")
+    for lock, installer in (("poetry.lock", "poetry"), ("Pipfile.lock", "pipenv"), ("uv.lock", "uv")):
+        other = tmp_path / installer
+        other.mkdir()
+        touch(other, lock, "pyproject.toml", "Pipfile")
+        assert _installers.choose(str(other), "auto", None) == (installer, lock)
+
+
+def test_two_package_managers_are_a_titled_error(tmp_path):
+    touch(tmp_path, "requirements.txt", "poetry.lock", "uv.lock")
+    with pytest.raises(AppenvError) as caught:
+        _installers.choose(str(tmp_path), "auto", None)
+    assert caught.value.code == "installer_conflict"
+    assert "requirements.txt and poetry.lock and uv.lock" in caught.value.cause
+    # Choosing explicitly resolves it.
+    assert _installers.choose(str(tmp_path), "pip", None) == ("pip", "requirements")
+
+
+def test_missing_files_say_what_is_needed(tmp_path):
+    touch(tmp_path, "Pipfile")
+    with pytest.raises(AppenvError) as caught:
+        _installers.choose(str(tmp_path), "auto", None)
+    assert "Pipfile has no Pipfile.lock" in caught.value.cause
+    with pytest.raises(AppenvError) as caught:
+        _installers.choose(str(tmp_path), "poetry", None)
+    assert caught.value.code == "installer_files_missing"
+
+
+def test_uv_uses_the_lock_unless_requirements_are_named(tmp_path):
+    touch(tmp_path, "uv.lock", "pyproject.toml", "requirements.txt")
+    assert _installers.choose(str(tmp_path), "uv", None) == ("uv", "uv.lock")
+    assert _installers.choose(str(tmp_path), "uv", ["requirements.txt"]) == ("uv", "requirements")
+    os.unlink(str(tmp_path / "uv.lock"))
+    assert _installers.choose(str(tmp_path), "uv", None) == ("uv", "requirements")
+
+
+def test_the_registry_is_the_order_the_apps_files_are_looked_at():
+    assert list(_installers.INSTALLERS) == ["pip", "poetry", "pipenv", "uv"]
+    for name, installer in _installers.INSTALLERS.items():
+        assert installer.name == name and issubclass(installer, _installers.Installer)
+        # Every installer either reads requirement files or has a lock beside a project file.
+        assert installer.reads_requirements or (installer.lock_file and installer.project_file), name
+        # What installs its list is a registered installer that installs itself.
+        assert _installers.INSTALLERS[installer.installs_with].installs_with == installer.installs_with, name
+
+
+def test_each_installer_keeps_its_cache_under_the_one_root(tmp_path):
+    for name, installer in _installers.INSTALLERS.items():
+        env = installer.environment("/var/cache/appenv", "/srv/app")
+        assert env[installer.cache_variable] == "/var/cache/appenv/" + name
+
+
+def test_the_tool_venv_installers_say_where_they_looked(runtime, tmp_path):
+    for name in ("poetry", "pipenv", "uv"):
+        with pytest.raises(AppenvError) as caught:
+            _installers.get(name, str(tmp_path / "tools")).version(runtime)
+        assert caught.value.code == "tool_missing"
+        assert "%s/tools/%s/bin/%s" % (tmp_path, name, name) in caught.value.cause
+
+
+def test_a_tool_in_its_venv_gives_its_version(runtime, tmp_path, distribution):
+    tools = tmp_path / "tools"
+    poetry = _installers.get("poetry", str(tools))
+    distribution(runtime.user_site(poetry.venv()), "poetry", "2.5.1")
+    os.makedirs(os.path.dirname(poetry.executable()))
+    with open(poetry.executable(), "w") as handle:
+        handle.write("#!/bin/sh\n")
+    os.chmod(poetry.executable(), 0o755)
+    assert poetry.version(runtime) == "2.5.1"
+
+
+@pytest.mark.parametrize("output, code", [
+    ("ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device", "layer_no_space"),
+    ("tcp connect error: Connection refused (os error 111)", "deps_index_unreachable"),
+    ("Temporary failure in name resolution", "deps_index_unreachable"),
+    ("error in setup command: 'install_requires' must be a string", "deps_build_failed"),
+    ("something else went wrong", "deps_install_failed"),
+])
+def test_what_any_installer_says_is_classified_alike(output, code):
+    for name in _installers.INSTALLERS:
+        assert _installers.get(name, "/opt/appenv/tools").classify(output) == code, name
+
+
+def test_every_classified_failure_is_a_catalogue_entry_with_the_fields_given():
+    fields = dict(installer="pip", dest="/d", command="pip install", rc=1, output="out", kind="app_dependencies",
+                  path="/d", detail="out")
+    for name in _installers.INSTALLERS:
+        installer = _installers.get(name, "/opt/appenv/tools")
+        for output in ("No space left on device", "timed out", "Failed to build", "No matching distribution",
+                       "No solution found when resolving dependencies", "?"):
+            error = AppenvError(installer.classify(output), **fields)
+            assert error.code in CATALOGUE and "<" not in error.message, error.message
