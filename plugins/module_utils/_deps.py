@@ -61,7 +61,7 @@ class DepsLayerSpec(_layer.LayerSpec):
 
     kind = "app_dependencies"
     format_version = 1
-    strategy = "in_place"
+    strategy = "switch"  # dest is a link to a versioned directory, switched in one step (_layer_switch)
     labels = {"runtime": "Runtime fingerprint", "python_version": "Python version", "installer": "Installer",
               "installer_version": "Installer version", "source": "Dependency source", "location": "Location",
               "extras": "Extras", "groups": "Groups", "index": "Package index", "bytecode": "Bytecode",
@@ -69,8 +69,10 @@ class DepsLayerSpec(_layer.LayerSpec):
 
     def __init__(self, runtime, installer, mode, index, project_dir, location="user", dest=None, requirements=None,
                  extras=(), groups=(), max_age=None, cache_dir=None, layer_cache_path=None, bytecode="checked-hash",
-                 bytecode_workers=0, pip_check=True, source_date_epoch=None, retries=3, timeout=900):
+                 bytecode_workers=0, pip_check=True, source_date_epoch=None, retries=3, timeout=900,
+                 keep_previous=1):
         self.runtime = runtime
+        self.keep_previous = keep_previous
         self.installer = installer
         self.installing = _installers.get(installer.installs_with, installer.tools_dir)
         self.mode = mode
@@ -267,7 +269,7 @@ class DepsLayerSpec(_layer.LayerSpec):
                               command=runner.mask(" ".join(argv)), rc=result.rc, output=shown,
                               kind=self.kind, path=self.path, detail=shown, proxies=proxy_settings())
         if self.location == "target":
-            self._write_pth(target)
+            self._write_pth(self.path)  # dest, the link the switch points at the new directory
         if self.pip_check:
             self._pip_check(target, runner, env)
         site = self.site_dir(target)
@@ -368,7 +370,8 @@ def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=Non
         extras=params["extras"], groups=params["groups"], max_age=params["max_age"], cache_dir=params["cache_dir"],
         layer_cache_path=(params["layer_cache"] or {}).get("path"), bytecode=params["bytecode"],
         bytecode_workers=params["bytecode_workers"], pip_check=params["pip_check"],
-        source_date_epoch=params["source_date_epoch"], retries=params["retries"], timeout=params["timeout"])
+        source_date_epoch=params["source_date_epoch"], retries=params["retries"], timeout=params["timeout"],
+        keep_previous=params["keep_previous"])
     if params["location"] == "system":
         cache = None
     if params["decide_only"]:

@@ -223,7 +223,7 @@ class ToolVenvSpec(_layer.LayerSpec):
 
     kind = "tool_venv"
     format_version = 1
-    strategy = "in_place"
+    strategy = "switch"  # a build in progress never takes the tool away from a running one (_layer_switch)
     labels = {"runtime": "Runtime fingerprint", "python_version": "Python version", "tool": "Tool",
               "version": "Tool version", "with": "Installed with it", "index": "Package index",
               "bytecode": "Bytecode", "runtime_path": "Runtime path"}

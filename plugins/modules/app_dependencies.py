@@ -27,6 +27,11 @@ description:
     hand is detected from the installed distributions and repaired.
   - A failed install gives a titled error with the installer's own message and leaves the previous environment in
     place. After the install, C(pip check) fails the task when requirements conflict.
+  - With O(location=user), C(venv) or C(target), O(dest) is a symbolic link to a versioned directory beside it
+    (C(<dest>.appenv-<key>-<tag>)). A rebuild builds a new one at its own path while the app keeps using the old
+    one, and switches O(dest) to it in one atomic rename; a failed or killed install never touches the live one.
+    A O(dest) that is a real directory (built by an earlier version) is replaced by the link on its first rebuild.
+    Restart the app to use the new packages (see the live hosts guide).
   - Packages are installed with C(--no-compile), then compiled in parallel by the runtime (O(bytecode)).
 extends_documentation_fragment:
   - appenv.python.layer
@@ -105,6 +110,12 @@ options:
   source_date_epoch:
     description: C(SOURCE_DATE_EPOCH) for the installers (reproducible wheels built from sdists).
     type: int
+  keep_previous:
+    description:
+      - How many previous versions of the layer stay beside O(dest) after a switch, for processes started before
+        it (their console scripts name the versioned directory). Older ones are removed after the switch.
+    type: int
+    default: 1
   decide_only:
     description:
       - Internal, used by the action plugin for the controller-side layer cache. Report the action and the
@@ -169,7 +180,7 @@ location:
   returned: success
   type: str
 dest:
-  description: The layer's directory.
+  description: The layer's directory (for O(location=user), C(venv) and C(target) a link to its live version).
   returned: success
   type: str
 python:
@@ -233,6 +244,7 @@ def main():
         pip_check=dict(type="bool", default=True),
         source_date_epoch=dict(type="int"),
         decide_only=dict(type="bool", default=False),
+        keep_previous=dict(type="int", default=1),
     ), index=True), supports_check_mode=True)
     run_layer_module(module, run_app_dependencies, "app_dependencies", index=True, controller_cache=True)
 
