@@ -411,6 +411,8 @@ def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None):
                     note = recover(spec)
                     if note:
                         notes.append(note)
+            elif spec.strategy == "switch":
+                notes += filter(None, [recover_switch(spec, predict=True)])  # what the real run removes first
             action, reasons, stored = decide(spec)
             reasons = notes + reasons
             if action == ACTION_KEPT:

@@ -103,16 +103,19 @@ def _versions(spec):
     return versions, leftovers
 
 
-def recover_switch(spec):
-    """Remove what a build or a switch killed half-way left (under the lock). A sentence, or None."""
+def recover_switch(spec, predict=False):
+    """Remove what a build or a switch killed half-way left (under the lock). A sentence, or None.
+
+    predict: only say so (check mode), with the same sentence.
+    """
     live = live_dir(spec)
     versions, leftovers = _versions(spec)
     stale = [path for path in versions if path != live and not os.path.lexists(_state_in(spec, path))]
-    for path in stale + leftovers:
+    for path in [] if predict else stale + leftovers:
         remove_tree(path)
     if stale:
-        return "a build interrupted earlier left %s behind; %s removed (the live layer was not touched)" % (
-            ", ".join(stale), "it was" if len(stale) == 1 else "they were")
+        return "a build interrupted earlier left %s behind (the live layer was not touched); %s removed" % (
+            ", ".join(stale), "it is" if len(stale) == 1 else "they are")
     return None
 
 

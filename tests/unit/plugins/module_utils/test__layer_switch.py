@@ -121,10 +121,12 @@ def test_a_build_killed_half_way_is_cleaned_up_by_the_next_run(tmp_path):
     os.makedirs(half + ".appenv-work")
     os.symlink(os.path.basename(half), str(tmp_path / ".layer.appenv-link-fedcba"))
     assert payload(layer) == "1"
+    predicted = converge(Switched(layer, "1"), check_mode=True)
+    assert os.path.isdir(half)
     result = converge(Switched(layer, "1"))
     assert result.action == "kept"
-    assert result.reasons == ["a build interrupted earlier left %s behind; it was removed (the live layer was "
-                              "not touched)" % half]
+    assert result.reasons == predicted.reasons == [
+        "a build interrupted earlier left %s behind (the live layer was not touched); it is removed" % half]
     assert sorted(os.listdir(str(tmp_path))) == [".layer.appenv-lock", "layer", os.path.basename(live)]
 
 
