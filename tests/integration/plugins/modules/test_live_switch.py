@@ -39,13 +39,17 @@ env = dict(os.environ, **job["env"])
 n = 0
 while not os.path.exists(job["stop"]):
     argv = job["argvs"][n % len(job["argvs"])]
-    proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    try:
+        proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        rc, err = proc.returncode, proc.stderr[-400:]
+    except OSError as exc:  # the program is not there at all
+        rc, err = 127, str(exc)
     now = time.time()
     with open(job["log"], "a") as handle:
-        handle.write("%.3f %d\n" % (now, proc.returncode))
-    if proc.returncode:
+        handle.write("%.3f %d\n" % (now, rc))
+    if rc:
         with open(job["failures"], "a") as handle:
-            handle.write("%.3f %s rc=%d %s\n" % (now, " ".join(argv), proc.returncode, proc.stderr[-400:]))
+            handle.write("%.3f %s rc=%d %s\n" % (now, " ".join(argv), rc, err))
     n += 1
     time.sleep(0.02)
 """
@@ -128,7 +132,7 @@ def assert_kept(host, index, **args):
 
 
 def live_version(host, dest):
-    return host.sh("readlink %s" % dest).stdout.strip()
+    return host.sh("readlink %s || true" % dest).stdout.strip()
 
 
 def versions(host, dest, pattern=r"\.appenv-[0-9a-f]{12}-[0-9a-f]{6}$"):
@@ -163,11 +167,13 @@ def test_a_rebuild_and_a_killed_rebuild_never_take_the_venv_away(live_host, inde
         during_kill = loop.during(killed_at, until)
     finally:
         loop.stop()
+    print("starts (exit status) during the rebuild: %s; around the kill: %s" % (
+        " ".join(during_rebuild), " ".join(during_kill)))
     assert loop.failures() == "", "the app could not start:\n" + loop.failures()[:3000]
     assert len(during_rebuild) >= MIN_STARTS, "only %d starts during the rebuild" % len(during_rebuild)
     assert len(during_kill) >= MIN_STARTS, "only %d starts around the kill" % len(during_kill)
     print("starts during the rebuild: %d in %.1f s; around the kill: %d" % (
-        len(during_rebuild), ended - started, len(during_kill)))
+        len(during_rebuild), ended - started, len(during_kill)))  # for the record (docs/guides/live-hosts.md)
     assert rebuilt["action"] == "recreated", rebuilt["reasons"]
     assert killed and rc != 0 and after_kill > killed_at, "the rebuild was not killed mid-install"
 
