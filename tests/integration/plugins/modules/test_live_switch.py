@@ -211,3 +211,42 @@ def test_a_target_layer_is_switched_under_a_running_app(live_host, index):
     print("target: starts during the rebuild: %d in %.1f s" % (len(during), ended - started))
     assert rebuilt["action"] == "recreated" and live_version(live_host, SITE).startswith("site.appenv-")
     assert_kept(live_host, index, **args)
+
+
+def test_the_app_role_notifies_the_restart_handler_once(live_host, index):
+    """roles/app with appenv_app_restart_handler: a changed environment notifies the play's handler, a no-op not."""
+    def play(check=False):
+        report = harness.run_playbook([{
+            "hosts": "all", "gather_facts": False,
+            "vars": {"appenv_app_project_dir": APP, "appenv_app_index_url": index.simple_url,
+                     "appenv_app_code_bytecode": "none", "appenv_app_restart_handler": "restart the app"},
+            "roles": ["appenv.python.app"],
+            "handlers": [{"name": "restart the app", "ansible.builtin.shell": "echo restarted >> /tmp/restarts",
+                          "changed_when": True}]}], [live_host], check=check)
+        assert report["_rc"] == 0, report["_stderr"][-2000:]
+        return harness.play_stats(report, live_host.name)["changed"]
+
+    def restarts():
+        return live_host.sh("cat /tmp/restarts 2>/dev/null || true").stdout.split()
+
+    write_files(live_host, FIRST)
+    assert play(check=True) > 0 and restarts() == []
+    assert play() > 0 and restarts() == ["restarted"]
+    assert play() == 0 and play(check=True) == 0 and restarts() == ["restarted"]
+    write_files(live_host, NEXT)  # the next deploy switches the layer: one more restart
+    assert play() > 0 and restarts() == ["restarted", "restarted"]
+
+
+@pytest.mark.arm64
+def test_aarch64_a_rebuild_is_switched_in(arm64_host, runtime_mirror, package_index):
+    """Emulated aarch64, kept lean (qemu starts a Python in about a second): one switch, no import loop."""
+    harness.assert_ok(install_runtime(arm64_host, runtime_mirror, "3.11"))
+    args = {"location": "venv", "dest": VENV}
+    deploy(arm64_host, package_index, FIRST, **args)
+    old = live_version(arm64_host, VENV)
+    rebuilt, _started, _ended = deploy(arm64_host, package_index, NEXT, **args)
+    new = live_version(arm64_host, VENV)
+    assert rebuilt["action"] == "recreated" and old != new and new.startswith("venv.appenv-")
+    assert versions(arm64_host, VENV, r"\.appenv-") == sorted([old, new])
+    assert arm64_host.sh("%s/bin/demo-alpha" % VENV).stdout.strip() == "demo-alpha 1.0"
+    assert_kept(arm64_host, package_index, **args)
