@@ -72,7 +72,10 @@ options:
         type: list
         elements: str
   tools_dir:
-    description: Directory holding one venv per tool (C(<tools_dir>/<name>)).
+    description:
+      - Directory holding one venv per tool (C(<tools_dir>/<name>)).
+      - Each C(<tools_dir>/<name>) is a link to a versioned venv beside it; a new version of a tool is built
+        beside the one in use and switched in by one atomic rename (see the live hosts guide).
     type: path
     default: /opt/appenv/tools
   compile_bytecode:
