@@ -51,16 +51,24 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
+def serving(server, name, scheme="http"):
+    """Run `server` (bound on 127.0.0.1) in a thread called `name`; yields its base URL (no trailing /) and shuts
+    it down afterwards."""
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    try:
+        yield "%s://127.0.0.1:%d" % (scheme, server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@contextlib.contextmanager
 def serve(root):
     """Serve directory `root` over HTTP on 127.0.0.1 (free port, threaded); yields the base URL (no trailing /)."""
     handler = functools.partial(_QuietHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="appenv-testbed-mirror", daemon=True)
-    thread.start()
-    try:
-        yield "http://127.0.0.1:%d" % server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(server, "appenv-testbed-mirror") as url:
+        yield url

@@ -21,8 +21,9 @@ import socket
 import ssl
 import subprocess
 import tempfile
-import threading
 import time
+
+from .mirror import serving
 
 PROXY_SOURCE = "127.0.0.2"  # tinyproxy's upstream address: the only client the HTTPS servers accept
 
@@ -73,14 +74,8 @@ class _OnlyThroughProxy(http.server.ThreadingHTTPServer):
 def _serve_https(root, context):
     server = _OnlyThroughProxy(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, name="appenv-testbed-https", daemon=True)
-    thread.start()
-    try:
-        yield "https://127.0.0.1:%d" % server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(server, "appenv-testbed-https", scheme="https") as url:
+        yield url
 
 
 def _free_port():
