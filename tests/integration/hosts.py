@@ -21,6 +21,13 @@ from tests.integration import harness
 from tests.testbed import docker_host, package_index as package_index_mod, runtimes
 
 DEFAULT_DEST = "/opt/appenv/python"
+# Layer caches are signed (layer_cache.hmac_key), as a pipeline's are: unsigned entries are refused by default.
+CACHE_HMAC_KEY = "integration-test-hmac-key"
+
+
+def signed_cache(**options):
+    """A layer_cache option whose entries are signed and checked with the tests' HMAC key."""
+    return dict(options, hmac_key=CACHE_HMAC_KEY)
 
 
 class Host:

@@ -88,7 +88,7 @@ def lock_app(host, kind):
 def chain(runtime_mirror, index, version="3.11", apps=("pip",), tools=(), cache=None):
     """The play the roles run, as module tasks: each downstream task is handed its upstream's result."""
     runtime_mirror.ensure(runtimes.exact_version(version), "x86_64")
-    cached = {"layer_cache": {"path": cache}} if cache else {}
+    cached = {"layer_cache": signed_cache(path=cache)} if cache else {}
     tasks = [
         {"name": "runtime", "appenv.python.python_runtime": dict(
             version=version, mirror=runtime_mirror.base_url, release=runtime_mirror.tag, dest=RUNTIME, **cached),

@@ -22,7 +22,7 @@ import json
 import pytest
 
 from tests.integration import harness
-from tests.integration.hosts import DEFAULT_DEST, install_deps, install_runtime, runtime_args, start_host
+from tests.integration.hosts import DEFAULT_DEST, install_deps, install_runtime, runtime_args, signed_cache, start_host
 from tests.integration.plugins.modules.test_app_dependencies import project_files, run_app, write_files
 
 pytestmark = [pytest.mark.integration, pytest.mark.arm64, pytest.mark.slow]
@@ -34,7 +34,7 @@ def test_aarch64_runtime_cache_key_tools_and_deps(amd64_image, arm64_image, runt
     cache = tmp_path / "layer-cache"
     cache.mkdir()
     volume = [(str(cache), "/cache")]
-    layer_cache = {"path": "/cache"}
+    layer_cache = signed_cache(path="/cache")
 
     # An x86_64 host stores its runtime in the shared cache first.
     x86 = start_host(amd64_image, "x86_64", network="host", volumes=volume)

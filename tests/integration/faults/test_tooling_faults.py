@@ -9,7 +9,7 @@ import pytest
 
 from tests.integration import harness
 from tests.integration.faults import injection
-from tests.integration.hosts import DEFAULT_DEST, install_runtime, install_tooling, start_host
+from tests.integration.hosts import DEFAULT_DEST, install_runtime, install_tooling, signed_cache, start_host
 from tests.testbed.package_index import TOOL_VERSIONS
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -62,7 +62,7 @@ def test_killed_restore_from_the_layer_cache_is_recovered(amd64_host, runtime_mi
     Expected: the runtime's own files are untouched; the next run (predicted by check mode) restores; the one
     after keeps; no leftovers.
     """
-    cache = {"path": "/var/cache/appenv-layers", "compression": "gzip"}
+    cache = signed_cache(path="/var/cache/appenv-layers", compression="gzip")
     harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11", layer_cache=cache))
     harness.assert_ok(install_tooling(amd64_host, package_index, **tooling_args(package_index, layer_cache=cache)))
     # A fresh host with a warm cache: the runtime comes back from the cache, then pip_tooling restores.

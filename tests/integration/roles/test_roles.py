@@ -1,5 +1,7 @@
 """roles/runtime + roles/app through the collection playbook appenv.python.image, on real Debian hosts."""
 
+import json
+
 import pytest
 
 from tests.integration import harness
@@ -25,6 +27,14 @@ def image_vars(runtime_mirror, index, app_src, **extra):
     }
     data.update(extra)
     return data
+
+
+def converge(host, variables, check=False):
+    """One run of appenv.python.image on host; it must succeed (the failed tasks are shown if not)."""
+    report = harness.run_playbook("appenv.python.image", [host], check=check, extra_vars=variables)
+    assert report["_rc"] == 0, json.dumps([r for r in harness.task_results(report, host.name) if r.get("failed")])[
+        :4000] + report["_stderr"][-2000:]
+    return report
 
 
 def changed_tasks(report, host):

@@ -3,11 +3,11 @@
 import pytest
 
 from tests.integration import harness
-from tests.integration.hosts import start_host, install_deps, install_runtime, install_tooling, start_ssh_host
+from tests.integration.hosts import CACHE_HMAC_KEY, start_host, install_deps, install_runtime, install_tooling, start_ssh_host
 from tests.integration.plugins.modules.test_app_dependencies import run_app, write_files
 
 pytestmark = pytest.mark.integration
-HMAC_KEY = "integration-test-hmac-key"  # entries are signed (HMAC), as a pipeline's are
+HMAC_KEY = CACHE_HMAC_KEY  # entries are signed (HMAC), as a pipeline's are
 
 REQUIREMENTS = {"requirements.txt": "demo-alpha\ndemo-sdist\n"}
 

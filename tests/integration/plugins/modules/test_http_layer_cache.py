@@ -6,11 +6,11 @@ import uuid
 import pytest
 
 from tests.integration import harness
-from tests.integration.hosts import DEFAULT_DEST, start_host, install_runtime
+from tests.integration.hosts import CACHE_HMAC_KEY, DEFAULT_DEST, start_host, install_runtime
 from tests.testbed import runtimes, webdav
 
 pytestmark = pytest.mark.integration
-HMAC_KEY = "integration-test-hmac-key"  # entries are signed (HMAC), as a pipeline's are
+HMAC_KEY = CACHE_HMAC_KEY  # entries are signed (HMAC), as a pipeline's are
 
 
 def signed(url):

@@ -6,12 +6,12 @@ import json
 import pytest
 
 from tests.integration import harness
-from tests.integration.hosts import DEFAULT_DEST, start_host, install_runtime, install_tooling
+from tests.integration.hosts import CACHE_HMAC_KEY, DEFAULT_DEST, start_host, install_runtime, install_tooling
 from tests.testbed.package_index import OLD_PIP, TOOL_VERSIONS
 
 pytestmark = pytest.mark.integration
 
-HMAC_KEY = "integration-test-hmac-key"  # entries are signed (HMAC), as a pipeline's are
+HMAC_KEY = CACHE_HMAC_KEY  # entries are signed (HMAC), as a pipeline's are
 CACHE = {"path": "/cache", "hmac_key": HMAC_KEY}
 PYTHON = DEFAULT_DEST + "/bin/python3.11"
 SITE = DEFAULT_DEST + "/lib/python3.11/site-packages"
