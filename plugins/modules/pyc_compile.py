@@ -150,7 +150,7 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.appenv.python.plugins.module_utils._bytecode import reproducible_env, run_pyc_compile
+from ansible_collections.appenv.python.plugins.module_utils._pyc_layer import reproducible_env, run_pyc_compile
 from ansible_collections.appenv.python.plugins.module_utils._options import layer_argument_spec, run_layer_module
 
 

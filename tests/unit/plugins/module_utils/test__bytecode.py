@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _layer
+from ansible_collections.appenv.python.plugins.module_utils import _pyc_layer
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 
@@ -39,7 +40,7 @@ def converge(spec, **kwargs):
 
 
 def spec(tree, state, **kwargs):
-    return _bytecode.PycLayerSpec([str(tree)], PYTHON, state_dir=str(state), **kwargs)
+    return _pyc_layer.PycLayerSpec([str(tree)], PYTHON, state_dir=str(state), **kwargs)
 
 
 @pytest.mark.parametrize("mode, expected_flags", [("timestamp", 0), ("unchecked-hash", 1), ("checked-hash", 3)])
@@ -95,7 +96,7 @@ def test_source_date_epoch_gives_byte_identical_pycs(tmp_path):
         tree = make_tree(tmp_path / "app")
         os.utime(str(tree / "pkg" / "mod.py"), (1000000000 + run * 12345, 1000000000 + run * 12345))
         runner = CommandRunner(env={"SOURCE_DATE_EPOCH": "1700000000"})
-        _layer.converge(_bytecode.PycLayerSpec([str(tree)], PYTHON, "timestamp", state_dir=str(tmp_path / str(run))),
+        _layer.converge(_pyc_layer.PycLayerSpec([str(tree)], PYTHON, "timestamp", state_dir=str(tmp_path / str(run))),
                         runner)
         outputs.append(pyc(tree, "pkg/mod.py").read_bytes())
     assert outputs[0] == outputs[1]

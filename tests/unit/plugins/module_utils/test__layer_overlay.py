@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _layer, _layer_overlay
+from ansible_collections.appenv.python.plugins.module_utils import _layer, _layer_overlay
+from ansible_collections.appenv.python.plugins.module_utils import _pyc_layer
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from tests.unit.plugins.module_utils.signed_caches import TEST_TRUST, DirectoryCache
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
@@ -235,7 +236,7 @@ def pycs(tree):
 
 
 def pyc_spec(tree, state, **kwargs):
-    return _bytecode.PycLayerSpec([str(tree)], PYTHON, state_dir=str(state), **kwargs)
+    return _pyc_layer.PycLayerSpec([str(tree)], PYTHON, state_dir=str(state), **kwargs)
 
 
 def new_checkout(tmp_path, mtime):
@@ -301,8 +302,8 @@ def test_pyc_cache_key_holds_the_interpreter(tmp_path):
     fingerprint.write_text(json.dumps({"kind": "python_runtime", "key": "k" * 64,
                                        "inputs": {"python_version": "3.11.9"}}))
     shutil.copy(os.path.realpath(PYTHON), str(tmp_path / "fake" / "bin" / "python3.11"))
-    other = _bytecode.PycLayerSpec([str(tree)], str(tmp_path / "fake" / "bin" / "python3.11"),
-                                   state_dir=str(tmp_path / "state"))
+    other = _pyc_layer.PycLayerSpec([str(tree)], str(tmp_path / "fake" / "bin" / "python3.11"),
+                                     state_dir=str(tmp_path / "state"))
     assert other.interpreter_identity() == {"runtime": "k" * 64}
     assert other.cache_key() != spec.cache_key()
 
