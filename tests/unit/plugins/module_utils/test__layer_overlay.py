@@ -303,7 +303,7 @@ def test_pyc_cache_key_holds_the_interpreter(tmp_path):
                                        "inputs": {"python_version": "3.11.9"}}))
     shutil.copy(os.path.realpath(PYTHON), str(tmp_path / "fake" / "bin" / "python3.11"))
     other = _pyc_layer.PycLayerSpec([str(tree)], str(tmp_path / "fake" / "bin" / "python3.11"),
-                                     state_dir=str(tmp_path / "state"))
+                                    state_dir=str(tmp_path / "state"))
     assert other.interpreter_identity() == {"runtime": "k" * 64}
     assert other.cache_key() != spec.cache_key()
 
