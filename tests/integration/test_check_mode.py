@@ -12,7 +12,7 @@ import shlex
 import pytest
 
 from tests.integration import harness
-from tests.integration.hosts import make_package_index, start_host
+from tests.integration.hosts import make_package_index, signed_cache, start_host
 from tests.testbed import runtimes
 
 pytestmark = pytest.mark.integration

@@ -56,4 +56,4 @@ def test_bad_paths_and_interpreter_are_titled_errors(amd64_host, runtime_mirror)
     assert missing.get("failed") and missing["error"]["title"] == "Invalid value for paths"
     amd64_host.sh("mkdir -p /srv/app && echo 'x = 1' > /srv/app/a.py")
     unknown = compile_app(amd64_host, interpreter="/bin/true")
-    assert unknown.get("failed") and unknown["error"]["code"] == "interpreter_unknown"
+    assert unknown.get("failed") and unknown["error"]["code"] == "interpreter_unusable"  # not a CPython: the identity probe refuses it
