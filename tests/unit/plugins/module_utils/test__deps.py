@@ -55,6 +55,8 @@ def test_a_change_of_installer_is_not_a_version_change():
     wanted.update(installer="uv", installer_version="0.13.9")
     assert _deps.installer_version_change(stored["inputs"], wanted) is None
     assert spec.compare(stored, wanted)[1]
+
+
 def aged_spec(max_age):
     """A DepsLayerSpec holding only its max_age (refuse_cached reads nothing else)."""
     spec = _deps.DepsLayerSpec.__new__(_deps.DepsLayerSpec)

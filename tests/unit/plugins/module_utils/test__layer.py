@@ -326,6 +326,8 @@ def test_a_killed_runs_fingerprint_temp_is_removed_on_the_next_run_under_the_loc
     assert not leftover.exists()
     assert any(leftover.name in reason for reason in result.reasons)
     assert converge(ToyLayer(tmp_path / "layer", state_path=str(state))).reasons == []
+
+
 class AgingToy(ToyLayer):
     """A toy layer that refuses cached entries built before a moment (as max_age does)."""
 

@@ -129,6 +129,8 @@ def test_groups_and_extras_the_files_cannot_honour_are_refused(name, mode, group
         _installers.refuse_unsupported_options(installer, mode, groups, extras)
     assert caught.value.code == "bad_argument" and caught.value.title == "Invalid value for %s" % refused
     assert "not supported" in caught.value.cause
+
+
 # What each installer's installing program prints when the index is briefly out of reach.
 NETWORK_MESSAGES = {
     "pip": "WARNING: Retrying after connection broken by 'NewConnectionError: Failed to establish a new connection'",
