@@ -37,7 +37,7 @@ def test_tarball_holds_the_collection_and_nothing_else(installed):
     assert "galaxy.yml" not in names and "MANIFEST.json" in names
     assert "plugins/module_utils/_layer.py" in names
     assert "LICENSES/GPL-3.0-or-later.txt" in names  # what every file header points to
-    for banned in (".venv/", ".build/", ".cache/", "tests/output/", ".git/", "bench/", "molecule/", "tests/testbed/",
+    for banned in (".venv/", ".build/", ".cache/", "tests/output/", ".git/", "bench/", "extensions/molecule/", "tests/testbed/",
                    "tests/integration/", "docs/images/"):
         assert not [name for name in names if name.startswith(banned)], banned
     assert not [name for name in names if name.endswith(".png")]

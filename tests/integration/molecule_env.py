@@ -1,6 +1,6 @@
 """Run a molecule scenario of this repo against the test bed: `python -m tests.integration.molecule_env default`.
 
-Molecule's scenarios (molecule/<name>/) build an app image with appenv.python.image on a Debian container
+Molecule's scenarios (extensions/molecule/<name>/) build an app image with appenv.python.image on a Debian container
 of the test bed. What they install comes from 127.0.0.1 only: this module builds the images, serves the
 runtime mirror and a package index (tool wheels + the demo packages), writes the demo app, and passes
 their addresses to molecule in APPENV_MOLECULE_* variables.
@@ -24,8 +24,7 @@ SCENARIOS = {
     "trixie": ("trixie", "amd64", ""),
     "ssh": ("bookworm", "amd64", "ssh"),
 }
-APP_FILES = {"requirements.txt": "demo-alpha==1.0\ndemo-delta\n",
-             "app.py": "import demo_alpha, demo_delta\n\nprint('app on', demo_alpha.__version__)\n"}
+SCENARIOS_DIR = REPO_ROOT / "extensions" / "molecule"
 DEMO = [("demo-alpha", "1.0", ["demo-beta>=1.0"], {"scripts": {"demo-alpha": "demo_alpha:main"}}),
         ("demo-beta", "1.0", [], {}), ("demo-gamma", "1.0", [], {}), ("demo-delta", "1.0", ["demo-gamma"], {})]
 
@@ -60,27 +59,24 @@ def served_testbed(arch):
 @contextlib.contextmanager
 def served_inputs(arch):
     """The served test bed and the demo app; yields the APPENV_MOLECULE_* variables."""
-    with served_testbed(arch) as (mirror_url, release, index_url, tmp):
-        app = tmp / "app"
-        app.mkdir()
-        for name, text in APP_FILES.items():
-            (app / name).write_text(text)
+    with served_testbed(arch) as (mirror_url, release, index_url, _tmp):
         yield {
             "APPENV_MOLECULE_MIRROR": mirror_url,
             "APPENV_MOLECULE_RELEASE": release,
             "APPENV_MOLECULE_INDEX": index_url,
-            "APPENV_MOLECULE_APP": str(app),
+            "APPENV_MOLECULE_APP": str(SCENARIOS_DIR / "shared" / "app"),
+            "APPENV_MOLECULE_EXPECT_PYTHON": runtimes.exact_version("3.11"),
         }
 
 
-def _log_platforms_cpu(scenario, log):
+def _log_platforms_cpu(scenario, image, log):
     """The CPU time of the scenario's containers before molecule destroys them (see docker_host.log_container_cpu):
     molecule's driver makes them, so they are not removed through the test bed's Container."""
     import yaml  # the controller virtualenv's; only needed here
 
-    config = yaml.safe_load((REPO_ROOT / "molecule" / scenario / "molecule.yml").read_text())
+    config = yaml.safe_load((SCENARIOS_DIR / scenario / "molecule.yml").read_text())
     for platform in config.get("platforms", []):
-        docker_host.log_container_cpu(platform["name"], platform.get("image", ""), log)
+        docker_host.log_container_cpu(platform["name"], image, log)
 
 
 def run(scenario, commands=("test",), timeout=3600):
@@ -89,12 +85,13 @@ def run(scenario, commands=("test",), timeout=3600):
     Returns [(command, returncode, seconds, output)], stopping at the first failure.
     """
     ensure_collection_path()
-    prepare_images(scenario)
+    image = prepare_images(scenario)
     _release, arch, _variant = SCENARIOS[scenario]
     results = []
     with served_inputs(arch) as variables:
         env = dict(os.environ)
         env.update(variables)
+        env["APPENV_MOLECULE_IMAGE"] = image
         venv_bin = str(Path(sys.executable).parent)
         env.update({
             "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
@@ -105,7 +102,7 @@ def run(scenario, commands=("test",), timeout=3600):
         })
         for number, command in enumerate(commands):
             if command == "destroy" and number and os.environ.get("APPENV_CONTAINER_CPU_LOG"):
-                _log_platforms_cpu(scenario, os.environ["APPENV_CONTAINER_CPU_LOG"])
+                _log_platforms_cpu(scenario, image, os.environ["APPENV_CONTAINER_CPU_LOG"])
             started = time.monotonic()
             proc = subprocess.run([os.path.join(venv_bin, "molecule"), command, "-s", scenario],
                                   cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=timeout,

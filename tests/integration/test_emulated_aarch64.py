@@ -4,7 +4,7 @@ running, the layer-cache key, the tool and dependency wheels for the arch.
 One host, one runtime install, where three tests each started an emulated container and installed a runtime
 under qemu (the emulated CPU of this file used to be three runtime installs, now one). The logic that is the same
 on both arches (check mode, invalidation, repair, bad input, every installer and location) is proven on x86_64
-in tests/integration/plugins/modules; molecule/aarch64 converges the roles on this arch. The assertions moved
+in tests/integration/plugins/modules; extensions/molecule/aarch64 converges the roles on this arch. The assertions moved
 here unchanged:
 
 * from test_python_runtime.py (test_arm64_host_runs_an_aarch64_runtime): an aarch64 host gets the aarch64

@@ -1,4 +1,4 @@
-"""The molecule scenarios (molecule/<name>/), each on its real Debian host: the way users test the roles.
+"""The molecule scenarios (extensions/molecule/<name>/), each on its real Debian host: the way users test the roles.
 
 Steps are run one by one so the wall time of the first converge and of the second (no-op) converge are
 reported (pytest -s prints them; the issue's closing note quotes them).

@@ -1,15 +1,18 @@
 """pytest-testinfra checks of an app image built by appenv.python.image (every molecule scenario)."""
 
 import json
+import os
 
-EXPECTED = {"python": "3.11.2"}
+# The exact version expected when the runner knows it (the repo's tests: the test bed's build), else the series
+# the scenario asked for (APPENV_MOLECULE_PYTHON, default 3.11).
+EXPECTED_PYTHON = os.environ.get("APPENV_MOLECULE_EXPECT_PYTHON") or os.environ.get("APPENV_MOLECULE_PYTHON", "3.11")
 
 
 def test_interpreter_is_the_right_version_and_arch(host):
     out = host.check_output("/opt/appenv/python/bin/python3 -c 'import json, platform; "
                             "print(json.dumps([platform.python_version(), platform.machine()]))'")
     version, machine = json.loads(out)
-    assert version == EXPECTED["python"]
+    assert version == EXPECTED_PYTHON or version.startswith(EXPECTED_PYTHON + ".")
     assert machine == host.system_info.arch or (machine, host.system_info.arch) in (("aarch64", "arm64"),
                                                                                     ("x86_64", "amd64"))
     assert host.file("/opt/appenv/python/.appenv-fingerprint.json").exists
