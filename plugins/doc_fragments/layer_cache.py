@@ -74,6 +74,21 @@ options:
           - Applies to O(layer_cache.path) and O(layer_cache.controller_path); an HTTP cache is evicted on the
             server.
         type: int
+      max_entry_mb:
+        description:
+          - The largest layer, unpacked, that is restored from the cache or stored in it. A larger entry is
+            refused on restore (a warning, the layer is built), and a layer built larger than this is not stored,
+            so it never churns (stored, refused, built, stored again).
+          - Raise it for large environments (a CUDA stack); it guards hosts against an archive that unpacks to
+            fill the disk.
+        type: int
+        default: 4096
+      max_entry_members:
+        description:
+          - The most files, directories and links a layer restored from or stored in the cache may have; as
+            O(layer_cache.max_entry_mb), for the member count.
+        type: int
+        default: 200000
       hmac_key:
         description:
           - A secret the pipeline holds (a vault value, a CI secret variable). New entries carry an HMAC-SHA256 of

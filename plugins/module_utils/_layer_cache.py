@@ -49,7 +49,7 @@ import time
 from ansible_collections.appenv.python.plugins.module_utils import _archive, _layer
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import write_json_atomic
 from ansible_collections.appenv.python.plugins.module_utils._layer_cache_entry import (
-    SUFFIXES, archive_suffix, concrete_compression, pack_entry, read_meta)
+    SUFFIXES, archive_suffix, concrete_compression, pack_entry, read_meta, unpacked_size)
 from ansible_collections.appenv.python.plugins.module_utils._layer_cache_trust import (
     open_archive, refusal, writable_by_others)
 from ansible_collections.appenv.python.plugins.module_utils._signing import SigningFailed, Trust
@@ -78,6 +78,9 @@ class LayerCache:
 
     location = ""
     compression = "gzip"
+    # The largest entry restored (and so stored): unpacked bytes and members (layer_cache.max_entry_mb/_members).
+    max_entry_bytes = _archive.MAX_TOTAL_MB << 20
+    max_entry_members = _archive.MAX_MEMBERS
     # What reading or writing this cache may raise (a warning when storing, a titled error when listing).
     failures = (IOError, OSError)
 
@@ -149,7 +152,9 @@ class LayerCache:
                 os.makedirs(target, 0o755)
                 failure = None
                 try:
-                    _archive.safe_extract(archive, target, allow_absolute_symlinks=True, runner=runner, overlap=True)
+                    _archive.safe_extract(archive, target, max_total_bytes=self.max_entry_bytes,
+                                          max_members=self.max_entry_members, allow_absolute_symlinks=True,
+                                          runner=runner, overlap=True)
                 except Exception as exc:  # pylint: disable=broad-except
                     failure = exc
                 actual = sha256()
@@ -180,6 +185,12 @@ class LayerCache:
             self._warn("the layer was built but not stored in the layer cache %s: this host has no key to sign "
                        "entries with (hmac_key or signing_key; set store: false on hosts that only read)"
                        % self.location)
+            return None
+        too_large = _archive.refusal(*unpacked_size(source_dir, files), max_total_bytes=self.max_entry_bytes,
+                                     max_members=self.max_entry_members)
+        if too_large:  # a restore would refuse it: storing it would only make every fresh host build it again
+            self._warn("the layer was built but not stored in the layer cache %s: %s (layer_cache.max_entry_mb and "
+                       "max_entry_members raise the limits)" % (self.location, too_large))
             return None
         with self._writing(key) as exclusive:
             if exclusive and key not in self._discarded:
@@ -274,19 +285,41 @@ class DirectoryCache(LayerCache):
             _unlink(os.path.join(directory, key + suffix))
         _unlink(self._hits_path(key))
 
-    def _entry_lock(self, key, exclusive):
-        """flock on <key>.lock: writers of one entry go one at a time, readers never see half of one."""
-        directory = self._paths(key)[0]
-        try:
-            if not self.store_enabled:  # a reader writes nothing: it takes the lock only where it is there
-                handle = open(os.path.join(directory, key + ".lock"), "r")
-            else:
-                os.makedirs(directory, 0o755, exist_ok=True)
-                handle = open(os.path.join(directory, key + ".lock"), "a")
-        except (IOError, OSError):
-            return None  # a read-only cache: reads need no lock, writes fail later with a warning
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        return handle
+    def _lock_path(self, key):
+        return os.path.join(self._paths(key)[0], key + ".lock")
+
+    def _entry_lock(self, key, exclusive, wait=True):
+        """flock on <key>.lock: writers of one entry go one at a time, readers never see half of one.
+
+        None when the cache is read-only here (reads need no lock, writes fail later with a warning); False when
+        wait is false and another process holds the lock. Eviction unlinks a lock file while holding it, so a lock
+        taken on a file that is no longer the one at its path guards nothing: it is taken again.
+        """
+        path = self._lock_path(key)
+        while True:
+            try:
+                if not self.store_enabled:  # a reader writes nothing: it takes the lock only where it is there
+                    handle = open(path, "r")
+                else:
+                    os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+                    handle = open(path, "a")
+            except (IOError, OSError):
+                return None
+            try:
+                fcntl.flock(handle.fileno(), (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+                            | (0 if wait else fcntl.LOCK_NB))
+            except (IOError, OSError) as exc:
+                handle.close()
+                if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    return False
+                raise
+            try:
+                same = os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+            except OSError:
+                same = False
+            if same:
+                return handle
+            handle.close()
 
     @contextlib.contextmanager
     def _locked(self, key, exclusive):
@@ -294,7 +327,7 @@ class DirectoryCache(LayerCache):
         try:
             yield lock is not None
         finally:
-            if lock is not None:
+            if lock:
                 lock.close()
 
     def _reading(self, key):
@@ -379,25 +412,38 @@ class DirectoryCache(LayerCache):
         return os.path.isfile(archive) and os.path.getsize(archive) == meta.get("size")
 
     def evict(self):
-        """Drop entries older than max_age_days, then least recently used ones above max_bytes."""
+        """Drop entries older than max_age_days, then least recently used ones above max_bytes.
+
+        An entry another process holds (a restore reading it, a store writing it) is left for a later eviction.
+        """
         now = time.time()
         entries = sorted(self.entries(), key=lambda meta: meta.get("last_used", 0))
         removed = []
         if self.max_age_days is not None:
             for meta in list(entries):
-                if now - meta.get("last_used", 0) > self.max_age_days * 86400:
-                    self._remove(meta["key"])
+                if now - meta.get("last_used", 0) > self.max_age_days * 86400 and self._remove(meta["key"]):
                     entries.remove(meta)
                     removed.append(meta["key"])
         if self.max_bytes is not None:
             total = sum(meta.get("size", 0) for meta in entries)
-            while entries and total > self.max_bytes:
-                oldest = entries.pop(0)
-                total -= oldest.get("size", 0)
-                self._remove(oldest["key"])
-                removed.append(oldest["key"])
+            for meta in list(entries):
+                if total <= self.max_bytes:
+                    break
+                if self._remove(meta["key"]):
+                    total -= meta.get("size", 0)
+                    removed.append(meta["key"])
         return removed
 
     def _remove(self, key):
-        self._forget(key)
-        _unlink(os.path.join(self._paths(key)[0], key + ".lock"))
+        """Remove key's entry and its lock file, under that lock; False when another process holds it."""
+        lock = self._entry_lock(key, exclusive=True, wait=False)
+        if lock is False:
+            return False
+        try:
+            self._forget(key)
+            if lock is not None:
+                _unlink(self._lock_path(key))  # while held: a process that opened it meanwhile takes it again
+        finally:
+            if lock:
+                lock.close()
+        return True

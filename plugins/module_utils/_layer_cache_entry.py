@@ -70,6 +70,26 @@ def _whole_seconds(info):
     return info
 
 
+def unpacked_size(source_dir, files=None):
+    """(bytes of regular files, members) an entry of source_dir (or of only files: an overlay) unpacks to."""
+    total, members = 0, 0
+    if files is not None:
+        paths = [os.path.join(source_dir, rel) for rel in files]
+    else:
+        paths = []
+        for root, dirs, names in os.walk(source_dir):
+            paths.extend(os.path.join(root, name) for name in dirs + names)
+    for path in paths:
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        members += 1
+        if not os.path.islink(path) and os.path.isfile(path):
+            total += info.st_size
+    return total, members
+
+
 def pack_entry(key, source_dir, record, temp, files=None, compression="gzip"):
     """Archive source_dir (or only files, relative paths: an overlay) into temp; the entry's metadata (unsigned)."""
     with (tarfile.open(temp, "w:gz", compresslevel=1) if compression == "gzip" else tarfile.open(temp, "w")) as tar:

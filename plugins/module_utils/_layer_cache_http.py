@@ -134,6 +134,11 @@ class HttpCache(LayerCache):
             except _http.RequestFailed:
                 pass  # a server without DELETE: the next store replaces the entry
 
+    @staticmethod
+    def _recorded_size(meta):
+        size = meta.get("size")
+        return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None
+
     @contextlib.contextmanager
     def _verified_archive(self, key, meta, target):
         parent = os.path.dirname(os.path.abspath(target))
@@ -142,9 +147,11 @@ class HttpCache(LayerCache):
             archive = os.path.join(scratch, key + archive_suffix(meta))
             try:
                 _download.download(self._url(key, archive_suffix(meta)), archive, meta.get("sha256"), retries=1,
-                                   timeout=self.timeout)
+                                   timeout=self.timeout, max_bytes=self._recorded_size(meta))
             except AppenvError as error:
-                if error.code == "checksum_mismatch":
+                if error.code == "download_too_large":  # cut off at the recorded size: never more on the disk
+                    self.discard(key, "the server sends more than its recorded %s bytes" % meta.get("size"))
+                elif error.code == "checksum_mismatch":
                     self._corrupt(key, error.fields.get("actual"), error.fields.get("expected"))
                 else:
                     self._warn("layer cache entry %s could not be downloaded from %s (%s); the layer is built "

@@ -35,6 +35,7 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
 from ansible_collections.appenv.python.plugins.module_utils._layer_cache_trust import check_directory, check_url
 from ansible_collections.appenv.python.plugins.module_utils._signing import TRUST_CHOICES, Trust
@@ -55,6 +56,8 @@ def argument_spec():
         url_password=dict(type="str", no_log=True),
         max_size_mb=dict(type="int"),
         max_age_days=dict(type="int"),
+        max_entry_mb=dict(type="int", default=4096),
+        max_entry_members=dict(type="int", default=200000),
         compression=dict(type="str", choices=list(COMPRESSIONS), default="auto"),
         hmac_key=dict(type="str", no_log=True),
         signing_key=dict(type="path", no_log=False),
@@ -66,7 +69,7 @@ def argument_spec():
 
 
 # What the controller passes on to the module it runs with a temporary cache directory on the host.
-TRUST_OPTIONS = ("hmac_key", "signing_key", "allowed_signers", "trust", "store")
+TRUST_OPTIONS = ("hmac_key", "signing_key", "allowed_signers", "trust", "store", "max_entry_mb", "max_entry_members")
 
 
 def compression(options, where):
@@ -81,12 +84,26 @@ def max_bytes(options):
     return max_mb * 1024 * 1024 if max_mb else None
 
 
+def limited(cache, options, module):
+    """cache with the entry limits of options (max_entry_mb, max_entry_members; unset: the archive defaults)."""
+    for option, attribute, scale in (("max_entry_mb", "max_entry_bytes", 1024 * 1024),
+                                     ("max_entry_members", "max_entry_members", 1)):
+        value = (options or {}).get(option)
+        if value is None:
+            continue
+        if value <= 0:
+            raise AppenvError("bad_argument", option="layer_cache.%s" % option, module=module,
+                              detail="layer_cache.%s must be a positive number, not %s" % (option, value))
+        setattr(cache, attribute, value * scale)
+    return cache
+
+
 def _directory(root, options, where, trust, module, runner=None):
     check_directory(root, options.get("allow_shared_writable"), module)
-    return DirectoryCache(root, max_bytes=max_bytes(options), max_age_days=options.get("max_age_days"),
+    return limited(DirectoryCache(root, max_bytes=max_bytes(options), max_age_days=options.get("max_age_days"),
                           compression=compression(options, where), trust=trust, runner=runner,
                           store=options.get("store") is not False,
-                          allow_shared_writable=bool(options.get("allow_shared_writable")))
+                          allow_shared_writable=bool(options.get("allow_shared_writable"))), options, module)
 
 
 def from_options(options, module="python_runtime", runner=None):
@@ -105,8 +122,8 @@ def from_options(options, module="python_runtime", runner=None):
         from ansible_collections.appenv.python.plugins.module_utils._layer_cache_http import HttpCache
         url = with_credentials(options["url"], options.get("url_username"), options.get("url_password"))
         check_url(url, options.get("allow_shared_writable"), module)
-        return HttpCache(url, module=module, compression=compression(options, "url"), trust=trust,
-                         store=options.get("store") is not False, runner=runner)
+        return limited(HttpCache(url, module=module, compression=compression(options, "url"), trust=trust,
+                                 store=options.get("store") is not False, runner=runner), options, module)
     return _directory(options["path"], options, "path", trust, module, runner)
 
 

@@ -1,6 +1,7 @@
 """The layer cache: restore by key, verified; atomic, concurrent-safe writes; LRU eviction."""
 
 import errno
+import fcntl
 import io
 import json
 import os
@@ -137,6 +138,79 @@ def test_lru_eviction_by_size_and_age(tmp_path):
     assert removed == [metas[0]["key"]]
     removed = DirectoryCache(str(tmp_path / "cache"), max_age_days=150 / 86400.0).evict()
     assert removed == [metas[1]["key"]]
+
+
+def aged_entries(tmp_path, ages):
+    """Three entries, last used ages seconds ago (oldest first)."""
+    cache = DirectoryCache(str(tmp_path / "cache"))
+    for version in ("1", "2", "3"):
+        converge(ToyLayer(tmp_path / "h" / "layer", version), cache)
+    metas = sorted(cache.entries(), key=lambda meta: meta["last_used"])
+    for age, meta in zip(ages, metas):
+        meta["last_used"] -= age
+        _fingerprint.write_json_atomic(cache._paths(meta["key"])[2], meta)
+    return cache, metas
+
+
+def test_eviction_leaves_an_entry_another_process_holds_and_its_lock_file(tmp_path):
+    cache, metas = aged_entries(tmp_path, (300, 200, 100))
+    oldest, second = metas[0]["key"], metas[1]["key"]
+    # Another process restoring the oldest entry holds its lock (flock: one open file description each).
+    held = open(cache._lock_path(oldest), "a")
+    fcntl.flock(held.fileno(), fcntl.LOCK_SH)
+    try:
+        removed = DirectoryCache(str(tmp_path / "cache"), max_bytes=metas[2]["size"] + metas[0]["size"]).evict()
+        # The held entry stays whole (archive, metadata and the very lock file the reader holds); the next least
+        # recently used one goes instead, lock file and all.
+        assert removed == [second]
+        assert cache.lookup(oldest) is not None
+        assert os.fstat(held.fileno()).st_ino == os.stat(cache._lock_path(oldest)).st_ino
+        assert not os.path.exists(cache._lock_path(second))
+    finally:
+        held.close()
+    assert DirectoryCache(str(tmp_path / "cache"), max_bytes=metas[2]["size"]).evict() == [oldest]
+
+
+def test_a_lock_taken_on_a_lock_file_evicted_meanwhile_is_taken_again(tmp_path, monkeypatch):
+    cache, metas = aged_entries(tmp_path, (300, 200, 100))
+    key = metas[2]["key"]
+    path = cache._lock_path(key)
+    real_flock = _layer_cache.fcntl.flock
+    calls = []
+
+    def flock_after_an_eviction(fd, operation):
+        # Between this process's open() and its flock(), an eviction unlinked the file (and a store made a new
+        # one): the lock taken on the old file would guard nothing.
+        if not calls:
+            os.unlink(path)
+            open(path, "a").close()
+        calls.append(fd)
+        return real_flock(fd, operation)
+
+    monkeypatch.setattr(_layer_cache.fcntl, "flock", flock_after_an_eviction)
+    handle = cache._entry_lock(key, exclusive=True)
+    try:
+        assert len(calls) == 2
+        assert os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+    finally:
+        handle.close()
+
+
+def test_a_layer_larger_than_the_entry_limits_is_never_stored_and_never_restored(tmp_path):
+    cache = DirectoryCache(str(tmp_path / "cache"))
+    cache.max_entry_members = 1  # the toy layer has two members (its payload and its fingerprint)
+    built = converge(ToyLayer(tmp_path / "h" / "layer", "1"), cache)
+    assert built.action == "created" and cache.entries() == []
+    assert any("not stored" in w and "more than the limit of 1" in w and "max_entry_members" in w
+               for w in cache.warnings), cache.warnings
+    # An entry stored by a host with higher limits is refused by one with lower limits, and the layer is built.
+    roomy = DirectoryCache(str(tmp_path / "cache"))
+    converge(ToyLayer(tmp_path / "h2" / "layer", "2"), roomy)
+    (meta,) = roomy.entries()
+    strict = DirectoryCache(str(tmp_path / "cache"))
+    strict.max_entry_bytes = 1
+    assert strict.restore(meta["key"], str(tmp_path / "restored")) is None
+    assert not (tmp_path / "restored").exists()
 
 
 def test_absolute_symlinks_of_a_venv_survive_a_restore(tmp_path):

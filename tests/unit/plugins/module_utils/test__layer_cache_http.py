@@ -28,7 +28,8 @@ class CacheHandler(http.server.SimpleHTTPRequestHandler):
     """Serves a directory (HTML listings included) and stores PUTs in it, with faults on demand.
 
     server.state: requests [(method, path, headers)], fail {(method, suffix): status},
-    cut {suffix}: GETs that send half the body, auth: the Authorization header required.
+    cut {suffix}: GETs that send half the body, flood {suffix}: GETs that send the body and 4 MiB more, with no
+    length announced (HEAD neither), auth: the Authorization header required.
     """
 
     protocol_version = "HTTP/1.1"
@@ -58,11 +59,32 @@ class CacheHandler(http.server.SimpleHTTPRequestHandler):
             with open(self.translate_path(self.path), "rb") as handle:
                 send_half(self, handle.read())
             return
+        if any(self.path.endswith(suffix) for suffix in self.server.state["flood"]):
+            with open(self.translate_path(self.path), "rb") as handle:
+                body = handle.read()
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            try:
+                self.wfile.write(body)
+                for _chunk in range(64):
+                    self.wfile.write(b"\0" * 65536)
+            except OSError:
+                pass  # the client hung up: what a capped download does
+            return
         super(CacheHandler, self).do_GET()
 
     def do_HEAD(self):  # noqa: N802
-        if not self._refuse("HEAD"):
-            super(CacheHandler, self).do_HEAD()
+        if self._refuse("HEAD"):
+            return
+        if any(self.path.endswith(suffix) for suffix in self.server.state["flood"]):
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            return
+        super(CacheHandler, self).do_HEAD()
 
     def do_PUT(self):  # noqa: N802
         if self._refuse("PUT"):
@@ -87,7 +109,7 @@ class CacheHandler(http.server.SimpleHTTPRequestHandler):
 def _serve(root):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(CacheHandler, directory=str(root)))
     server.daemon_threads = True
-    server.state = {"requests": [], "fail": {}, "cut": set(), "auth": None}
+    server.state = {"requests": [], "fail": {}, "cut": set(), "flood": set(), "auth": None}
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     server.url = "http://127.0.0.1:%d/cache/" % server.server_address[1]
     server.root = root / "cache"
@@ -191,6 +213,16 @@ def test_a_body_cut_short_is_never_extracted(server, tmp_path):
     result = converge(fresh(tmp_path), HttpCache(server.url))
     assert result.action == "created" and payload(tmp_path / "host" / "layer") == "1"
     assert len(result.warnings) == 1 and "cut short" in result.warnings[0], result.warnings
+
+
+def test_a_body_longer_than_the_recorded_size_is_cut_off_there(server, tmp_path):
+    first = converge(fresh(tmp_path), HttpCache(server.url))
+    size = (server.root / first.after["key"][:2] / (first.after["key"] + ".tar.gz")).stat().st_size
+    server.state["flood"].add(".tar.gz")
+    result = converge(fresh(tmp_path), HttpCache(server.url))
+    assert result.action == "created" and payload(tmp_path / "host" / "layer") == "1"
+    assert any("sends more than its recorded %d bytes" % size in warning
+               for warning in result.warnings), result.warnings
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip"])

@@ -18,12 +18,14 @@ def test_the_spec_is_the_doc_fragments():
     spec = options.argument_spec()
     assert spec["type"] == "dict" and spec["mutually_exclusive"] == [["path", "controller_path", "url"]]
     assert sorted(spec["options"]) == ["allow_shared_writable", "allowed_signers", "compression", "controller_path",
-                                       "hmac_key", "max_age_days", "max_size_mb", "path", "signing_key", "store",
+                                       "hmac_key", "max_age_days", "max_entry_mb", "max_entry_members", "max_size_mb", "path", "signing_key", "store",
                                        "trust", "url", "url_password", "url_username"]
     assert spec["options"]["compression"] == {"type": "str", "choices": ["auto", "none", "gzip"], "default": "auto"}
     assert spec["options"]["url_password"]["no_log"] is True and spec["options"]["hmac_key"]["no_log"] is True
     assert spec["options"]["trust"] == {"type": "str", "choices": ["signed", "unsigned"], "default": "signed"}
     assert spec["options"]["store"]["default"] is True and spec["options"]["allow_shared_writable"]["default"] is False
+    assert (spec["options"]["max_entry_mb"]["default"], spec["options"]["max_entry_members"]["default"]) == (
+        4096, 200000)  # the archive defaults (_archive.MAX_TOTAL_MB, MAX_MEMBERS)
 
 
 @pytest.mark.parametrize("where, auto", [("path", "none"), ("controller_path", "gzip"), ("url", "gzip")])
@@ -51,6 +53,19 @@ def test_a_path_is_a_directory_cache_with_its_limits(tmp_path):
     assert (cache.root, cache.max_bytes, cache.max_age_days, cache.compression) == (str(tmp_path), 2 << 20, 7, "none")
     assert (cache.trust.hmac_key, cache.store_enabled, cache.allow_shared_writable) == ("k", True, False)
     assert options.from_options({"path": str(tmp_path), "compression": "gzip", "hmac_key": "k"}).compression == "gzip"
+
+
+def test_entry_limits_are_options_of_every_kind_of_cache(tmp_path):
+    unset = options.from_options({"path": str(tmp_path), "hmac_key": "k"})
+    assert (unset.max_entry_bytes, unset.max_entry_members) == (4096 << 20, 200000)
+    for where in ({"path": str(tmp_path)}, {"url": "https://cache.example.invalid/appenv"}):
+        cache = options.from_options(dict(where, hmac_key="k", max_entry_mb=8192, max_entry_members=500000))
+        assert (cache.max_entry_bytes, cache.max_entry_members) == (8192 << 20, 500000)
+    big = {"controller_path": str(tmp_path), "hmac_key": "k", "max_entry_mb": 8192}
+    assert options.controller_cache(big).max_entry_bytes == 8192 << 20
+    with pytest.raises(AppenvError) as caught:
+        options.from_options({"path": str(tmp_path), "hmac_key": "k", "max_entry_members": 0}, "app_dependencies")
+    assert caught.value.title == "Invalid value for layer_cache.max_entry_members"
 
 
 def test_a_url_is_an_http_cache_with_the_credentials_given_apart():
@@ -138,10 +153,11 @@ def test_caches_other_users_can_write_are_refused(tmp_path):
 
 def test_the_controller_hands_the_host_its_trust_settings_and_checks_only_the_hmac(tmp_path):
     settings = {"controller_path": str(tmp_path), "hmac_key": "k", "signing_key": "/etc/appenv/key",
-                "allowed_signers": "/etc/appenv/allowed", "trust": "signed", "store": True, "max_size_mb": 3}
+                "allowed_signers": "/etc/appenv/allowed", "trust": "signed", "store": True, "max_size_mb": 3,
+                "max_entry_mb": 8192}
     assert options.host_options(settings, "/tmp/appenv-layer-cache.x", "gzip") == {
         "path": "/tmp/appenv-layer-cache.x", "compression": "gzip", "hmac_key": "k", "signing_key": "/etc/appenv/key",
-        "allowed_signers": "/etc/appenv/allowed", "trust": "signed", "store": True}
+        "allowed_signers": "/etc/appenv/allowed", "trust": "signed", "store": True, "max_entry_mb": 8192}
     assert options.controller_cache(settings).trust.hmac_key == "k"
     ssh_only = options.controller_cache({"controller_path": str(tmp_path), "allowed_signers": "/etc/appenv/allowed"})
     assert ssh_only.trust.trust == "unsigned"  # the hosts check ssh signatures: the paths are theirs
