@@ -36,8 +36,6 @@ __metaclass__ = type
 import os
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache_trust import check_directory, check_url
 from ansible_collections.appenv.python.plugins.module_utils._signing import TRUST_CHOICES, Trust
 from ansible_collections.appenv.python.plugins.module_utils._urls import with_credentials
 
@@ -99,6 +97,11 @@ def limited(cache, options, module):
 
 
 def _directory(root, options, where, trust, module, runner=None):
+    # The cache code is imported only when a task names a cache: a module without one never loads (nor, under
+    # AnsiballZ, compiles) it; the same for HttpCache below.
+    from ansible_collections.appenv.python.plugins.module_utils._layer_cache import DirectoryCache
+    from ansible_collections.appenv.python.plugins.module_utils._layer_cache_trust import check_directory
+
     check_directory(root, options.get("allow_shared_writable"), module)
     return limited(DirectoryCache(root, max_bytes=max_bytes(options), max_age_days=options.get("max_age_days"),
                           compression=compression(options, where), trust=trust, runner=runner,
@@ -120,6 +123,7 @@ def from_options(options, module="python_runtime", runner=None):
             runner.add_secret(secret)
     if options.get("url"):
         from ansible_collections.appenv.python.plugins.module_utils._layer_cache_http import HttpCache
+        from ansible_collections.appenv.python.plugins.module_utils._layer_cache_trust import check_url
         url = with_credentials(options["url"], options.get("url_username"), options.get("url_password"))
         check_url(url, options.get("allow_shared_writable"), module)
         return limited(HttpCache(url, module=module, compression=compression(options, "url"), trust=trust,

@@ -21,7 +21,7 @@ import os
 import re
 import shutil
 
-from ansible_collections.appenv.python.plugins.module_utils import _archive, _bytecode, _download, _host, _layer, _manifest
+from ansible_collections.appenv.python.plugins.module_utils import _archive, _bytecode, _host, _layer, _manifest
 from ansible_collections.appenv.python.plugins.module_utils import _sysconfig
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 
@@ -121,6 +121,8 @@ class RuntimeLayerSpec(_layer.LayerSpec):
         path = self.src
         if not path:
             path = os.path.join(work, self.wanted["archive"] or "runtime.tar.gz")
+            from ansible_collections.appenv.python.plugins.module_utils import _download  # a no-op never loads it
+
             _download.download(self.url, path, self.wanted["archive_sha256"], retries=self.retries,
                                timeout=min(self.timeout, 300), deadline=self.timeout,
                                max_bytes=self.limits["max_download_mb"] << 20)

@@ -112,6 +112,23 @@ def test_a_directory_cache_never_imports_the_download_code(tmp_path):
     assert out == ["[]", "['_layer_cache_http']"]
 
 
+@pytest.mark.parametrize("module", ["python_runtime", "pip_tooling", "app_dependencies", "pyc_compile"])
+def test_a_module_without_a_layer_cache_loads_no_cache_nor_download_code(module):
+    """What a no-op without a layer_cache imports (AnsiballZ compiles every module_util it loads, on every run):
+    no cache, signing-check or download code, nor Ansible's urls (and cryptography) they pull in."""
+    program = (
+        "import sys\n"
+        "import ansible_collections.appenv.python.plugins.modules.%s\n"
+        "prefix = 'ansible_collections.appenv.python.plugins.module_utils.'\n"
+        "heavy = ('_layer_cache', '_layer_cache_http', '_download', '_http')\n"
+        "print(sorted(name for name in heavy if prefix + name in sys.modules)"
+        " + sorted(name for name in ('ansible.module_utils.urls',) if name in sys.modules))\n" % module)
+    env = dict(os.environ, PYTHONPATH=str(COLLECTIONS_DIR))
+    out = subprocess.run([sys.executable, "-c", program], env=env, check=True, stdout=subprocess.PIPE,
+                         universal_newlines=True).stdout.splitlines()
+    assert out == ["[]"]
+
+
 def test_without_a_way_to_check_entries_the_option_is_refused(tmp_path):
     for where in ({"path": str(tmp_path)}, {"url": "https://cache.example.invalid/"}):
         with pytest.raises(AppenvError) as caught:
