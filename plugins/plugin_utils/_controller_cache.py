@@ -85,17 +85,19 @@ def run_module_with_controller_cache(action, module_name, module_args, task_vars
         result.setdefault("warnings", []).extend(local.warnings)
         return result
     quote = action._connection._shell.quote
+    crossing = None
     try:
+        crossing = _crossing_dir(action)
         shard = action._connection._shell.join_path(remote_cache, key[:2])
         action._low_level_execute_command("mkdir -p %s" % quote(shard), sudoable=True)
         if hit is not None:
             for path in local.entry_files(key, hit):
-                action._transfer_file(path, action._connection._shell.join_path(shard, os.path.basename(path)))
+                _put(action, path, shard, crossing)
         args = dict(module_args)
         args["layer_cache"] = host_options(cache_options, remote_cache, local.compression)
         result = action._execute_module(module_name=module_name, module_args=args, task_vars=task_vars)
         if not result.get("failed") and result.get("action") in (_layer.ACTION_CREATED, _layer.ACTION_RECREATED):
-            _fetch_back(action, local, key, shard)
+            _fetch_back(action, local, key, shard, crossing)
         if hit is not None and result.get("action") == _layer.ACTION_RESTORED:
             local.count_hit(key, hit)
             result["reasons"] = controller_reasons(result.get("reasons", []), local.root)
@@ -104,11 +106,64 @@ def run_module_with_controller_cache(action, module_name, module_args, task_vars
         return result
     finally:
         action._low_level_execute_command("rm -rf %s" % quote(remote_cache), sudoable=True)
+        if crossing:
+            action._low_level_execute_command("rm -rf %s" % quote(crossing), sudoable=True)
 
 
-def _fetch_back(action, local, key, remote_shard):
+def _crossing_dir(action):
+    """A directory of the login user's own for entry files crossing the connection, or None.
+
+    Files cross the connection as the user Ansible logs in as, while the module (and the temporary cache made for
+    it with mktemp) runs as the become user. When the login user is not root and becomes another user (ssh as
+    an admin, then sudo/su to root), the login user can neither write into the become user's 0700 cache directory
+    nor read what the module stored there; and the module must not trust files a less-privileged user owns. So
+    files cross through the login user's Ansible temporary directory and are copied in and out by the become
+    user: the cache the module reads holds only files of its own user.
+    """
+    if not action._connection.become:
+        return None
+    login = action._get_remote_user()
+    if login in (None, "root") or login == (action.get_become_option("become_user") or "root"):
+        return None
+    made = action._low_level_execute_command("mktemp -d /tmp/appenv-layer-cache-crossing.XXXXXX", sudoable=False)
+    crossing = (made.get("stdout") or "").strip()
+    if made.get("rc") != 0 or not crossing:
+        raise OSError("no temporary directory could be made on the host for %s (%s)"
+                      % (login, (made.get("stderr") or "").strip()))
+    return crossing
+
+
+def _put(action, path, shard, crossing):
+    """Put the controller's file at path into the host's shard (through crossing, as the become user)."""
+    join, quote = action._connection._shell.join_path, action._connection._shell.quote
+    if not crossing:
+        action._transfer_file(path, join(shard, os.path.basename(path)))
+        return
+    staged = join(crossing, os.path.basename(path))
+    action._transfer_file(path, staged)
+    action._fixup_perms2([crossing, staged], execute=False)
+    copied = action._low_level_execute_command("cp %s %s" % (quote(staged), quote(shard + "/")), sudoable=True)
+    if copied.get("rc") != 0:
+        raise OSError("the become user could not copy %s into the host's cache (%s)"
+                      % (os.path.basename(path), (copied.get("stderr") or copied.get("stdout") or "").strip()))
+
+
+def _fetch_back(action, local, key, remote_shard, crossing=None):
+    join, quote = action._connection._shell.join_path, action._connection._shell.quote
+    login = action._get_remote_user()
+
     def fetch(name, dest):
-        action._connection.fetch_file(action._connection._shell.join_path(remote_shard, name), dest)
+        source = join(remote_shard, name)
+        if crossing:  # the become user hands the file to the login user, who fetches it
+            staged = join(crossing, name)
+            handed = action._low_level_execute_command(
+                "cp %s %s && chown %s %s" % (quote(source), quote(staged), quote(login), quote(staged)),
+                sudoable=True)
+            if handed.get("rc") != 0:
+                raise OSError("the become user could not hand %s to %s (%s)"
+                              % (name, login, (handed.get("stderr") or handed.get("stdout") or "").strip()))
+            source = staged
+        action._connection.fetch_file(source, dest)
 
     adopt_fetched(local, key, fetch)
 

@@ -69,15 +69,21 @@ class SshHost(Host):
     The test still looks inside through docker exec; Ansible and the modules' transfers go over SSH.
     """
 
-    def __init__(self, container, arch, port, key):
+    def __init__(self, container, arch, port, key, login="root", root_password=None):
         super().__init__(container, arch)
         self.port = port
         self.key = key
+        self.login = login
+        self.root_password = root_password
 
     def inventory_line(self):
-        return ("%s ansible_connection=ssh ansible_host=127.0.0.1 ansible_port=%d ansible_user=root "
+        line = ("%s ansible_connection=ssh ansible_host=127.0.0.1 ansible_port=%d ansible_user=%s "
                 "ansible_ssh_private_key_file=%s ansible_ssh_common_args='-o StrictHostKeyChecking=no "
-                "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR'" % (self.name, self.port, self.key))
+                "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR'" % (self.name, self.port, self.login, self.key))
+        if self.login != "root":  # an admin user that becomes root (su: the image has no sudo), like a VM's
+            line += (" ansible_become=true ansible_become_method=su ansible_become_user=root "
+                     "ansible_become_password=%s" % self.root_password)
+        return line
 
 
 def _free_port():
@@ -86,8 +92,10 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-def start_ssh_host(image, key_dir):
-    """A fresh bookworm x86_64 container with sshd on 127.0.0.1 and a key pair in key_dir."""
+def start_ssh_host(image, key_dir, login="root"):
+    """A fresh bookworm x86_64 container with sshd on 127.0.0.1 and a key pair in key_dir.
+
+    login: the user Ansible logs in as; another than root is made here and becomes root with su."""
     key = Path(key_dir) / "id_ed25519"
     if not key.exists():
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
@@ -96,7 +104,13 @@ def start_ssh_host(image, key_dir):
     host.sh("mkdir -p /root/.ssh /run/sshd && chmod 700 /root/.ssh && printf '%%s\\n' '%s' > /root/.ssh/authorized_keys"
             " && /usr/sbin/sshd -p %d -o ListenAddress=127.0.0.1 -o PermitRootLogin=prohibit-password"
             % (key.with_suffix(".pub").read_text().strip(), port))
-    ssh_host = SshHost(host.container, "x86_64", port, key)
+    root_password = None
+    if login != "root":
+        root_password = uuid.uuid4().hex
+        host.sh("useradd -m -s /bin/bash {user} && mkdir -p ~{user}/.ssh && cp /root/.ssh/authorized_keys ~{user}/.ssh/ "
+                "&& chown -R {user}: ~{user}/.ssh && chmod 700 ~{user}/.ssh && echo root:{pw} | chpasswd"
+                .format(user=login, pw=root_password))
+    ssh_host = SshHost(host.container, "x86_64", port, key, login, root_password)
     deadline = time.time() + 30
     while True:
         try:

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.integration import harness
-from tests.integration.hosts import CACHE_HMAC_KEY, DEFAULT_DEST, start_host, install_runtime
+from tests.integration.hosts import CACHE_HMAC_KEY, DEFAULT_DEST, install_runtime, start_host, start_ssh_host
 
 pytestmark = pytest.mark.integration
 HMAC_KEY = CACHE_HMAC_KEY  # entries are signed (HMAC), as a pipeline's are
@@ -83,6 +83,30 @@ def test_controller_side_cache_moves_layers_over_the_connection(amd64_image, run
             host.container.remove()
     assert actions == ["created", "restored"]
     assert len(list((tmp_path / "controller-cache").glob("*/*.tar.gz"))) == 1  # crossed the connection: gzip
+
+
+def test_controller_side_cache_with_an_admin_login_that_becomes_root(ssh_image, runtime_mirror, tmp_path):
+    """ssh as a non-root admin user, `become` root (su), as VMs are provisioned: the entry goes back to the controller
+    and the next fresh host restores it (before: the admin could not write into root's temporary cache, nor read
+    what root stored there, so nothing was ever cached)."""
+    cache = {"controller_path": str(tmp_path / "controller-cache"), "hmac_key": HMAC_KEY}
+    results = []
+    for unused in range(2):
+        host = start_ssh_host(ssh_image, tmp_path, login="admin")
+        try:
+            result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=cache))
+            results.append(result)
+            assert probe(host) == "3.11.2"
+            assert host.exec(["stat", "-c", "%U", DEFAULT_DEST + "/bin/python3.11"]).stdout.strip() == "root"
+            # Nothing of the crossing is left on the host: neither root's temporary cache nor the admin's copies.
+            leftovers = host.sh("ls -d /tmp/appenv-layer-cache* 2>/dev/null || true").stdout
+            assert leftovers.strip() == "", leftovers
+        finally:
+            host.container.remove()
+    assert [result["action"] for result in results] == ["created", "restored"], results[-1].get("warnings")
+    assert "controller's layer cache" in results[1]["reasons"][-1]
+    assert not results[0].get("warnings") and not results[1].get("warnings")
+    assert len(list((tmp_path / "controller-cache").glob("*/*.tar.gz"))) == 1
 
 
 # An entry of another arch is never restored: tests/integration/test_emulated_aarch64.py (one emulated host for all

@@ -36,13 +36,15 @@ class Shell:
 class Connection:
     _shell = Shell()
 
-    def __init__(self, damage=None):
+    def __init__(self, damage=None, become=None):
         self.damage = damage
+        self.become = become
         self.fetched = []
 
     def fetch_file(self, remote, local):
         shutil.copyfile(remote, local)
         self.fetched.append(os.path.basename(remote))
+        self.fetched_from = getattr(self, "fetched_from", []) + [os.path.basename(os.path.dirname(remote))]
         if self.damage is not None and self.damage(local):
             with open(local, "r+b") as handle:
                 handle.truncate(10)
@@ -56,14 +58,16 @@ class Task:
 class Action:
     """The parts of ActionBase the controller cache uses; the host's files are local directories."""
 
-    def __init__(self, host_tmp, check_mode=False, mktemp_fails=False, damage=None):
+    def __init__(self, host_tmp, check_mode=False, mktemp_fails=False, damage=None, login=None, become_user=None):
         self._task = Task(check_mode)
-        self._connection = Connection(damage)
+        self._connection = Connection(damage, become=object() if become_user else None)
+        self.login, self.become_user = login, become_user
         self.host_tmp = str(host_tmp)
         os.makedirs(self.host_tmp, exist_ok=True)
         self.mktemp_fails = mktemp_fails
         self.modules = []
         self.transferred = []
+        self.transferred_to = []  # the top directory under the host's /tmp each file was put into
         self.commands = []
 
     def _execute_module(self, module_name, module_args, task_vars):
@@ -76,7 +80,12 @@ class Action:
         if argv[0] == "mktemp":
             if self.mktemp_fails:
                 return {"rc": 1, "stdout": "", "stderr": "mktemp: failed"}
-            return {"rc": 0, "stdout": tempfile.mkdtemp(prefix="appenv-layer-cache.", dir=self.host_tmp) + "\n"}
+            prefix = "appenv-layer-cache-crossing." if "crossing" in cmd else "appenv-layer-cache."
+            assert sudoable == (prefix == "appenv-layer-cache.")  # the crossing is the login user's own
+            return {"rc": 0, "stdout": tempfile.mkdtemp(prefix=prefix, dir=self.host_tmp) + "\n"}
+        if argv[0] == "cp":  # as the become user: into the cache, or handed to the login user (chown not faked)
+            assert sudoable
+            shutil.copy(argv[1], argv[2])
         if argv[:2] == ["mkdir", "-p"]:
             os.makedirs(argv[2], exist_ok=True)
         elif argv[:2] == ["rm", "-rf"]:
@@ -86,6 +95,17 @@ class Action:
     def _transfer_file(self, local, remote):
         shutil.copyfile(local, remote)
         self.transferred.append(os.path.basename(remote))
+        self.transferred_to.append(os.path.relpath(remote, self.host_tmp).split(os.sep)[0])
+
+    def _get_remote_user(self):
+        return self.login
+
+    def get_become_option(self, name):
+        assert name == "become_user"
+        return self.become_user
+
+    def _fixup_perms2(self, paths, execute=True):
+        self.commands.append("fixup")
 
 
 def run(action, tmp_path, version="1", **cache):
@@ -130,6 +150,34 @@ def test_a_built_layer_comes_back_and_the_next_fresh_host_restores_it(tmp_path):
     result = run(third, tmp_path)
     assert result["action"] == "kept" and third.commands == [] and third.transferred == []
     assert "path" not in third.modules[1]["layer_cache"]  # the module runs with the task's own arguments
+
+
+def test_a_login_user_that_becomes_root_hands_files_through_its_own_directory(tmp_path):
+    """ssh as an admin user, become root: the module's temporary cache (root's, 0700) holds only files root copied
+    in, and what the module stored there reaches the login user through the login user's own directory."""
+    key = key_of(tmp_path)
+    first = Action(tmp_path / "host-tmp", login="admin", become_user="root")
+    assert run(first, tmp_path)["action"] == "created"
+    assert first._connection.fetched == [key + ".json", key + ".tar.gz"]
+    assert all(directory.startswith("appenv-layer-cache-crossing.") for directory in first._connection.fetched_from)
+    assert first.commands.count("cp") == 2 and os.listdir(first.host_tmp) == []
+
+    shutil.rmtree(str(tmp_path / "host"))
+    second = Action(tmp_path / "host-tmp", login="admin", become_user="root")
+    result = run(second, tmp_path)
+    assert result["action"] == "restored" and payload(tmp_path / "host" / "layer") == "1"
+    assert sorted(second.transferred) == [key + ".json", key + ".tar.gz"]
+    assert all(directory.startswith("appenv-layer-cache-crossing.") for directory in second.transferred_to)  # never root's directory
+    assert second.commands.count("fixup") == 2 and second.commands.count("cp") == 2
+    assert os.listdir(second.host_tmp) == []  # both directories are gone
+
+    # Logged in as root, or becoming the login user itself: files go straight into the temporary cache.
+    for login, become_user in (("root", "app"), ("admin", "admin"), (None, "root")):
+        shutil.rmtree(str(tmp_path / "host"))
+        direct = Action(tmp_path / "host-tmp", login=login, become_user=become_user)
+        assert run(direct, tmp_path)["action"] == "restored"
+        assert all(directory.startswith("appenv-layer-cache.") for directory in direct.transferred_to)
+        assert "cp" not in direct.commands
 
 
 def test_check_mode_predicts_a_restore_and_touches_nothing(tmp_path):
