@@ -32,10 +32,6 @@ def run_tagged(host, variables, tag, check=False):
     return report
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open (issue 17): after the privilege, check-mode and interpreter merges, `--tags appenv_app_code` fails in "
-    "the tag-only task that reads the dependency layer in check mode (app_dependencies, check_mode: true); it "
-    "passed before those merges. Not diagnosed yet; strict, so this fails loudly once fixed."))
 def test_each_documented_tag_works_alone(amd64_host, runtime_mirror, package_index, tmp_path):
     tags = documented_tags()
     assert {"appenv_runtime", "appenv_tooling", "appenv_app_deps", "appenv_app_code", "appenv_app_env"} <= set(tags)
