@@ -202,8 +202,7 @@ def test_a_failed_build_without_a_roll_back_leaves_no_fingerprint(tmp_path):
 
 
 @pytest.mark.parametrize("snapshot", [True, False])
-def test_a_run_killed_mid_build_gets_back_the_old_fingerprint_kept_outside_only_with_the_old_layer(tmp_path,
-                                                                                                     snapshot):
+def test_a_killed_build_gets_back_the_fingerprint_kept_outside_only_with_the_old_layer(tmp_path, snapshot):
     state = tmp_path / "state" / "toy.json"
     layer = tmp_path / "layer"
     converge(SnapshotToy(layer, "1", state_path=str(state)))
