@@ -132,10 +132,10 @@ class DepsLayerSpec(_layer.LayerSpec):
 
     # -- where things are -----------------------------------------------------------------------
     def site_dir(self, root=None):
+        # system: the layer's path is the runtime's site-packages (or where a killed run moved it aside, as check
+        # mode reads it to predict the recovery).
         root = root or self.path
-        if self.location == "system":
-            return self.runtime.site_packages
-        if self.location == "target":
+        if self.location in ("system", "target"):
             return root
         return self.runtime.user_site(root)
 
