@@ -59,6 +59,8 @@ def test_each_documented_tag_works_alone(amd64_host, runtime_mirror, package_ind
     (app_src / "app.py").write_text(APP_FILES["app.py"] + "# edited\n")
     # (Not in check mode: predicting the bytecode of code an earlier task copies is issue 17's chained-tasks item.)
     real = run_tagged(amd64_host, variables, "appenv_app_code")
-    assert changed_tasks(real, amd64_host) == [ROLE + "App code", ROLE + "Bytecode of the app's code"]
+    assert changed_tasks(real, amd64_host) == [
+        ROLE + "App code (root-owned and read-only to the app user unless appenv_app_code_owner is app)",
+        ROLE + "Bytecode of the app's code"]
     out = amd64_host.sh("set -a; . /etc/appenv/demo.env; set +a; \"$APPENV_PYTHON\" /srv/demo/app.py", user="demo")
     assert out.stdout.strip() == "app on 1.0"
