@@ -128,14 +128,14 @@ class DepsLayerSpec(_layer.LayerSpec):
             wanted["interpreter"] = runtime.interpreter
         super(DepsLayerSpec, self).__init__(path, wanted, state_path=state)
         if location == "system":
-            self.strategy = "none"
+            self.strategy, self.rolls_back = "none", True  # _build_system snapshots and puts back
 
     # -- where things are -----------------------------------------------------------------------
     def site_dir(self, root=None):
+        # system: the layer's path is the runtime's site-packages (or where a killed run moved it aside, as check
+        # mode reads it to predict the recovery).
         root = root or self.path
-        if self.location == "system":
-            return self.runtime.site_packages
-        if self.location == "target":
+        if self.location in ("system", "target"):
             return root
         return self.runtime.user_site(root)
 
@@ -226,10 +226,12 @@ class DepsLayerSpec(_layer.LayerSpec):
     def _build_system(self, runner):
         """The runtime's site-packages: snapshot, install, put the snapshot back on failure."""
         site = self.runtime.site_packages
-        before = set(_site.installed(site))
-        snapshot = site.rstrip("/") + ".appenv-old"
+        # Where the engine's recovery of a killed run looks for the old layer: only a whole copy gets there.
+        snapshot = _layer._aside_path(site)
         _layer.remove_tree(snapshot)
-        shutil.copytree(site, snapshot, symlinks=True)
+        _layer.remove_tree(snapshot + ".tmp")
+        shutil.copytree(site, snapshot + ".tmp", symlinks=True)
+        os.rename(snapshot + ".tmp", snapshot)
         # The old packages' console scripts in the runtime's bin/ go back with them on a failure.
         scripts = _site.OutsideSnapshot(site, self.runtime.root, os.path.join(self.runtime.root, ".appenv-deps-scripts"),
                                         watch=[self.bin_dir()])
@@ -241,7 +243,8 @@ class DepsLayerSpec(_layer.LayerSpec):
                 if name not in PACKAGING_TOOLS:
                     runner.run([self.runtime.python, "-m", "pip", "uninstall", "-y", "-q", name],
                                what="Removing %s from the runtime" % name, check=False)
-            facts = self._install(site, work, runner, before=before)
+            # What the layer is: the packages installed now that were not there once the old ones went.
+            facts = self._install(site, work, runner, before=set(_site.installed(site)))
         except BaseException:
             _layer.remove_tree(site)
             os.rename(snapshot, site)
@@ -254,8 +257,7 @@ class DepsLayerSpec(_layer.LayerSpec):
         return facts
 
     def _stored_packages(self):
-        record, _problem = _layer.read_fingerprint(self)
-        return (record or {}).get("facts", {}).get("packages", {})
+        return (self.previous or {}).get("facts", {}).get("packages", {})
 
     def _requirement_args(self, work, runner, env):
         """The requirement arguments of the install, and whether they come from a lock."""

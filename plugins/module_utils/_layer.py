@@ -41,7 +41,7 @@ from ansible_collections.appenv.python.plugins.module_utils._layer_cache_trust i
 # The actions and decide() are the engine's public names (modules and tests use _layer.ACTION_*, _layer.decide).
 from ansible_collections.appenv.python.plugins.module_utils._layer_decide import (  # noqa: F401 pylint: disable=unused-import
     ACTION_CREATED, ACTION_KEPT, ACTION_RECREATED, ACTION_RESTORED, ACTION_UPDATED, _aside_path, _staging_path,
-    _state_inside_layer, decide, predict, recover_interrupted)
+    _state_aside_path, _state_inside_layer, decide, predict, recover_interrupted)
 from ansible_collections.appenv.python.plugins.module_utils._layer_lock import LayerLock
 from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import (
     overlay_record_files, recover_overlay, remove_tree, restore_overlay)
@@ -68,6 +68,9 @@ class LayerSpec:
     strategy:        "in_place" (build into path after moving the old one aside),
                      "staging" (build into a sibling, rename into place), or
                      "none" (the build step itself is safe to redo, e.g. bytecode)
+    rolls_back:      "none" only: build() itself puts the old layer back when it fails (a snapshot, as
+                     app_dependencies' location: system), so its fingerprint kept outside the layer comes back too
+    previous:        the stored record of the layer a build replaces (set by converge before build())
     """
 
     kind = "layer"
@@ -75,6 +78,8 @@ class LayerSpec:
     strategy = "in_place"
     labels = {}
     overlay = False
+    rolls_back = False
+    previous = None
     replaced = ()  # directories an upstream task of the chain would replace (check mode): see decide()
 
     def __init__(self, path, wanted, state_path=None):
@@ -199,12 +204,35 @@ def _raise_os_error(spec, exc):
     raise AppenvError("layer_build_failed", kind=spec.kind, path=spec.path, detail=exc)
 
 
+def _set_aside_fingerprint(spec, action):
+    """Take away a fingerprint kept outside the layer before a build; where it waits for a roll-back, or None.
+
+    The fingerprint is written last: until the build is done there is none, so a run killed half-way can
+    never look complete. Where the old layer comes back on a failure, its fingerprint waits beside it.
+    """
+    if _state_inside_layer(spec) or not os.path.lexists(spec.state_path):
+        return None
+    if action == ACTION_UPDATED or (spec.strategy == "none" and not spec.rolls_back):
+        os.unlink(spec.state_path)  # changed in place without a roll-back: a failure leaves it to be rebuilt
+        return None
+    aside = _state_aside_path(spec)
+    os.rename(spec.state_path, aside)
+    return aside
+
+
 def _build(spec, action, stored, runner):
     """Build with roll-back; returns the facts of the new layer."""
-    if not _state_inside_layer(spec) and os.path.lexists(spec.state_path):
-        # The fingerprint is written last: until the build is done there is none,
-        # so a run killed half-way can never look complete.
-        os.unlink(spec.state_path)
+    old_fingerprint = _set_aside_fingerprint(spec, action)
+    spec.previous = stored
+    try:
+        return _build_layer(spec, action, stored, runner)
+    except BaseException:
+        if old_fingerprint:  # the old layer is back: so is what it was built from
+            os.rename(old_fingerprint, spec.state_path)
+        raise
+
+
+def _build_layer(spec, action, stored, runner):
     if action == ACTION_UPDATED:
         return spec.update(stored, runner)
     if spec.strategy == "none":
@@ -352,9 +380,9 @@ def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None):
                 facts = dict(facts or {}, overlay={"files": files or []})
             after = make_record(spec, facts)
             write_fingerprint(spec, after)
-            aside = _aside_path(spec.path)
-            if os.path.lexists(aside):
-                remove_tree(aside)
+            for aside in (_aside_path(spec.path), _state_aside_path(spec)):
+                if aside and os.path.lexists(aside):
+                    remove_tree(aside)
             if cache is not None and (not spec.overlay or files):
                 if spec.overlay:
                     cache.store(key or layer_key(spec), spec.overlay_root(), after, files=files)

@@ -36,6 +36,14 @@ def _staging_path(path):
     return path.rstrip("/") + _STAGING
 
 
+def _state_aside_path(spec):
+    """Where a build keeps the old fingerprint of a layer that keeps it outside itself (None: it is inside).
+
+    It goes back with the old layer (a failed build rolled back, or a killed one recovered), else it goes.
+    """
+    return None if _state_inside_layer(spec) else _aside_path(spec.state_path)
+
+
 def _interrupted(spec, remove=False):
     """What a run killed half-way left: (a note on the temporary fingerprint files it left (removed when remove),
     the staging leftover or None, whether the moved-aside layer must be put back, the aside path)."""
@@ -70,7 +78,8 @@ def recover_interrupted(spec):
     """Undo what a run killed half-way left behind (under the lock); a sentence for the result, or None.
 
     A moved-aside layer means the run died between moving the old layer aside and writing the new
-    fingerprint: what is at path is incomplete, the old layer was complete; it is put back. Staging goes.
+    fingerprint: what is at path is incomplete, the old layer was complete; it is put back, with the
+    fingerprint the build set aside (a layer keeping it outside itself), else that one goes. Staging goes.
     """
     note, staging, put_back, aside = _interrupted(spec, remove=True)
     if staging:
@@ -81,6 +90,12 @@ def recover_interrupted(spec):
         os.rename(aside, spec.path)
     elif os.path.lexists(aside):
         remove_tree(aside)
+    state_aside = _state_aside_path(spec)
+    if state_aside and os.path.lexists(state_aside):
+        if put_back:
+            os.rename(state_aside, spec.state_path)
+        else:
+            os.unlink(state_aside)
     return _recovery_note(note, staging, put_back)
 
 
@@ -138,7 +153,10 @@ def predict(spec):
     if not put_back:
         action, reasons, stored = decide(spec)
         return action, ([note] if note else []) + reasons, stored
-    state_path = aside + spec.state_path[len(spec.path.rstrip("/")):] if _state_inside_layer(spec) \
-        else spec.state_path
+    state_aside = _state_aside_path(spec)
+    if state_aside is None:
+        state_path = aside + spec.state_path[len(spec.path.rstrip("/")):]
+    else:
+        state_path = state_aside if os.path.lexists(state_aside) else spec.state_path
     action, reasons, stored = _decide_as_seen_by(spec, aside, state_path)
     return action, [note] + reasons, stored

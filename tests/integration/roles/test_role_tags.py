@@ -32,10 +32,6 @@ def run_tagged(host, variables, tag, check=False):
     return report
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open (issue 17): after the privilege, check-mode and interpreter merges, `--tags appenv_app_code` fails in "
-    "the tag-only task that reads the dependency layer in check mode (app_dependencies, check_mode: true); it "
-    "passed before those merges. Not diagnosed yet; strict, so this fails loudly once fixed."))
 def test_each_documented_tag_works_alone(amd64_host, runtime_mirror, package_index, tmp_path):
     tags = documented_tags()
     assert {"appenv_runtime", "appenv_tooling", "appenv_app_deps", "appenv_app_code", "appenv_app_env"} <= set(tags)
@@ -63,6 +59,8 @@ def test_each_documented_tag_works_alone(amd64_host, runtime_mirror, package_ind
     (app_src / "app.py").write_text(APP_FILES["app.py"] + "# edited\n")
     # (Not in check mode: predicting the bytecode of code an earlier task copies is issue 17's chained-tasks item.)
     real = run_tagged(amd64_host, variables, "appenv_app_code")
-    assert changed_tasks(real, amd64_host) == [ROLE + "App code", ROLE + "Bytecode of the app's code"]
+    assert changed_tasks(real, amd64_host) == [
+        ROLE + "App code (root-owned and read-only to the app user unless appenv_app_code_owner is app)",
+        ROLE + "Bytecode of the app's code"]
     out = amd64_host.sh("set -a; . /etc/appenv/demo.env; set +a; \"$APPENV_PYTHON\" /srv/demo/app.py", user="demo")
     assert out.stdout.strip() == "app on 1.0"

@@ -9,9 +9,6 @@ from tests.integration.plugins.modules.test_app_dependencies import write_files
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.xfail(strict=True, reason="found here, not fixed yet: the engine unlinks a system layer's fingerprint "
-                   "(outside the layer) before the build, so _build_system sees no stored packages (nothing is "
-                   "uninstalled) and after the failure the next run rebuilds ('created', not 'kept')")
 def test_a_failed_system_install_puts_back_the_old_console_scripts(amd64_host, runtime_mirror, package_index):
     install_runtime_and_tooling(amd64_host, runtime_mirror, package_index)
     write_files(amd64_host, {"requirements.txt": "demo-alpha==1.0\n"})

@@ -1,5 +1,7 @@
 """app_dependencies' layer: durations (max_age), the one place the options become the layer spec."""
 
+import os
+import shutil
 import types
 import time
 
@@ -71,3 +73,45 @@ def test_max_age_refuses_a_cache_entry_by_its_build_time():
     assert refusal.startswith("the layer cache's entry was built 2.0h ago, longer than max_age 1h")
     assert aged_spec("1h").refuse_cached({}) is not None  # no build time: it cannot be shown young enough
     assert aged_spec(None).refuse_cached({"built_at": 0}) is None
+
+
+def system_spec(tmp_path):
+    """A location: system layer on a runtime made of files: its site-packages holds demo-alpha and its script."""
+    root = tmp_path / "python"
+    site = root / "lib" / "python3.11" / "site-packages"
+    dist = site / "demo_alpha-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (site / "demo_alpha.py").write_text("")
+    (root / "bin").mkdir()
+    (root / "bin" / "demo-alpha").write_text("#!/bin/sh\n")
+    (dist / "RECORD").write_text("demo_alpha.py,,\n../../../bin/demo-alpha,,\ndemo_alpha-1.0.dist-info/RECORD,,\n")
+    spec, _stored, wanted = _spec_with_record()
+    spec.runtime = types.SimpleNamespace(root=str(root), python=str(root / "bin" / "python3.11"),
+                                         site_packages=str(site))
+    spec.location = wanted["location"] = "system"
+    _deps._layer.LayerSpec.__init__(spec, str(site), wanted, state_path=str(root / ".appenv-deps.json"))
+    spec.strategy, spec.rolls_back = "none", True
+    _deps._layer.write_fingerprint(spec, _deps._layer.make_record(spec, {"packages": {"demo-alpha": "1.0"}}))
+    return spec
+
+
+@pytest.mark.parametrize("script_removed", [False, True])
+def test_check_mode_predicts_the_recovery_of_a_system_install_killed_half_way(tmp_path, script_removed):
+    spec = system_spec(tmp_path)
+    assert _deps._layer.decide(spec)[:2] == ("kept", [])
+    site, root = spec.path, spec.runtime.root
+    # Killed after the old packages were removed: the fingerprint and a whole snapshot aside, the old script gone or not.
+    os.rename(spec.state_path, spec.state_path + ".appenv-old")
+    shutil.copytree(site, site + ".appenv-old")
+    shutil.rmtree(os.path.join(site, "demo_alpha-1.0.dist-info"))
+    if script_removed:
+        os.unlink(os.path.join(root, "bin", "demo-alpha"))
+    predicted = _deps._layer.predict(spec)
+    note = _deps._layer.recover_interrupted(spec)
+    action, reasons, _stored = _deps._layer.decide(spec)
+    assert predicted[:2] == (action, [note] + reasons)
+    if script_removed:  # the site-packages is back, the script is not: it is rebuilt, never a false "kept"
+        assert (action, reasons) == ("recreated", ["the layer was changed on disk: demo-alpha 1.0 is missing 1 of "
+                                                   "its files (../../../bin/demo-alpha)"])
+    else:
+        assert (action, reasons) == ("kept", [])

@@ -2,11 +2,12 @@
 
 import json
 import os
+import shutil
 import threading
 
 import pytest
 
-from ansible_collections.appenv.python.plugins.module_utils import _layer, _layer_lock
+from ansible_collections.appenv.python.plugins.module_utils import _layer, _layer_decide, _layer_lock
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import FINGERPRINT_FORMAT
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
@@ -135,16 +136,94 @@ def test_run_killed_after_fingerprint_keeps_the_new_layer(tmp_path):
     assert not os.path.exists(str(layer) + ".appenv-old")
 
 
-def test_external_state_file_is_removed_before_building(tmp_path):
+class SnapshotToy(ToyLayer):
+    """A layer changed in place (strategy "none") with its fingerprint outside, as app_dependencies' location:
+    system: with rolls_back, its build snapshots the layer where the engine's recovery looks for it, and puts it
+    back when it fails."""
+
+    def __init__(self, path, version="1", fail=False, state_path=None, rolls_back=True):
+        super(SnapshotToy, self).__init__(path, version, "none", fail, state_path)
+        self.rolls_back = rolls_back
+        self.previous_seen = "not built"
+
+    def build(self, target, runner):
+        self.previous_seen = self.previous
+        snapshot = target + ".appenv-old"
+        if self.rolls_back and os.path.isdir(target):
+            shutil.copytree(target, snapshot)
+        os.makedirs(target, exist_ok=True)
+        try:
+            facts = super(SnapshotToy, self).build(target, runner)
+        except BaseException:
+            if os.path.isdir(snapshot):
+                _layer.remove_tree(target)
+                os.rename(snapshot, target)
+            raise
+        _layer.remove_tree(snapshot)
+        return facts
+
+
+def _toy(strategy, layer, version, state, fail=False):
+    if strategy == "none, rolled back by its build":
+        return SnapshotToy(layer, version, fail=fail, state_path=str(state))
+    return ToyLayer(layer, version, strategy, fail=fail, state_path=str(state))
+
+
+@pytest.mark.parametrize("strategy", ["in_place", "staging", "none, rolled back by its build"])
+def test_a_failed_build_puts_back_the_fingerprint_kept_outside_with_the_old_layer(tmp_path, strategy):
     state = tmp_path / "state" / "toy.json"
     layer = tmp_path / "layer"
-    converge(ToyLayer(layer, "1", state_path=str(state)))
-    assert state.exists()
+    converge(_toy(strategy, layer, "1", state))
+    first = json.loads(state.read_text())
+    failing = _toy(strategy, layer, "2", state, fail=True)
     with pytest.raises(AppenvError):
-        converge(ToyLayer(layer, "2", state_path=str(state), fail=True))
-    # The old layer is back and so must its fingerprint be decided again: a rebuild, never a false "kept".
+        converge(failing)
+    assert failing.previous == first, "the build is handed the record of the layer it replaces"
+    # The old layer is back, and so is what it was built from: the same inputs are a no-op, the new ones a rebuild.
     assert payload(layer) == "1"
-    assert converge(ToyLayer(layer, "1", state_path=str(state))).action in ("recreated", "created")
+    assert json.loads(state.read_text()) == first
+    assert sorted(os.listdir(str(state.parent))) == ["toy.json"]
+    assert converge(_toy(strategy, layer, "1", state)).action == "kept"
+    assert (converge(_toy(strategy, layer, "2", state)).reasons) == ["Toy version changed from 1 to 2"]
+    assert sorted(os.listdir(str(state.parent))) == ["toy.json"]
+    assert sorted(os.listdir(str(tmp_path))) == [".layer.appenv-lock", "layer", "state"]
+
+
+def test_a_failed_build_without_a_roll_back_leaves_no_fingerprint(tmp_path):
+    state = tmp_path / "state" / "toy.json"
+    layer = tmp_path / "layer"
+    converge(SnapshotToy(layer, "1", state_path=str(state), rolls_back=False))
+    with pytest.raises(AppenvError):
+        converge(SnapshotToy(layer, "2", state_path=str(state), fail=True, rolls_back=False))
+    # The layer was changed in place and not put back: it is decided again, never a false "kept".
+    assert payload(layer) == "2" and not state.exists()
+    assert sorted(os.listdir(str(state.parent))) == []
+    assert converge(SnapshotToy(layer, "1", state_path=str(state), rolls_back=False)).action == "created"
+
+
+@pytest.mark.parametrize("snapshot", [True, False])
+def test_a_killed_build_gets_back_the_fingerprint_kept_outside_only_with_the_old_layer(tmp_path, snapshot):
+    state = tmp_path / "state" / "toy.json"
+    layer = tmp_path / "layer"
+    converge(SnapshotToy(layer, "1", state_path=str(state)))
+    # What a SIGKILL in the build leaves: the fingerprint set aside, the layer half changed, a whole snapshot or none.
+    os.rename(str(state), str(state) + ".appenv-old")
+    if snapshot:
+        shutil.copytree(str(layer), str(layer) + ".appenv-old")
+    (layer / "payload").write_text("half")
+    before = entries(tmp_path)
+    predicted = converge(SnapshotToy(layer, "1", state_path=str(state)), check_mode=True)
+    assert entries(tmp_path) == before, "check mode recovered"
+    spec = SnapshotToy(layer, "1", state_path=str(state))
+    real = converge(spec)
+    assert (predicted.action, predicted.reasons) == (real.action, real.reasons)
+    if snapshot:  # the old layer is whole again, with its fingerprint: nothing to build
+        assert (real.action, real.reasons) == ("kept", [_layer_decide._ASIDE_NOTE])
+        assert payload(layer) == "1" and spec.builds == 0
+    else:  # what is there is not known to be the old layer: rebuilt
+        assert real.action == "created" and spec.builds == 1
+    assert sorted(os.listdir(str(state.parent))) == ["toy.json"]
+    assert not os.path.exists(str(layer) + ".appenv-old")
 
 
 def test_lock_serialises_runs_and_times_out_with_a_titled_error(tmp_path):
