@@ -82,24 +82,23 @@ def amd64_gcc_host(docker_ready):
     host.container.remove()
 
 
-@pytest.fixture
-def arm64_gcc_host(docker_ready):
-    host = gcc_host("arm64")
-    yield host
-    host.container.remove()
-
-
 def serve_faithful(runtime_mirror, arch):
     archive = pbs_faithful.ensure_faithful_archive(runtimes.PY311, arch)
     mirror_mod.make_mirror(runtime_mirror.root, [archive], pbs_faithful.TAG)
     return archive
 
 
-def install_pbs_runtime(host, runtime_mirror, check=False, **extra):
+def pbs_runtime_args(host, runtime_mirror, **extra):
+    """python_runtime's arguments for the upstream-faithful archive of host's arch (put on the mirror first)."""
     serve_faithful(runtime_mirror, host.arch)
     args = {"version": "3.11", "mirror": runtime_mirror.base_url, "release": pbs_faithful.TAG, "dest": DEFAULT_DEST}
     args.update(extra)
-    return harness.run_task(host, "appenv.python.python_runtime", args, check=check)
+    return args
+
+
+def install_pbs_runtime(host, runtime_mirror, check=False, **extra):
+    return harness.run_task(host, "appenv.python.python_runtime", pbs_runtime_args(host, runtime_mirror, **extra),
+                            check=check)
 
 
 def cext_index(package_index, tmp_path):
@@ -196,13 +195,4 @@ def test_c_extension_builds_with_gcc_after_the_rewrite_and_not_before(
     assert sysconfig_vars(host, DEFAULT_DEST + "/bin/python3.11")["CC"] == "gcc"
 
 
-@pytest.mark.arm64
-@pytest.mark.slow
-def test_aarch64_c_extension_builds_with_gcc(arm64_gcc_host, runtime_mirror, package_index, tmp_path):
-    host = arm64_gcc_host
-    index = cext_index(package_index, tmp_path)
-    first = harness.assert_ok(install_pbs_runtime(host, runtime_mirror))
-    assert first["action"] == "created"
-    assert (first["build_settings"]["compiler_was"], first["build_settings"]["compiler"]) == ("clang", "cc")
-    assert all(python_config_paths(host).values())
-    assert_builds_with_pip_and_uv(host, index)
+# On aarch64 (emulated): tests/integration/test_emulated_aarch64.py, on the one emulated host.
