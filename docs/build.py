@@ -87,8 +87,22 @@ def module_reference(name):
     doc = data["doc"]
     lines = ["# appenv.python.%s" % name, "", doc["short_description"], ""]
     lines += [_markdown(doc["description"], name, "module"), ""]
+    if doc.get("requirements"):
+        lines += ["## Requirements", ""] + ["- " + _markdown(item, name, "module") for item in doc["requirements"]]
+        lines.append("")
     lines += ["## Options", "", "| option | type | default | description |", "|---|---|---|---|"]
     lines += _option_rows(doc.get("options", {}), name, "module")
+    lines += ["", "## Attributes", "", "| attribute | support | details |", "|---|---|---|"]
+    for key, value in sorted((doc.get("attributes") or {}).items()):
+        support = value.get("support", "")
+        if value.get("platforms"):
+            support += " (%s)" % value["platforms"]
+        if value.get("membership"):
+            support += " (%s)" % ", ".join(value["membership"])
+        lines.append("| `%s` | %s | %s |" % (key, support, _markdown(value.get("details") or value.get("description", ""),
+                                                                      name, "module", cell=True)))
+    if doc.get("notes"):
+        lines += ["", "## Notes", ""] + ["- " + _markdown(note, name, "module") for note in doc["notes"]]
     lines += ["", "## Returns", "", "| key | type | description |", "|---|---|---|"]
     for key, value in sorted((data.get("return") or {}).items()):
         lines.append("| `%s` | %s | %s |" % (key, value.get("type", ""),

@@ -1,5 +1,6 @@
 """The collection builds, installs, and every module's documentation renders with ansible-doc."""
 
+import json
 import os
 import subprocess
 import sys
@@ -65,6 +66,34 @@ def test_ansible_doc_renders(installed, module):
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "appenv.python." + module in proc.stdout and "OPTIONS" in proc.stdout
+
+
+def _doc(installed, module):
+    """The module's documentation as ansible-doc merges it (doc fragments included)."""
+    _tarball, target = installed
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(target), ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run([str(BIN / "ansible-doc"), "-t", "module", "--json", "appenv.python." + module], env=env,
+                          capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout)["appenv.python." + module]
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_module_states_its_attributes_and_requirements(installed, module):
+    """check_mode, diff_mode and platform as attributes (not notes); the module_defaults groups it is in, as
+    meta/runtime.yml has them; what it needs on the host."""
+    doc = _doc(installed, module)["doc"]
+    attributes = doc["attributes"]
+    for name in ("check_mode", "diff_mode", "platform"):
+        assert attributes[name]["description"] and attributes[name]["support"] in ("full", "partial", "none", "N/A")
+    assert attributes["check_mode"]["support"] == "full"
+    assert attributes["platform"]["platforms"] == "posix"
+    groups = sorted("appenv.python." + group for group, members in GROUPS.items() if module in members)
+    assert sorted((attributes.get("action_group") or {}).get("membership", [])) == groups
+    has_action_plugin = (REPO_ROOT / "plugins" / "action" / (module + ".py")).is_file()
+    assert (attributes.get("action", {}).get("support") == "full") == has_action_plugin
+    assert not [note for note in doc.get("notes", []) if "check mode" in note.lower() or "diff mode" in note.lower()]
+    if module != "layer_cache_info":
+        assert doc["requirements"]
 
 
 def test_ansible_doc_lists_every_module(installed):

@@ -29,12 +29,25 @@ description:
     place. After the install, C(pip check) fails the task when requirements conflict.
   - Packages are installed with C(--no-compile), then compiled in parallel by the runtime (O(bytecode)).
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - ansible.builtin.action_common_attributes.actiongroups
+  - appenv.python.attributes
+  - appenv.python.attributes.action
   - appenv.python.interpreter
   - appenv.python.layer
   - appenv.python.layer.upstream
   - appenv.python.layer.network
   - appenv.python.layer_cache
   - appenv.python.index
+attributes:
+  action_group:
+    support: full
+    membership: [appenv.python.layer, appenv.python.network, appenv.python.index]
+requirements:
+  - On the host, a runtime installed by M(appenv.python.python_runtime) with pip (M(appenv.python.pip_tooling)), or
+    the CPython 3.8 or later of O(interpreter) with pip, or its C(venv) module for O(location=venv).
+  - uv, poetry or pipenv when the app's files call for them, installed by M(appenv.python.pip_tooling) into O(tools_dir).
 options:
   project_dir:
     description: The app's directory on the host, holding its requirement, lock and project files.
@@ -173,7 +186,11 @@ location:
   returned: success
   type: str
 dest:
-  description: The layer's directory.
+  description: The layer's directory (O(dest), or the default for O(location)).
+  returned: success
+  type: str
+layer:
+  description: The same as RV(dest) (the layer's directory, as every layer module names it).
   returned: success
   type: str
 python:
@@ -219,6 +236,14 @@ commands:
   returned: always
   type: list
   elements: dict
+error:
+  description:
+    - The titled error of a failure - C(code), C(title), C(cause), C(fault) (whose fault it is) and the numbered
+      C(fixes); C(msg) holds the same text. See docs/troubleshooting.md.
+  returned: failure
+  type: dict
+  sample: {"code": "checksum_mismatch", "title": "The archive's sha256 does not match", "cause": "...",
+           "fault": "the mirror", "fixes": ["..."]}
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -19,6 +19,9 @@ description:
     how often it was restored and when it was last used, and totals per kind.
   - Reads the entries' metadata only; never changes, evicts or downloads an entry (C(changed) is always
     C(false)).
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - appenv.python.attributes.info
 options:
   path:
     description:
@@ -43,7 +46,6 @@ options:
     description: Password or token for O(url) (HTTP basic auth).
     type: str
 notes:
-  - Supports check mode; it changes nothing in either mode.
   - Hits are counted when a layer is restored. For a directory cache each restore appends to C(<key>.hits),
     so concurrent restores all count; for an HTTP cache the count is kept in the entry's metadata, and two
     restores at the same moment may count once.
@@ -147,6 +149,14 @@ totals:
       description: Entries, bytes and hits per kind of layer.
       type: dict
       sample: {"python_runtime": {"entries": 2, "bytes": 62914560, "hits": 7}}
+error:
+  description:
+    - The titled error of a failure - C(code), C(title), C(cause), C(fault) (whose fault it is) and the numbered
+      C(fixes); C(msg) holds the same text. See docs/troubleshooting.md.
+  returned: failure
+  type: dict
+  sample: {"code": "checksum_mismatch", "title": "The archive's sha256 does not match", "cause": "...",
+           "fault": "the mirror", "fixes": ["..."]}
 """
 
 from ansible.module_utils.basic import AnsibleModule

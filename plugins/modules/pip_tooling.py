@@ -30,12 +30,22 @@ description:
     old files; a failure puts the old ones back. Their key holds the runtime's fingerprint key (which holds
     its path, version and architecture), the versions, the index options and the bytecode setting.
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
+  - appenv.python.attributes
   - appenv.python.interpreter
   - appenv.python.layer
   - appenv.python.layer.upstream
   - appenv.python.layer.network
   - appenv.python.layer_cache
   - appenv.python.index
+attributes:
+  action_group:
+    support: full
+    membership: [appenv.python.layer, appenv.python.network, appenv.python.index]
+requirements:
+  - On the host, a runtime installed by M(appenv.python.python_runtime), or the CPython 3.8 or later of O(interpreter)
+    with its C(venv) module (Debian C(python3-venv)) and pip (Debian C(python3-pip)).
 options:
   runtime:
     description:
@@ -159,6 +169,14 @@ commands:
   returned: always
   type: list
   elements: dict
+error:
+  description:
+    - The titled error of a failure - C(code), C(title), C(cause), C(fault) (whose fault it is) and the numbered
+      C(fixes); C(msg) holds the same text. See docs/troubleshooting.md.
+  returned: failure
+  type: dict
+  sample: {"code": "checksum_mismatch", "title": "The archive's sha256 does not match", "cause": "...",
+           "fault": "the mirror", "fixes": ["..."]}
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -30,9 +30,18 @@ description:
     same code hits and any change misses. A restore moves the files it replaces aside and puts them back if
     it fails.
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
+  - appenv.python.attributes
   - appenv.python.layer
   - appenv.python.layer.upstream
   - appenv.python.layer_cache
+attributes:
+  action_group:
+    support: full
+    membership: [appenv.python.layer]
+requirements:
+  - On the host, the CPython 3.8 or later of O(interpreter), the one that will run the code.
 options:
   paths:
     description: Directories whose sources are compiled.
@@ -87,7 +96,6 @@ options:
     type: path
     default: /var/lib/appenv/pyc
 notes:
-  - Supports check mode (the action and reasons a real run would give) and diff mode (fingerprint before/after).
   - O(layer_cache.controller_path) is not supported; use O(layer_cache.path) or O(layer_cache.url).
 seealso:
   - module: appenv.python.python_runtime
@@ -141,11 +149,23 @@ fingerprint:
   description: Key of the inputs.
   returned: success
   type: str
+layer:
+  description: The first of O(paths), absolute and sorted, which names the layer (its fingerprint is kept in O(state_dir)).
+  returned: success
+  type: str
 commands:
   description: Every command the run started (none for a no-op).
   returned: always
   type: list
   elements: dict
+error:
+  description:
+    - The titled error of a failure - C(code), C(title), C(cause), C(fault) (whose fault it is) and the numbered
+      C(fixes); C(msg) holds the same text. See docs/troubleshooting.md.
+  returned: failure
+  type: dict
+  sample: {"code": "checksum_mismatch", "title": "The archive's sha256 does not match", "cause": "...",
+           "fault": "the mirror", "fixes": ["..."]}
 """
 
 from ansible.module_utils.basic import AnsibleModule

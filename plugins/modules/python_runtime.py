@@ -25,9 +25,21 @@ description:
   - The archive's sha256 is mandatory and checked before extraction; extraction refuses members and
     links that would escape the destination.
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - ansible.builtin.action_common_attributes.actiongroups
+  - appenv.python.attributes
+  - appenv.python.attributes.action
   - appenv.python.layer
   - appenv.python.layer.network
   - appenv.python.layer_cache
+attributes:
+  action_group:
+    support: full
+    membership: [appenv.python.layer, appenv.python.network]
+requirements:
+  - On the controller, the Python library C(packaging) (the version request is resolved there).
+  - On the host, Linux with glibc, x86_64 or aarch64 (the runtimes are python-build-standalone builds).
 options:
   dest:
     description: Directory that becomes the runtime (the archive's C(python/) directory).
@@ -147,8 +159,6 @@ options:
     type: int
     default: 200000
 notes:
-  - Supports check mode (reports the action and reasons a real run would) and diff mode (fingerprint before
-    and after).
   - Without O(release), version requests are resolved against the release table shipped with the collection
     (the newest python-build-standalone release of each CPython 3.9+ version for x86_64 and aarch64 glibc
     hosts, default and free-threaded builds, with sha256), so no listing is downloaded. C(scripts/refresh_python_releases.py) regenerates it;
@@ -231,6 +241,15 @@ build_settings:
   sample: {"build_prefix": ["/install"], "compiler_was": "clang", "compiler": "cc", "cxx": "c++",
            "compiler_path": "/usr/bin/cc", "prefix": "/opt/appenv/python",
            "files": ["lib/python3.12/_sysconfigdata__linux_x86_64-linux-gnu.py"]}
+dest:
+  description: The runtime's directory (O(dest)).
+  returned: success
+  type: str
+  sample: /opt/appenv/python
+layer:
+  description: The layer's directory (the one its fingerprint is kept for).
+  returned: success
+  type: str
 fingerprint:
   description: Host-independent key of the layer's inputs.
   returned: success
@@ -244,6 +263,14 @@ commands:
   returned: always
   type: list
   elements: dict
+error:
+  description:
+    - The titled error of a failure - C(code), C(title), C(cause), C(fault) (whose fault it is) and the numbered
+      C(fixes); C(msg) holds the same text. See docs/troubleshooting.md.
+  returned: failure
+  type: dict
+  sample: {"code": "checksum_mismatch", "title": "The archive's sha256 does not match", "cause": "...",
+           "fault": "the mirror", "fixes": ["..."]}
 """
 
 from ansible.module_utils.basic import AnsibleModule

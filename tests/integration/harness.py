@@ -6,6 +6,8 @@ assert on exactly what a user's play would see (``changed``, ``action``,
 ``reasons``, ``commands``, ``msg``).
 """
 
+import ast
+import functools
 import json
 import os
 import subprocess
@@ -109,13 +111,49 @@ def _task_seconds(task):
     return (end - start).total_seconds()
 
 
+# -- every key a module returns is documented -------------------------------------------------------
+# What Ansible, the JSON callback or this harness put into a task result beside the module's own keys (Ansible's
+# common return values, loop and retry keys, a module that crashed): a module's RETURN need not list them.
+ANSIBLE_RESULT_KEYS = frozenset((
+    "changed", "failed", "msg", "warnings", "deprecations", "diff", "invocation", "skipped", "skip_reason",
+    "exception", "module_stdout", "module_stderr", "rc", "unreachable", "censored", "results", "item",
+    "ansible_loop_var", "ansible_index_var", "ansible_loop", "attempts", "failed_when_result", "changed_when_result",
+    "ansible_facts", "_module", "action", "_task", "_task_seconds", "_task_span", "_seconds"))
+
+
+@functools.lru_cache(maxsize=None)
+def returned_keys(module):
+    """The top-level keys an appenv.python module's RETURN documents (module: its short name)."""
+    tree = ast.parse((REPO_ROOT / "plugins" / "modules" / (module + ".py")).read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [target.id for target in node.targets] == ["RETURN"]:
+            return frozenset(yaml.safe_load(node.value.value) or {})
+    raise AssertionError("%s has no RETURN" % module)
+
+
+def undocumented_keys(module, result):
+    """The keys of a result of module (a task's module name, e.g. appenv.python.pip_tooling) that neither its
+    RETURN nor Ansible documents; [] for a module of another collection. A loop's items are checked each."""
+    if not isinstance(module, str) or not module.startswith("appenv.python."):
+        return []
+    items = result.get("results") if isinstance(result.get("results"), list) else [result]
+    documented = returned_keys(module.rsplit(".", 1)[-1]) | ANSIBLE_RESULT_KEYS
+    return sorted({key for item in items for key in item if not key.startswith("_ansible_")} - documented)
+
+
 def task_results(report, host_name):
-    """Results of every task of every play for one host, in order (`_task`: its name, `_task_seconds`)."""
+    """Results of every task of every play for one host, in order (`_task`: its name, `_task_seconds`).
+
+    Every result of an appenv.python module is checked against its RETURN: a key the module returns and does not
+    document fails the test that ran it."""
     results = []
     for play in report.get("plays", []):
         for task in play.get("tasks", []):
             if host_name in task.get("hosts", {}):
                 entry = dict(task["hosts"][host_name])
+                undocumented = undocumented_keys(entry.get("_module"), entry)
+                assert not undocumented, "%s returned keys its RETURN does not document: %s" % (
+                    entry.get("_module"), undocumented)
                 entry["_task"] = task["task"]["name"]
                 entry["_task_seconds"] = _task_seconds(task)
                 duration = task["task"].get("duration", {})
