@@ -432,7 +432,7 @@ def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=Non
     for python in sorted(set([runtime.python, spec.python()])):
         if os.path.lexists(python):
             _privilege.check_interpreter(python)
-    if params["decide_only"]:
+    if params["_decide_only"]:
         action, reasons, _stored = _layer.decide(spec)
         return {"changed": False, "action": action, "reasons": reasons, "key": _layer.make_record(spec, {})["key"]}
     layer = _layer.converge(spec, runner, check_mode, params["lock_timeout"], cache=cache)

@@ -122,12 +122,6 @@ options:
   source_date_epoch:
     description: C(SOURCE_DATE_EPOCH) for the installers (reproducible wheels built from sdists).
     type: int
-  decide_only:
-    description:
-      - Internal, used by the action plugin for the controller-side layer cache. Report the action and the
-        fingerprint key a run would have, change nothing.
-    type: bool
-    default: false
 """
 
 EXAMPLES = r"""
@@ -271,7 +265,8 @@ def main():
         bytecode_workers=dict(type="int", default=0),
         pip_check=dict(type="bool", default=True),
         source_date_epoch=dict(type="int"),
-        decide_only=dict(type="bool", default=False),
+        # Internal, set by the action plugin only (undocumented, as core hides _raw_params): report the decision only.
+        _decide_only=dict(type="bool"),
     ), index=True, upstream=True), supports_check_mode=True)
     run_layer_module(module, run_app_dependencies, "app_dependencies", index=True, controller_cache=True)
 

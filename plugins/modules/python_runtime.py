@@ -131,18 +131,6 @@ options:
         (C(gcc-12) gives C(g++-12), C(clang) gives C(clang++)).
       - Part of the fingerprint - a change rebuilds the runtime.
     type: str
-  resolution:
-    description: Internal, set by the action plugin - how the version was chosen (shown in the result).
-    type: dict
-  candidates:
-    description:
-      - Internal, set by the action plugin - the request resolved for each architecture (version, url, sha256,
-        resolution, or the error for that architecture); the module takes its host's.
-    type: dict
-  decide_only:
-    description: Internal, set by the action plugin - report the decision without acting.
-    type: bool
-    default: false
   max_download_mb:
     description:
       - The largest runtime archive downloaded, in MiB. A body that grows past it is cut off as it arrives and
@@ -296,9 +284,11 @@ def main():
         bytecode_workers=dict(type="int", default=0),
         compiler=dict(type="str"),
         variant=dict(type="str", choices=["default", "freethreaded"]),
-        resolution=dict(type="dict"),
-        candidates=dict(type="dict"),
-        decide_only=dict(type="bool", default=False),
+        # Internal, set by the action plugin only (undocumented, as core hides _raw_params): how the version was
+        # chosen, the request resolved for each arch (the module takes its host's), report the decision only.
+        _resolution=dict(type="dict"),
+        _candidates=dict(type="dict"),
+        _decide_only=dict(type="bool"),
         max_download_mb=dict(type="int", default=2048),
         max_archive_mb=dict(type="int", default=4096),
         max_archive_members=dict(type="int", default=200000),

@@ -4,7 +4,7 @@
 """A layer cache kept on the controller and moved over the Ansible connection.
 
 Nothing but Ansible is needed: the action plugin asks the module what it
-would do (``decide_only``), and when the layer must be built it primes an
+would do (``_decide_only``), and when the layer must be built it primes an
 empty temporary cache directory on the target with the controller's entry for
 the layer's key (if any), runs the module with that directory as its
 ``layer_cache``, and afterwards fetches a newly stored entry back. The cache
@@ -60,7 +60,7 @@ def run_module_with_controller_cache(action, module_name, module_args, task_vars
         local = controller_cache(cache_options, module_name.rsplit(".", 1)[-1])
     except AppenvError as error:
         return dict(error.as_result(), failed=True, changed=False)
-    decision = action._execute_module(module_name=module_name, module_args=dict(module_args, decide_only=True),
+    decision = action._execute_module(module_name=module_name, module_args=dict(module_args, _decide_only=True),
                                       task_vars=task_vars)
     if decision.get("failed") or decision.get("action") == _layer.ACTION_KEPT or not decision.get("key"):
         if decision.get("failed"):

@@ -27,7 +27,7 @@ def test_a_controller_cache_asks_the_module_first_and_a_kept_layer_costs_nothing
     args = dict(ARGS, layer_cache={"controller_path": str(tmp_path / "cache"), "hmac_key": "k"})
     action, recorder = make_action(ActionModule, args, answers=[{"changed": False, "action": "kept"}])
     result = action.run(task_vars={})
-    assert recorder.args == [dict(args, decide_only=True), args]
+    assert recorder.args == [dict(args, _decide_only=True), args]
     assert (result["changed"], result["action"]) == (False, "kept")
 
 
@@ -36,7 +36,7 @@ def test_a_failed_decision_is_the_result(make_action, tmp_path):
     args = dict(ARGS, layer_cache={"controller_path": str(tmp_path / "cache"), "hmac_key": "k"})
     action, recorder = make_action(ActionModule, args, answers=[failure])
     result = action.run(task_vars={})
-    assert recorder.args == [dict(args, decide_only=True)]
+    assert recorder.args == [dict(args, _decide_only=True)]
     assert result["failed"] is True and result["error"] == {"code": "runtime_missing"}
 
 
@@ -46,6 +46,6 @@ def test_check_mode_with_an_empty_controller_cache_predicts_a_build(make_action,
     predicted = {"changed": True, "action": "created", "reasons": ["no layer yet"]}
     action, recorder = make_action(ActionModule, args, answers=[decision, predicted], check_mode=True)
     result = action.run(task_vars={})
-    assert recorder.args == [dict(args, decide_only=True), args]
+    assert recorder.args == [dict(args, _decide_only=True), args]
     assert (result["action"], result["reasons"]) == ("created", ["no layer yet"])
     assert not (tmp_path / "cache").exists()  # check mode leaves the controller as it was too

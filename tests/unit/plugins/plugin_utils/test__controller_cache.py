@@ -21,7 +21,7 @@ from tests.unit.plugins.module_utils.test__layer import ToyLayer, payload
 def toy_module(args, check_mode):
     """A module with a layer and a layer_cache option, as python_runtime and app_dependencies have."""
     spec = ToyLayer(args["dest"], args["version"])
-    if args.get("decide_only"):
+    if args.get("_decide_only"):
         action, reasons, _stored = _layer.decide(spec)
         return {"changed": False, "action": action, "reasons": reasons, "key": _layer.make_record(spec, {})["key"]}
     cache = _layer_cache_options.from_options(args.get("layer_cache"))
@@ -109,7 +109,7 @@ def test_a_built_layer_comes_back_and_the_next_fresh_host_restores_it(tmp_path):
     first = Action(tmp_path / "host-tmp")
     result = run(first, tmp_path)
     assert result["action"] == "created" and "warnings" not in result
-    assert [args.get("decide_only") for args in first.modules] == [True, None]
+    assert [args.get("_decide_only") for args in first.modules] == [True, None]
     assert first.modules[1]["layer_cache"]["compression"] == "gzip"  # auto: it crosses the connection
     assert first.transferred == [] and first._connection.fetched == [key + ".json", key + ".tar.gz"]
     assert files_under(tmp_path / "controller") == [key[:2] + "/" + key + suffix
@@ -198,7 +198,7 @@ class CompromisedAction(Action):
 
     def _execute_module(self, module_name, module_args, task_vars):
         result = super(CompromisedAction, self)._execute_module(module_name, module_args, task_vars)
-        if module_args.get("decide_only"):
+        if module_args.get("_decide_only"):
             result["key"] = self.hostile
         return result
 
