@@ -125,10 +125,9 @@ def test_module_defaults_groups_hold_the_modules_that_share_their_options():
     assert sorted(GROUPS["index"]) == ["app_dependencies", "pip_tooling"]
 
 
-# python_runtime's action plugin reads the mirror before its module checks the arguments (action plugins do not
-# validate with the module's spec yet), so it cannot show an unsupported option here.
-@pytest.mark.parametrize("group, module", [(group, module) for group in sorted(GROUPS) for module in GROUPS[group]
-                                           if module != "python_runtime"])
+# The action plugins (python_runtime, app_dependencies) check the arguments with their module's spec first: an option
+# no module takes fails there as the module would fail.
+@pytest.mark.parametrize("group, module", [(group, module) for group in sorted(GROUPS) for module in GROUPS[group]])
 def test_module_defaults_group_reaches_its_modules(installed, tmp_path, group, module):
     """meta/runtime.yml's action groups: what is set once under group/appenv.python.<group> reaches every module of
     the group (an option no module takes makes each one refuse it by name, before it does anything)."""

@@ -17,7 +17,9 @@ import os
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.appenv.python.plugins.modules.python_runtime import module_spec
 from ansible_collections.appenv.python.plugins.plugin_utils import _version_request as versions
+from ansible_collections.appenv.python.plugins.plugin_utils._arguments import invalid_arguments
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._host import ARCH_TRIPLES, normalise_arch
 from ansible_collections.appenv.python.plugins.module_utils._options import NETWORK_OPTIONS
@@ -155,6 +157,10 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         result = super(ActionModule, self).run(tmp, task_vars)
         args = dict(self._task.args)
+        invalid = invalid_arguments(self._task.action, module_spec(), args)
+        if invalid:
+            result.update(invalid)
+            return result
         self.__dict__.pop("_resolutions", None)
         try:
             arch = self._known_arch(args, task_vars)

@@ -27,7 +27,8 @@ options:
         written (read-only, full, a server that is down or answers with an error) gives a warning; the build
         still succeeds.
       - The cache is in one of three places - O(layer_cache.path), O(layer_cache.controller_path) or
-        O(layer_cache.url) - with the same layout, so one can be served as another.
+        O(layer_cache.url) - with the same layout, so one can be served as another. A O(layer_cache) that names none
+        of them fails with a titled error (leave the option out to build without a cache).
     type: dict
     suboptions:
       path:

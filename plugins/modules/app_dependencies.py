@@ -247,8 +247,10 @@ from ansible_collections.appenv.python.plugins.module_utils._installers import I
 from ansible_collections.appenv.python.plugins.module_utils._options import layer_argument_spec, run_layer_module
 
 
-def main():
-    module = AnsibleModule(argument_spec=layer_argument_spec(dict(
+def module_spec():
+    """The module's arguments and their constraints - AnsibleModule's keyword arguments; the action plugin validates
+    a task's arguments with the same (plugin_utils/_arguments.py) before any controller work."""
+    return dict(argument_spec=layer_argument_spec(dict(
         project_dir=dict(type="path", required=True),
         installer=dict(type="str", default="auto", choices=["auto"] + list(INSTALLERS)),
         requirements=dict(type="list", elements="str"),
@@ -268,6 +270,10 @@ def main():
         # Internal, set by the action plugin only (undocumented, as core hides _raw_params): report the decision only.
         _decide_only=dict(type="bool"),
     ), index=True, upstream=True), supports_check_mode=True)
+
+
+def main():
+    module = AnsibleModule(**module_spec())
     run_layer_module(module, run_app_dependencies, "app_dependencies", index=True, controller_cache=True)
 
 

@@ -99,12 +99,15 @@ options:
       - Path on the controller of a runtime archive to push to the host (air-gapped builds). Its file name must
         follow python-build-standalone's naming; its sha256 comes from O(sha256) or a C(SHA256SUMS) beside it.
       - The archive is transferred only when the runtime must be (re)built.
+      - Mutually exclusive with O(url) and O(src).
     type: path
   url:
-    description: Exact archive URL (with O(sha256) and an exact O(version)); skips resolution.
+    description: Exact archive URL (with O(sha256) and an exact O(version)); skips resolution. Mutually exclusive with O(src) and O(archive).
     type: str
   src:
-    description: Path on the host of an archive already there (with O(sha256) and an exact O(version)).
+    description:
+      - Path on the host of an archive already there (with O(sha256) and an exact O(version)).
+      - Mutually exclusive with O(url) and O(archive).
     type: path
   sha256:
     description: The archive's sha256. Mandatory for O(url), O(src) and O(archive) unless a C(SHA256SUMS) names it.
@@ -267,8 +270,10 @@ from ansible_collections.appenv.python.plugins.module_utils._options import laye
 from ansible_collections.appenv.python.plugins.module_utils._runtime import run_python_runtime
 
 
-def main():
-    module = AnsibleModule(argument_spec=layer_argument_spec(dict(
+def module_spec():
+    """The module's arguments and their constraints - AnsibleModule's keyword arguments; the action plugin validates
+    a task's arguments with the same (plugin_utils/_arguments.py) before any controller work."""
+    return dict(argument_spec=layer_argument_spec(dict(
         dest=dict(type="path", default="/opt/appenv/python"),
         version=dict(type="str"),
         project_dir=dict(type="path"),
@@ -292,7 +297,11 @@ def main():
         max_download_mb=dict(type="int", default=2048),
         max_archive_mb=dict(type="int", default=4096),
         max_archive_members=dict(type="int", default=200000),
-    )), supports_check_mode=True)
+    )), mutually_exclusive=[["url", "src", "archive"]], supports_check_mode=True)
+
+
+def main():
+    module = AnsibleModule(**module_spec())
     run_layer_module(module, run_python_runtime, "python_runtime", controller_cache=True)
 
 
