@@ -22,6 +22,7 @@ from ansible_collections.appenv.python.plugins.plugin_utils import _version_requ
 from ansible_collections.appenv.python.plugins.plugin_utils._arguments import invalid_arguments
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._host import ARCH_TRIPLES, normalise_arch
+from ansible_collections.appenv.python.plugins.module_utils._layer_decide import ACTION_KEPT, ACTION_KEY
 from ansible_collections.appenv.python.plugins.module_utils._options import NETWORK_OPTIONS
 from ansible_collections.appenv.python.plugins.plugin_utils._controller_cache import run_module_with_controller_cache
 from ansible_collections.appenv.python.plugins.plugin_utils._python_releases import DEFAULT_MIRROR, RELEASES
@@ -192,7 +193,7 @@ class ActionModule(ActionBase):
         kept = False
         if not allow:
             probe = dict(module_args, _decide_only=True)
-            kept = self._execute_module(module_name=MODULE, module_args=probe, task_vars=task_vars).get("action") == "kept"
+            kept = self._execute_module(module_name=MODULE, module_args=probe, task_vars=task_vars).get(ACTION_KEY) == ACTION_KEPT
         dest = module_args.get("dest") or "the destination"
         if "_candidates" in module_args:
             module_args["_candidates"] = dict(module_args["_candidates"])
@@ -234,7 +235,7 @@ class ActionModule(ActionBase):
         absent = "/nonexistent/" + os.path.basename(path)
         probe = dict(module_args, src=absent, _decide_only=True)
         decision = self._execute_module(module_name=MODULE, module_args=probe, task_vars=task_vars)
-        if decision.get("failed") or decision.get("action") == "kept" or self._task.check_mode:
+        if decision.get("failed") or decision.get(ACTION_KEY) == ACTION_KEPT or self._task.check_mode:
             return self._execute_module(module_name=MODULE, module_args=dict(module_args, src=absent),
                                         task_vars=task_vars)
         remote_tmp = self._make_tmp_path()

@@ -16,7 +16,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - Predicts what a real run would do - the same RV(action) and RV(reasons), task by task - and writes nothing
+      - Predicts what a real run would do - the same RV(layer_action) and RV(reasons), task by task - and writes nothing
         on the host, not even a lock file.
   diff_mode:
     support: full

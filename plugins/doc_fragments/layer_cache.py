@@ -15,7 +15,7 @@ options:
       - A layer cache for hosts that are new every build (image pipelines). Before building, the layer is
         looked up there by its fingerprint key (inputs, destination path, architecture, C library,
         distribution, Python version); a hit is restored after its sha256 is checked
-        (RV(action=restored)) instead of being rebuilt. After a build the layer is stored there.
+        (RV(layer_action=restored)) instead of being rebuilt. After a build the layer is stored there.
       - Entries are signed (O(layer_cache.hmac_key), or O(layer_cache.signing_key) with
         O(layer_cache.allowed_signers)) and bound to the request. An entry restored here carries a valid signature,
         its key is the key asked for, its inputs are this layer's, an overlay's files are files this host would

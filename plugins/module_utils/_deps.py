@@ -381,7 +381,7 @@ def _predicted_without_host_state(params, reason):
     runtime_bin = os.path.join(params["runtime"], "bin")
     if params["location"] != "system" and not os.path.lexists(dest):
         reason = "no %s layer at %s yet" % (DepsLayerSpec.kind, os.path.abspath(dest))
-    return {"changed": True, "action": _layer.ACTION_CREATED, "reasons": [reason], "layer": dest, "fingerprint": None,
+    return {"changed": True, **_layer.action_keys(_layer.ACTION_CREATED), "reasons": [reason], "layer": dest, "fingerprint": None,
             "location": params["location"], "dest": dest,
             "python": os.path.join(dest, "bin", "python") if params["location"] == "venv"
             else os.path.join(runtime_bin, "python3"),
@@ -434,7 +434,8 @@ def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=Non
             _privilege.check_interpreter(python)
     if params["_decide_only"]:
         action, reasons, _stored = _layer.decide(spec)
-        return {"changed": False, "action": action, "reasons": reasons, "key": _layer.make_record(spec, {})["key"]}
+        return {"changed": False, _layer.ACTION_KEY: action, "reasons": reasons,
+                "key": _layer.make_record(spec, {})["key"]}
     layer = _layer.converge(spec, runner, check_mode, params["lock_timeout"], cache=cache)
     result = layer.as_result(diff=diff)
     warnings = spec.warnings + result.pop("warnings", [])

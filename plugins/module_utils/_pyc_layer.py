@@ -247,7 +247,7 @@ def run_pyc_compile(params, runner, check_mode=False, diff=False, cache=None):
         # no pycs were compiled for these trees yet.
         fresh = not os.path.exists(pyc_state_files(params["paths"], params["state_dir"])[0])
         first = sorted(os.path.abspath(path) for path in params["paths"])[0]
-        return {"changed": True, "action": _layer_base.ACTION_CREATED, "compiled": 0, "removed": 0,
+        return {"changed": True, **_layer_base.action_keys(_layer_base.ACTION_CREATED), "compiled": 0, "removed": 0,
                 "compile_errors": [], "sources": 0, "layer": first, "fingerprint": None,
                 "reasons": ["no %s layer at %s yet" % (PycLayerSpec.kind, first)] if fresh else
                 ["%s does not exist yet (check mode: an earlier task would create it); everything would be "

@@ -250,7 +250,8 @@ def run_python_runtime(params, runner, check_mode=False, diff=False, cache=None)
     spec = _spec(params)
     if params["_decide_only"]:
         action, reasons, _stored = _layer.decide(spec)
-        return {"changed": False, "action": action, "reasons": reasons, "key": _layer.make_record(spec, {})["key"]}
+        return {"changed": False, _layer.ACTION_KEY: action, "reasons": reasons,
+                "key": _layer.make_record(spec, {})["key"]}
     layer = _layer.converge(spec, runner, check_mode=check_mode, lock_timeout=params["lock_timeout"], cache=cache)
     result = runtime_result(spec, layer, diff=diff)
     if params["_resolution"]:

@@ -352,7 +352,7 @@ def run_pip_tooling(params, index, runner, check_mode=False, diff=False, cache=N
     except AppenvError as error:
         if check_mode and _site.not_there_yet(params, error):
             # An earlier task of the play would install the runtime: everything here would be created.
-            return {"changed": True, "action": _layer.ACTION_CREATED, "layers": [], "packages": {}, "tools": {},
+            return {"changed": True, **_layer.action_keys(_layer.ACTION_CREATED), "layers": [], "packages": {}, "tools": {},
                     "reasons": ["no runtime at %s yet (check mode: an earlier task would install it); the tools "
                                 "would be installed" % (params.get("interpreter") or params["runtime"])],
                     "python": params.get("interpreter") or os.path.join(params["runtime"], "bin", "python3")}
@@ -381,7 +381,7 @@ def run_pip_tooling(params, index, runner, check_mode=False, diff=False, cache=N
     packaging_facts = (named[0][1].facts or {}) if named and named[0][0] == "packaging" else {}
     result = {
         "changed": action != _layer.ACTION_KEPT,
-        "action": action,
+        **_layer.action_keys(action),
         "reasons": reasons,
         "layers": layers,
         "python": runtime.python,

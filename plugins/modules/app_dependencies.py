@@ -22,7 +22,7 @@ description:
   - The fingerprint holds the runtime's fingerprint, the installer and its version, the content of every requirement
     input (C(-r)/C(-c) includes followed recursively, relative to the including file, cycles refused; lock and
     project files), the location and the install options (index URLs without credentials). Unchanged inputs and
-    an intact layer are RV(action=kept) and no installer starts. A changed input rebuilds from empty (removed
+    an intact layer are RV(layer_action=kept) and no installer starts. A changed input rebuilds from empty (removed
     packages and dropped dependencies are gone) with reasons naming what changed. A package deleted or replaced by
     hand is detected from the installed distributions and repaired.
   - A failed install gives a titled error with the installer's own message and leaves the previous environment in
@@ -155,6 +155,13 @@ EXAMPLES = r"""
 
 RETURN = r"""
 action:
+  description:
+    - Deprecated, removed in 0.3.0 - the same value as RV(layer_action). Ansible's JSON callbacks
+      (C(ansible.posix.json), C(ansible.posix.jsonl)) overwrite a result's C(action) with the module's name, so the
+      value is lost exactly where results are read by machine; read RV(layer_action).
+  returned: success
+  type: str
+layer_action:
   description: C(created), C(kept), C(recreated) or C(restored).
   returned: success
   type: str
@@ -219,12 +226,12 @@ fingerprint:
 runtime:
   description:
     - The runtime the layers sit on, in the words of M(appenv.python.python_runtime)'s result (C(dest),
-      C(fingerprint), C(python_version), C(arch), C(variant), C(action)), read from the host or, in check mode,
-      predicted by O(upstream). The next task of a chain takes this result as its O(upstream).
+      C(fingerprint), C(python_version), C(arch), C(variant), C(layer_action) and the deprecated C(action)), read
+      from the host or, in check mode, predicted by O(upstream). The next task of a chain takes this result as its O(upstream).
   returned: success
   type: dict
   sample: {"dest": "/opt/appenv/python", "fingerprint": "3f1c…", "python_version": "3.11.2", "arch": "x86_64",
-           "variant": "default", "action": "kept"}
+           "variant": "default", "layer_action": "kept", "action": "kept"}
 commands:
   description: Every command the run started (none for a no-op), secrets masked.
   returned: always

@@ -129,6 +129,13 @@ EXAMPLES = r"""
 
 RETURN = r"""
 action:
+  description:
+    - Deprecated, removed in 0.3.0 - the same value as RV(layer_action). Ansible's JSON callbacks
+      (C(ansible.posix.json), C(ansible.posix.jsonl)) overwrite a result's C(action) with the module's name, so the
+      value is lost exactly where results are read by machine; read RV(layer_action).
+  returned: success
+  type: str
+layer_action:
   description: C(kept) when every part was already in place, else the strongest action of the parts.
   returned: success
   type: str
@@ -138,7 +145,7 @@ reasons:
   type: list
   elements: str
 layers:
-  description: Per part (C(packaging) and each tool), its action, reasons and fingerprint.
+  description: Per part (C(packaging) and each tool), its C(name), C(layer_action) (and the deprecated C(action)), C(reasons), C(layer) and C(fingerprint).
   returned: success
   type: list
   elements: dict
@@ -158,12 +165,12 @@ tools:
 runtime:
   description:
     - The runtime the layers sit on, in the words of M(appenv.python.python_runtime)'s result (C(dest),
-      C(fingerprint), C(python_version), C(arch), C(variant), C(action)), read from the host or, in check mode,
-      predicted by O(upstream). The next task of a chain takes this result as its O(upstream).
+      C(fingerprint), C(python_version), C(arch), C(variant), C(layer_action) and the deprecated C(action)), read
+      from the host or, in check mode, predicted by O(upstream). The next task of a chain takes this result as its O(upstream).
   returned: success
   type: dict
   sample: {"dest": "/opt/appenv/python", "fingerprint": "3f1c…", "python_version": "3.11.2", "arch": "x86_64",
-           "variant": "default", "action": "kept"}
+           "variant": "default", "layer_action": "kept", "action": "kept"}
 commands:
   description: Every command the run started (none for a no-op), secrets masked.
   returned: always

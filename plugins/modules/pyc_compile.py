@@ -17,13 +17,13 @@ description:
     Python version, so the interpreter that will run the code compiles it), in parallel, with the chosen
     invalidation mode and optimisation levels. Orphaned pycs (whose source is gone) are removed.
   - A fingerprint of the trees (each source's path, size and mtime), the mode, the levels and the Python
-    version is stored in O(state_dir). An unchanged tree whose pycs are all present is RV(action=kept)
-    without starting any process; changed sources are recompiled alone (RV(action=updated)); another mode,
-    level or Python version recompiles everything (RV(action=recreated)).
+    version is stored in O(state_dir). An unchanged tree whose pycs are all present is RV(layer_action=kept)
+    without starting any process; changed sources are recompiled alone (RV(layer_action=updated)); another mode,
+    level or Python version recompiles everything (RV(layer_action=recreated)).
   - With O(source_date_epoch) (or C(SOURCE_DATE_EPOCH) in the environment) two runs on identical trees give
     byte-identical pycs. As py_compile does, C(timestamp) pycs are then written as C(checked-hash), since a timestamp
     pyc records its source's mtime, which differs between checkouts.
-  - With O(layer_cache), a tree compiled on one host is restored on the next (RV(action=restored)). The pycs
+  - With O(layer_cache), a tree compiled on one host is restored on the next (RV(layer_action=restored)). The pycs
     are looked up by the sources' content (plus their size and mtime for C(timestamp) pycs, which record both),
     the trees' paths, the invalidation mode, the levels and the interpreter (its
     M(appenv.python.python_runtime) fingerprint, or the interpreter file's sha256), so another checkout of the
@@ -116,9 +116,16 @@ EXAMPLES = r"""
 
 RETURN = r"""
 action:
+  description:
+    - Deprecated, removed in 0.3.0 - the same value as RV(layer_action). Ansible's JSON callbacks
+      (C(ansible.posix.json), C(ansible.posix.jsonl)) overwrite a result's C(action) with the module's name, so the
+      value is lost exactly where results are read by machine; read RV(layer_action).
+  returned: success
+  type: str
+layer_action:
   description: C(created), C(kept), C(updated) (only changed sources recompiled), C(recreated) or C(restored)
     (from O(layer_cache), nothing compiled).
-  returned: always
+  returned: success
   type: str
   sample: updated
 reasons:

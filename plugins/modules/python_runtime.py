@@ -20,7 +20,7 @@ description:
     3.12.Z available for the host's architecture.
   - The layer's fingerprint (Python version, architecture, host distribution, C library, archive sha256)
     is stored in O(dest). A run whose fingerprint matches and whose files are intact reports
-    RV(action=kept), downloads nothing and starts no process. A changed input rebuilds the runtime in a
+    RV(layer_action=kept), downloads nothing and starts no process. A changed input rebuilds the runtime in a
     staging directory that replaces the old one only when complete; on failure the old one stays.
   - The archive's sha256 is mandatory and checked before extraction; extraction refuses members and
     links that would escape the destination.
@@ -185,8 +185,15 @@ EXAMPLES = r"""
 
 RETURN = r"""
 action:
+  description:
+    - Deprecated, removed in 0.3.0 - the same value as RV(layer_action). Ansible's JSON callbacks
+      (C(ansible.posix.json), C(ansible.posix.jsonl)) overwrite a result's C(action) with the module's name, so the
+      value is lost exactly where results are read by machine; read RV(layer_action).
+  returned: success
+  type: str
+layer_action:
   description: What the run did - C(created), C(kept), C(recreated) or C(restored) (from O(layer_cache)).
-  returned: always
+  returned: success
   type: str
   sample: kept
 reasons:

@@ -45,7 +45,7 @@ def controller_reasons(reasons, root):
 
 def predict_restore(result, root):
     """A check-mode result, as it will be when the controller's entry (at root) is restored."""
-    result["action"] = _layer.ACTION_RESTORED
+    result.update(_layer.action_keys(_layer.ACTION_RESTORED))
     result["reasons"] = list(result.get("reasons", [])) + ["restored from the controller's layer cache %s" % root]
     return result
 
@@ -54,7 +54,7 @@ def run_module_with_controller_cache(action, module_name, module_args, task_vars
     """Run module_name the way the action plugin would, with a controller-side layer cache.
 
     cache_options: {"controller_path": dir on the controller, "max_size_mb", "max_age_days", "compression"}.
-    Returns the module result (with action "restored" when the entry was used).
+    Returns the module result (with layer_action "restored" when the entry was used).
     """
     try:
         local = controller_cache(cache_options, module_name.rsplit(".", 1)[-1])
@@ -62,7 +62,7 @@ def run_module_with_controller_cache(action, module_name, module_args, task_vars
         return dict(error.as_result(), failed=True, changed=False)
     decision = action._execute_module(module_name=module_name, module_args=dict(module_args, _decide_only=True),
                                       task_vars=task_vars)
-    if decision.get("failed") or decision.get("action") == _layer.ACTION_KEPT or not decision.get("key"):
+    if decision.get("failed") or _layer.action_of(decision) == _layer.ACTION_KEPT or not decision.get("key"):
         if decision.get("failed"):
             return decision
         return action._execute_module(module_name=module_name, module_args=module_args, task_vars=task_vars)
@@ -94,9 +94,9 @@ def run_module_with_controller_cache(action, module_name, module_args, task_vars
         args = dict(module_args)
         args["layer_cache"] = host_options(cache_options, remote_cache, local.compression)
         result = action._execute_module(module_name=module_name, module_args=args, task_vars=task_vars)
-        if not result.get("failed") and result.get("action") in (_layer.ACTION_CREATED, _layer.ACTION_RECREATED):
+        if not result.get("failed") and _layer.action_of(result) in (_layer.ACTION_CREATED, _layer.ACTION_RECREATED):
             _fetch_back(action, local, key, shard)
-        if hit is not None and result.get("action") == _layer.ACTION_RESTORED:
+        if hit is not None and _layer.action_of(result) == _layer.ACTION_RESTORED:
             local.count_hit(key, hit)
             result["reasons"] = controller_reasons(result.get("reasons", []), local.root)
         if local.warnings:

@@ -45,14 +45,14 @@ def test_aarch64_runtime_cache_key_tools_and_deps(amd64_image, arm64_image, runt
         assert out.stdout.strip() == "x86_64"
     finally:
         x86.container.remove()
-    assert on_x86["action"] == "created"
+    assert on_x86["layer_action"] == "created"
 
     host = start_host(arm64_image, "aarch64", network="host", volumes=volume)
     try:
         # The runtime: the aarch64 archive, never the x86_64 entry of the same request in the shared cache.
         runtime_mirror.ensure("3.11.2", "aarch64")
         first = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=layer_cache))
-        assert first["action"] == "created", first["reasons"]
+        assert first["layer_action"] == "created", first["reasons"]
         assert first["arch"] == "aarch64"
         assert on_x86["fingerprint"] != first["fingerprint"]
         assert len(list(cache.glob("*/*.tar"))) == 2
@@ -63,14 +63,14 @@ def test_aarch64_runtime_cache_key_tools_and_deps(amd64_image, arm64_image, runt
         second, _tooling = (harness.assert_ok(result) for result in harness.run_tasks(host, [
             ("appenv.python.python_runtime", runtime_args(host, runtime_mirror, "3.11", layer_cache=layer_cache)),
             ("appenv.python.pip_tooling", {"index_url": package_index.simple_url, "tools": [{"name": "uv"}]})]))
-        assert second["action"] == "kept" and second["commands"] == []
+        assert second["layer_action"] == "kept" and second["commands"] == []
 
         write_files(host, project_files("requirements", package_index))
         for installer, dest in (("pip", "/opt/appenv/deps"), ("uv", "/opt/appenv/deps-uv")):
             deps = harness.assert_ok(install_deps(host, package_index, installer=installer, dest=dest))
-            assert deps["action"] == "created" and deps["installer"] == installer
+            assert deps["layer_action"] == "created" and deps["installer"] == installer
             assert run_app(host, deps, "import platform, demo_alpha; print(platform.machine())") == "aarch64"
             again = harness.assert_ok(install_deps(host, package_index, installer=installer, dest=dest))
-            assert (again["action"], again["commands"]) == ("kept", [])
+            assert (again["layer_action"], again["commands"]) == ("kept", [])
     finally:
         host.container.remove()

@@ -49,10 +49,10 @@ def test_an_exact_archive_goes_to_the_module_as_given_without_controller_options
     args = {"version": "3.12.7", "url": "https://mirror.invalid/cpython.tar.gz", "sha256": "ab" * 32,
             "dest": "/opt/py", "mirror": "https://mirror.invalid", "project_dir": "/srv/app", "allow_eol": True,
             "release": "20261201"}
-    result, recorder = _run(make_action, args, X86, answers=[{"changed": True, "action": "created"}])
+    result, recorder = _run(make_action, args, X86, answers=[{"changed": True, "layer_action": "created"}])
     assert recorder.calls == [(MODULE, {"version": "3.12.7", "url": "https://mirror.invalid/cpython.tar.gz",
                                         "sha256": "ab" * 32, "dest": "/opt/py", "arch": "x86_64"})]
-    assert (result["changed"], result["action"]) == (True, "created")
+    assert (result["changed"], result["layer_action"]) == (True, "created")
 
 
 @pytest.mark.parametrize("task_vars, args, arch", [
@@ -158,7 +158,7 @@ def test_requests_that_cannot_be_met_fail_before_the_host_is_touched(make_action
 def test_an_end_of_life_version_is_refused_when_the_host_does_not_have_it(make_action, tmp_path):
     mirror = _mirror(tmp_path, version="3.9.25")  # 3.9 reached its end of life on 2025-10-31
     args = {"version": "3.9", "mirror": mirror, "release": "20261201", "dest": "/opt/py"}
-    result, recorder = _run(make_action, args, X86, answers=[{"changed": False, "action": "created"}])
+    result, recorder = _run(make_action, args, X86, answers=[{"changed": False, "layer_action": "created"}])
     assert result["failed"] is True and result["error"]["code"] == "version_eol"
     assert "3.9.25" in result["msg"] and "2025-10-31" in result["msg"]
     (name, probe), = recorder.calls  # the module was only asked what it would do
@@ -168,9 +168,9 @@ def test_an_end_of_life_version_is_refused_when_the_host_does_not_have_it(make_a
 def test_an_end_of_life_runtime_the_host_keeps_is_a_warning_not_a_failure(make_action, tmp_path):
     mirror = _mirror(tmp_path, version="3.9.25")
     args = {"version": "3.9", "mirror": mirror, "release": "20261201", "dest": "/opt/py"}
-    kept = {"changed": False, "action": "kept", "arch": "x86_64", "warnings": ["the module's own"]}
+    kept = {"changed": False, "layer_action": "kept", "arch": "x86_64", "warnings": ["the module's own"]}
     result, recorder = _run(make_action, args, X86, answers=[kept, kept])
-    assert "failed" not in result and result["action"] == "kept"
+    assert "failed" not in result and result["layer_action"] == "kept"
     probe, run = recorder.args
     assert probe["_decide_only"] is True and "_decide_only" not in run
     assert result["warnings"][0] == "the module's own"
@@ -180,7 +180,7 @@ def test_an_end_of_life_runtime_the_host_keeps_is_a_warning_not_a_failure(make_a
 def test_allow_eol_installs_with_a_warning_and_asks_nothing_first(make_action, tmp_path):
     mirror = _mirror(tmp_path, version="3.9.25")
     args = {"version": "3.9", "mirror": mirror, "release": "20261201", "allow_eol": True}
-    result, recorder = _run(make_action, args, X86, answers=[{"changed": True, "action": "created", "arch": "x86_64"}])
+    result, recorder = _run(make_action, args, X86, answers=[{"changed": True, "layer_action": "created", "arch": "x86_64"}])
     (run,) = recorder.args
     assert run["version"] == "3.9.25" and "allow_eol" not in run and "_decide_only" not in run
     assert any("allow_eol is set" in warning for warning in result["warnings"])
@@ -189,7 +189,7 @@ def test_allow_eol_installs_with_a_warning_and_asks_nothing_first(make_action, t
 def test_end_of_life_without_facts_turns_each_such_candidate_into_its_error(make_action, tmp_path):
     mirror = _mirror(tmp_path, version="3.9.25")
     args = {"version": "3.9", "mirror": mirror, "release": "20261201"}
-    answers = [{"changed": False, "action": "created"}, {"failed": True, "msg": "the module raised it"}]
+    answers = [{"changed": False, "layer_action": "created"}, {"failed": True, "msg": "the module raised it"}]
     _result, recorder = _run(make_action, args, answers=answers)
     probe, run = recorder.args
     assert probe["_decide_only"] is True and probe["_candidates"]["x86_64"]["version"] == "3.9.25"
@@ -200,7 +200,7 @@ def test_end_of_life_without_facts_turns_each_such_candidate_into_its_error(make
 
 def test_nothing_requested_installs_the_newest_with_a_warning_to_pin_it(make_action):
     result, recorder = _run(make_action, {"dest": "/opt/py"}, X86,
-                            answers=[{"changed": True, "action": "created", "arch": "x86_64"}])
+                            answers=[{"changed": True, "layer_action": "created", "arch": "x86_64"}])
     (args,) = recorder.args
     _result, newest = _run(make_action, {"version": "*"}, X86)
     assert args["version"] == newest.args[0]["version"]
@@ -212,7 +212,7 @@ def test_nothing_requested_installs_the_newest_with_a_warning_to_pin_it(make_act
 
 def test_the_warnings_are_those_of_the_hosts_arch(make_action):
     result, _recorder = _run(make_action, {"version": "3.12.4"},
-                             answers=[{"changed": True, "action": "created", "arch": "aarch64"}])
+                             answers=[{"changed": True, "layer_action": "created", "arch": "aarch64"}])
     assert any("3.12.4 is not the newest 3.12" in warning for warning in result["warnings"])
 
 
@@ -251,7 +251,7 @@ def _archive(tmp_path, name=ARCHIVE, sums=True):
 def test_a_pushed_archive_is_not_sent_when_the_layer_is_kept(make_action, tmp_path):
     _archive(tmp_path)
     result, recorder = _run(make_action, {"archive": ARCHIVE, "dest": "/opt/py"}, X86,
-                            answers=[{"changed": False, "action": "kept"}])
+                            answers=[{"changed": False, "layer_action": "kept"}])
     resolution = {"request": ARCHIVE, "source": "the archive option", "release": "20261201", "filename": ARCHIVE}
     probe, run = recorder.args
     assert probe == {"dest": "/opt/py", "arch": "x86_64", "version": "3.12.7", "sha256": "cd" * 32,
@@ -259,14 +259,14 @@ def test_a_pushed_archive_is_not_sent_when_the_layer_is_kept(make_action, tmp_pa
                      "_decide_only": True}
     assert run == {"dest": "/opt/py", "arch": "x86_64", "version": "3.12.7", "sha256": "cd" * 32,
                    "variant": "default", "_resolution": resolution, "src": "/nonexistent/" + ARCHIVE}
-    assert result["action"] == "kept"
+    assert result["layer_action"] == "kept"
 
 
 def test_check_mode_never_sends_the_archive(make_action, tmp_path):
     _archive(tmp_path)
     result, recorder = _run(make_action, {"archive": ARCHIVE}, X86, check_mode=True,
-                            answers=[{"changed": False, "action": "created"},
-                                     {"changed": True, "action": "created", "reasons": ["predicted"]}])
+                            answers=[{"changed": False, "layer_action": "created"},
+                                     {"changed": True, "layer_action": "created", "reasons": ["predicted"]}])
     # The archive's name (a fingerprint input) is the one the transferred file will have: the prediction and the
     # decision name the same archive as the real run.
     assert [args["src"] for args in recorder.args] == ["/nonexistent/" + ARCHIVE] * 2

@@ -36,7 +36,7 @@ def test_return_documents_each_key_with_when_and_type(module):
 
 
 def test_an_undocumented_key_fails_the_harness_check():
-    result = {"changed": False, "reasons": [], "commands": [], "surprise": 1,
+    result = {"changed": False, "layer_action": "kept", "reasons": [], "commands": [], "surprise": 1,
               "_ansible_no_log": False, "invocation": {}}
     assert harness.undocumented_keys("appenv.python.pyc_compile", result) == ["surprise"]
     assert harness.undocumented_keys("appenv.python.pyc_compile", {"results": [result, {"item": 1}]}) == ["surprise"]
