@@ -381,10 +381,11 @@ def _predicted_without_host_state(params, reason):
     runtime_bin = os.path.join(params["runtime"], "bin")
     if params["location"] != "system" and not os.path.lexists(dest):
         reason = "no %s layer at %s yet" % (DepsLayerSpec.kind, os.path.abspath(dest))
-    return {"changed": True, **_layer.action_keys(_layer.ACTION_CREATED), "reasons": [reason], "layer": dest, "fingerprint": None,
-            "location": params["location"], "dest": dest,
-            "python": os.path.join(dest, "bin", "python") if params["location"] == "venv"
-            else os.path.join(runtime_bin, "python3"),
+    interpreter = os.path.join(dest, "bin", "python") if params["location"] == "venv" \
+        else os.path.join(runtime_bin, "python3")
+    return {"changed": True, **_layer.action_keys(_layer.ACTION_CREATED), "reasons": [reason], "layer": dest,
+            "fingerprint": None, "location": params["location"], "dest": dest,
+            "interpreter": interpreter, "python": interpreter,  # python: deprecated, removed in 0.3.0
             "environment": environment(params["location"], dest, params["runtime"]), "packages": {}, "inputs": []}
 
 
@@ -448,7 +449,8 @@ def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=Non
         "source": mode,
         "location": spec.location,
         "dest": spec.path,
-        "python": spec.python(),
+        "interpreter": spec.python(),
+        "python": spec.python(),  # deprecated, removed in 0.3.0
         "site_packages": spec.site_dir(),
         "bin_dir": spec.bin_dir(),
         "environment": spec.environment(),

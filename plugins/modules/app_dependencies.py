@@ -194,8 +194,12 @@ layer:
   description: The same as RV(dest) (the layer's directory, as every layer module names it).
   returned: success
   type: str
+interpreter:
+  description: The interpreter to run the app with. The same name as python_runtime's RV(appenv.python.python_runtime#module:interpreter) and the O(interpreter) option.
+  returned: success
+  type: str
 python:
-  description: The interpreter to run the app with.
+  description: Deprecated, removed in 0.3.0 - the same value as RV(interpreter).
   returned: success
   type: str
 site_packages:

@@ -149,8 +149,12 @@ layers:
   returned: success
   type: list
   elements: dict
+interpreter:
+  description: The runtime's interpreter. The same name as python_runtime's RV(appenv.python.python_runtime#module:interpreter) and the O(interpreter) option.
+  returned: success
+  type: str
 python:
-  description: The runtime's interpreter.
+  description: Deprecated, removed in 0.3.0 - the same value as RV(interpreter).
   returned: success
   type: str
 packages:

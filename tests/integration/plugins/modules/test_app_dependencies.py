@@ -33,7 +33,7 @@ def write_files(host, files, root=APP):
 def run_app(host, result, code=IMPORTS, user=None):
     """Run code the way the app would: with the interpreter and environment the module returned."""
     env = " ".join("%s=%s" % (key, shlex.quote(value)) for key, value in result["environment"].items())
-    return host.sh("env %s %s -c %s" % (env, result["python"], shlex.quote(code)), user=user).stdout.strip()
+    return host.sh("env %s %s -c %s" % (env, result["interpreter"], shlex.quote(code)), user=user).stdout.strip()
 
 
 def pyc_flags(host, site, module="demo_alpha"):

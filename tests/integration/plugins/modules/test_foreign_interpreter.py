@@ -62,8 +62,8 @@ def test_distro_python_carries_venv_and_bytecode_layers(distro_host, package_ind
     first = run(host, layers(package_index))
     assert actions(first) == actions(predicted)
     deps, pyc = first
-    assert deps["python"] == VENV + "/bin/python"
-    assert host.exec([deps["python"], "-c", "import demo_alpha; print(demo_alpha.__version__)"]).stdout.strip() == "1.0"
+    assert deps["interpreter"] == VENV + "/bin/python"
+    assert host.exec([deps["interpreter"], "-c", "import demo_alpha; print(demo_alpha.__version__)"]).stdout.strip() == "1.0"
     assert pyc["compiled"] == 1
 
     again_check = run(host, layers(package_index), check=True)

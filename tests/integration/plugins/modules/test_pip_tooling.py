@@ -79,7 +79,7 @@ def test_version_change_hand_damage_and_new_runtime(amd64_host, runtime_mirror, 
     assert layers["packaging"]["layer_action"] == "created"
     assert layers["uv"]["layer_action"] == "recreated"
     assert "Python version changed from 3.11.2 to 3.13.5" in layers["uv"]["reasons"], layers["uv"]["reasons"]
-    assert moved["python"].endswith("python3.13")
+    assert moved["interpreter"].endswith("python3.13")
     amd64_host.exec(["/opt/appenv/tools/uv/bin/python", "-c", "import sys; assert sys.version_info[:2] == (3, 13)"])
 
 

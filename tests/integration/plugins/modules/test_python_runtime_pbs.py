@@ -126,7 +126,7 @@ def python_config_paths(host, prefix=DEFAULT_DEST):
 
 def import_cext(host, result):
     env = " ".join("%s=%s" % (key, shlex.quote(value)) for key, value in result["environment"].items())
-    return host.sh("env %s %s -c %s" % (env, result["python"], shlex.quote(IMPORT_CEXT))).stdout.split()
+    return host.sh("env %s %s -c %s" % (env, result["interpreter"], shlex.quote(IMPORT_CEXT))).stdout.split()
 
 
 def assert_builds_with_pip_and_uv(host, index):

@@ -374,7 +374,7 @@ def test_check_mode_predicts_every_layer_and_changes_nothing(runtime, tmp_path):
     assert [(layer["name"], layer["layer_action"]) for layer in result["layers"]] == [
         ("packaging", "created"), ("uv", "created"), ("poetry", "created")]
     assert result["packages"] == PINS
-    assert result["python"] == runtime.python
+    assert result["interpreter"] == result["python"] == runtime.python
     assert result["tools"]["uv"] == {"version": "0.13.0", "venv": os.path.join(tools_dir, "uv"),
                                      "executable": os.path.join(tools_dir, "uv", "bin", "uv")}
     assert result["tools"]["poetry"]["version"]  # the collection's default pin
