@@ -155,3 +155,15 @@ def test_module_defaults_group_spares_modules_outside_it(installed, tmp_path):
     proc = _play(installed, tmp_path, {"group/appenv.python.layer": {"timeout": 5}},
                  {"appenv.python.layer_cache_info": {"path": str(tmp_path / "cache")}})
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_renamed_option_keeps_working_under_its_old_name_with_a_deprecation(installed, tmp_path):
+    """pyc_compile's workers is bytecode_workers now (the other modules' name); the old name is an alias that warns."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.py").write_text("A = 1\n")
+    task = {"appenv.python.pyc_compile": {"paths": [str(tmp_path / "src")], "state_dir": str(tmp_path / "state"),
+                                          "interpreter": sys.executable, "workers": 1}}
+    proc = _play(installed, tmp_path, {}, task)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "workers" in proc.stderr + proc.stdout and "deprecat" in (proc.stderr + proc.stdout).lower()
+    assert (tmp_path / "src" / "__pycache__").is_dir()

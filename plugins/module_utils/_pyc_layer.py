@@ -253,7 +253,7 @@ def run_pyc_compile(params, runner, check_mode=False, diff=False, cache=None):
                 ["%s does not exist yet (check mode: an earlier task would create it); everything would be "
                  "compiled" % ", ".join(missing or [params["interpreter"]])]}
     spec = PycLayerSpec(params["paths"], params["interpreter"], invalidation_mode=params["invalidation_mode"],
-                        optimize_levels=params["optimize"], workers=params["workers"], exclude=params["exclude"],
+                        optimize_levels=params["optimize"], workers=params["bytecode_workers"], exclude=params["exclude"],
                         remove_orphans=params["remove_orphans"], state_dir=params["state_dir"], env=env,
                         runner=runner, runtime=predicted, check_mode=check_mode)
     layer = _layer_base.converge(spec, runner, check_mode=check_mode, lock_timeout=params["lock_timeout"], cache=cache)

@@ -72,10 +72,14 @@ options:
     elements: int
     choices: [0, 1, 2]
     default: [0]
-  workers:
-    description: Compiling processes; C(0) means one per core.
+  bytecode_workers:
+    description:
+      - Compiling processes; C(0) means one per core. The same option as the
+        O(appenv.python.python_runtime#module:bytecode_workers) of the other modules.
+      - The alias O(workers) is deprecated and will be removed in 0.3.0.
     type: int
     default: 0
+    aliases: [workers]
   exclude:
     description: Regular expressions; sources whose path matches any are skipped.
     type: list
@@ -188,7 +192,8 @@ def main():
         invalidation_mode=dict(type="str", default="checked-hash",
                                choices=["checked-hash", "unchecked-hash", "timestamp"]),
         optimize=dict(type="list", elements="int", default=[0], choices=[0, 1, 2]),
-        workers=dict(type="int", default=0),
+        bytecode_workers=dict(type="int", default=0, aliases=["workers"], deprecated_aliases=[
+            dict(name="workers", version="0.3.0", collection_name="appenv.python")]),
         exclude=dict(type="list", elements="str", default=[]),
         remove_orphans=dict(type="bool", default=True),
         source_date_epoch=dict(type="int"),

@@ -137,7 +137,7 @@ def test_killed_compile_is_completed_by_the_next_run(amd64_host, runtime_mirror)
     harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))
     root, count = "/srv/code", 1500
     _sources(amd64_host, root, 1, count)
-    args = {"paths": [root], "interpreter": DEFAULT_DEST + "/bin/python3.11", "workers": 1}
+    args = {"paths": [root], "interpreter": DEFAULT_DEST + "/bin/python3.11", "bytecode_workers": 1}
     assert harness.assert_ok(harness.run_task(amd64_host, "appenv.python.pyc_compile", args))["layer_action"] == "created"
     _sources(amd64_host, root, 2, count)
     _sources(amd64_host, root, 2, 10, prefix="a")
