@@ -418,7 +418,7 @@ def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=Non
         runtime, _installers.get(name, params["tools_dir"]), mode, index, params["project_dir"],
         location=params["location"], dest=params["dest"], requirements=params["requirements"],
         extras=params["extras"], groups=params["groups"], max_age=params["max_age"], cache_dir=params["cache_dir"],
-        layer_cache_path=(params["layer_cache"] or {}).get("path"), bytecode=params["bytecode"],
+        layer_cache_path=(params["layer_cache"] or {}).get("path"), bytecode=params["invalidation_mode"],
         bytecode_workers=params["bytecode_workers"], pip_check=params["pip_check"],
         source_date_epoch=params["source_date_epoch"], retries=params["retries"], timeout=params["timeout"])
     # Before anything is installed (check mode too): options the app's files cannot honour, a Python they exclude.

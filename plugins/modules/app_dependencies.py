@@ -27,7 +27,7 @@ description:
     hand is detected from the installed distributions and repaired.
   - A failed install gives a titled error with the installer's own message and leaves the previous environment in
     place. After the install, C(pip check) fails the task when requirements conflict.
-  - Packages are installed with C(--no-compile), then compiled in parallel by the runtime (O(bytecode)).
+  - Packages are installed with C(--no-compile), then compiled in parallel by the runtime (O(invalidation_mode)).
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
@@ -106,11 +106,15 @@ options:
       - Directory of the installers' wheel caches, kept across rebuilds so a rebuild after a small change reuses
         built wheels. Default C(<layer_cache.path>/wheels) when O(layer_cache.path) is set, else C(/var/cache/appenv).
     type: path
-  bytecode:
-    description: How the installed packages are compiled (C(none) to skip).
+  invalidation_mode:
+    description:
+      - How the installed packages' pycs are invalidated (the O(appenv.python.pyc_compile#module:invalidation_mode) of
+        M(appenv.python.pyc_compile)); C(none) compiles nothing.
+      - The alias O(bytecode) is deprecated and will be removed in 0.3.0.
     type: str
     default: checked-hash
     choices: [checked-hash, unchecked-hash, timestamp, none]
+    aliases: [bytecode]
   bytecode_workers:
     description: Processes compiling bytecode; 0 means one per CPU.
     type: int
@@ -274,7 +278,9 @@ def module_spec():
         groups=dict(type="list", elements="str", default=[]),
         max_age=dict(type="str"),
         cache_dir=dict(type="path"),
-        bytecode=dict(type="str", default="checked-hash", choices=["checked-hash", "unchecked-hash", "timestamp", "none"]),
+        invalidation_mode=dict(type="str", default="checked-hash", choices=["checked-hash", "unchecked-hash", "timestamp", "none"],
+                               aliases=["bytecode"], deprecated_aliases=[
+                                   dict(name="bytecode", version="0.3.0", collection_name="appenv.python")]),
         bytecode_workers=dict(type="int", default=0),
         pip_check=dict(type="bool", default=True),
         source_date_epoch=dict(type="int"),

@@ -60,3 +60,16 @@ def test_good_arguments_pass():
     assert invalid_arguments("appenv.python.app_dependencies", app_dependencies.module_spec(),
                              {"project_dir": "/srv/app", "layer_cache": {"path": "/var/cache/appenv"}}) is None
     assert invalid_arguments("appenv.python.python_runtime", python_runtime.module_spec(), {"version": "3.12"}) is None
+
+
+@pytest.mark.parametrize("module, old, new, value", [
+    (app_dependencies, "bytecode", "invalidation_mode", "none"),
+])
+def test_an_old_option_name_is_an_alias_of_the_new_one(module, old, new, value):
+    """Renamed for one name per concept across the modules: the old name still sets the option (and warns)."""
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+    spec = module.module_spec()
+    assert old in spec["argument_spec"][new]["aliases"]
+    assert [alias["name"] for alias in spec["argument_spec"][new]["deprecated_aliases"]] == [old]
+    validated = ArgumentSpecValidator(spec["argument_spec"]).validate({"project_dir": "/srv/app", old: value})
+    assert not validated.errors.errors and validated.validated_parameters[new] == value
