@@ -58,7 +58,9 @@ def _markdown(text, plugin, kind, cell=False):
     from antsibull_docs_parser.md import to_md
     from antsibull_docs_parser.parser import Context, parse
 
-    context = Context(current_plugin=dom.PluginIdentifier(fqcn="appenv.python." + plugin, type=kind))
+    # A role's O(var) is a variable of the entry point the reference documents (main).
+    context = Context(current_plugin=dom.PluginIdentifier(fqcn="appenv.python." + plugin, type=kind),
+                      role_entrypoint="main" if kind == "role" else None)
     paragraphs = text if isinstance(text, list) else [text or ""]
     rendered = [to_md(parse(str(paragraph).replace("\n", " "), context)) for paragraph in paragraphs]
     if cell:
