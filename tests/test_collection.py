@@ -167,3 +167,21 @@ def test_a_renamed_option_keeps_working_under_its_old_name_with_a_deprecation(in
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "workers" in proc.stderr + proc.stdout and "deprecat" in (proc.stderr + proc.stdout).lower()
     assert (tmp_path / "src" / "__pycache__").is_dir()
+
+
+@pytest.mark.parametrize("given, expected", [({}, []), ({"appenv_app_groups": ["docs"]}, ["docs"]),
+                                             ({"appenv_app_dependency_groups": ["dev"]}, ["dev"])])
+def test_the_app_roles_dependency_groups_keep_their_old_name(installed, tmp_path, given, expected):
+    """appenv_app_dependency_groups (renamed from appenv_app_groups, beside appenv_app_group, the Unix group): the old
+    name still fills it, through the role's own defaults and argument check."""
+    task = {"ansible.builtin.include_role": {"name": "appenv.python.app", "tasks_from": "validate", "public": True},
+            "vars": given}
+    check = {"ansible.builtin.assert": {"that": ["appenv_app_dependency_groups == %r" % (expected,)]}, "vars": given}
+    _tarball, target = installed
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": [task, check]}]))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(target), ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", "-e",
+                           "ansible_python_interpreter=" + sys.executable, str(playbook)],
+                          env=env, capture_output=True, text=True, check=False, cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
