@@ -69,11 +69,18 @@ options:
           - Applies to O(layer_cache.path) and O(layer_cache.controller_path); an HTTP cache is evicted on the
             server.
         type: int
-      max_age_days:
+      max_age:
         description:
-          - Evict entries not used for this many days.
+          - Evict entries not used for this long - a duration as O(appenv.python.app_dependencies#module:max_age) takes
+            it (C(3600) seconds, C(30m), C(12h), C(7d), C(2w)).
           - Applies to O(layer_cache.path) and O(layer_cache.controller_path); an HTTP cache is evicted on the
             server.
+          - Mutually exclusive with O(layer_cache.max_age_days).
+        type: str
+      max_age_days:
+        description:
+          - Deprecated, removed in 0.3.0 - use O(layer_cache.max_age) (C(max_age_days=30) is C(max_age=30d)).
+          - Evict entries not used for this many days.
         type: int
       hmac_key:
         description:

@@ -37,6 +37,7 @@ from ansible_collections.appenv.python.plugins.module_utils import (
     _bytecode, _installers, _interpreter, _layer, _requirements, _requires_python, _site)
 from ansible_collections.appenv.python.plugins.module_utils import _privilege
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._duration import parse_duration
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import FINGERPRINT_FILE
 from ansible_collections.appenv.python.plugins.module_utils._runner import proxy_settings
 from ansible_collections.appenv.python.plugins.module_utils._tooling import PACKAGING_TOOLS, make_venv
@@ -45,21 +46,6 @@ from ansible_collections.appenv.python.plugins.module_utils._upstream import run
 LOCATIONS = ("user", "venv", "target", "system")
 DEFAULT_DEST = {"user": "/opt/appenv/deps", "venv": "/opt/appenv/venv", "target": "/opt/appenv/site"}
 DEFAULT_CACHE_DIR = "/var/cache/appenv"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text):
-    """Seconds in '90', '30m', '12h', '7d', '2w'; a titled error otherwise."""
-    if text in (None, ""):
-        return None
-    match = _DURATION.match(str(text))
-    if not match:
-        raise AppenvError("bad_argument", option="max_age", module="app_dependencies",
-                          detail="%r is not a duration such as 3600, 30m, 12h, 7d or 2w" % (text,))
-    return int(float(match.group(1)) * _UNITS[match.group(2)])
-
-
 class DepsLayerSpec(_layer.LayerSpec):
     """The app's packages, installed by installer (an _installers.Installer) from its mode's files."""
 

@@ -53,7 +53,7 @@ def predict_restore(result, root):
 def run_module_with_controller_cache(action, module_name, module_args, task_vars, cache_options):
     """Run module_name the way the action plugin would, with a controller-side layer cache.
 
-    cache_options: {"controller_path": dir on the controller, "max_size_mb", "max_age_days", "compression"}.
+    cache_options: {"controller_path": dir on the controller, "max_size_mb", "max_age" (or the deprecated "max_age_days"), "compression"}.
     Returns the module result (with layer_action "restored" when the entry was used).
     """
     try:
