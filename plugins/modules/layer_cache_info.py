@@ -77,6 +77,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+error:
+  description: The titled error of a failure (C(code), C(title), C(cause), C(fault), numbered C(fixes)); docs/troubleshooting.md.
+  returned: failure
+  type: dict
 cache:
   description: The cache listed (the URL without its credentials).
   returned: always
@@ -149,14 +153,6 @@ totals:
       description: Entries, bytes and hits per kind of layer.
       type: dict
       sample: {"python_runtime": {"entries": 2, "bytes": 62914560, "hits": 7}}
-error:
-  description:
-    - The titled error of a failure - C(code), C(title), C(cause), C(fault) (whose fault it is) and the numbered
-      C(fixes); C(msg) holds the same text. See docs/troubleshooting.md.
-  returned: failure
-  type: dict
-  sample: {"code": "checksum_mismatch", "title": "The archive's sha256 does not match", "cause": "...",
-           "fault": "the mirror", "fixes": ["..."]}
 """
 
 from ansible.module_utils.basic import AnsibleModule

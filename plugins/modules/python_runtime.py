@@ -184,11 +184,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+error:
+  description: The titled error of a failure (C(code), C(title), C(cause), C(fault), numbered C(fixes)); docs/troubleshooting.md.
+  returned: failure
+  type: dict
 action:
-  description:
-    - Deprecated, removed in 0.3.0 - the same value as RV(layer_action). Ansible's JSON callbacks
-      (C(ansible.posix.json), C(ansible.posix.jsonl)) overwrite a result's C(action) with the module's name, so the
-      value is lost exactly where results are read by machine; read RV(layer_action).
+  description: Deprecated (removed in 0.3.0), the same as RV(layer_action); Ansible's JSON callbacks overwrite it.
   returned: success
   type: str
 layer_action:
@@ -261,14 +262,6 @@ commands:
   returned: always
   type: list
   elements: dict
-error:
-  description:
-    - The titled error of a failure - C(code), C(title), C(cause), C(fault) (whose fault it is) and the numbered
-      C(fixes); C(msg) holds the same text. See docs/troubleshooting.md.
-  returned: failure
-  type: dict
-  sample: {"code": "checksum_mismatch", "title": "The archive's sha256 does not match", "cause": "...",
-           "fault": "the mirror", "fixes": ["..."]}
 """
 
 from ansible.module_utils.basic import AnsibleModule
