@@ -46,8 +46,8 @@ def timings(result, prefix, expect_action=None):
     """
     result = harness.assert_ok(result)
     if expect_action and result.get("layer_action") != expect_action:
-        raise BenchError("%s: expected layer_action %s, got %s (%s)" % (prefix, expect_action, result.get("layer_action"),
-                                                                  "; ".join(result.get("reasons", []))))
+        raise BenchError("%s: expected layer_action %s, got %s (%s)" % (
+            prefix, expect_action, result.get("layer_action"), "; ".join(result.get("reasons", []))))
     seconds = {prefix: result["_seconds"], prefix + " (task)": result["_task_seconds"]}
     if result.get("commands"):
         seconds[prefix + " (commands)"] = sum(command["seconds"] for command in result["commands"])

@@ -101,8 +101,8 @@ def module_reference(name):
             support += " (%s)" % value["platforms"]
         if value.get("membership"):
             support += " (%s)" % ", ".join(value["membership"])
-        lines.append("| `%s` | %s | %s |" % (key, support, _markdown(value.get("details") or value.get("description", ""),
-                                                                      name, "module", cell=True)))
+        text = _markdown(value.get("details") or value.get("description", ""), name, "module", cell=True)
+        lines.append("| `%s` | %s | %s |" % (key, support, text))
     if doc.get("notes"):
         lines += ["", "## Notes", ""] + ["- " + _markdown(note, name, "module") for note in doc["notes"]]
     lines += ["", "## Returns", "", "| key | type | description |", "|---|---|---|"]

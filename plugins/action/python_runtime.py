@@ -107,8 +107,8 @@ class ActionModule(ActionBase):
         chosen = versions.resolve(args.get("version"), project_dir, releases, triple, variant=args.get("variant"))
         versions.check_pinned(chosen, differs, mirror)
         module_args.update(version=chosen.version, url=chosen.url, sha256=chosen.sha256, variant=chosen.variant)
-        module_args["_resolution"] = {"request": chosen.request, "source": chosen.source, "release": chosen.release,
-                                     "filename": chosen.filename}
+        module_args["_resolution"] = {"request": chosen.request, "source": chosen.source,
+                                      "release": chosen.release, "filename": chosen.filename}
         # What only the controller needs (warnings, the end of life) stays here, per arch.
         self.__dict__.setdefault("_resolutions", {})[arch] = chosen
         return module_args, None

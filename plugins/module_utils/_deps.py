@@ -46,6 +46,8 @@ from ansible_collections.appenv.python.plugins.module_utils._upstream import run
 LOCATIONS = ("user", "venv", "target", "system")
 DEFAULT_DEST = {"user": "/opt/appenv/deps", "venv": "/opt/appenv/venv", "target": "/opt/appenv/site"}
 DEFAULT_CACHE_DIR = "/var/cache/appenv"
+
+
 class DepsLayerSpec(_layer.LayerSpec):
     """The app's packages, installed by installer (an _installers.Installer) from its mode's files."""
 

@@ -40,6 +40,7 @@ def action_of(result):
     """The action a module result (or its runtime entry) carries: layer_action, else the deprecated action."""
     return result.get(ACTION_KEY, result.get(DEPRECATED_ACTION_KEY))
 
+
 _ASIDE = ".appenv-old"
 _STAGING = ".appenv-new"
 

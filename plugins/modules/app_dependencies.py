@@ -200,7 +200,8 @@ layer:
   returned: success
   type: str
 interpreter:
-  description: The interpreter to run the app with. The same name as python_runtime's RV(appenv.python.python_runtime#module:interpreter) and the O(interpreter) option.
+  description: The interpreter to run the app with.
+    The same name as python_runtime's RV(appenv.python.python_runtime#module:interpreter) and the O(interpreter) option.
   returned: success
   type: str
 python:

@@ -151,7 +151,8 @@ layers:
   type: list
   elements: dict
 interpreter:
-  description: The runtime's interpreter. The same name as python_runtime's RV(appenv.python.python_runtime#module:interpreter) and the O(interpreter) option.
+  description: The runtime's interpreter.
+    The same name as python_runtime's RV(appenv.python.python_runtime#module:interpreter) and the O(interpreter) option.
   returned: success
   type: str
 python:

@@ -44,8 +44,8 @@ def _module_says(module, args, name, tmp_path):
 
 
 @pytest.mark.parametrize("module, action_class, args, says", BAD)
-def test_bad_arguments_fail_in_the_action_plugin_as_in_the_module(make_action, tmp_path, module, action_class, args,
-                                                                   says):
+def test_bad_arguments_fail_in_the_action_plugin_as_in_the_module(make_action, tmp_path, module, action_class,
+                                                                  args, says):
     name = "appenv.python." + module.__name__.rsplit(".", 1)[-1]
     action, recorder = make_action(action_class, args)
     action._task.action = name
