@@ -118,7 +118,7 @@ ANSIBLE_RESULT_KEYS = frozenset((
     "changed", "failed", "msg", "warnings", "deprecations", "diff", "invocation", "skipped", "skip_reason",
     "exception", "module_stdout", "module_stderr", "rc", "unreachable", "censored", "results", "item",
     "ansible_loop_var", "ansible_index_var", "ansible_loop", "attempts", "failed_when_result", "changed_when_result",
-    "ansible_facts", "action", "_task", "_task_seconds", "_task_span", "_seconds"))
+    "ansible_facts", "false_condition", "action", "_task", "_task_seconds", "_task_span", "_seconds"))
 
 
 @functools.lru_cache(maxsize=None)
