@@ -192,7 +192,10 @@ location:
   returned: success
   type: str
 dest:
-  description: The layer's directory (O(dest), or the default for O(location)).
+  description:
+    - The layer's directory (O(dest), or the default for O(location)).
+    - Ansible adds the directory's C(owner), C(group), C(mode), C(uid), C(gid), C(state) and C(size) beside it, as
+      for any module that returns a C(dest).
   returned: success
   type: str
 layer:

@@ -241,7 +241,10 @@ build_settings:
            "compiler_path": "/usr/bin/cc", "prefix": "/opt/appenv/python",
            "files": ["lib/python3.12/_sysconfigdata__linux_x86_64-linux-gnu.py"]}
 dest:
-  description: The runtime's directory (O(dest)).
+  description:
+    - The runtime's directory (O(dest)).
+    - Ansible adds the directory's C(owner), C(group), C(mode), C(uid), C(gid), C(state) and C(size) beside it, as
+      for any module that returns a C(dest).
   returned: success
   type: str
   sample: /opt/appenv/python

@@ -121,6 +121,11 @@ ANSIBLE_RESULT_KEYS = frozenset((
     "ansible_facts", "false_condition", "action", "_task", "_task_seconds", "_task_span", "_seconds"))
 
 
+# What AnsibleModule.exit_json adds about the file or directory a result names as `dest` or `path` (add_path_info):
+# each module's RETURN says so in its `dest` entry rather than documenting Ansible's keys one by one.
+PATH_INFO_KEYS = frozenset(("uid", "gid", "owner", "group", "mode", "state", "size", "secontext"))
+
+
 @functools.lru_cache(maxsize=None)
 def returned_keys(module):
     """The top-level keys an appenv.python module's RETURN documents (module: its short name)."""
@@ -138,7 +143,11 @@ def undocumented_keys(module, result):
         return []
     items = result.get("results") if isinstance(result.get("results"), list) else [result]
     documented = returned_keys(module.rsplit(".", 1)[-1]) | ANSIBLE_RESULT_KEYS
-    return sorted({key for item in items for key in item if not key.startswith("_ansible_")} - documented)
+    undocumented = set()
+    for item in items:
+        allowed = documented | (PATH_INFO_KEYS if "dest" in item or "path" in item else frozenset())
+        undocumented.update(key for key in item if not key.startswith("_ansible_") and key not in allowed)
+    return sorted(undocumented)
 
 
 def task_results(report, host_name):

@@ -61,3 +61,9 @@ def test_layer_cache_info_returns_what_it_documents(tmp_path):
     entry, = result["entries"]
     assert set(entry) == set(doc["entries"]["contains"])
     assert set(result["totals"]) == set(doc["totals"]["contains"])
+
+
+def test_what_ansible_adds_about_a_returned_dest_is_allowed_only_beside_it():
+    stats = {"owner": "root", "group": "root", "mode": "0755", "uid": 0, "gid": 0, "state": "directory", "size": 4096}
+    assert harness.undocumented_keys("appenv.python.python_runtime", dict(stats, dest="/opt/appenv/python")) == []
+    assert harness.undocumented_keys("appenv.python.pyc_compile", stats) == sorted(stats)
