@@ -45,9 +45,9 @@ def timings(result, prefix, expect_action=None):
     module transfer, the module); commands: what the module's commands took on the host.
     """
     result = harness.assert_ok(result)
-    if expect_action and result.get("action") != expect_action:
-        raise BenchError("%s: expected action %s, got %s (%s)" % (prefix, expect_action, result.get("action"),
-                                                                  "; ".join(result.get("reasons", []))))
+    if expect_action and result.get("layer_action") != expect_action:
+        raise BenchError("%s: expected layer_action %s, got %s (%s)" % (
+            prefix, expect_action, result.get("layer_action"), "; ".join(result.get("reasons", []))))
     seconds = {prefix: result["_seconds"], prefix + " (task)": result["_task_seconds"]}
     if result.get("commands"):
         seconds[prefix + " (commands)"] = sum(command["seconds"] for command in result["commands"])

@@ -58,7 +58,9 @@ def _markdown(text, plugin, kind, cell=False):
     from antsibull_docs_parser.md import to_md
     from antsibull_docs_parser.parser import Context, parse
 
-    context = Context(current_plugin=dom.PluginIdentifier(fqcn="appenv.python." + plugin, type=kind))
+    # A role's O(var) is a variable of the entry point the reference documents (main).
+    context = Context(current_plugin=dom.PluginIdentifier(fqcn="appenv.python." + plugin, type=kind),
+                      role_entrypoint="main" if kind == "role" else None)
     paragraphs = text if isinstance(text, list) else [text or ""]
     rendered = [to_md(parse(str(paragraph).replace("\n", " "), context)) for paragraph in paragraphs]
     if cell:
@@ -87,8 +89,22 @@ def module_reference(name):
     doc = data["doc"]
     lines = ["# appenv.python.%s" % name, "", doc["short_description"], ""]
     lines += [_markdown(doc["description"], name, "module"), ""]
+    if doc.get("requirements"):
+        lines += ["## Requirements", ""] + ["- " + _markdown(item, name, "module") for item in doc["requirements"]]
+        lines.append("")
     lines += ["## Options", "", "| option | type | default | description |", "|---|---|---|---|"]
     lines += _option_rows(doc.get("options", {}), name, "module")
+    lines += ["", "## Attributes", "", "| attribute | support | details |", "|---|---|---|"]
+    for key, value in sorted((doc.get("attributes") or {}).items()):
+        support = value.get("support", "")
+        if value.get("platforms"):
+            support += " (%s)" % value["platforms"]
+        if value.get("membership"):
+            support += " (%s)" % ", ".join(value["membership"])
+        text = _markdown(value.get("details") or value.get("description", ""), name, "module", cell=True)
+        lines.append("| `%s` | %s | %s |" % (key, support, text))
+    if doc.get("notes"):
+        lines += ["", "## Notes", ""] + ["- " + _markdown(note, name, "module") for note in doc["notes"]]
     lines += ["", "## Returns", "", "| key | type | description |", "|---|---|---|"]
     for key, value in sorted((data.get("return") or {}).items()):
         lines.append("| `%s` | %s | %s |" % (key, value.get("type", ""),

@@ -47,8 +47,8 @@ def main():
             print("%s run: changed=%d ok=%d in %.1f s" % (attempt, stats.get("changed", 0), stats.get("ok", 0),
                                                           report["_seconds"]))
             for result in results:
-                if "action" in result:
-                    print("  %-60s %-9s %s" % (result["_task"], result["action"], "; ".join(result.get("reasons", []))))
+                if "layer_action" in result:
+                    print("  %-60s %-9s %s" % (result["_task"], result["layer_action"], "; ".join(result.get("reasons", []))))
         if runs[1][1].get("changed", 0) != 0:
             print("the second run changed something: not idempotent")
             return 1

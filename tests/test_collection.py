@@ -1,5 +1,6 @@
 """The collection builds, installs, and every module's documentation renders with ansible-doc."""
 
+import json
 import os
 import subprocess
 import sys
@@ -67,6 +68,34 @@ def test_ansible_doc_renders(installed, module):
     assert "appenv.python." + module in proc.stdout and "OPTIONS" in proc.stdout
 
 
+def _doc(installed, module):
+    """The module's documentation as ansible-doc merges it (doc fragments included)."""
+    _tarball, target = installed
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(target), ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run([str(BIN / "ansible-doc"), "-t", "module", "--json", "appenv.python." + module], env=env,
+                          capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout)["appenv.python." + module]
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_module_states_its_attributes_and_requirements(installed, module):
+    """check_mode, diff_mode and platform as attributes (not notes); the module_defaults groups it is in, as
+    meta/runtime.yml has them; what it needs on the host."""
+    doc = _doc(installed, module)["doc"]
+    attributes = doc["attributes"]
+    for name in ("check_mode", "diff_mode", "platform"):
+        assert attributes[name]["description"] and attributes[name]["support"] in ("full", "partial", "none", "N/A")
+    assert attributes["check_mode"]["support"] == "full"
+    assert attributes["platform"]["platforms"] == "posix"
+    groups = sorted("appenv.python." + group for group, members in GROUPS.items() if module in members)
+    assert sorted((attributes.get("action_group") or {}).get("membership", [])) == groups
+    has_action_plugin = (REPO_ROOT / "plugins" / "action" / (module + ".py")).is_file()
+    assert (attributes.get("action", {}).get("support") == "full") == has_action_plugin
+    assert not [note for note in doc.get("notes", []) if "check mode" in note.lower() or "diff mode" in note.lower()]
+    if module != "layer_cache_info":
+        assert doc["requirements"]
+
+
 def test_ansible_doc_lists_every_module(installed):
     _tarball, target = installed
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(target), ANSIBLE_NOCOLOR="1")
@@ -96,10 +125,9 @@ def test_module_defaults_groups_hold_the_modules_that_share_their_options():
     assert sorted(GROUPS["index"]) == ["app_dependencies", "pip_tooling"]
 
 
-# python_runtime's action plugin reads the mirror before its module checks the arguments (action plugins do not
-# validate with the module's spec yet), so it cannot show an unsupported option here.
-@pytest.mark.parametrize("group, module", [(group, module) for group in sorted(GROUPS) for module in GROUPS[group]
-                                           if module != "python_runtime"])
+# The action plugins (python_runtime, app_dependencies) check the arguments with their module's spec first: an option
+# no module takes fails there as the module would fail.
+@pytest.mark.parametrize("group, module", [(group, module) for group in sorted(GROUPS) for module in GROUPS[group]])
 def test_module_defaults_group_reaches_its_modules(installed, tmp_path, group, module):
     """meta/runtime.yml's action groups: what is set once under group/appenv.python.<group> reaches every module of
     the group (an option no module takes makes each one refuse it by name, before it does anything)."""
@@ -126,4 +154,34 @@ def test_module_defaults_group_spares_modules_outside_it(installed, tmp_path):
     (tmp_path / "cache").mkdir()
     proc = _play(installed, tmp_path, {"group/appenv.python.layer": {"timeout": 5}},
                  {"appenv.python.layer_cache_info": {"path": str(tmp_path / "cache")}})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_renamed_option_keeps_working_under_its_old_name_with_a_deprecation(installed, tmp_path):
+    """pyc_compile's workers is bytecode_workers now (the other modules' name); the old name is an alias that warns."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.py").write_text("A = 1\n")
+    task = {"appenv.python.pyc_compile": {"paths": [str(tmp_path / "src")], "state_dir": str(tmp_path / "state"),
+                                          "interpreter": sys.executable, "workers": 1}}
+    proc = _play(installed, tmp_path, {}, task)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "workers" in proc.stderr + proc.stdout and "deprecat" in (proc.stderr + proc.stdout).lower()
+    assert (tmp_path / "src" / "__pycache__").is_dir()
+
+
+@pytest.mark.parametrize("given, expected", [({}, []), ({"appenv_app_groups": ["docs"]}, ["docs"]),
+                                             ({"appenv_app_dependency_groups": ["dev"]}, ["dev"])])
+def test_the_app_roles_dependency_groups_keep_their_old_name(installed, tmp_path, given, expected):
+    """appenv_app_dependency_groups (renamed from appenv_app_groups, beside appenv_app_group, the Unix group): the old
+    name still fills it, through the role's own defaults and argument check."""
+    task = {"ansible.builtin.include_role": {"name": "appenv.python.app", "tasks_from": "validate", "public": True},
+            "vars": given}
+    check = {"ansible.builtin.assert": {"that": ["appenv_app_dependency_groups == %r" % (expected,)]}, "vars": given}
+    _tarball, target = installed
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": [task, check]}]))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(target), ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", "-e",
+                           "ansible_python_interpreter=" + sys.executable, str(playbook)],
+                          env=env, capture_output=True, text=True, check=False, cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr

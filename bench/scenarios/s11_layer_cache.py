@@ -92,7 +92,7 @@ def warm_cache(ctx):
                 raise RuntimeError("%s failed: %s" % (label, report["_stderr"][-2000:]))
             tasks = harness.task_results(report, host.name)
             # The modules' actions and each task's seconds: where the time of the play goes.
-            return {"seconds": report["_seconds"], "actions": [result.get("action") for result in tasks],
+            return {"seconds": report["_seconds"], "actions": [result.get("layer_action") for result in tasks],
                     "tasks": dict((result["_task"], round(result["_task_seconds"], 3)) for result in tasks)}
 
         # Fill the cache once (not timed).

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.appenv.python.plugins.modules.app_dependencies import module_spec
+from ansible_collections.appenv.python.plugins.plugin_utils._arguments import invalid_arguments
 from ansible_collections.appenv.python.plugins.plugin_utils._controller_cache import run_module_with_controller_cache
 
 MODULE = "appenv.python.app_dependencies"
@@ -25,6 +27,10 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         result = super(ActionModule, self).run(tmp, task_vars)
         args = dict(self._task.args)
+        invalid = invalid_arguments(self._task.action, module_spec(), args)
+        if invalid:
+            result.update(invalid)
+            return result
         cache = args.get("layer_cache") or {}
         if cache.get("controller_path"):
             result.update(run_module_with_controller_cache(self, MODULE, args, task_vars, cache))

@@ -8,7 +8,7 @@ archive) and its sha256. Resolution needs ``packaging`` and TOML and reads the
 app's files on the controller, so it happens here, with its warnings (nothing
 pinned, a newer patch, an end of life near or past). A version past its end of
 life is installed only with allow_eol, unless the host already has it and keeps
-it: the module is asked first (decide_only), as for a pushed archive.
+it: the module is asked first (_decide_only), as for a pushed archive.
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ import os
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.appenv.python.plugins.modules.python_runtime import module_spec
 from ansible_collections.appenv.python.plugins.plugin_utils import _version_request as versions
+from ansible_collections.appenv.python.plugins.plugin_utils._arguments import invalid_arguments
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._host import ARCH_TRIPLES, normalise_arch
+from ansible_collections.appenv.python.plugins.module_utils._layer_decide import ACTION_KEPT, ACTION_KEY
 from ansible_collections.appenv.python.plugins.module_utils._options import NETWORK_OPTIONS
 from ansible_collections.appenv.python.plugins.plugin_utils._controller_cache import run_module_with_controller_cache
 from ansible_collections.appenv.python.plugins.plugin_utils._python_releases import DEFAULT_MIRROR, RELEASES
@@ -104,8 +107,8 @@ class ActionModule(ActionBase):
         chosen = versions.resolve(args.get("version"), project_dir, releases, triple, variant=args.get("variant"))
         versions.check_pinned(chosen, differs, mirror)
         module_args.update(version=chosen.version, url=chosen.url, sha256=chosen.sha256, variant=chosen.variant)
-        module_args["resolution"] = {"request": chosen.request, "source": chosen.source, "release": chosen.release,
-                                     "filename": chosen.filename}
+        module_args["_resolution"] = {"request": chosen.request, "source": chosen.source,
+                                      "release": chosen.release, "filename": chosen.filename}
         # What only the controller needs (warnings, the end of life) stays here, per arch.
         self.__dict__.setdefault("_resolutions", {})[arch] = chosen
         return module_args, None
@@ -140,20 +143,25 @@ class ActionModule(ActionBase):
                                               "fields": {key: str(value) for key, value in error.fields.items()}}}
                 continue
             module_args = resolved
-            candidates[arch] = {key: resolved.get(key) for key in ("version", "url", "sha256", "resolution")}
+            candidates[arch] = {key: resolved.get(key) for key in ("version", "url", "sha256")}
+            candidates[arch]["resolution"] = resolved.get("_resolution")
         if module_args is None:
             # No arch resolves: the request itself is wrong (the same error for every arch).
             raise errors["x86_64"]
         # The variant stays: it follows from the request, the same for every arch.
-        for key in ("version", "url", "sha256", "resolution", "arch"):
+        for key in ("version", "url", "sha256", "_resolution", "arch"):
             module_args.pop(key, None)
-        module_args["candidates"] = candidates
+        module_args["_candidates"] = candidates
         return module_args
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super(ActionModule, self).run(tmp, task_vars)
         args = dict(self._task.args)
+        invalid = invalid_arguments(self._task.action, module_spec(), args)
+        if invalid:
+            result.update(invalid)
+            return result
         self.__dict__.pop("_resolutions", None)
         try:
             arch = self._known_arch(args, task_vars)
@@ -184,18 +192,18 @@ class ActionModule(ActionBase):
         allow = bool(args.get("allow_eol"))
         kept = False
         if not allow:
-            probe = dict(module_args, decide_only=True)
-            kept = self._execute_module(module_name=MODULE, module_args=probe, task_vars=task_vars).get("action") == "kept"
+            probe = dict(module_args, _decide_only=True)
+            kept = self._execute_module(module_name=MODULE, module_args=probe, task_vars=task_vars).get(ACTION_KEY) == ACTION_KEPT
         dest = module_args.get("dest") or "the destination"
-        if "candidates" in module_args:
-            module_args["candidates"] = dict(module_args["candidates"])
+        if "_candidates" in module_args:
+            module_args["_candidates"] = dict(module_args["_candidates"])
         for arch in past:
             try:
                 warnings[arch] += versions.end_of_life_verdict(resolutions[arch], allow, kept, dest)
             except AppenvError as error:
-                if "candidates" not in module_args:
+                if "_candidates" not in module_args:
                     raise
-                module_args["candidates"][arch] = {"error": {"code": error.code, "fields": {
+                module_args["_candidates"][arch] = {"error": {"code": error.code, "fields": {
                     key: str(value) for key, value in error.fields.items()}}}
         return warnings
 
@@ -222,12 +230,12 @@ class ActionModule(ActionBase):
     def _run_with_pushed_archive(self, module_args, pushed, task_vars):
         """Transfer the controller's archive only when the layer must be built."""
         path, resolution = pushed
-        module_args["resolution"] = resolution
+        module_args["_resolution"] = resolution
         # The archive's name is a fingerprint input: the runs without the transfer name it as the one with it.
         absent = "/nonexistent/" + os.path.basename(path)
-        probe = dict(module_args, src=absent, decide_only=True)
+        probe = dict(module_args, src=absent, _decide_only=True)
         decision = self._execute_module(module_name=MODULE, module_args=probe, task_vars=task_vars)
-        if decision.get("failed") or decision.get("action") == "kept" or self._task.check_mode:
+        if decision.get("failed") or decision.get(ACTION_KEY) == ACTION_KEPT or self._task.check_mode:
             return self._execute_module(module_name=MODULE, module_args=dict(module_args, src=absent),
                                         task_vars=task_vars)
         remote_tmp = self._make_tmp_path()

@@ -15,7 +15,7 @@ options:
       - A layer cache for hosts that are new every build (image pipelines). Before building, the layer is
         looked up there by its fingerprint key (inputs, destination path, architecture, C library,
         distribution, Python version); a hit is restored after its sha256 is checked
-        (RV(action=restored)) instead of being rebuilt. After a build the layer is stored there.
+        (RV(layer_action=restored)) instead of being rebuilt. After a build the layer is stored there.
       - Entries are signed (O(layer_cache.hmac_key), or O(layer_cache.signing_key) with
         O(layer_cache.allowed_signers)) and bound to the request. An entry restored here carries a valid signature,
         its key is the key asked for, its inputs are this layer's, an overlay's files are files this host would
@@ -27,7 +27,8 @@ options:
         written (read-only, full, a server that is down or answers with an error) gives a warning; the build
         still succeeds.
       - The cache is in one of three places - O(layer_cache.path), O(layer_cache.controller_path) or
-        O(layer_cache.url) - with the same layout, so one can be served as another.
+        O(layer_cache.url) - with the same layout, so one can be served as another. A O(layer_cache) that names none
+        of them fails with a titled error (leave the option out to build without a cache).
     type: dict
     suboptions:
       path:
@@ -68,11 +69,18 @@ options:
           - Applies to O(layer_cache.path) and O(layer_cache.controller_path); an HTTP cache is evicted on the
             server.
         type: int
-      max_age_days:
+      max_age:
         description:
-          - Evict entries not used for this many days.
+          - Evict entries not used for this long - a duration as O(appenv.python.app_dependencies#module:max_age) takes
+            it (C(3600) seconds, C(30m), C(12h), C(7d), C(2w)).
           - Applies to O(layer_cache.path) and O(layer_cache.controller_path); an HTTP cache is evicted on the
             server.
+          - Mutually exclusive with O(layer_cache.max_age_days).
+        type: str
+      max_age_days:
+        description:
+          - Deprecated, removed in 0.3.0 - use O(layer_cache.max_age) (C(max_age_days=30) is C(max_age=30d)).
+          - Evict entries not used for this many days.
         type: int
       max_entry_mb:
         description:

@@ -37,6 +37,7 @@ from ansible_collections.appenv.python.plugins.module_utils import (
     _bytecode, _installers, _interpreter, _layer, _requirements, _requires_python, _site)
 from ansible_collections.appenv.python.plugins.module_utils import _privilege
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._duration import parse_duration
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import FINGERPRINT_FILE
 from ansible_collections.appenv.python.plugins.module_utils._runner import proxy_settings
 from ansible_collections.appenv.python.plugins.module_utils._tooling import PACKAGING_TOOLS, make_venv
@@ -45,19 +46,6 @@ from ansible_collections.appenv.python.plugins.module_utils._upstream import run
 LOCATIONS = ("user", "venv", "target", "system")
 DEFAULT_DEST = {"user": "/opt/appenv/deps", "venv": "/opt/appenv/venv", "target": "/opt/appenv/site"}
 DEFAULT_CACHE_DIR = "/var/cache/appenv"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text):
-    """Seconds in '90', '30m', '12h', '7d', '2w'; a titled error otherwise."""
-    if text in (None, ""):
-        return None
-    match = _DURATION.match(str(text))
-    if not match:
-        raise AppenvError("bad_argument", option="max_age", module="app_dependencies",
-                          detail="%r is not a duration such as 3600, 30m, 12h, 7d or 2w" % (text,))
-    return int(float(match.group(1)) * _UNITS[match.group(2)])
 
 
 class DepsLayerSpec(_layer.LayerSpec):
@@ -383,10 +371,11 @@ def _predicted_without_host_state(params, reason):
     runtime_bin = os.path.join(params["runtime"], "bin")
     if params["location"] != "system" and not os.path.lexists(dest):
         reason = "no %s layer at %s yet" % (DepsLayerSpec.kind, os.path.abspath(dest))
-    return {"changed": True, "action": _layer.ACTION_CREATED, "reasons": [reason], "layer": dest, "fingerprint": None,
-            "location": params["location"], "dest": dest,
-            "python": os.path.join(dest, "bin", "python") if params["location"] == "venv"
-            else os.path.join(runtime_bin, "python3"),
+    interpreter = os.path.join(dest, "bin", "python") if params["location"] == "venv" \
+        else os.path.join(runtime_bin, "python3")
+    return {"changed": True, **_layer.action_keys(_layer.ACTION_CREATED), "reasons": [reason], "layer": dest,
+            "fingerprint": None, "location": params["location"], "dest": dest,
+            "interpreter": interpreter, "python": interpreter,  # python: deprecated, removed in 0.3.0
             "environment": environment(params["location"], dest, params["runtime"]), "packages": {}, "inputs": []}
 
 
@@ -419,7 +408,7 @@ def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=Non
         runtime, _installers.get(name, params["tools_dir"]), mode, index, params["project_dir"],
         location=params["location"], dest=params["dest"], requirements=params["requirements"],
         extras=params["extras"], groups=params["groups"], max_age=params["max_age"], cache_dir=params["cache_dir"],
-        layer_cache_path=(params["layer_cache"] or {}).get("path"), bytecode=params["bytecode"],
+        layer_cache_path=(params["layer_cache"] or {}).get("path"), bytecode=params["invalidation_mode"],
         bytecode_workers=params["bytecode_workers"], pip_check=params["pip_check"],
         source_date_epoch=params["source_date_epoch"], retries=params["retries"], timeout=params["timeout"])
     # Before anything is installed (check mode too): options the app's files cannot honour, a Python they exclude.
@@ -434,9 +423,10 @@ def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=Non
     for python in sorted(set([runtime.python, spec.python()])):
         if os.path.lexists(python):
             _privilege.check_interpreter(python)
-    if params["decide_only"]:
+    if params["_decide_only"]:
         action, reasons, _stored = _layer.decide(spec)
-        return {"changed": False, "action": action, "reasons": reasons, "key": _layer.make_record(spec, {})["key"]}
+        return {"changed": False, _layer.ACTION_KEY: action, "reasons": reasons,
+                "key": _layer.make_record(spec, {})["key"]}
     layer = _layer.converge(spec, runner, check_mode, params["lock_timeout"], cache=cache)
     result = layer.as_result(diff=diff)
     warnings = spec.warnings + result.pop("warnings", [])
@@ -449,7 +439,8 @@ def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=Non
         "source": mode,
         "location": spec.location,
         "dest": spec.path,
-        "python": spec.python(),
+        "interpreter": spec.python(),
+        "python": spec.python(),  # deprecated, removed in 0.3.0
         "site_packages": spec.site_dir(),
         "bin_dir": spec.bin_dir(),
         "environment": spec.environment(),

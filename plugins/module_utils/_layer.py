@@ -40,8 +40,9 @@ from ansible_collections.appenv.python.plugins.module_utils._fingerprint import 
 from ansible_collections.appenv.python.plugins.module_utils._layer_cache_trust import restored_problems
 # The actions and decide() are the engine's public names (modules and tests use _layer.ACTION_*, _layer.decide).
 from ansible_collections.appenv.python.plugins.module_utils._layer_decide import (  # noqa: F401 pylint: disable=unused-import
-    ACTION_CREATED, ACTION_KEPT, ACTION_RECREATED, ACTION_RESTORED, ACTION_UPDATED, _aside_path, _staging_path,
-    _state_aside_path, _state_inside_layer, decide, predict, recover_interrupted)
+    ACTION_CREATED, ACTION_KEPT, ACTION_RECREATED, ACTION_RESTORED, ACTION_UPDATED, ACTION_KEY, _aside_path,
+    _staging_path, _state_aside_path, _state_inside_layer, action_keys, action_of, decide, predict,
+    recover_interrupted)
 from ansible_collections.appenv.python.plugins.module_utils._layer_lock import LayerLock
 from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import (
     overlay_record_files, recover_overlay, remove_tree, restore_overlay)
@@ -178,11 +179,11 @@ class LayerResult:
     def as_result(self, diff=False):
         result = {
             "changed": self.changed,
-            "action": self.action,
             "reasons": self.reasons,
             "layer": self.path,
             "fingerprint": self.after.get("key") if self.after else None,
         }
+        result.update(action_keys(self.action))
         if self.warnings:
             result["warnings"] = list(self.warnings)
         if diff:
@@ -322,7 +323,7 @@ def layer_key(spec):
 def decide_only(spec):
     """What converge would do, doing nothing: the result a controller-side cache asks for first."""
     action, reasons, _stored = decide(spec)
-    return {"changed": False, "action": action, "reasons": reasons, "key": layer_key(spec)}
+    return {"changed": False, ACTION_KEY: action, "reasons": reasons, "key": layer_key(spec)}
 
 
 def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None):

@@ -12,8 +12,10 @@ values mean is decided here and nowhere else:
   on the target (read at disk speed: gunzip runs at a few hundred MB/s, slower
   than the disk it saves reading) and gzip where they cross a network (an HTTP
   server, the controller's cache over the connection);
-- ``max_size_mb`` is a limit in bytes (0 or none: no limit), ``max_age_days``
-  one in days; an HTTP cache is evicted on the server, so it takes neither;
+- ``max_size_mb`` is a limit in bytes (0 or none: no limit), ``max_age`` one
+  in time (a duration, as app_dependencies' max_age: 3600, 30m, 12h, 7d, 2w;
+  ``max_age_days``, its deprecated form, in days); an HTTP cache is evicted on
+  the server, so it takes none of them;
 - ``url_username``/``url_password`` go into the URL, which the HTTP cache
   sends as basic auth and never shows; over ``http://`` to a host other than
   the loopback they are refused unless ``allow_shared_writable``;
@@ -35,6 +37,7 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.appenv.python.plugins.module_utils._duration import parse_duration
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._signing import TRUST_CHOICES, Trust
 from ansible_collections.appenv.python.plugins.module_utils._urls import with_credentials
@@ -53,7 +56,8 @@ def argument_spec():
         url_username=dict(type="str"),
         url_password=dict(type="str", no_log=True),
         max_size_mb=dict(type="int"),
-        max_age_days=dict(type="int"),
+        max_age=dict(type="str"),
+        max_age_days=dict(type="int"),  # deprecated (0.3.0): max_age
         max_entry_mb=dict(type="int", default=4096),
         max_entry_members=dict(type="int", default=200000),
         compression=dict(type="str", choices=list(COMPRESSIONS), default="auto"),
@@ -63,7 +67,7 @@ def argument_spec():
         trust=dict(type="str", choices=list(TRUST_CHOICES), default="signed"),
         store=dict(type="bool", default=True),
         allow_shared_writable=dict(type="bool", default=False),
-    ), mutually_exclusive=[["path", "controller_path", "url"]])
+    ), mutually_exclusive=[["path", "controller_path", "url"], ["max_age", "max_age_days"]])
 
 
 # What the controller passes on to the module it runs with a temporary cache directory on the host.
@@ -96,6 +100,14 @@ def limited(cache, options, module):
     return cache
 
 
+def max_age_days(options, module="python_runtime"):
+    """max_age (a duration) or the deprecated max_age_days, in days; None when neither is set."""
+    seconds = parse_duration((options or {}).get("max_age"), option="layer_cache.max_age", module=module)
+    if seconds is not None:
+        return seconds / 86400.0
+    return (options or {}).get("max_age_days")
+
+
 def _directory(root, options, where, trust, module, runner=None):
     # The cache code is imported only when a task names a cache: a module without one never loads (nor, under
     # AnsiballZ, compiles) it; the same for HttpCache below.
@@ -103,10 +115,11 @@ def _directory(root, options, where, trust, module, runner=None):
     from ansible_collections.appenv.python.plugins.module_utils._layer_cache_trust import check_directory
 
     check_directory(root, options.get("allow_shared_writable"), module)
-    return limited(DirectoryCache(root, max_bytes=max_bytes(options), max_age_days=options.get("max_age_days"),
-                          compression=compression(options, where), trust=trust, runner=runner,
-                          store=options.get("store") is not False,
-                          allow_shared_writable=bool(options.get("allow_shared_writable"))), options, module)
+    cache = DirectoryCache(root, max_bytes=max_bytes(options), max_age_days=max_age_days(options, module),
+                           compression=compression(options, where), trust=trust, runner=runner,
+                           store=options.get("store") is not False,
+                           allow_shared_writable=bool(options.get("allow_shared_writable")))
+    return limited(cache, options, module)
 
 
 def from_options(options, module="python_runtime", runner=None):

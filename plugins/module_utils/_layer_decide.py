@@ -24,6 +24,23 @@ ACTION_RECREATED = "recreated"
 ACTION_UPDATED = "updated"
 ACTION_RESTORED = "restored"
 
+# The result key that carries a run's action. It was `action` until 0.1, the key Ansible's JSON callbacks
+# (ansible.posix.json and jsonl) overwrite with the module's name; `action` is returned too, deprecated, for one
+# release (removed in 0.3.0). No per-task deprecation warning: every run of every task would print it.
+ACTION_KEY = "layer_action"
+DEPRECATED_ACTION_KEY = "action"
+
+
+def action_keys(action):
+    """The keys of a module result that carry action: layer_action and, deprecated, action."""
+    return {ACTION_KEY: action, DEPRECATED_ACTION_KEY: action}
+
+
+def action_of(result):
+    """The action a module result (or its runtime entry) carries: layer_action, else the deprecated action."""
+    return result.get(ACTION_KEY, result.get(DEPRECATED_ACTION_KEY))
+
+
 _ASIDE = ".appenv-old"
 _STAGING = ".appenv-new"
 

@@ -23,6 +23,8 @@ from ansible_collections.appenv.python.plugins.module_utils._runner import Comma
 from ansible_collections.appenv.python.plugins.module_utils._index import index_argument_spec, index_from_params
 
 LOCK_OPTIONS = {"lock_timeout": dict(type="int", default=600)}
+# Where a layer cache is: one of them (they are mutually exclusive in its spec).
+CACHE_LOCATIONS = ("path", "controller_path", "url")
 NETWORK_OPTIONS = {"timeout": dict(type="int", default=900), "retries": dict(type="int", default=3)}
 
 
@@ -50,7 +52,14 @@ def layer_cache(params, module, controller=False, runner=None):
     controller: the module has an action plugin that handles layer_cache.controller_path; other modules refuse it.
     runner: the module's CommandRunner (the cache's ssh-keygen runs through it; it masks the HMAC key).
     """
-    options = params["layer_cache"] or {}
+    options = params["layer_cache"]
+    if options is not None and not any(options.get(where) for where in CACHE_LOCATIONS):
+        # Given, but nowhere: a typo or a variable that came out empty must not silently build without the cache.
+        raise AppenvError("bad_argument", option="layer_cache", module=module,
+                          detail="layer_cache is given but names no cache: it needs one of %s (an empty value "
+                                 "counts as none); leave layer_cache out to build without a cache."
+                                 % ", ".join(CACHE_LOCATIONS))
+    options = options or {}
     if options.get("controller_path") and not controller:
         raise AppenvError("bad_argument", option="layer_cache.controller_path", module=module,
                           detail="%s reaches its layer cache from the host itself: use "

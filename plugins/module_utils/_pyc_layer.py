@@ -247,13 +247,13 @@ def run_pyc_compile(params, runner, check_mode=False, diff=False, cache=None):
         # no pycs were compiled for these trees yet.
         fresh = not os.path.exists(pyc_state_files(params["paths"], params["state_dir"])[0])
         first = sorted(os.path.abspath(path) for path in params["paths"])[0]
-        return {"changed": True, "action": _layer_base.ACTION_CREATED, "compiled": 0, "removed": 0,
+        return {"changed": True, **_layer_base.action_keys(_layer_base.ACTION_CREATED), "compiled": 0, "removed": 0,
                 "compile_errors": [], "sources": 0, "layer": first, "fingerprint": None,
                 "reasons": ["no %s layer at %s yet" % (PycLayerSpec.kind, first)] if fresh else
                 ["%s does not exist yet (check mode: an earlier task would create it); everything would be "
                  "compiled" % ", ".join(missing or [params["interpreter"]])]}
     spec = PycLayerSpec(params["paths"], params["interpreter"], invalidation_mode=params["invalidation_mode"],
-                        optimize_levels=params["optimize"], workers=params["workers"], exclude=params["exclude"],
+                        optimize_levels=params["optimize"], workers=params["bytecode_workers"], exclude=params["exclude"],
                         remove_orphans=params["remove_orphans"], state_dir=params["state_dir"], env=env,
                         runner=runner, runtime=predicted, check_mode=check_mode)
     layer = _layer_base.converge(spec, runner, check_mode=check_mode, lock_timeout=params["lock_timeout"], cache=cache)

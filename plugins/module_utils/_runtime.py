@@ -214,18 +214,19 @@ def runtime_result(spec, layer_result, diff=False):
 def _pick_candidate(params):
     """Take the resolution for this host's arch from those the action plugin made for every arch."""
     arch = _host.host_arch()
-    entry = (params["candidates"] or {}).get(arch)
+    entry = (params["_candidates"] or {}).get(arch)
     if entry is None:
         raise AppenvError("arch_unsupported", machine=arch)
     if entry.get("error"):
         raise AppenvError(entry["error"]["code"], **entry["error"]["fields"])
-    for key in ("version", "url", "sha256", "resolution"):
+    for key in ("version", "url", "sha256"):
         params[key] = entry.get(key)
+    params["_resolution"] = entry.get("resolution")
     params["arch"] = arch
 
 
 def _spec(params):
-    if params["candidates"] and not params["version"]:
+    if params["_candidates"] and not params["version"]:
         _pick_candidate(params)
     for option in ("version", "sha256"):
         if not params[option]:
@@ -247,13 +248,14 @@ def _spec(params):
 
 def run_python_runtime(params, runner, check_mode=False, diff=False, cache=None):
     """The module python_runtime: its parameters (the version request resolved by the action plugin) in, its result
-    out. decide_only reports the action and the layer cache key a run would have, and changes nothing."""
+    out. _decide_only reports the action and the layer cache key a run would have, and changes nothing."""
     spec = _spec(params)
-    if params["decide_only"]:
+    if params["_decide_only"]:
         action, reasons, _stored = _layer.decide(spec)
-        return {"changed": False, "action": action, "reasons": reasons, "key": _layer.make_record(spec, {})["key"]}
+        return {"changed": False, _layer.ACTION_KEY: action, "reasons": reasons,
+                "key": _layer.make_record(spec, {})["key"]}
     layer = _layer.converge(spec, runner, check_mode=check_mode, lock_timeout=params["lock_timeout"], cache=cache)
     result = runtime_result(spec, layer, diff=diff)
-    if params["resolution"]:
-        result["resolution"] = params["resolution"]
+    if params["_resolution"]:
+        result["resolution"] = params["_resolution"]
     return result

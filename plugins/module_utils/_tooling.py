@@ -352,9 +352,10 @@ def run_pip_tooling(params, index, runner, check_mode=False, diff=False, cache=N
     except AppenvError as error:
         if check_mode and _site.not_there_yet(params, error):
             # An earlier task of the play would install the runtime: everything here would be created.
-            return {"changed": True, "action": _layer.ACTION_CREATED, "layers": [], "packages": {}, "tools": {},
+            return {"changed": True, **_layer.action_keys(_layer.ACTION_CREATED), "layers": [], "packages": {}, "tools": {},
                     "reasons": ["no runtime at %s yet (check mode: an earlier task would install it); the tools "
                                 "would be installed" % (params.get("interpreter") or params["runtime"])],
+                    "interpreter": params.get("interpreter") or os.path.join(params["runtime"], "bin", "python3"),
                     "python": params.get("interpreter") or os.path.join(params["runtime"], "bin", "python3")}
         raise
     versions = dict((name, params[name]) for name in PACKAGING_TOOLS)
@@ -381,10 +382,11 @@ def run_pip_tooling(params, index, runner, check_mode=False, diff=False, cache=N
     packaging_facts = (named[0][1].facts or {}) if named and named[0][0] == "packaging" else {}
     result = {
         "changed": action != _layer.ACTION_KEPT,
-        "action": action,
+        **_layer.action_keys(action),
         "reasons": reasons,
         "layers": layers,
-        "python": runtime.python,
+        "interpreter": runtime.python,
+        "python": runtime.python,  # deprecated, removed in 0.3.0
         "runtime": runtime_entry(runtime),
         "packages": packaging_facts.get("packages", packaging.packages),
         "tools": dict((spec.name, {"version": spec.wanted["version"], "venv": spec.path,

@@ -10,7 +10,7 @@ Its ``upstream`` option takes the earlier task's registered result instead,
 and this module reads the prediction out of it:
 
 - the runtime: python_runtime's own result (``dest``, ``fingerprint``,
-  ``python_version``, ``arch``, ``variant``, ``action``), or the ``runtime`` entry that
+  ``python_version``, ``arch``, ``variant``, ``layer_action``), or the ``runtime`` entry that
   pip_tooling and app_dependencies copy into theirs (``runtime_entry``);
 - the tool versions pip_tooling installs (its ``packages`` and ``tools``).
 
@@ -24,6 +24,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+
+from ansible_collections.appenv.python.plugins.module_utils._layer_decide import action_keys as _action_keys
+from ansible_collections.appenv.python.plugins.module_utils._layer_decide import action_of as _action_of
 
 _CHANGES = ("created", "recreated", "restored", "updated")
 
@@ -40,7 +43,8 @@ def predicted_runtime(upstream, root=None):
     runtime fingerprint record (key, inputs with python_version and arch, no facts: nothing is built yet) and
     the upstream's action; (None, None) when it predicts no change there."""
     described = _described_runtime(upstream)
-    if described is None or described.get("action") not in _CHANGES:
+    action = _action_of(described) if described is not None else None
+    if action not in _CHANGES:
         return None, None
     if root is not None and os.path.abspath(str(described.get("dest") or "")) != os.path.abspath(root):
         return None, None
@@ -48,7 +52,7 @@ def predicted_runtime(upstream, root=None):
     if not (isinstance(key, str) and key and isinstance(version, str) and version):
         return None, None
     inputs = {"python_version": version, "arch": described.get("arch"), "variant": described.get("variant")}
-    return {"key": key, "inputs": inputs, "facts": {}}, described["action"]
+    return {"key": key, "inputs": inputs, "facts": {}}, action
 
 
 def predicted_versions(upstream):
@@ -69,4 +73,4 @@ def runtime_entry(runtime):
     """The ``runtime`` entry of a downstream result: the runtime it sits on (read, or predicted in check mode),
     in python_runtime's words, so the next task of the chain can take this result as its upstream."""
     return {"dest": runtime.root, "fingerprint": runtime.key, "python_version": runtime.version,
-            "arch": runtime.arch, "variant": runtime.variant, "action": runtime.action}
+            "arch": runtime.arch, "variant": runtime.variant, **_action_keys(runtime.action)}

@@ -22,19 +22,32 @@ description:
   - The fingerprint holds the runtime's fingerprint, the installer and its version, the content of every requirement
     input (C(-r)/C(-c) includes followed recursively, relative to the including file, cycles refused; lock and
     project files), the location and the install options (index URLs without credentials). Unchanged inputs and
-    an intact layer are RV(action=kept) and no installer starts. A changed input rebuilds from empty (removed
+    an intact layer are RV(layer_action=kept) and no installer starts. A changed input rebuilds from empty (removed
     packages and dropped dependencies are gone) with reasons naming what changed. A package deleted or replaced by
     hand is detected from the installed distributions and repaired.
   - A failed install gives a titled error with the installer's own message and leaves the previous environment in
     place. After the install, C(pip check) fails the task when requirements conflict.
-  - Packages are installed with C(--no-compile), then compiled in parallel by the runtime (O(bytecode)).
+  - Packages are installed with C(--no-compile), then compiled in parallel by the runtime (O(invalidation_mode)).
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - ansible.builtin.action_common_attributes.actiongroups
+  - appenv.python.attributes
+  - appenv.python.attributes.action
   - appenv.python.interpreter
   - appenv.python.layer
   - appenv.python.layer.upstream
   - appenv.python.layer.network
   - appenv.python.layer_cache
   - appenv.python.index
+attributes:
+  action_group:
+    support: full
+    membership: [appenv.python.layer, appenv.python.network, appenv.python.index]
+requirements:
+  - On the host, a runtime installed by M(appenv.python.python_runtime) with pip (M(appenv.python.pip_tooling)), or
+    the CPython 3.8 or later of O(interpreter) with pip, or its C(venv) module for O(location=venv).
+  - uv, poetry or pipenv when the app's files call for them, installed by M(appenv.python.pip_tooling) into O(tools_dir).
 options:
   project_dir:
     description: The app's directory on the host, holding its requirement, lock and project files.
@@ -93,11 +106,15 @@ options:
       - Directory of the installers' wheel caches, kept across rebuilds so a rebuild after a small change reuses
         built wheels. Default C(<layer_cache.path>/wheels) when O(layer_cache.path) is set, else C(/var/cache/appenv).
     type: path
-  bytecode:
-    description: How the installed packages are compiled (C(none) to skip).
+  invalidation_mode:
+    description:
+      - How the installed packages' pycs are invalidated (the O(appenv.python.pyc_compile#module:invalidation_mode) of
+        M(appenv.python.pyc_compile)); C(none) compiles nothing.
+      - The alias O(bytecode) is deprecated and will be removed in 0.3.0.
     type: str
     default: checked-hash
     choices: [checked-hash, unchecked-hash, timestamp, none]
+    aliases: [bytecode]
   bytecode_workers:
     description: Processes compiling bytecode; 0 means one per CPU.
     type: int
@@ -109,12 +126,6 @@ options:
   source_date_epoch:
     description: C(SOURCE_DATE_EPOCH) for the installers (reproducible wheels built from sdists).
     type: int
-  decide_only:
-    description:
-      - Internal, used by the action plugin for the controller-side layer cache. Report the action and the
-        fingerprint key a run would have, change nothing.
-    type: bool
-    default: false
 """
 
 EXAMPLES = r"""
@@ -147,7 +158,15 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+error:
+  description: The titled error of a failure (C(code), C(title), C(cause), C(fault), numbered C(fixes)); docs/troubleshooting.md.
+  returned: failure
+  type: dict
 action:
+  description: Deprecated (removed in 0.3.0), the same as RV(layer_action); Ansible's JSON callbacks overwrite it.
+  returned: success
+  type: str
+layer_action:
   description: C(created), C(kept), C(recreated) or C(restored).
   returned: success
   type: str
@@ -173,11 +192,23 @@ location:
   returned: success
   type: str
 dest:
-  description: The layer's directory.
+  description:
+    - The layer's directory (O(dest), or the default for O(location)).
+    - Ansible adds the directory's C(owner), C(group), C(mode), C(uid), C(gid), C(state) and C(size) beside it, as
+      for any module that returns a C(dest).
+  returned: success
+  type: str
+layer:
+  description: The same as RV(dest) (the layer's directory, as every layer module names it).
+  returned: success
+  type: str
+interpreter:
+  description: The interpreter to run the app with.
+    The same name as python_runtime's RV(appenv.python.python_runtime#module:interpreter) and the O(interpreter) option.
   returned: success
   type: str
 python:
-  description: The interpreter to run the app with.
+  description: Deprecated, removed in 0.3.0 - the same value as RV(interpreter).
   returned: success
   type: str
 site_packages:
@@ -208,12 +239,12 @@ fingerprint:
 runtime:
   description:
     - The runtime the layers sit on, in the words of M(appenv.python.python_runtime)'s result (C(dest),
-      C(fingerprint), C(python_version), C(arch), C(variant), C(action)), read from the host or, in check mode,
-      predicted by O(upstream). The next task of a chain takes this result as its O(upstream).
+      C(fingerprint), C(python_version), C(arch), C(variant), C(layer_action) and the deprecated C(action)), read
+      from the host or, in check mode, predicted by O(upstream). The next task of a chain takes this result as its O(upstream).
   returned: success
   type: dict
   sample: {"dest": "/opt/appenv/python", "fingerprint": "3f1c…", "python_version": "3.11.2", "arch": "x86_64",
-           "variant": "default", "action": "kept"}
+           "variant": "default", "layer_action": "kept", "action": "kept"}
 commands:
   description: Every command the run started (none for a no-op), secrets masked.
   returned: always
@@ -228,8 +259,10 @@ from ansible_collections.appenv.python.plugins.module_utils._installers import I
 from ansible_collections.appenv.python.plugins.module_utils._options import layer_argument_spec, run_layer_module
 
 
-def main():
-    module = AnsibleModule(argument_spec=layer_argument_spec(dict(
+def module_spec():
+    """The module's arguments and their constraints - AnsibleModule's keyword arguments; the action plugin validates
+    a task's arguments with the same (plugin_utils/_arguments.py) before any controller work."""
+    return dict(argument_spec=layer_argument_spec(dict(
         project_dir=dict(type="path", required=True),
         installer=dict(type="str", default="auto", choices=["auto"] + list(INSTALLERS)),
         requirements=dict(type="list", elements="str"),
@@ -242,12 +275,19 @@ def main():
         groups=dict(type="list", elements="str", default=[]),
         max_age=dict(type="str"),
         cache_dir=dict(type="path"),
-        bytecode=dict(type="str", default="checked-hash", choices=["checked-hash", "unchecked-hash", "timestamp", "none"]),
+        invalidation_mode=dict(type="str", default="checked-hash", choices=["checked-hash", "unchecked-hash", "timestamp", "none"],
+                               aliases=["bytecode"], deprecated_aliases=[
+                                   dict(name="bytecode", version="0.3.0", collection_name="appenv.python")]),
         bytecode_workers=dict(type="int", default=0),
         pip_check=dict(type="bool", default=True),
         source_date_epoch=dict(type="int"),
-        decide_only=dict(type="bool", default=False),
+        # Internal, set by the action plugin only (undocumented, as core hides _raw_params): report the decision only.
+        _decide_only=dict(type="bool"),
     ), index=True, upstream=True), supports_check_mode=True)
+
+
+def main():
+    module = AnsibleModule(**module_spec())
     run_layer_module(module, run_app_dependencies, "app_dependencies", index=True, controller_cache=True)
 
 

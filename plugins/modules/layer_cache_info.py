@@ -19,6 +19,9 @@ description:
     how often it was restored and when it was last used, and totals per kind.
   - Reads the entries' metadata only; never changes, evicts or downloads an entry (C(changed) is always
     C(false)).
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - appenv.python.attributes.info
 options:
   path:
     description:
@@ -43,7 +46,6 @@ options:
     description: Password or token for O(url) (HTTP basic auth).
     type: str
 notes:
-  - Supports check mode; it changes nothing in either mode.
   - Hits are counted when a layer is restored. For a directory cache each restore appends to C(<key>.hits),
     so concurrent restores all count; for an HTTP cache the count is kept in the entry's metadata, and two
     restores at the same moment may count once.
@@ -75,6 +77,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+error:
+  description: The titled error of a failure (C(code), C(title), C(cause), C(fault), numbered C(fixes)); docs/troubleshooting.md.
+  returned: failure
+  type: dict
 cache:
   description: The cache listed (the URL without its credentials).
   returned: always

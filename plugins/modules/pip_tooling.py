@@ -30,12 +30,22 @@ description:
     old files; a failure puts the old ones back. Their key holds the runtime's fingerprint key (which holds
     its path, version and architecture), the versions, the index options and the bytecode setting.
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
+  - appenv.python.attributes
   - appenv.python.interpreter
   - appenv.python.layer
   - appenv.python.layer.upstream
   - appenv.python.layer.network
   - appenv.python.layer_cache
   - appenv.python.index
+attributes:
+  action_group:
+    support: full
+    membership: [appenv.python.layer, appenv.python.network, appenv.python.index]
+requirements:
+  - On the host, a runtime installed by M(appenv.python.python_runtime), or the CPython 3.8 or later of O(interpreter)
+    with its C(venv) module (Debian C(python3-venv)) and pip (Debian C(python3-pip)).
 options:
   runtime:
     description:
@@ -118,7 +128,15 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+error:
+  description: The titled error of a failure (C(code), C(title), C(cause), C(fault), numbered C(fixes)); docs/troubleshooting.md.
+  returned: failure
+  type: dict
 action:
+  description: Deprecated (removed in 0.3.0), the same as RV(layer_action); Ansible's JSON callbacks overwrite it.
+  returned: success
+  type: str
+layer_action:
   description: C(kept) when every part was already in place, else the strongest action of the parts.
   returned: success
   type: str
@@ -128,12 +146,17 @@ reasons:
   type: list
   elements: str
 layers:
-  description: Per part (C(packaging) and each tool), its action, reasons and fingerprint.
+  description: Per part (C(packaging) and each tool), its C(name), C(layer_action) (and the deprecated C(action)), C(reasons), C(layer) and C(fingerprint).
   returned: success
   type: list
   elements: dict
-python:
+interpreter:
   description: The runtime's interpreter.
+    The same name as python_runtime's RV(appenv.python.python_runtime#module:interpreter) and the O(interpreter) option.
+  returned: success
+  type: str
+python:
+  description: Deprecated, removed in 0.3.0 - the same value as RV(interpreter).
   returned: success
   type: str
 packages:
@@ -148,12 +171,12 @@ tools:
 runtime:
   description:
     - The runtime the layers sit on, in the words of M(appenv.python.python_runtime)'s result (C(dest),
-      C(fingerprint), C(python_version), C(arch), C(variant), C(action)), read from the host or, in check mode,
-      predicted by O(upstream). The next task of a chain takes this result as its O(upstream).
+      C(fingerprint), C(python_version), C(arch), C(variant), C(layer_action) and the deprecated C(action)), read
+      from the host or, in check mode, predicted by O(upstream). The next task of a chain takes this result as its O(upstream).
   returned: success
   type: dict
   sample: {"dest": "/opt/appenv/python", "fingerprint": "3f1c…", "python_version": "3.11.2", "arch": "x86_64",
-           "variant": "default", "action": "kept"}
+           "variant": "default", "layer_action": "kept", "action": "kept"}
 commands:
   description: Every command the run started (none for a no-op), secrets masked.
   returned: always

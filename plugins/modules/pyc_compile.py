@@ -17,22 +17,31 @@ description:
     Python version, so the interpreter that will run the code compiles it), in parallel, with the chosen
     invalidation mode and optimisation levels. Orphaned pycs (whose source is gone) are removed.
   - A fingerprint of the trees (each source's path, size and mtime), the mode, the levels and the Python
-    version is stored in O(state_dir). An unchanged tree whose pycs are all present is RV(action=kept)
-    without starting any process; changed sources are recompiled alone (RV(action=updated)); another mode,
-    level or Python version recompiles everything (RV(action=recreated)).
+    version is stored in O(state_dir). An unchanged tree whose pycs are all present is RV(layer_action=kept)
+    without starting any process; changed sources are recompiled alone (RV(layer_action=updated)); another mode,
+    level or Python version recompiles everything (RV(layer_action=recreated)).
   - With O(source_date_epoch) (or C(SOURCE_DATE_EPOCH) in the environment) two runs on identical trees give
     byte-identical pycs. As py_compile does, C(timestamp) pycs are then written as C(checked-hash), since a timestamp
     pyc records its source's mtime, which differs between checkouts.
-  - With O(layer_cache), a tree compiled on one host is restored on the next (RV(action=restored)). The pycs
+  - With O(layer_cache), a tree compiled on one host is restored on the next (RV(layer_action=restored)). The pycs
     are looked up by the sources' content (plus their size and mtime for C(timestamp) pycs, which record both),
     the trees' paths, the invalidation mode, the levels and the interpreter (its
     M(appenv.python.python_runtime) fingerprint, or the interpreter file's sha256), so another checkout of the
     same code hits and any change misses. A restore moves the files it replaces aside and puts them back if
     it fails.
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
+  - appenv.python.attributes
   - appenv.python.layer
   - appenv.python.layer.upstream
   - appenv.python.layer_cache
+attributes:
+  action_group:
+    support: full
+    membership: [appenv.python.layer]
+requirements:
+  - On the host, the CPython 3.8 or later of O(interpreter), the one that will run the code.
 options:
   paths:
     description: Directories whose sources are compiled.
@@ -63,10 +72,14 @@ options:
     elements: int
     choices: [0, 1, 2]
     default: [0]
-  workers:
-    description: Compiling processes; C(0) means one per core.
+  bytecode_workers:
+    description:
+      - Compiling processes; C(0) means one per core. The same option as the
+        O(appenv.python.python_runtime#module:bytecode_workers) of the other modules.
+      - The alias O(workers) is deprecated and will be removed in 0.3.0.
     type: int
     default: 0
+    aliases: [workers]
   exclude:
     description: Regular expressions; sources whose path matches any are skipped.
     type: list
@@ -87,7 +100,6 @@ options:
     type: path
     default: /var/lib/appenv/pyc
 notes:
-  - Supports check mode (the action and reasons a real run would give) and diff mode (fingerprint before/after).
   - O(layer_cache.controller_path) is not supported; use O(layer_cache.path) or O(layer_cache.url).
 seealso:
   - module: appenv.python.python_runtime
@@ -107,10 +119,18 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+error:
+  description: The titled error of a failure (C(code), C(title), C(cause), C(fault), numbered C(fixes)); docs/troubleshooting.md.
+  returned: failure
+  type: dict
 action:
+  description: Deprecated (removed in 0.3.0), the same as RV(layer_action); Ansible's JSON callbacks overwrite it.
+  returned: success
+  type: str
+layer_action:
   description: C(created), C(kept), C(updated) (only changed sources recompiled), C(recreated) or C(restored)
     (from O(layer_cache), nothing compiled).
-  returned: always
+  returned: success
   type: str
   sample: updated
 reasons:
@@ -141,6 +161,10 @@ fingerprint:
   description: Key of the inputs.
   returned: success
   type: str
+layer:
+  description: The first of O(paths), absolute and sorted, which names the layer (its fingerprint is kept in O(state_dir)).
+  returned: success
+  type: str
 commands:
   description: Every command the run started (none for a no-op).
   returned: always
@@ -161,7 +185,8 @@ def main():
         invalidation_mode=dict(type="str", default="checked-hash",
                                choices=["checked-hash", "unchecked-hash", "timestamp"]),
         optimize=dict(type="list", elements="int", default=[0], choices=[0, 1, 2]),
-        workers=dict(type="int", default=0),
+        bytecode_workers=dict(type="int", default=0, aliases=["workers"], deprecated_aliases=[
+            dict(name="workers", version="0.3.0", collection_name="appenv.python")]),
         exclude=dict(type="list", elements="str", default=[]),
         remove_orphans=dict(type="bool", default=True),
         source_date_epoch=dict(type="int"),

@@ -20,14 +20,26 @@ description:
     3.12.Z available for the host's architecture.
   - The layer's fingerprint (Python version, architecture, host distribution, C library, archive sha256)
     is stored in O(dest). A run whose fingerprint matches and whose files are intact reports
-    RV(action=kept), downloads nothing and starts no process. A changed input rebuilds the runtime in a
+    RV(layer_action=kept), downloads nothing and starts no process. A changed input rebuilds the runtime in a
     staging directory that replaces the old one only when complete; on failure the old one stays.
   - The archive's sha256 is mandatory and checked before extraction; extraction refuses members and
     links that would escape the destination.
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - ansible.builtin.action_common_attributes.actiongroups
+  - appenv.python.attributes
+  - appenv.python.attributes.action
   - appenv.python.layer
   - appenv.python.layer.network
   - appenv.python.layer_cache
+attributes:
+  action_group:
+    support: full
+    membership: [appenv.python.layer, appenv.python.network]
+requirements:
+  - On the controller, the Python library C(packaging) (the version request is resolved there).
+  - On the host, Linux with glibc, x86_64 or aarch64 (the runtimes are python-build-standalone builds).
 options:
   dest:
     description: Directory that becomes the runtime (the archive's C(python/) directory).
@@ -87,12 +99,15 @@ options:
       - Path on the controller of a runtime archive to push to the host (air-gapped builds). Its file name must
         follow python-build-standalone's naming; its sha256 comes from O(sha256) or a C(SHA256SUMS) beside it.
       - The archive is transferred only when the runtime must be (re)built.
+      - Mutually exclusive with O(url) and O(src).
     type: path
   url:
-    description: Exact archive URL (with O(sha256) and an exact O(version)); skips resolution.
+    description: Exact archive URL (with O(sha256) and an exact O(version)); skips resolution. Mutually exclusive with O(src) and O(archive).
     type: str
   src:
-    description: Path on the host of an archive already there (with O(sha256) and an exact O(version)).
+    description:
+      - Path on the host of an archive already there (with O(sha256) and an exact O(version)).
+      - Mutually exclusive with O(url) and O(archive).
     type: path
   sha256:
     description: The archive's sha256. Mandatory for O(url), O(src) and O(archive) unless a C(SHA256SUMS) names it.
@@ -119,18 +134,6 @@ options:
         (C(gcc-12) gives C(g++-12), C(clang) gives C(clang++)).
       - Part of the fingerprint - a change rebuilds the runtime.
     type: str
-  resolution:
-    description: Internal, set by the action plugin - how the version was chosen (shown in the result).
-    type: dict
-  candidates:
-    description:
-      - Internal, set by the action plugin - the request resolved for each architecture (version, url, sha256,
-        resolution, or the error for that architecture); the module takes its host's.
-    type: dict
-  decide_only:
-    description: Internal, set by the action plugin - report the decision without acting.
-    type: bool
-    default: false
   max_download_mb:
     description:
       - The largest runtime archive downloaded, in MiB. A body that grows past it is cut off as it arrives and
@@ -147,8 +150,6 @@ options:
     type: int
     default: 200000
 notes:
-  - Supports check mode (reports the action and reasons a real run would) and diff mode (fingerprint before
-    and after).
   - Without O(release), version requests are resolved against the release table shipped with the collection
     (the newest python-build-standalone release of each CPython 3.9+ version for x86_64 and aarch64 glibc
     hosts, default and free-threaded builds, with sha256), so no listing is downloaded. C(scripts/refresh_python_releases.py) regenerates it;
@@ -183,9 +184,17 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+error:
+  description: The titled error of a failure (C(code), C(title), C(cause), C(fault), numbered C(fixes)); docs/troubleshooting.md.
+  returned: failure
+  type: dict
 action:
+  description: Deprecated (removed in 0.3.0), the same as RV(layer_action); Ansible's JSON callbacks overwrite it.
+  returned: success
+  type: str
+layer_action:
   description: What the run did - C(created), C(kept), C(recreated) or C(restored) (from O(layer_cache)).
-  returned: always
+  returned: success
   type: str
   sample: kept
 reasons:
@@ -231,6 +240,18 @@ build_settings:
   sample: {"build_prefix": ["/install"], "compiler_was": "clang", "compiler": "cc", "cxx": "c++",
            "compiler_path": "/usr/bin/cc", "prefix": "/opt/appenv/python",
            "files": ["lib/python3.12/_sysconfigdata__linux_x86_64-linux-gnu.py"]}
+dest:
+  description:
+    - The runtime's directory (O(dest)).
+    - Ansible adds the directory's C(owner), C(group), C(mode), C(uid), C(gid), C(state) and C(size) beside it, as
+      for any module that returns a C(dest).
+  returned: success
+  type: str
+  sample: /opt/appenv/python
+layer:
+  description: The layer's directory (the one its fingerprint is kept for).
+  returned: success
+  type: str
 fingerprint:
   description: Host-independent key of the layer's inputs.
   returned: success
@@ -252,8 +273,10 @@ from ansible_collections.appenv.python.plugins.module_utils._options import laye
 from ansible_collections.appenv.python.plugins.module_utils._runtime import run_python_runtime
 
 
-def main():
-    module = AnsibleModule(argument_spec=layer_argument_spec(dict(
+def module_spec():
+    """The module's arguments and their constraints - AnsibleModule's keyword arguments; the action plugin validates
+    a task's arguments with the same (plugin_utils/_arguments.py) before any controller work."""
+    return dict(argument_spec=layer_argument_spec(dict(
         dest=dict(type="path", default="/opt/appenv/python"),
         version=dict(type="str"),
         project_dir=dict(type="path"),
@@ -269,13 +292,19 @@ def main():
         bytecode_workers=dict(type="int", default=0),
         compiler=dict(type="str"),
         variant=dict(type="str", choices=["default", "freethreaded"]),
-        resolution=dict(type="dict"),
-        candidates=dict(type="dict"),
-        decide_only=dict(type="bool", default=False),
+        # Internal, set by the action plugin only (undocumented, as core hides _raw_params): how the version was
+        # chosen, the request resolved for each arch (the module takes its host's), report the decision only.
+        _resolution=dict(type="dict"),
+        _candidates=dict(type="dict"),
+        _decide_only=dict(type="bool"),
         max_download_mb=dict(type="int", default=2048),
         max_archive_mb=dict(type="int", default=4096),
         max_archive_members=dict(type="int", default=200000),
-    )), supports_check_mode=True)
+    )), mutually_exclusive=[["url", "src", "archive"]], supports_check_mode=True)
+
+
+def main():
+    module = AnsibleModule(**module_spec())
     run_layer_module(module, run_python_runtime, "python_runtime", controller_cache=True)
 
 

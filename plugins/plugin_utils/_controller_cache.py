@@ -4,7 +4,7 @@
 """A layer cache kept on the controller and moved over the Ansible connection.
 
 Nothing but Ansible is needed: the action plugin asks the module what it
-would do (``decide_only``), and when the layer must be built it primes an
+would do (``_decide_only``), and when the layer must be built it primes an
 empty temporary cache directory on the target with the controller's entry for
 the layer's key (if any), runs the module with that directory as its
 ``layer_cache``, and afterwards fetches a newly stored entry back. The cache
@@ -45,7 +45,7 @@ def controller_reasons(reasons, root):
 
 def predict_restore(result, root):
     """A check-mode result, as it will be when the controller's entry (at root) is restored."""
-    result["action"] = _layer.ACTION_RESTORED
+    result.update(_layer.action_keys(_layer.ACTION_RESTORED))
     result["reasons"] = list(result.get("reasons", [])) + ["restored from the controller's layer cache %s" % root]
     return result
 
@@ -53,16 +53,16 @@ def predict_restore(result, root):
 def run_module_with_controller_cache(action, module_name, module_args, task_vars, cache_options):
     """Run module_name the way the action plugin would, with a controller-side layer cache.
 
-    cache_options: {"controller_path": dir on the controller, "max_size_mb", "max_age_days", "compression"}.
-    Returns the module result (with action "restored" when the entry was used).
+    cache_options: {"controller_path": dir on the controller, "max_size_mb", "max_age" (or the deprecated "max_age_days"), "compression"}.
+    Returns the module result (with layer_action "restored" when the entry was used).
     """
     try:
         local = controller_cache(cache_options, module_name.rsplit(".", 1)[-1])
     except AppenvError as error:
         return dict(error.as_result(), failed=True, changed=False)
-    decision = action._execute_module(module_name=module_name, module_args=dict(module_args, decide_only=True),
+    decision = action._execute_module(module_name=module_name, module_args=dict(module_args, _decide_only=True),
                                       task_vars=task_vars)
-    if decision.get("failed") or decision.get("action") == _layer.ACTION_KEPT or not decision.get("key"):
+    if decision.get("failed") or _layer.action_of(decision) == _layer.ACTION_KEPT or not decision.get("key"):
         if decision.get("failed"):
             return decision
         return action._execute_module(module_name=module_name, module_args=module_args, task_vars=task_vars)
@@ -96,9 +96,9 @@ def run_module_with_controller_cache(action, module_name, module_args, task_vars
         args = dict(module_args)
         args["layer_cache"] = host_options(cache_options, remote_cache, local.compression)
         result = action._execute_module(module_name=module_name, module_args=args, task_vars=task_vars)
-        if not result.get("failed") and result.get("action") in (_layer.ACTION_CREATED, _layer.ACTION_RECREATED):
+        if not result.get("failed") and _layer.action_of(result) in (_layer.ACTION_CREATED, _layer.ACTION_RECREATED):
             _fetch_back(action, local, key, shard, crossing)
-        if hit is not None and result.get("action") == _layer.ACTION_RESTORED:
+        if hit is not None and _layer.action_of(result) == _layer.ACTION_RESTORED:
             local.count_hit(key, hit)
             result["reasons"] = controller_reasons(result.get("reasons", []), local.root)
         if local.warnings:

@@ -1,11 +1,15 @@
 """Drives real ansible-playbook runs against real hosts and returns module results.
 
-Every call writes a small playbook, runs ``ansible-playbook`` with the JSON
-stdout callback and hands back the task's result dict for each host, so tests
-assert on exactly what a user's play would see (``changed``, ``action``,
-``reasons``, ``commands``, ``msg``).
+Every call writes a small playbook, runs ``ansible-playbook`` with the standard JSON
+stdout callback (``ansible.posix.json``, what CI pipelines parse) and hands back the
+task's result dict for each host, so tests assert on exactly what a user's play, or
+a pipeline reading its results by machine, would see (``changed``, ``layer_action``,
+``reasons``, ``commands``, ``msg``). The callback writes the task's module name into
+a result's ``action`` (where the modules returned their decision until 0.1).
 """
 
+import ast
+import functools
 import json
 import os
 import subprocess
@@ -44,9 +48,7 @@ def ansible_env(extra=None):
     env = dict(os.environ)
     env.update({
         "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS_DIR),
-        "ANSIBLE_STDOUT_CALLBACK": "appenv_json",
-        "ANSIBLE_CALLBACK_PLUGINS": str(Path(__file__).resolve().parent / "callback_plugins"),
-        "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
         "ANSIBLE_HOST_KEY_CHECKING": "False",
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         # Modules are piped to the host's Python: no temporary files, so become to an unprivileged app user
@@ -109,13 +111,59 @@ def _task_seconds(task):
     return (end - start).total_seconds()
 
 
+# -- every key a module returns is documented -------------------------------------------------------
+# What Ansible, the JSON callback or this harness put into a task result beside the module's own keys (Ansible's
+# common return values, loop and retry keys, a module that crashed): a module's RETURN need not list them.
+ANSIBLE_RESULT_KEYS = frozenset((
+    "changed", "failed", "msg", "warnings", "deprecations", "diff", "invocation", "skipped", "skip_reason",
+    "exception", "module_stdout", "module_stderr", "rc", "unreachable", "censored", "results", "item",
+    "ansible_loop_var", "ansible_index_var", "ansible_loop", "attempts", "failed_when_result", "changed_when_result",
+    "ansible_facts", "false_condition", "action", "_task", "_task_seconds", "_task_span", "_seconds"))
+
+
+# What AnsibleModule.exit_json adds about the file or directory a result names as `dest` or `path` (add_path_info):
+# each module's RETURN says so in its `dest` entry rather than documenting Ansible's keys one by one.
+PATH_INFO_KEYS = frozenset(("uid", "gid", "owner", "group", "mode", "state", "size", "secontext"))
+
+
+@functools.lru_cache(maxsize=None)
+def returned_keys(module):
+    """The top-level keys an appenv.python module's RETURN documents (module: its short name)."""
+    tree = ast.parse((REPO_ROOT / "plugins" / "modules" / (module + ".py")).read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [target.id for target in node.targets] == ["RETURN"]:
+            return frozenset(yaml.safe_load(node.value.value) or {})
+    raise AssertionError("%s has no RETURN" % module)
+
+
+def undocumented_keys(module, result):
+    """The keys of a result of module (a task's module name, e.g. appenv.python.pip_tooling) that neither its
+    RETURN nor Ansible documents; [] for a module of another collection. A loop's items are checked each."""
+    if not isinstance(module, str) or not module.startswith("appenv.python."):
+        return []
+    items = result.get("results") if isinstance(result.get("results"), list) else [result]
+    documented = returned_keys(module.rsplit(".", 1)[-1]) | ANSIBLE_RESULT_KEYS
+    undocumented = set()
+    for item in items:
+        allowed = documented | (PATH_INFO_KEYS if "dest" in item or "path" in item else frozenset())
+        undocumented.update(key for key in item if not key.startswith("_ansible_") and key not in allowed)
+    return sorted(undocumented)
+
+
 def task_results(report, host_name):
-    """Results of every task of every play for one host, in order (`_task`: its name, `_task_seconds`)."""
+    """Results of every task of every play for one host, in order (`_task`: its name, `_task_seconds`).
+
+    Every result of an appenv.python module is checked against its RETURN: a key the module returns and does not
+    document fails the test that ran it."""
     results = []
     for play in report.get("plays", []):
         for task in play.get("tasks", []):
             if host_name in task.get("hosts", {}):
                 entry = dict(task["hosts"][host_name])
+                # The JSON callback puts the task's module name into action.
+                undocumented = undocumented_keys(entry.get("action"), entry)
+                assert not undocumented, "%s returned keys its RETURN does not document: %s" % (
+                    entry.get("action"), undocumented)
                 entry["_task"] = task["task"]["name"]
                 entry["_task_seconds"] = _task_seconds(task)
                 duration = task["task"].get("duration", {})
@@ -170,7 +218,7 @@ def programs_started(result):
 
 def assert_restored_without_building(result, what="the interpreter, an installer or a compiler"):
     """A restore from the layer cache starts nothing but tar (which writes the checked archive)."""
-    assert result["action"] == "restored", result.get("reasons")
+    assert result["layer_action"] == "restored", result.get("reasons")
     others = [name for name in programs_started(result) if name != "tar"]
     assert others == [], "a restore must not start %s: %s" % (what, result["commands"])
 
@@ -195,7 +243,7 @@ def decisions(report, host_name):
     rows = []
     for result in task_results(report, host_name):
         rows.append((result["_task"], bool(result.get("failed")), bool(result.get("skipped")),
-                     bool(result.get("changed")), result.get("action"), result.get("reasons"),
+                     bool(result.get("changed")), result.get("layer_action"), result.get("reasons"),
                      (result.get("error") or {}).get("code")))
     if not rows:
         raise PlayFailed("no task ran on %s" % host_name)
@@ -246,7 +294,7 @@ def loop_results(report, host_name, count):
 def assert_no_op_runs(items):
     """Every run kept its layer and started no process (its commands are empty)."""
     for number, item in enumerate(items):
-        assert not item.get("failed") and item.get("action") == "kept" and not item.get("changed"), (number, item)
+        assert not item.get("failed") and item.get("layer_action") == "kept" and not item.get("changed"), (number, item)
         assert item.get("commands") == [], "run %d started a process: %s" % (number, item.get("commands"))
 
 

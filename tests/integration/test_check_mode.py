@@ -122,7 +122,7 @@ def changes(before, after):
 
 
 def actions(report, host):
-    return dict((result["_task"], result.get("action")) for result in harness.task_results(report, host.name))
+    return dict((result["_task"], result.get("layer_action")) for result in harness.task_results(report, host.name))
 
 
 def assert_writes_nothing(host, playbook, check):
@@ -157,7 +157,7 @@ def test_the_chain_from_a_fresh_host_through_each_installer_to_a_no_op_is_predic
     assert_writes_nothing(host, every, check=True)
     noop = assert_writes_nothing(host, every, check=False)
     for result in harness.task_results(noop, host.name):
-        assert (result["changed"], result["action"], result.get("commands")) == (False, "kept", []), result
+        assert (result["changed"], result["layer_action"], result.get("commands")) == (False, "kept", []), result
 
 
 def test_a_runtime_upgrade_under_installed_tools_and_dependencies_is_predicted(host, index, runtime_mirror):

@@ -52,14 +52,14 @@ def test_aarch64_runtime_cache_key_tools_deps_and_c_extensions(amd64_image, runt
         assert out.stdout.strip() == "x86_64"
     finally:
         x86.container.remove()
-    assert on_x86["action"] == "created"
+    assert on_x86["layer_action"] == "created"
 
     host = start_host(pbs_faithful.ensure_gcc_image("arm64"), "aarch64", network="host", volumes=volume)
     try:
         host.sh("command -v gcc && command -v cc && ! command -v clang")
         # The runtime: the aarch64 archive, never the x86_64 entry of the same request in the shared cache.
         first = harness.assert_ok(install_pbs_runtime(host, runtime_mirror, layer_cache=layer_cache))
-        assert first["action"] == "created", first["reasons"]
+        assert first["layer_action"] == "created", first["reasons"]
         assert first["arch"] == "aarch64"
         assert on_x86["fingerprint"] != first["fingerprint"]
         assert len(list(cache.glob("*/*.tar"))) == 2
@@ -73,17 +73,17 @@ def test_aarch64_runtime_cache_key_tools_deps_and_c_extensions(amd64_image, runt
         second, _tooling = (harness.assert_ok(result) for result in harness.run_tasks(host, [
             ("appenv.python.python_runtime", pbs_runtime_args(host, runtime_mirror, layer_cache=layer_cache)),
             ("appenv.python.pip_tooling", {"index_url": package_index.simple_url, "tools": [{"name": "uv"}]})]))
-        assert second["action"] == "kept" and second["commands"] == []
+        assert second["layer_action"] == "kept" and second["commands"] == []
 
         index = cext_index(package_index, tmp_path)
         write_files(host, {"requirements.txt": "demo-alpha==1.0\ndemo-delta\ndemo-cext\n"})
         for installer, dest in (("pip", "/opt/appenv/deps"), ("uv", "/opt/appenv/deps-uv")):
             deps = harness.assert_ok(install_deps(host, index, installer=installer, dest=dest))
-            assert deps["action"] == "created" and deps["installer"] == installer
+            assert deps["layer_action"] == "created" and deps["installer"] == installer
             assert run_app(host, deps, "import platform, demo_alpha; print(platform.machine())") == "aarch64"
             so_file, total = import_cext(host, deps)
             assert so_file.startswith(dest + "/") and so_file.endswith(".so") and total == "5", (installer, so_file)
             again = harness.assert_ok(install_deps(host, index, installer=installer, dest=dest))
-            assert (again["action"], again["commands"]) == ("kept", [])
+            assert (again["layer_action"], again["commands"]) == ("kept", [])
     finally:
         host.container.remove()

@@ -44,7 +44,7 @@ def installed_app(host, runtime_mirror, package_index, **args):
     prepare(host, runtime_mirror, package_index)
     write_files(host, project_files("requirements", package_index))
     good = harness.assert_ok(install_deps(host, package_index, **args))
-    assert good["action"] == "created" and run_app(host, good) == "1.0"
+    assert good["layer_action"] == "created" and run_app(host, good) == "1.0"
     return good
 
 
@@ -54,10 +54,10 @@ def assert_recovers(host, package_index, dest=DEPS, **args):
     # Check mode predicts the recovering run (the same action and reasons), then it runs.
     recovered = harness.assert_ok(harness.check_then_real_task(host, MODULE, dict(
         project_dir=APP, index_url=package_index.simple_url, dest=dest, **args)))
-    assert recovered["action"] in ("created", "recreated"), recovered
+    assert recovered["layer_action"] in ("created", "recreated"), recovered
     assert run_app(host, recovered) == "1.0"
     again = harness.assert_ok(install_deps(host, package_index, dest=dest, **args))
-    assert (again["action"], again["commands"]) == ("kept", [])
+    assert (again["layer_action"], again["commands"]) == ("kept", [])
     assert injection.leftovers(host, dest.rsplit("/", 1)[0]) == []
     assert injection.lock_free(host, lock_of(dest)), "a process still holds the layer lock"
     assert injection.module_processes(host) == []
@@ -137,8 +137,8 @@ def test_killed_compile_is_completed_by_the_next_run(amd64_host, runtime_mirror)
     harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))
     root, count = "/srv/code", 1500
     _sources(amd64_host, root, 1, count)
-    args = {"paths": [root], "interpreter": DEFAULT_DEST + "/bin/python3.11", "workers": 1}
-    assert harness.assert_ok(harness.run_task(amd64_host, "appenv.python.pyc_compile", args))["action"] == "created"
+    args = {"paths": [root], "interpreter": DEFAULT_DEST + "/bin/python3.11", "bytecode_workers": 1}
+    assert harness.assert_ok(harness.run_task(amd64_host, "appenv.python.pyc_compile", args))["layer_action"] == "created"
     _sources(amd64_host, root, 2, count)
     _sources(amd64_host, root, 2, 10, prefix="a")
     total = 1 + 10 + count
@@ -153,10 +153,10 @@ def test_killed_compile_is_completed_by_the_next_run(amd64_host, runtime_mirror)
     assert amd64_host.sh("cd %s && %s/bin/python3 -c %s" % (root, DEFAULT_DEST, shlex.quote(code))).stdout == "2\n"
 
     recovered = harness.assert_ok(harness.run_task(amd64_host, "appenv.python.pyc_compile", args))
-    assert recovered["action"] != "kept" and recovered["compiled"] == total, recovered
+    assert recovered["layer_action"] != "kept" and recovered["compiled"] == total, recovered
     assert pyc_census(amd64_host, root) == {"fresh": total, "stale": 0, "missing": 0}
     again = harness.assert_ok(harness.run_task(amd64_host, "appenv.python.pyc_compile", args))
-    assert (again["action"], again["commands"]) == ("kept", [])
+    assert (again["layer_action"], again["commands"]) == ("kept", [])
     locks = amd64_host.sh("ls /var/lib/appenv/pyc/*.lock").stdout.split()
     assert locks and all(injection.lock_free(amd64_host, lock) for lock in locks)
 
@@ -252,12 +252,12 @@ def test_two_runs_at_once_are_serialised(amd64_host, runtime_mirror, package_ind
     runs = [injection.Background(amd64_host, MODULE, args) for unused in range(2)]
     results = [run.wait() for run in runs]
     assert [rc for rc, _result in results] == [0, 0], results
-    assert sorted(result["action"] for _rc, result in results) == ["created", "kept"], results
+    assert sorted(result["layer_action"] for _rc, result in results) == ["created", "kept"], results
     assert harness.overlapped(results[0][1], results[1][1]), "the runs did not overlap: %s" % [
         result["_task_span"] for _rc, result in results]
     assert run_app(amd64_host, results[0][1]) == "1.0"
     again = harness.assert_ok(install_deps(amd64_host, package_index))
-    assert (again["action"], again["commands"]) == ("kept", [])
+    assert (again["layer_action"], again["commands"]) == ("kept", [])
     assert injection.leftovers(amd64_host, "/opt/appenv") == []
     assert injection.lock_free(amd64_host, lock_of(DEPS))
 
@@ -299,9 +299,9 @@ def test_read_only_project_dir_installs(amd64_image, runtime_mirror, package_ind
     try:
         prepare(host, runtime_mirror, package_index)
         first = harness.assert_ok(install_deps(host, package_index))
-        assert first["action"] == "created" and run_app(host, first) == "1.0"
+        assert first["layer_action"] == "created" and run_app(host, first) == "1.0"
         again = harness.assert_ok(install_deps(host, package_index))
-        assert (again["action"], again["commands"]) == ("kept", [])
+        assert (again["layer_action"], again["commands"]) == ("kept", [])
     finally:
         host.container.remove()
 
@@ -359,10 +359,10 @@ def test_hostile_environment_does_not_hijack_the_install(amd64_host, runtime_mir
     injection.plant_hijack(amd64_host)
     args = {"project_dir": APP, "index_url": package_index.simple_url}
     first = harness.assert_ok(harness.run_task(amd64_host, MODULE, args, environment=injection.HOSTILE_ENV))
-    assert first["action"] == "created" and run_app(amd64_host, first) == "1.0"
+    assert first["layer_action"] == "created" and run_app(amd64_host, first) == "1.0"
     assert not injection.hijacked(amd64_host), "the host's environment reached the runtime"
     again = harness.assert_ok(harness.run_task(amd64_host, MODULE, args, environment=injection.HOSTILE_ENV))
-    assert (again["action"], again["commands"]) == ("kept", [])
+    assert (again["layer_action"], again["commands"]) == ("kept", [])
 
 
 def test_created_files_are_not_world_writable_even_with_umask_000(amd64_host, runtime_mirror, package_index):

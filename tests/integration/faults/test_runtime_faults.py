@@ -63,11 +63,11 @@ def test_killed_rebuild_leaves_old_runtime_working_and_next_run_recovers(
     # Check mode predicts the recovering run, then it runs.
     recovered = harness.assert_ok(harness.check_then_real_task(amd64_host, "appenv.python.python_runtime",
                                                                runtime_args(amd64_host, runtime_mirror, "3.13")))
-    assert recovered["action"] == "recreated"
+    assert recovered["layer_action"] == "recreated"
     assert runtime_version(amd64_host) == runtimes.exact_version("3.13")
     assert leftovers(amd64_host) == []
     again = harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.13"))
-    assert again["action"] == "kept"
+    assert again["layer_action"] == "kept"
 
 
 def test_killed_first_install_is_rebuilt(amd64_host, runtime_mirror):
@@ -82,7 +82,7 @@ def test_killed_first_install_is_rebuilt(amd64_host, runtime_mirror):
     assert runtime_version(amd64_host) is None
     result = harness.assert_ok(harness.check_then_real_task(amd64_host, "appenv.python.python_runtime",
                                                             runtime_args(amd64_host, runtime_mirror, "3.11")))
-    assert result["action"] == "created"
+    assert result["layer_action"] == "created"
     assert any("interrupted" in reason for reason in result["reasons"]), result["reasons"]
     assert runtime_version(amd64_host) == "3.11.2"
     assert leftovers(amd64_host) == []
@@ -101,7 +101,7 @@ def test_two_runs_at_once_are_serialised(amd64_host, runtime_mirror):
     assert sorted(result["changed"] for _rc, result in results) == [False, True], results
     assert harness.overlapped(results[0][1], results[1][1]), "the runs did not overlap: %s" % [
         result["_task_span"] for _rc, result in results]
-    assert harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))["action"] == "kept"
+    assert harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))["layer_action"] == "kept"
 
 
 def test_full_filesystem_is_a_titled_error_and_old_runtime_survives(amd64_image, runtime_mirror):
@@ -122,7 +122,7 @@ def test_full_filesystem_is_a_titled_error_and_old_runtime_survives(amd64_image,
         assert runtime_version(host) == "3.11.2"
         host.sh("rm -f /opt/appenv/filler")
         assert leftovers(host) == []
-        assert harness.assert_ok(install_runtime(host, runtime_mirror, "3.13"))["action"] == "recreated"
+        assert harness.assert_ok(install_runtime(host, runtime_mirror, "3.13"))["layer_action"] == "recreated"
     finally:
         host.container.remove()
 
@@ -162,10 +162,10 @@ def test_damaged_fingerprint_rebuilds_with_a_reason(amd64_host, runtime_mirror, 
         content = json.dumps(record)
     amd64_host.container.exec(["sh", "-c", "printf '%%s' \"$0\" > %s" % path, content])
     result = harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))
-    assert result["action"] == "recreated" and result["reasons"], result
+    assert result["layer_action"] == "recreated" and result["reasons"], result
     assert "Traceback" not in json.dumps(result)
     assert runtime_version(amd64_host) == "3.11.2"
-    assert harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))["action"] == "kept"
+    assert harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))["layer_action"] == "kept"
 
 
 def test_hostile_environment_does_not_hijack_the_install(amd64_host, runtime_mirror):
@@ -179,7 +179,7 @@ def test_hostile_environment_does_not_hijack_the_install(amd64_host, runtime_mir
     args = {"version": "3.11", "mirror": runtime_mirror.base_url, "release": runtime_mirror.tag}
     result = harness.assert_ok(harness.run_task(amd64_host, "appenv.python.python_runtime", args,
                                                 environment=injection.HOSTILE_ENV))
-    assert result["action"] == "created"
+    assert result["layer_action"] == "created"
     assert runtime_version(amd64_host) == "3.11.2"
     assert not injection.hijacked(amd64_host), "the host's env leaked"
 
@@ -234,4 +234,4 @@ def test_archive_pinned_for_another_arch_is_refused(amd64_host, runtime_mirror):
     assert "Traceback" not in result["msg"]
     assert runtime_version(amd64_host) == "3.11.2"
     assert leftovers(amd64_host) == []
-    assert harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))["action"] == "kept"
+    assert harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))["layer_action"] == "kept"

@@ -33,10 +33,10 @@ def assert_tools_work(host):
 def recover(host, index, **extra):
     """The next run, predicted by check mode, then the one after keeps; nothing left behind or running."""
     recovered = harness.assert_ok(harness.check_then_real_task(host, MODULE, tooling_args(index, **extra)))
-    assert recovered["action"] != "kept", recovered
+    assert recovered["layer_action"] != "kept", recovered
     assert_tools_work(host)
     again = harness.assert_ok(install_tooling(host, index, **tooling_args(index, **extra)))
-    assert (again["action"], again["commands"]) == ("kept", []), again
+    assert (again["layer_action"], again["commands"]) == ("kept", []), again
     assert injection.leftovers(host, "/opt/appenv/tools") == []
     assert injection.module_processes(host) == []
     return recovered
@@ -68,14 +68,14 @@ def test_killed_restore_from_the_layer_cache_is_recovered(amd64_host, runtime_mi
     # A fresh host with a warm cache: the runtime comes back from the cache, then pip_tooling restores.
     amd64_host.sh("rm -rf /opt/appenv /opt/.appenv*")
     assert harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11", layer_cache=cache))[
-        "action"] == "restored"
+        "layer_action"] == "restored"
     run = injection.Background(amd64_host, MODULE, tooling_args(package_index, layer_cache=cache))
     assert injection.kill_module_when(amd64_host, "pip_tooling", pattern="-C %s/.appenv-overlay-" % DEFAULT_DEST)
     run.wait()
     assert not amd64_host.exists(DEFAULT_DEST + "/.appenv-pip-tooling.json"), "the kill came after the restore"
     assert amd64_host.exec([DEFAULT_DEST + "/bin/python3", "-c", "import json"]).returncode == 0
     recovered = recover(amd64_host, package_index, layer_cache=cache)
-    assert recovered["layers"][0]["action"] == "restored", recovered["layers"]
+    assert recovered["layers"][0]["layer_action"] == "restored", recovered["layers"]
 
 
 def test_full_filesystem_is_a_titled_error_and_the_tools_survive(amd64_image, runtime_mirror, package_index):

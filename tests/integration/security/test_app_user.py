@@ -210,7 +210,7 @@ def test_planted_journal_in_the_tree_is_ignored(host, image, runtime_mirror, ind
     first = converge(host, variables)
     assert snapshot(host, "/srv/outside", "/etc/profile.d", but=PROFILE) == before
     compiled = [result for result in harness.task_results(first, host.name) if result["_task"] == PYC_TASK][0]
-    assert compiled["action"] == "created" and compiled["commands"][0]["argv"][0] == home + "/venv/bin/python"
+    assert compiled["layer_action"] == "created" and compiled["commands"][0]["argv"][0] == home + "/venv/bin/python"
     assert stat(host, home + "/.appenv-state/pyc") == "demo 700"
     assert stat(host, tree + "/pkg/__pycache__").split()[0] == "demo"
 
@@ -253,7 +253,7 @@ def test_symlinked_pycache_is_refused(host, image):
     assert error["code"] == "tree_symlink" and mine + "/pkg/__pycache__" in error["title"], error
     assert host.exec(["ls", "-A", elsewhere]).stdout == ""
     host.sh("rm %s/pkg/__pycache__" % mine, user="demo")
-    assert harness.assert_ok(compile_as(host, "demo", **args))["action"] == "created"
+    assert harness.assert_ok(compile_as(host, "demo", **args))["layer_action"] == "created"
     again = harness.assert_ok(compile_as(host, "demo", **args))
-    assert (again["action"], again["changed"], again["commands"]) == ("kept", False, [])
+    assert (again["layer_action"], again["changed"], again["commands"]) == ("kept", False, [])
     assert host.exec(["ls", "-A", elsewhere]).stdout == ""

@@ -126,7 +126,7 @@ def test_poisoned_entry_in_a_shared_volume_is_refused(trust_env, runtime_mirror)
     cache = {"path": "/cache/poisoned", "hmac_key": SECRET}
     fresh_runtime(host)
     assert harness.assert_ok(install_runtime(host, runtime_mirror, layer_cache=cache))[
-        "action"] == "created"
+        "layer_action"] == "created"
     assert harness.assert_ok(install_runtime(host, runtime_mirror, layer_cache=cache))["changed"] is False
     meta_path, archive = only(entries(cache_dir).values())
     with tarfile.open(archive, "a") as tar:
@@ -138,7 +138,7 @@ def test_poisoned_entry_in_a_shared_volume_is_refused(trust_env, runtime_mirror)
     fresh_runtime(host)
     predicted = harness.assert_ok(install_runtime(host, runtime_mirror, check=True, layer_cache=cache))
     result = harness.assert_ok(install_runtime(host, runtime_mirror, layer_cache=cache))
-    assert predicted["action"] == result["action"] == "created", (predicted, result)
+    assert predicted["layer_action"] == result["layer_action"] == "created", (predicted, result)
     assert warned(result, "not signed by a key this host trusts"), result.get("warnings")
     host.exec([DEFAULT_DEST + "/bin/python3", "-c", "import ssl"])
     assert host.sh("test -e %s/zz_poison.pth || test -e /tmp/POISONED" % SITE, check=False).returncode == 1
@@ -148,12 +148,12 @@ def test_poisoned_entry_in_a_shared_volume_is_refused(trust_env, runtime_mirror)
     # the key but may not write (store: false, the volume mounted read-only).
     fresh_runtime(host)
     restored = harness.assert_ok(install_runtime(host, runtime_mirror, layer_cache=cache))
-    assert restored["action"] == "restored" and not restored.get("warnings"), restored
+    assert restored["layer_action"] == "restored" and not restored.get("warnings"), restored
     before = sorted(os.listdir(cache_dir / meta_path.parent.name))
     fresh_runtime(host)
     reader = {"path": "/cache-ro/poisoned", "hmac_key": SECRET, "store": False}
     restored = harness.assert_ok(install_runtime(host, runtime_mirror, layer_cache=reader))
-    assert restored["action"] == "restored" and not restored.get("warnings"), restored
+    assert restored["layer_action"] == "restored" and not restored.get("warnings"), restored
     assert sorted(os.listdir(cache_dir / meta_path.parent.name)) == before
     host.exec([DEFAULT_DEST + "/bin/python3", "-c", "import ssl"])
 
@@ -168,10 +168,10 @@ def test_entry_renamed_from_another_key_is_refused(trust_env):
     cache_dir = new_cache(trust_env, "renamed")
     cache = {"path": "/cache/renamed", "hmac_key": SECRET}
     fresh_app(host, "a")
-    assert harness.assert_ok(compile_app(host, "a", cache))["action"] == "created"
+    assert harness.assert_ok(compile_app(host, "a", cache))["layer_action"] == "created"
     key_a = only(entries(cache_dir))
     fresh_app(host, "b")
-    assert harness.assert_ok(compile_app(host, "b", cache))["action"] == "created"
+    assert harness.assert_ok(compile_app(host, "b", cache))["layer_action"] == "created"
     key_b = only(set(entries(cache_dir)) - {key_a})
     found = entries(cache_dir)
     found[key_b][1].unlink()
@@ -181,7 +181,7 @@ def test_entry_renamed_from_another_key_is_refused(trust_env):
 
     fresh_app(host, "b")
     result = harness.assert_ok(compile_app(host, "b", cache))
-    assert result["action"] == "created", result
+    assert result["layer_action"] == "created", result
     assert warned(result, "renamed into place"), result.get("warnings")
     host.exec(["/usr/bin/python3", "-c", "import sys; sys.path.insert(0, '/srv/b'); import main, pkg; assert pkg.B == 2"])
     assert host.sh("test -e /srv/b/pkg/__pycache__/mod.cpython-311.pyc", check=False).returncode == 1
@@ -198,7 +198,7 @@ def test_overlay_record_escaping_its_root_is_refused(trust_env):
     cache_dir = new_cache(trust_env, "escaping")
     cache = {"path": "/cache/escaping", "hmac_key": SECRET}
     fresh_app(host, "a")
-    assert harness.assert_ok(compile_app(host, "a", cache))["action"] == "created"
+    assert harness.assert_ok(compile_app(host, "a", cache))["layer_action"] == "created"
     meta_path, archive = only(entries(cache_dir).values())
 
     def escape(meta):
@@ -208,7 +208,7 @@ def test_overlay_record_escaping_its_root_is_refused(trust_env):
     rewrite_meta(meta_path, archive, escape)
     fresh_app(host, "a")
     result = harness.assert_ok(compile_app(host, "a", cache))
-    assert result["action"] == "created", result
+    assert result["layer_action"] == "created", result
     assert warned(result, "outside"), result.get("warnings")
     assert host.sh("test -e /etc/appenv-poisoned.pth", check=False).returncode == 1
     assert harness.assert_ok(compile_app(host, "a", cache))["changed"] is False
@@ -228,14 +228,14 @@ def test_ssh_signed_entry_restored_by_a_reader_without_secrets(trust_env):
     writer = {"path": "/cache/ssh", "signing_key": "/root/signing_key",
               "allowed_signers": "/etc/appenv/allowed_signers"}
     fresh_app(host, "a")
-    assert harness.assert_ok(compile_app(host, "a", writer))["action"] == "created"
+    assert harness.assert_ok(compile_app(host, "a", writer))["layer_action"] == "created"
     host.sh("rm /root/signing_key")
 
     reader = {"path": "/cache/ssh", "allowed_signers": "/etc/appenv/allowed_signers", "store": False}
     fresh_app(host, "a")
     predicted = harness.assert_ok(compile_app(host, "a", reader, check=True))
     result = harness.assert_ok(compile_app(host, "a", reader))
-    assert predicted["action"] == result["action"] == "restored" and not result.get("warnings"), result
+    assert predicted["layer_action"] == result["layer_action"] == "restored" and not result.get("warnings"), result
     assert [entry["argv"][1:3] for entry in result["commands"] if "ssh-keygen" in entry["argv"][0]][-1] == [
         "-Y", "verify"]
     host.exec(["/usr/bin/python3", "-c", "import sys; sys.path.insert(0, '/srv/a'); import pkg.mod"])
@@ -248,7 +248,7 @@ def test_ssh_signed_entry_restored_by_a_reader_without_secrets(trust_env):
     rewrite_meta(meta_path, archive, lambda meta: meta.update(_signing.Trust(signing_key=str(stranger)).sign(meta)))
     fresh_app(host, "a")
     result = harness.assert_ok(compile_app(host, "a", reader))
-    assert result["action"] == "created" and warned(result, "does not list"), result
+    assert result["layer_action"] == "created" and warned(result, "does not list"), result
 
     # A cache directory other users can write: a titled error, unless the risk is taken on purpose.
     os.chmod(cache_dir, 0o1777)
@@ -257,7 +257,7 @@ def test_ssh_signed_entry_restored_by_a_reader_without_secrets(trust_env):
         refused = compile_app(host, "a", reader)
         assert harness.error_of(refused)["code"] == "layer_cache_shared_writable", refused
         allowed = harness.assert_ok(compile_app(host, "a", dict(reader, allow_shared_writable=True)))
-        assert allowed["action"] == "created"
+        assert allowed["layer_action"] == "created"
     finally:
         os.chmod(cache_dir, 0o755)
 

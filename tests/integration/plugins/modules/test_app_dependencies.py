@@ -33,7 +33,7 @@ def write_files(host, files, root=APP):
 def run_app(host, result, code=IMPORTS, user=None):
     """Run code the way the app would: with the interpreter and environment the module returned."""
     env = " ".join("%s=%s" % (key, shlex.quote(value)) for key, value in result["environment"].items())
-    return host.sh("env %s %s -c %s" % (env, result["python"], shlex.quote(code)), user=user).stdout.strip()
+    return host.sh("env %s %s -c %s" % (env, result["interpreter"], shlex.quote(code)), user=user).stdout.strip()
 
 
 def pyc_flags(host, site, module="demo_alpha"):
@@ -104,8 +104,8 @@ def test_each_installer_in_each_location(case, amd64_host, runtime_mirror, packa
             args["dest"] = dest
         predicted = harness.assert_ok(install_deps(amd64_host, package_index, check=True, **args))
         first = harness.assert_ok(install_deps(amd64_host, package_index, **args))
-        assert (first["changed"], first["action"]) == (True, "created"), (location, first["reasons"])
-        assert (predicted["changed"], predicted["action"], predicted["reasons"]) == (True, "created", first["reasons"])
+        assert (first["changed"], first["layer_action"]) == (True, "created"), (location, first["reasons"])
+        assert (predicted["changed"], predicted["layer_action"], predicted["reasons"]) == (True, "created", first["reasons"])
         assert first["installer"] == expected_installer
         assert first["packages"] == {"demo-alpha": "1.0", "demo-beta": "1.0", "demo-delta": "1.0",
                                      "demo-gamma": "1.0"}, (location, first["packages"])
@@ -118,8 +118,8 @@ def test_each_installer_in_each_location(case, amd64_host, runtime_mirror, packa
 
         check = harness.assert_ok(install_deps(amd64_host, package_index, check=True, **args))
         again = harness.assert_ok(install_deps(amd64_host, package_index, **args))
-        assert (check["changed"], check["action"]) == (False, "kept"), check["reasons"]
-        assert (again["changed"], again["action"]) == (False, "kept"), again["reasons"]
+        assert (check["changed"], check["layer_action"]) == (False, "kept"), check["reasons"]
+        assert (again["changed"], again["layer_action"]) == (False, "kept"), again["reasons"]
         assert again["commands"] == [], "a no-op run started a process: %s" % again["commands"]
 
 
@@ -139,7 +139,7 @@ def test_inputs_that_change_rebuild_with_the_right_reason(amd64_host, runtime_mi
         "requirements/constraints.txt": "demo-beta<2\n",
     })
     first = harness.assert_ok(install_deps(amd64_host, package_index))
-    assert first["action"] == "created"
+    assert first["layer_action"] == "created"
     assert first["inputs"] == ["requirements.txt", "requirements/common.txt", "requirements/constraints.txt"]
     assert site_has(amd64_host, first, "demo_gamma")
 
@@ -153,17 +153,17 @@ def test_inputs_that_change_rebuild_with_the_right_reason(amd64_host, runtime_mi
     # A package removed: it and its dropped transitive dependency are really gone.
     write_files(amd64_host, {"requirements.txt": "-r requirements/common.txt\n"})
     removed = harness.assert_ok(install_deps(amd64_host, package_index))
-    assert removed["action"] == "recreated" and "requirements.txt changed" in removed["reasons"]
+    assert removed["layer_action"] == "recreated" and "requirements.txt changed" in removed["reasons"]
     assert sorted(removed["packages"]) == ["demo-alpha", "demo-beta"]
     assert not site_has(amd64_host, removed, "demo_delta") and not site_has(amd64_host, removed, "demo_gamma")
 
     # A new upstream release of an unpinned dependency: kept until max_age has elapsed.
     package_index.publish("demo-beta", "1.5")
     young = harness.assert_ok(install_deps(amd64_host, package_index, max_age="1h"))
-    assert young["action"] == "kept"
+    assert young["layer_action"] == "kept"
     amd64_host.sh("sleep 2")
     old = harness.assert_ok(install_deps(amd64_host, package_index, max_age="1s"))
-    assert old["action"] == "recreated"
+    assert old["layer_action"] == "recreated"
     assert "longer than max_age 1s" in old["reasons"][0], old["reasons"]
     assert old["packages"]["demo-beta"] == "1.5"
 
@@ -179,7 +179,7 @@ def test_inputs_that_change_rebuild_with_the_right_reason(amd64_host, runtime_mi
     assert "Python version changed from 3.11.2 to 3.13.5" in python["reasons"], python["reasons"]
     assert python["site_packages"].endswith("/lib/python3.13/site-packages")
     assert run_app(amd64_host, python, "import demo_alpha, sys; print(sys.version_info[:2])") == "(3, 13)"
-    assert harness.assert_ok(install_deps(amd64_host, package_index))["action"] == "kept"
+    assert harness.assert_ok(install_deps(amd64_host, package_index))["layer_action"] == "kept"
 
 
 def test_hand_damage_is_repaired(amd64_host, runtime_mirror, package_index):
@@ -189,7 +189,7 @@ def test_hand_damage_is_repaired(amd64_host, runtime_mirror, package_index):
 
     amd64_host.sh("rm -r %s/demo_gamma" % first["site_packages"])
     repaired = harness.assert_ok(install_deps(amd64_host, package_index))
-    assert repaired["action"] == "recreated"
+    assert repaired["layer_action"] == "recreated"
     assert "demo-gamma 1.0 is missing" in repaired["reasons"][0], repaired["reasons"]
     assert run_app(amd64_host, repaired) == "1.0"
 
@@ -205,8 +205,8 @@ def test_hand_damage_is_repaired(amd64_host, runtime_mirror, package_index):
     # A corrupt fingerprint file: rebuilt, with the reason, never a traceback.
     amd64_host.sh("printf '{\"format\": ' > /opt/appenv/deps/.appenv-fingerprint.json")
     corrupt = harness.assert_ok(install_deps(amd64_host, package_index))
-    assert corrupt["action"] == "recreated" and "not valid JSON" in corrupt["reasons"][0], corrupt["reasons"]
-    assert harness.assert_ok(install_deps(amd64_host, package_index))["action"] == "kept"
+    assert corrupt["layer_action"] == "recreated" and "not valid JSON" in corrupt["reasons"][0], corrupt["reasons"]
+    assert harness.assert_ok(install_deps(amd64_host, package_index))["layer_action"] == "kept"
 
 
 BAD_INPUTS = {
@@ -243,7 +243,7 @@ def test_bad_input_is_a_titled_error_and_loses_nothing(amd64_host, runtime_mirro
                                requirements=["requirements.txt"], max_age="1s")
     assert error_of(unreachable)["title"] == "The package index cannot be reached"
     assert run_app(amd64_host, good) == "1.0"
-    assert harness.assert_ok(install_deps(amd64_host, package_index))["action"] == "kept"
+    assert harness.assert_ok(install_deps(amd64_host, package_index))["layer_action"] == "kept"
 
 
 def test_credentials_never_leak(amd64_host, runtime_mirror, package_index):
@@ -256,7 +256,7 @@ def test_credentials_never_leak(amd64_host, runtime_mirror, package_index):
     by_option = install_deps(amd64_host, package_index, index_username="builder", index_password=secret,
                              max_age="1s")
     # The runs under test did reach the index with the credentials: the installer ran with the masked URL.
-    assert ok["action"] == "created"
+    assert ok["layer_action"] == "created"
     assert bad.get("failed") and by_option.get("changed") is not None and not by_option.get("failed"), by_option
     for result in (ok, bad, by_option):
         text = json.dumps(result)

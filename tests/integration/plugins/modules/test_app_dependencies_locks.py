@@ -87,11 +87,11 @@ def test_groups_stale_locks_and_the_python_range(host, index):
     for number, task in enumerate(tasks):
         what = task[1]["dest"]
         result = harness.assert_ok(first[number])
-        assert (result["changed"], result["action"]) == (True, "created"), what
+        assert (result["changed"], result["layer_action"]) == (True, "created"), what
         assert harness.assert_ok(predicted[number])["reasons"] == result["reasons"], what
         expected = dict(BASE["alpha"], **(DEV if "groups" in task[1] else {}))
         assert result["packages"] == expected, (what, result["packages"])
-        assert (harness.assert_ok(second[number])["changed"], second[number]["action"]) == (False, "kept"), what
+        assert (harness.assert_ok(second[number])["changed"], second[number]["layer_action"]) == (False, "kept"), what
         assert harness.assert_ok(check_again[number])["changed"] is False, what
 
     # A dependency added to the project file, the lock not made again: refused, naming the file and the command
@@ -112,7 +112,7 @@ def test_groups_stale_locks_and_the_python_range(host, index):
         lock(host, name, "/srv/" + name)
     relocked = harness.run_tasks(host, [deps_task(index, "/srv/" + name, "/opt/%s-main" % name) for name in names])
     for name, result in zip(names, relocked):
-        assert harness.assert_ok(result)["action"] == "recreated", name
+        assert harness.assert_ok(result)["layer_action"] == "recreated", name
         assert result["packages"] == dict(BASE["alpha"], **{"demo-gamma": "1.0"}), (name, result["packages"])
 
 

@@ -33,16 +33,16 @@ def test_fresh_hosts_restore_dependencies_from_a_shared_volume(
         host = start_host(amd64_image, "x86_64", network="host", volumes=[(str(cache_dir), "/cache")])
         try:
             runtime, tooling, deps = provision(host, runtime_mirror, package_index, cache, location=location)
-            actions.append((runtime["action"], [layer["action"] for layer in tooling["layers"]], deps["action"]))
+            actions.append((runtime["layer_action"], [layer["layer_action"] for layer in tooling["layers"]], deps["layer_action"]))
             assert run_app(host, deps, "import demo_alpha, demo_sdist; print(demo_alpha.__version__)") == "1.0"
-            if deps["action"] == "created":
+            if deps["layer_action"] == "created":
                 install = [command for command in deps["commands"] if "install" in command["argv"]][0]
                 assert "Building wheel for demo-sdist" in install["stdout"], install["stdout"]
-            if deps["action"] == "restored":
+            if deps["layer_action"] == "restored":
                 harness.assert_restored_without_building(deps, "an installer")
                 assert "restored from the layer cache" in deps["reasons"][-1]
                 again = harness.assert_ok(install_deps(host, package_index, layer_cache=cache, location=location))
-                assert again["action"] == "kept"
+                assert again["layer_action"] == "kept"
         finally:
             host.container.remove()
     assert actions == [("created", ["created", "created"], "created"),
@@ -55,7 +55,7 @@ def test_fresh_hosts_restore_dependencies_from_a_shared_volume(
     try:
         changed = {"requirements.txt": "demo-alpha\ndemo-sdist\ndemo-gamma\n"}
         _runtime, _tooling, deps = provision(host, runtime_mirror, package_index, cache, changed, location=location)
-        assert deps["action"] == "created"
+        assert deps["layer_action"] == "created"
         install = [command for command in deps["commands"] if "install" in command["argv"]][0]
         assert "Building wheel for demo-sdist" not in install["stdout"], "the cached wheel was not reused"
     finally:
@@ -80,9 +80,9 @@ def test_controller_side_cache_for_dependencies(connection, request, runtime_mir
         try:
             runtime, _tooling, deps = provision(host, runtime_mirror, package_index, cache,
                                                 {"requirements.txt": requirements})
-            actions.append((runtime["action"], deps["action"]))
+            actions.append((runtime["layer_action"], deps["layer_action"]))
             assert run_app(host, deps, "import demo_alpha; print(demo_alpha.__version__)") == "1.0"
-            if deps["action"] == "restored":
+            if deps["layer_action"] == "restored":
                 harness.assert_restored_without_building(deps, "an installer")
         finally:
             host.container.remove()

@@ -14,9 +14,9 @@ def test_a_failed_system_install_puts_back_the_old_console_scripts(amd64_host, r
     write_files(amd64_host, {"requirements.txt": "demo-alpha==1.0\n"})
     predicted = install_deps(amd64_host, package_index, location="system", check=True)
     first = harness.assert_ok(install_deps(amd64_host, package_index, location="system"))
-    assert (predicted["action"], predicted["reasons"]) == (first["action"], first["reasons"])
+    assert (predicted["layer_action"], predicted["reasons"]) == (first["layer_action"], first["reasons"])
     again = harness.assert_ok(install_deps(amd64_host, package_index, location="system"))
-    assert (again["action"], again["changed"]) == ("kept", False)
+    assert (again["layer_action"], again["changed"]) == ("kept", False)
     script = DEFAULT_DEST + "/bin/demo-alpha"
     before = amd64_host.exec(["cat", script]).stdout
     assert "demo_alpha" in before
@@ -31,5 +31,5 @@ def test_a_failed_system_install_puts_back_the_old_console_scripts(amd64_host, r
     # The old layer is whole: the same inputs again are a no-op.
     write_files(amd64_host, {"requirements.txt": "demo-alpha==1.0\n"})
     kept = harness.assert_ok(install_deps(amd64_host, package_index, location="system"))
-    assert (kept["action"], kept["changed"]) == ("kept", False), kept
+    assert (kept["layer_action"], kept["changed"]) == ("kept", False), kept
     assert amd64_host.exec(["test", "-x", script], check=False).returncode == 0

@@ -46,7 +46,7 @@ def run(host, tasks, check=False):
 
 
 def actions(results):
-    return [(result["action"], result["reasons"]) for result in results]
+    return [(result["layer_action"], result["reasons"]) for result in results]
 
 
 def test_distro_python_carries_venv_and_bytecode_layers(distro_host, package_index):
@@ -57,19 +57,19 @@ def test_distro_python_carries_venv_and_bytecode_layers(distro_host, package_ind
             % (APP, APP, APP))
 
     predicted = run(host, layers(package_index), check=True)
-    assert [harness.assert_ok(result)["action"] for result in predicted] == ["created", "created"]
+    assert [harness.assert_ok(result)["layer_action"] for result in predicted] == ["created", "created"]
     assert host.exec(["test", "-e", VENV], check=False).returncode != 0, "check mode made the venv"
     first = run(host, layers(package_index))
     assert actions(first) == actions(predicted)
     deps, pyc = first
-    assert deps["python"] == VENV + "/bin/python"
-    assert host.exec([deps["python"], "-c", "import demo_alpha; print(demo_alpha.__version__)"]).stdout.strip() == "1.0"
+    assert deps["interpreter"] == VENV + "/bin/python"
+    assert host.exec([deps["interpreter"], "-c", "import demo_alpha; print(demo_alpha.__version__)"]).stdout.strip() == "1.0"
     assert pyc["compiled"] == 1
 
     again_check = run(host, layers(package_index), check=True)
     again = run(host, layers(package_index))
     for result in again_check + again:
-        assert (harness.assert_ok(result)["changed"], result["action"]) == (False, "kept"), result["reasons"]
+        assert (harness.assert_ok(result)["changed"], result["layer_action"]) == (False, "kept"), result["reasons"]
     assert [programs_started(result) for result in again] == [[], []], "a no-op started a process"
 
     # Debian's python3 is externally managed: its user site and its own packages are refused, titled.
@@ -88,8 +88,8 @@ def test_distro_python_carries_venv_and_bytecode_layers(distro_host, package_ind
     uv = {"interpreter": PYTHON, "index_url": package_index.simple_url, "pip": "", "setuptools": "", "wheel": "",
           "tools": [{"name": "uv"}]}
     uv_first, uv_again = harness.run_tasks(host, [("appenv.python.pip_tooling", uv)] * 2)
-    assert harness.assert_ok(uv_first)["action"] == "created"
-    assert (harness.assert_ok(uv_again)["action"], programs_started(uv_again)) == ("kept", [])
+    assert harness.assert_ok(uv_first)["layer_action"] == "created"
+    assert (harness.assert_ok(uv_again)["layer_action"], programs_started(uv_again)) == ("kept", [])
     assert host.exec([uv_first["tools"]["uv"]["executable"], "--version"]).returncode == 0
 
     # The package manager replaces the interpreter (same version, other bytes): every layer on it is recreated.
@@ -98,11 +98,11 @@ def test_distro_python_carries_venv_and_bytecode_layers(distro_host, package_ind
     upgrade_check = run(host, layers(package_index) + [("appenv.python.pip_tooling", uv)], check=True)
     upgrade = run(host, layers(package_index) + [("appenv.python.pip_tooling", uv)])
     assert actions(upgrade) == actions(upgrade_check)
-    assert [result["action"] for result in upgrade] == ["recreated"] * 3
+    assert [result["layer_action"] for result in upgrade] == ["recreated"] * 3
     assert upgrade[0]["reasons"] == [reason] and upgrade[1]["reasons"] == [reason]
     assert upgrade[2]["reasons"] == ["uv: " + reason]
     settled = run(host, layers(package_index))
-    assert [(result["action"], programs_started(result)) for result in settled] == [("kept", []), ("kept", [])]
+    assert [(result["layer_action"], programs_started(result)) for result in settled] == [("kept", []), ("kept", [])]
 
     # A second interpreter of the same X.Y (a copy elsewhere): pyc_compile no longer keeps the old bytecode.
     other = "%s/%s" % (OTHER, real.rsplit("/", 1)[1])
@@ -110,9 +110,9 @@ def test_distro_python_carries_venv_and_bytecode_layers(distro_host, package_ind
     switch = [("appenv.python.pyc_compile", {"paths": [APP], "interpreter": other})]
     switched_check, = run(host, switch, check=True)
     switched, = run(host, switch)
-    assert (switched["action"], switched["reasons"]) == (switched_check["action"], switched_check["reasons"])
-    assert switched["action"] == "recreated"
+    assert (switched["layer_action"], switched["reasons"]) == (switched_check["layer_action"], switched_check["reasons"])
+    assert switched["layer_action"] == "recreated"
     assert switched["reasons"] == ["the interpreter changed from %s (Python %s) to %s (Python %s)" % (
         real, version, other, version)]
     back, = run(host, layers(package_index)[1:])
-    assert back["action"] == "recreated" and back["reasons"][0].startswith("the interpreter changed from %s" % other)
+    assert back["layer_action"] == "recreated" and back["reasons"][0].startswith("the interpreter changed from %s" % other)

@@ -38,14 +38,14 @@ def test_fresh_hosts_share_an_http_cache(amd64_image, runtime_mirror, webdav_ser
         host = start_host(amd64_image, "x86_64", network="host")
         try:
             result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=signed(url)))
-            actions.append(result["action"])
+            actions.append(result["layer_action"])
             assert not result.get("warnings"), result.get("warnings")
             assert probe(host) == "3.11.2"
-            if result["action"] == "restored":
+            if result["layer_action"] == "restored":
                 harness.assert_restored_without_building(result)
                 assert "restored from the layer cache" in result["reasons"][-1]
                 again = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=signed(url)))
-                assert again["action"] == "kept" and again["commands"] == []
+                assert again["layer_action"] == "kept" and again["commands"] == []
         finally:
             host.container.remove()
     assert actions == ["created", "restored"]
@@ -73,7 +73,7 @@ def test_fresh_hosts_share_an_http_cache(amd64_image, runtime_mirror, webdav_ser
         with open(archives[0], "r+b") as handle:
             handle.truncate(archives[0].stat().st_size // 2)
         result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=signed(url)))
-        assert result["action"] == "created"
+        assert result["layer_action"] == "created"
         assert any("truncated" in warning for warning in result.get("warnings", [])), result.get("warnings")
         assert probe(host) == "3.11.2"
         replaced = cache_info(host, url=url)["entries"]
@@ -88,7 +88,7 @@ def test_server_down_or_refusing_warns_and_builds(amd64_image, runtime_mirror, w
         # Nothing listens on the port: a warning, a build; the credentials in the URL are never shown.
         down = "http://%s:%s@127.0.0.1:%d/cache/" % (webdav.USER, webdav.PASSWORD, webdav.free_port())
         result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=signed(down)))
-        assert result["action"] == "created" and probe(host) == "3.11.2"
+        assert result["layer_action"] == "created" and probe(host) == "3.11.2"
         warnings = result.get("warnings", [])
         assert any("could not be read" in warning and "http://***@127.0.0.1" in warning for warning in warnings), \
             warnings
@@ -100,13 +100,13 @@ def test_server_down_or_refusing_warns_and_builds(amd64_image, runtime_mirror, w
                    "hmac_key": HMAC_KEY}
         result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", dest="/opt/private/python",
                                                    layer_cache=private))
-        assert result["action"] == "created" and not result.get("warnings"), result.get("warnings")
+        assert result["layer_action"] == "created" and not result.get("warnings"), result.get("warnings")
         assert len(list((webdav_server.root / prefix).glob("*/*.tar.gz"))) == 1
         assert webdav.PASSWORD not in json.dumps(result)
         wrong = dict(private, url_password="wrong-" + webdav.PASSWORD)
         result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", dest="/opt/wrong/python",
                                                    layer_cache=wrong))
-        assert result["action"] == "created"
+        assert result["layer_action"] == "created"
         assert any("HTTP 401" in warning for warning in result.get("warnings", [])), result.get("warnings")
         assert webdav.PASSWORD not in json.dumps(result)
     finally:
@@ -134,10 +134,10 @@ def test_image_playbook_restores_from_an_http_cache(amd64_image, runtime_mirror,
             report = converge(host, variables)
             results = dict((result["_task"].rsplit(" : ", 1)[-1], result)
                            for result in harness.task_results(report, host.name))
-            actions.append((results["Python runtime"]["action"],
-                            [layer["action"] for layer in results["Packaging tools and package managers"]["layers"]
+            actions.append((results["Python runtime"]["layer_action"],
+                            [layer["layer_action"] for layer in results["Packaging tools and package managers"]["layers"]
                              if layer["name"] == "uv"],
-                            results["App dependencies"]["action"]))
+                            results["App dependencies"]["layer_action"]))
             assert webdav.PASSWORD not in json.dumps(report)
             out = host.sh("set -a; . /etc/appenv/demo.env; set +a; \"$APPENV_PYTHON\" /srv/demo/app.py")
             assert out.stdout.strip() == "app on 1.0"

@@ -23,15 +23,15 @@ def test_fresh_hosts_share_a_cache_volume(amd64_image, runtime_mirror, tmp_path)
         host = start_host(amd64_image, "x86_64", network="host", volumes=volume)
         try:
             result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=CACHE))
-            actions.append(result["action"])
+            actions.append(result["layer_action"])
             assert probe(host) == "3.11.2"
-            if result["action"] == "restored":
+            if result["layer_action"] == "restored":
                 harness.assert_restored_without_building(result)
                 # A runtime is thousands of files: GNU tar writes them once the archive checked out.
                 assert harness.programs_started(result) == ["tar"], result["commands"]
                 assert "restored from the layer cache" in result["reasons"][-1]
                 again = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=CACHE))
-                assert again["action"] == "kept"
+                assert again["layer_action"] == "kept"
         finally:
             host.container.remove()
     assert actions == ["created", "restored"]
@@ -40,7 +40,7 @@ def test_fresh_hosts_share_a_cache_volume(amd64_image, runtime_mirror, tmp_path)
     host = start_host(amd64_image, "x86_64", network="host", volumes=volume)
     try:
         assert harness.assert_ok(install_runtime(host, runtime_mirror, "3.13", layer_cache=CACHE))[
-            "action"] == "created"
+            "layer_action"] == "created"
     finally:
         host.container.remove()
     entries = sorted(cache.glob("*/*.tar"))  # plain tar in a directory cache (compression: auto)
@@ -51,7 +51,7 @@ def test_fresh_hosts_share_a_cache_volume(amd64_image, runtime_mirror, tmp_path)
     host = start_host(amd64_image, "x86_64", network="host", volumes=volume)
     try:
         result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=CACHE))
-        assert result["action"] == "created"
+        assert result["layer_action"] == "created"
         assert any("truncated" in warning for warning in result.get("warnings", [])), result.get("warnings")
         assert probe(host) == "3.11.2"
     finally:
@@ -62,7 +62,7 @@ def test_read_only_cache_warns_and_builds(amd64_image, runtime_mirror, tmp_path)
     host = start_host(amd64_image, "x86_64", network="host", volumes=[(str(tmp_path), "/cache", "ro")])
     try:
         result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=CACHE))
-        assert result["action"] == "created"
+        assert result["layer_action"] == "created"
         assert any("could not be stored" in warning for warning in result.get("warnings", [])), result
     finally:
         host.container.remove()
@@ -75,10 +75,10 @@ def test_controller_side_cache_moves_layers_over_the_connection(amd64_image, run
         host = start_host(amd64_image, "x86_64", network="host")
         try:
             result = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=cache))
-            actions.append(result["action"])
+            actions.append(result["layer_action"])
             assert probe(host) == "3.11.2"
             again = harness.assert_ok(install_runtime(host, runtime_mirror, "3.11", layer_cache=cache))
-            assert again["action"] == "kept" and again["commands"] == []
+            assert again["layer_action"] == "kept" and again["commands"] == []
         finally:
             host.container.remove()
     assert actions == ["created", "restored"]
@@ -103,7 +103,7 @@ def test_controller_side_cache_with_an_admin_login_that_becomes_root(ssh_image, 
             assert leftovers.strip() == "", leftovers
         finally:
             host.container.remove()
-    assert [result["action"] for result in results] == ["created", "restored"], results[-1].get("warnings")
+    assert [result["layer_action"] for result in results] == ["created", "restored"], results[-1].get("warnings")
     assert "controller's layer cache" in results[1]["reasons"][-1]
     assert not results[0].get("warnings") and not results[1].get("warnings")
     assert len(list((tmp_path / "controller-cache").glob("*/*.tar.gz"))) == 1

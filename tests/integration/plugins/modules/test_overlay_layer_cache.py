@@ -105,7 +105,7 @@ def test_fresh_hosts_restore_the_packaging_layer_and_pycs(amd64_image, runtime_m
     try:
         checkout(first, mtime="2026-01-02 03:04:05")
         tools, pycs, _predicted = provision(first, runtime_mirror, package_index)
-        assert packaging(tools)["action"] == "created" and pycs["action"] == "created"
+        assert packaging(tools)["layer_action"] == "created" and pycs["layer_action"] == "created"
         assert pycs["compiled"] == 3
         assert_pip_works(first, TOOL_VERSIONS["pip"])
         assert_pycs_valid_and_used(first)
@@ -119,11 +119,11 @@ def test_fresh_hosts_restore_the_packaging_layer_and_pycs(amd64_image, runtime_m
     try:
         checkout(second, mtime="2026-03-04 05:06:07")
         tools, pycs, predicted = provision(second, runtime_mirror, package_index, check_first=True)
-        assert packaging(tools)["action"] == packaging(predicted[0])["action"] == "restored"
-        assert tools["action"] == "restored"
+        assert packaging(tools)["layer_action"] == packaging(predicted[0])["layer_action"] == "restored"
+        assert tools["layer_action"] == "restored"
         assert "restored from the layer cache" in packaging(tools)["reasons"][-1]
         harness.assert_restored_without_building(tools, "pip or a compiler")
-        assert pycs["action"] == predicted[1]["action"] == "restored", pycs["reasons"]
+        assert pycs["layer_action"] == predicted[1]["layer_action"] == "restored", pycs["reasons"]
         assert "restored from the layer cache" in pycs["reasons"][-1]
         harness.assert_restored_without_building(pycs, "a compiler")
         assert pycs["compiled"] == 0
@@ -134,10 +134,10 @@ def test_fresh_hosts_restore_the_packaging_layer_and_pycs(amd64_image, runtime_m
         again_tools = harness.assert_ok(tooling(second, package_index))
         again_pycs = harness.assert_ok(compile_app(second))
         for again in (again_tools, again_pycs):
-            assert (again["changed"], again["action"], again["commands"]) == (False, "kept", [])
+            assert (again["changed"], again["layer_action"], again["commands"]) == (False, "kept", [])
         # The runtime layer is untouched by the swap inside its site-packages and bin/.
         runtime_again = harness.assert_ok(install_runtime(second, runtime_mirror, "3.11", layer_cache=CACHE))
-        assert runtime_again["action"] == "kept", runtime_again["reasons"]
+        assert runtime_again["layer_action"] == "kept", runtime_again["reasons"]
     finally:
         second.container.remove()
 
@@ -147,7 +147,7 @@ def test_fresh_hosts_restore_the_packaging_layer_and_pycs(amd64_image, runtime_m
         changed = dict(APP, **{"pkg/mod.py": "def f():\n    return 3\n"})
         checkout(third, changed)
         tools, pycs, _predicted = provision(third, runtime_mirror, package_index, pip=OLD_PIP)
-        assert packaging(tools)["action"] == "created" and pycs["action"] == "created"
+        assert packaging(tools)["layer_action"] == "created" and pycs["layer_action"] == "created"
         assert pycs["compiled"] == 3
         assert third.exec([PYTHON, "-m", "pip", "--version"]).stdout.split()[1] == OLD_PIP
     finally:
@@ -165,7 +165,7 @@ def test_fresh_hosts_restore_the_packaging_layer_and_pycs(amd64_image, runtime_m
     try:
         checkout(fourth)
         tools, pycs, _predicted = provision(fourth, runtime_mirror, package_index)
-        assert packaging(tools)["action"] == "created" and pycs["action"] == "created"
+        assert packaging(tools)["layer_action"] == "created" and pycs["layer_action"] == "created"
         for result in (tools, pycs):
             assert any("discarded" in warning for warning in result.get("warnings", [])), result.get("warnings")
         assert_pip_works(fourth, TOOL_VERSIONS["pip"])
@@ -185,10 +185,10 @@ def test_pycs_through_an_http_cache(amd64_image, runtime_mirror, webdav_server, 
             checkout(host, mtime=mtime)
             result = harness.assert_ok(compile_app(host, layer_cache={"url": url, "hmac_key": HMAC_KEY}))
             assert not result.get("warnings"), result.get("warnings")
-            actions.append(result["action"])
+            actions.append(result["layer_action"])
             assert_pycs_valid_and_used(host)
             again = harness.assert_ok(compile_app(host, layer_cache={"url": url, "hmac_key": HMAC_KEY}))
-            assert (again["action"], again["commands"]) == ("kept", [])
+            assert (again["layer_action"], again["commands"]) == ("kept", [])
         finally:
             host.container.remove()
     assert actions == ["created", "restored"]

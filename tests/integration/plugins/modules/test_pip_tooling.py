@@ -20,9 +20,9 @@ def test_tools_install_once_and_no_op_starts_nothing(amd64_host, runtime_mirror,
     harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))
     tools = [{"name": "uv"}, {"name": "poetry"}, {"name": "pipenv"}]
     predicted = harness.assert_ok(install_tooling(amd64_host, package_index, check=True, tools=tools))
-    assert predicted["changed"] and predicted["action"] == "created"
+    assert predicted["changed"] and predicted["layer_action"] == "created"
     first = harness.assert_ok(install_tooling(amd64_host, package_index, tools=tools))
-    assert first["action"] == "created" and first["reasons"] == predicted["reasons"]
+    assert first["layer_action"] == "created" and first["reasons"] == predicted["reasons"]
     assert first["packages"] == {"pip": TOOL_VERSIONS["pip"], "setuptools": TOOL_VERSIONS["setuptools"],
                                  "wheel": TOOL_VERSIONS["wheel"]}
     assert pip_version(amd64_host) == TOOL_VERSIONS["pip"]
@@ -41,13 +41,13 @@ def test_tools_install_once_and_no_op_starts_nothing(amd64_host, runtime_mirror,
 
     check = harness.assert_ok(install_tooling(amd64_host, package_index, check=True, tools=tools))
     again = harness.assert_ok(install_tooling(amd64_host, package_index, tools=tools))
-    assert (check["changed"], check["action"]) == (False, "kept")
-    assert (again["changed"], again["action"]) == (False, "kept")
+    assert (check["changed"], check["layer_action"]) == (False, "kept")
+    assert (again["changed"], again["layer_action"]) == (False, "kept")
     assert again["commands"] == [], "a no-op run started a process"
 
     # The runtime itself stays "kept": pip's upgraded scripts belong to pip_tooling, not to the runtime layer.
     runtime_again = harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))
-    assert runtime_again["action"] == "kept", runtime_again["reasons"]
+    assert runtime_again["layer_action"] == "kept", runtime_again["reasons"]
 
 
 def test_version_change_hand_damage_and_new_runtime(amd64_host, runtime_mirror, package_index):
@@ -55,17 +55,17 @@ def test_version_change_hand_damage_and_new_runtime(amd64_host, runtime_mirror, 
     harness.assert_ok(install_tooling(amd64_host, package_index, tools=[{"name": "uv"}]))
 
     older = harness.assert_ok(install_tooling(amd64_host, package_index, pip=OLD_PIP, tools=[{"name": "uv"}]))
-    assert older["action"] == "recreated"
+    assert older["layer_action"] == "recreated"
     assert any("Packaging tools" in reason and OLD_PIP in reason for reason in older["reasons"]), older["reasons"]
     assert pip_version(amd64_host) == OLD_PIP
-    layers = dict((layer["name"], layer["action"]) for layer in older["layers"])
+    layers = dict((layer["name"], layer["layer_action"]) for layer in older["layers"])
     assert layers == {"packaging": "recreated", "uv": "kept"}, "only the changed part is reinstalled"
 
     # Deleted by hand: the uv executable and a file of setuptools.
     amd64_host.sh("rm /opt/appenv/tools/uv/bin/uv; rm -r %s/lib/python3.11/site-packages/setuptools/command"
                   % DEFAULT_DEST)
     repaired = harness.assert_ok(install_tooling(amd64_host, package_index, pip=OLD_PIP, tools=[{"name": "uv"}]))
-    assert repaired["action"] == "recreated"
+    assert repaired["layer_action"] == "recreated"
     text = " ".join(repaired["reasons"])
     assert "setuptools" in text and "/opt/appenv/tools/uv/bin/uv is missing" in text, repaired["reasons"]
     amd64_host.exec(["/opt/appenv/tools/uv/bin/uv", "--version"])
@@ -76,10 +76,10 @@ def test_version_change_hand_damage_and_new_runtime(amd64_host, runtime_mirror, 
     moved = harness.assert_ok(install_tooling(amd64_host, package_index, pip=OLD_PIP, tools=[{"name": "uv"}]))
     layers = dict((layer["name"], layer) for layer in moved["layers"])
     # The new runtime came without pip_tooling's record (it lives in the runtime), so that part is created.
-    assert layers["packaging"]["action"] == "created"
-    assert layers["uv"]["action"] == "recreated"
+    assert layers["packaging"]["layer_action"] == "created"
+    assert layers["uv"]["layer_action"] == "recreated"
     assert "Python version changed from 3.11.2 to 3.13.5" in layers["uv"]["reasons"], layers["uv"]["reasons"]
-    assert moved["python"].endswith("python3.13")
+    assert moved["interpreter"].endswith("python3.13")
     amd64_host.exec(["/opt/appenv/tools/uv/bin/python", "-c", "import sys; assert sys.version_info[:2] == (3, 13)"])
 
 

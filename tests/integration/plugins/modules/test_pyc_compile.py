@@ -22,31 +22,31 @@ def test_compile_twice_check_mode_update_and_repair(amd64_host, runtime_mirror):
                   "echo 'import pkg' > /srv/app/main.py && echo 'def broken(:' > /srv/app/bad.py")
 
     predicted = harness.assert_ok(compile_app(amd64_host, check=True))
-    assert predicted["action"] == "created" and predicted["changed"]
+    assert predicted["layer_action"] == "created" and predicted["changed"]
     assert amd64_host.sh("find /srv/app -name '*.pyc' | wc -l").stdout.strip() == "0"
     first = harness.assert_ok(compile_app(amd64_host, invalidation_mode="unchecked-hash"))
-    assert first["action"] == "created" and first["compiled"] == 2 and first["sources"] == 3
+    assert first["layer_action"] == "created" and first["compiled"] == 2 and first["sources"] == 3
     assert [item["file"] for item in first["compile_errors"]] == ["/srv/app/bad.py"]
     assert amd64_host.exec(["test", "-f", "/srv/app/pkg/__pycache__/__init__.cpython-311.pyc"]).returncode == 0
 
     second = harness.assert_ok(compile_app(amd64_host, invalidation_mode="unchecked-hash"))
-    assert (second["changed"], second["action"], second["commands"]) == (False, "kept", [])
-    assert harness.assert_ok(compile_app(amd64_host, check=True, invalidation_mode="unchecked-hash"))["action"] == "kept"
+    assert (second["changed"], second["layer_action"], second["commands"]) == (False, "kept", [])
+    assert harness.assert_ok(compile_app(amd64_host, check=True, invalidation_mode="unchecked-hash"))["layer_action"] == "kept"
 
     amd64_host.sh("echo 'Y = 2' >> /srv/app/main.py && rm /srv/app/pkg/__init__.py")
     predicted = harness.assert_ok(compile_app(amd64_host, check=True, invalidation_mode="unchecked-hash"))
     updated = harness.assert_ok(compile_app(amd64_host, invalidation_mode="unchecked-hash"))
-    assert updated["action"] == predicted["action"] == "updated"
+    assert updated["layer_action"] == predicted["layer_action"] == "updated"
     assert updated["reasons"] == predicted["reasons"] == ["2 source files changed (changed: main.py; removed: __init__.py)"]
     assert updated["compiled"] == 1 and updated["removed"] == 1
 
     recreated = harness.assert_ok(compile_app(amd64_host))
-    assert recreated["action"] == "recreated"
+    assert recreated["layer_action"] == "recreated"
     assert recreated["reasons"] == ["Invalidation mode changed from unchecked-hash to checked-hash"]
 
     amd64_host.sh("rm /srv/app/__pycache__/main.cpython-311.pyc")
     repaired = harness.assert_ok(compile_app(amd64_host))
-    assert repaired["action"] == "recreated" and "missing" in repaired["reasons"][0]
+    assert repaired["layer_action"] == "recreated" and "missing" in repaired["reasons"][0]
     assert amd64_host.exec(["test", "-f", "/srv/app/__pycache__/main.cpython-311.pyc"]).returncode == 0
     assert not harness.assert_ok(compile_app(amd64_host))["changed"]
 

@@ -31,11 +31,11 @@ def pyc_flags(host, path):
 
 def test_install_is_idempotent_and_check_mode_predicts(amd64_host, runtime_mirror):
     predicted = install_runtime(amd64_host, runtime_mirror, "3.11", check=True)
-    assert predicted["changed"] and predicted["action"] == "created"
+    assert predicted["changed"] and predicted["layer_action"] == "created"
     assert not amd64_host.exists(DEFAULT_DEST), "check mode wrote files"
 
     first = harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))
-    assert first["changed"] and first["action"] == "created"
+    assert first["changed"] and first["layer_action"] == "created"
     assert first["reasons"] == predicted["reasons"]
     assert first["python_version"] == "3.11.2"
     version, machine, prefix = interpreter_facts(amd64_host)
@@ -45,9 +45,9 @@ def test_install_is_idempotent_and_check_mode_predicts(amd64_host, runtime_mirro
 
     again_check = harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11", check=True))
     again = harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))
-    assert not again["changed"] and again["action"] == "kept"
+    assert not again["changed"] and again["layer_action"] == "kept"
     assert again["commands"] == [], "a no-op run started a process"
-    assert (again_check["changed"], again_check["action"]) == (False, "kept")
+    assert (again_check["changed"], again_check["layer_action"]) == (False, "kept")
 
     diff = harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11", diff=True))
     assert not diff["changed"]
@@ -59,9 +59,9 @@ def test_version_change_recreates_with_reason_and_deleted_file_is_repaired(amd64
 
     predicted = harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.13", check=True))
     changed = harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.13", diff=True))
-    assert changed["action"] == "recreated"
+    assert changed["layer_action"] == "recreated"
     assert "Python version changed from 3.11.2 to %s" % new_version in changed["reasons"]
-    assert predicted["action"] == changed["action"] and predicted["reasons"] == changed["reasons"]
+    assert predicted["layer_action"] == changed["layer_action"] and predicted["reasons"] == changed["reasons"]
     assert "3.11.2" in changed["diff"]["before"] and new_version in changed["diff"]["after"]
     assert interpreter_facts(amd64_host)[0] == new_version
     assert not amd64_host.exists(DEFAULT_DEST + "/lib/python3.11")
@@ -69,7 +69,7 @@ def test_version_change_recreates_with_reason_and_deleted_file_is_repaired(amd64
     victim = DEFAULT_DEST + "/lib/python3.13/json/decoder.py"
     amd64_host.exec(["rm", victim])
     repaired = harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.13"))
-    assert repaired["action"] == "recreated"
+    assert repaired["layer_action"] == "recreated"
     assert any("json/decoder.py" in reason for reason in repaired["reasons"]), repaired["reasons"]
     amd64_host.exec(["test", "-f", victim])
     assert not harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.13"))["changed"]
@@ -87,11 +87,11 @@ def test_file_url_mirror_and_project_files(amd64_image, runtime_mirror, tmp_path
         (project / "pyproject.toml").write_text('[project]\nname = "app"\nrequires-python = ">=3.10"\n')
         args = {"project_dir": str(project), "mirror": runtime_mirror.file_url, "release": runtime_mirror.tag}
         first = harness.assert_ok(harness.run_task(host, "appenv.python.python_runtime", args))
-        assert first["action"] == "created" and first["python_version"] == "3.11.2"
+        assert first["layer_action"] == "created" and first["python_version"] == "3.11.2"
         assert first["resolution"]["source"].endswith(".python-version"), first["resolution"]
         assert facts["filename"] and first["resolution"]["filename"] == facts["filename"], first["resolution"]
         second = harness.assert_ok(harness.run_task(host, "appenv.python.python_runtime", args))
-        assert second["action"] == "kept" and second["commands"] == []
+        assert second["layer_action"] == "kept" and second["commands"] == []
     finally:
         host.container.remove()
 
@@ -160,7 +160,7 @@ def test_bad_input_is_a_titled_error_and_keeps_the_runtime(amd64_host, runtime_m
     leftovers = amd64_host.sh("ls -a /opt/appenv").stdout.split()
     assert not [name for name in leftovers if "appenv-new" in name or "appenv-old" in name], leftovers
     again = harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))
-    assert again["action"] == "kept", again["reasons"]
+    assert again["layer_action"] == "kept", again["reasons"]
 
 
 # The aarch64 runtime (archive picked, interpreter running, second run kept) is asserted on the one emulated host of

@@ -125,7 +125,7 @@ def python_config_paths(host, prefix=DEFAULT_DEST):
 
 def import_cext(host, result):
     env = " ".join("%s=%s" % (key, shlex.quote(value)) for key, value in result["environment"].items())
-    return host.sh("env %s %s -c %s" % (env, result["python"], shlex.quote(IMPORT_CEXT))).stdout.split()
+    return host.sh("env %s %s -c %s" % (env, result["interpreter"], shlex.quote(IMPORT_CEXT))).stdout.split()
 
 
 def assert_builds_with_pip_and_uv(host, index):
@@ -133,11 +133,11 @@ def assert_builds_with_pip_and_uv(host, index):
     write_requirements(host)
     for installer, dest in (("pip", "/opt/appenv/deps"), ("uv", "/opt/appenv/deps-uv")):
         first = harness.assert_ok(install_deps(host, index, project_dir=APP, installer=installer, dest=dest))
-        assert (first["action"], first["installer"]) == ("created", installer)
+        assert (first["layer_action"], first["installer"]) == ("created", installer)
         so_file, total = import_cext(host, first)
         assert so_file.startswith(dest + "/") and so_file.endswith(".so") and total == "5", (installer, so_file)
         again = harness.assert_ok(install_deps(host, index, project_dir=APP, installer=installer, dest=dest))
-        assert (again["action"], again["commands"]) == ("kept", [])
+        assert (again["layer_action"], again["commands"]) == ("kept", [])
 
 
 def test_c_extension_builds_with_gcc_after_the_rewrite_and_not_before(
@@ -162,7 +162,7 @@ def test_c_extension_builds_with_gcc_after_the_rewrite_and_not_before(
     # After: python_runtime installs the same archive and rewrites its settings to this host.
     predicted = harness.assert_ok(install_pbs_runtime(host, runtime_mirror, check=True))
     first = harness.assert_ok(install_pbs_runtime(host, runtime_mirror))
-    assert (predicted["action"], first["action"]) == ("created", "created")
+    assert (predicted["layer_action"], first["layer_action"]) == ("created", "created")
     assert predicted["reasons"] == first["reasons"]
     settings = first["build_settings"]
     assert (settings["build_prefix"], settings["compiler_was"]) == (["/install"], "clang")
@@ -171,7 +171,7 @@ def test_c_extension_builds_with_gcc_after_the_rewrite_and_not_before(
     assert "lib/python3.11/_sysconfigdata__linux_x86_64-linux-gnu.py" in settings["files"]
     assert "bin/python3.11-config" in settings["files"] and "lib/pkgconfig/python-3.11.pc" in settings["files"]
     again = harness.assert_ok(install_pbs_runtime(host, runtime_mirror))
-    assert (again["action"], again["commands"], again["build_settings"]) == ("kept", [], settings)
+    assert (again["layer_action"], again["commands"], again["build_settings"]) == ("kept", [], settings)
 
     got = sysconfig_vars(host, DEFAULT_DEST + "/bin/python3.11")
     for key in ("CC", "LDSHARED", "BLDSHARED", "LINKCC"):
@@ -185,7 +185,7 @@ def test_c_extension_builds_with_gcc_after_the_rewrite_and_not_before(
 
     # Another compiler is another runtime: the fingerprint says why it is rebuilt.
     gcc = harness.assert_ok(install_pbs_runtime(host, runtime_mirror, compiler="gcc"))
-    assert gcc["action"] == "recreated"
+    assert gcc["layer_action"] == "recreated"
     assert gcc["reasons"] == ["Compiler named in the runtime's build settings changed from cc to gcc"]
     assert sysconfig_vars(host, DEFAULT_DEST + "/bin/python3.11")["CC"] == "gcc"
     # A compiler that is not there is refused before anything changes.

@@ -34,26 +34,26 @@ def test_an_app_with_only_requirements_gets_the_newest_python_and_a_pin_warning(
     newest = runtimes.py313_version()
     predicted = harness.assert_ok(install(amd64_host, runtime_mirror, tmp_path, check=True))
     first = harness.assert_ok(install(amd64_host, runtime_mirror, tmp_path))
-    assert (first["action"], first["python_version"]) == ("created", newest)
-    assert (predicted["action"], predicted["reasons"]) == (first["action"], first["reasons"])
+    assert (first["layer_action"], first["python_version"]) == ("created", newest)
+    assert (predicted["layer_action"], predicted["reasons"]) == (first["layer_action"], first["reasons"])
     assert first["resolution"]["source"] == "nothing requested"
     shown = warnings_of(first)
     assert "No Python version was requested" in shown and "version: '3.13'" in shown
     again = harness.assert_ok(install(amd64_host, runtime_mirror, tmp_path))
-    assert (again["changed"], again["action"]) == (False, "kept")
+    assert (again["changed"], again["layer_action"]) == (False, "kept")
     assert "No Python version was requested" in warnings_of(again)  # every run, until it is pinned
 
     # Pinned the way the warning says: the same runtime, kept, and no warning any more.
     (tmp_path / ".python-version").write_text("3.13\n")
     pinned = harness.assert_ok(install(amd64_host, runtime_mirror, tmp_path))
-    assert (pinned["changed"], pinned["action"]) == (False, "kept")
+    assert (pinned["changed"], pinned["layer_action"]) == (False, "kept")
     assert "No Python version was requested" not in warnings_of(pinned)
 
 
 def test_requires_python_as_poetry_writes_it(amd64_host, runtime_mirror, tmp_path):
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\nrequires-python = "3.11.*"\n')
     first = harness.assert_ok(install(amd64_host, runtime_mirror, tmp_path))
-    assert (first["action"], first["python_version"]) == ("created", runtimes.PY311)
+    assert (first["layer_action"], first["python_version"]) == ("created", runtimes.PY311)
     shown = warnings_of(first)
     assert "not a PEP 440 specifier" in shown and "==3.11.*" in shown
 
@@ -63,4 +63,4 @@ def test_requires_python_as_poetry_writes_it(amd64_host, runtime_mirror, tmp_pat
     assert "==3.12.*" in refused["msg"]
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\nrequires-python = "==3.11.*"\n')
     fixed = harness.assert_ok(install(amd64_host, runtime_mirror, tmp_path))
-    assert (fixed["changed"], fixed["action"]) == (False, "kept") and "PEP 440" not in warnings_of(fixed)
+    assert (fixed["changed"], fixed["layer_action"]) == (False, "kept") and "PEP 440" not in warnings_of(fixed)

@@ -42,11 +42,11 @@ def gil_facts(host, interpreter):
 
 def test_free_threaded_runtime_runs_without_the_gil_idempotent_and_predicted(amd64_host, variant_mirror):
     predicted = harness.assert_ok(install(amd64_host, variant_mirror, check=True, variant="freethreaded"))
-    assert (predicted["changed"], predicted["action"]) == (True, "created")
+    assert (predicted["changed"], predicted["layer_action"]) == (True, "created")
     assert amd64_host.exec(["test", "-e", DEFAULT_DEST], check=False).returncode != 0, "check mode wrote files"
 
     first = harness.assert_ok(install(amd64_host, variant_mirror, variant="freethreaded"))
-    assert (first["changed"], first["action"], first["reasons"]) == (True, "created", predicted["reasons"])
+    assert (first["changed"], first["layer_action"], first["reasons"]) == (True, "created", predicted["reasons"])
     assert first["python_version"] == runtimes.py313_version() and first["variant"] == "freethreaded"
     assert first["interpreter"] == DEFAULT_DEST + "/bin/python3.13t"
     assert first["resolution"]["filename"] == freethreaded.archive_name()
@@ -57,26 +57,26 @@ def test_free_threaded_runtime_runs_without_the_gil_idempotent_and_predicted(amd
 
     again_check = harness.assert_ok(install(amd64_host, variant_mirror, check=True, variant="freethreaded"))
     again = harness.assert_ok(install(amd64_host, variant_mirror, variant="freethreaded"))
-    assert (again_check["changed"], again_check["action"]) == (False, "kept")
-    assert (again["changed"], again["action"]) == (False, "kept")
+    assert (again_check["changed"], again_check["layer_action"]) == (False, "kept")
+    assert (again["changed"], again["layer_action"]) == (False, "kept")
     assert again["commands"] == [], "a no-op run started a process"
     # uv's spelling of the same request, in the version itself: the same runtime, kept.
     spelled = harness.assert_ok(install(amd64_host, variant_mirror, version="3.13t"))
-    assert (spelled["changed"], spelled["action"], spelled["variant"]) == (False, "kept", "freethreaded")
+    assert (spelled["changed"], spelled["layer_action"], spelled["variant"]) == (False, "kept", "freethreaded")
 
 
 def test_a_variant_change_rebuilds_with_the_reason(amd64_host, variant_mirror):
     default = harness.assert_ok(install(amd64_host, variant_mirror))
-    assert (default["action"], default["variant"]) == ("created", "default")
+    assert (default["layer_action"], default["variant"]) == ("created", "default")
     assert gil_facts(amd64_host, default["interpreter"])[:2] == [True, 0]
 
     predicted = harness.assert_ok(install(amd64_host, variant_mirror, check=True, variant="freethreaded"))
     changed = harness.assert_ok(install(amd64_host, variant_mirror, variant="freethreaded"))
-    assert (changed["changed"], changed["action"]) == (True, "recreated")
+    assert (changed["changed"], changed["layer_action"]) == (True, "recreated")
     assert "Python variant changed from default to freethreaded" in changed["reasons"]
-    assert (predicted["action"], predicted["reasons"]) == (changed["action"], changed["reasons"])
+    assert (predicted["layer_action"], predicted["reasons"]) == (changed["layer_action"], changed["reasons"])
     assert gil_facts(amd64_host, changed["interpreter"])[0] is False
 
     back = harness.assert_ok(install(amd64_host, variant_mirror, variant="default"))
-    assert back["action"] == "recreated" and "Python variant changed from freethreaded to default" in back["reasons"]
+    assert back["layer_action"] == "recreated" and "Python variant changed from freethreaded to default" in back["reasons"]
     assert amd64_host.exec(["test", "-e", DEFAULT_DEST + "/lib/python3.13t"], check=False).returncode != 0

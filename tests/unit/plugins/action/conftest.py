@@ -13,7 +13,7 @@ class Recorder:
     """The module runs the test scripts: answers given in order (the last one repeats), calls kept."""
 
     def __init__(self, answers):
-        self.answers = list(answers) or [{"changed": False, "action": "kept"}]
+        self.answers = list(answers) or [{"changed": False, "layer_action": "kept"}]
         self.calls = []
 
     def __call__(self, module_name=None, module_args=None, task_vars=None, **_kwargs):

@@ -9,11 +9,11 @@ ARGS = {"project_dir": "/srv/app", "runtime": "/opt/appenv/python", "dest": "/sr
 
 
 def test_without_a_controller_cache_the_module_runs_once_with_the_tasks_arguments(make_action):
-    answer = {"changed": True, "action": "created", "reasons": ["no app_dependencies layer at /srv/app/.deps yet"]}
+    answer = {"changed": True, "layer_action": "created", "reasons": ["no app_dependencies layer at /srv/app/.deps yet"]}
     action, recorder = make_action(ActionModule, ARGS, answers=[answer])
     result = action.run(task_vars={})
     assert recorder.calls == [(MODULE, ARGS)]
-    assert (result["changed"], result["action"], result["reasons"]) == (True, "created", answer["reasons"])
+    assert (result["changed"], result["layer_action"], result["reasons"]) == (True, "created", answer["reasons"])
 
 
 def test_a_cache_on_the_host_is_the_modules_business(make_action):
@@ -25,10 +25,10 @@ def test_a_cache_on_the_host_is_the_modules_business(make_action):
 
 def test_a_controller_cache_asks_the_module_first_and_a_kept_layer_costs_nothing_more(make_action, tmp_path):
     args = dict(ARGS, layer_cache={"controller_path": str(tmp_path / "cache"), "hmac_key": "k"})
-    action, recorder = make_action(ActionModule, args, answers=[{"changed": False, "action": "kept"}])
+    action, recorder = make_action(ActionModule, args, answers=[{"changed": False, "layer_action": "kept"}])
     result = action.run(task_vars={})
-    assert recorder.args == [dict(args, decide_only=True), args]
-    assert (result["changed"], result["action"]) == (False, "kept")
+    assert recorder.args == [dict(args, _decide_only=True), args]
+    assert (result["changed"], result["layer_action"]) == (False, "kept")
 
 
 def test_a_failed_decision_is_the_result(make_action, tmp_path):
@@ -36,16 +36,16 @@ def test_a_failed_decision_is_the_result(make_action, tmp_path):
     args = dict(ARGS, layer_cache={"controller_path": str(tmp_path / "cache"), "hmac_key": "k"})
     action, recorder = make_action(ActionModule, args, answers=[failure])
     result = action.run(task_vars={})
-    assert recorder.args == [dict(args, decide_only=True)]
+    assert recorder.args == [dict(args, _decide_only=True)]
     assert result["failed"] is True and result["error"] == {"code": "runtime_missing"}
 
 
 def test_check_mode_with_an_empty_controller_cache_predicts_a_build(make_action, tmp_path):
     args = dict(ARGS, layer_cache={"controller_path": str(tmp_path / "cache"), "hmac_key": "k"})
-    decision = {"changed": False, "action": "created", "key": "ab" * 32, "reasons": ["no layer yet"]}
-    predicted = {"changed": True, "action": "created", "reasons": ["no layer yet"]}
+    decision = {"changed": False, "layer_action": "created", "key": "ab" * 32, "reasons": ["no layer yet"]}
+    predicted = {"changed": True, "layer_action": "created", "reasons": ["no layer yet"]}
     action, recorder = make_action(ActionModule, args, answers=[decision, predicted], check_mode=True)
     result = action.run(task_vars={})
-    assert recorder.args == [dict(args, decide_only=True), args]
-    assert (result["action"], result["reasons"]) == ("created", ["no layer yet"])
+    assert recorder.args == [dict(args, _decide_only=True), args]
+    assert (result["layer_action"], result["reasons"]) == ("created", ["no layer yet"])
     assert not (tmp_path / "cache").exists()  # check mode leaves the controller as it was too

@@ -33,6 +33,8 @@ def _refused(make_action, args, code, task_vars=None):
 
 
 def _check_release(entry, arch, request, version_prefix):
+    """entry: the module's arguments (the resolution in _resolution) or a candidate of one arch (in resolution)."""
+    entry = dict(entry, resolution=entry.get("_resolution") or entry.get("resolution"))
     match = NAME.match(entry["resolution"]["filename"])
     assert match, entry["resolution"]["filename"]
     assert match.group("triple") == TRIPLES[arch]
@@ -47,10 +49,10 @@ def test_an_exact_archive_goes_to_the_module_as_given_without_controller_options
     args = {"version": "3.12.7", "url": "https://mirror.invalid/cpython.tar.gz", "sha256": "ab" * 32,
             "dest": "/opt/py", "mirror": "https://mirror.invalid", "project_dir": "/srv/app", "allow_eol": True,
             "release": "20261201"}
-    result, recorder = _run(make_action, args, X86, answers=[{"changed": True, "action": "created"}])
+    result, recorder = _run(make_action, args, X86, answers=[{"changed": True, "layer_action": "created"}])
     assert recorder.calls == [(MODULE, {"version": "3.12.7", "url": "https://mirror.invalid/cpython.tar.gz",
                                         "sha256": "ab" * 32, "dest": "/opt/py", "arch": "x86_64"})]
-    assert (result["changed"], result["action"]) == (True, "created")
+    assert (result["changed"], result["layer_action"]) == (True, "created")
 
 
 @pytest.mark.parametrize("task_vars, args, arch", [
@@ -69,9 +71,9 @@ def test_without_facts_every_arch_is_resolved_and_the_module_picks(make_action):
     _result, recorder = _run(make_action, {"version": "3.12", "dest": "/opt/py"})
     (name, args), = recorder.calls
     assert name == MODULE
-    assert sorted(args) == ["candidates", "dest", "variant"] and args["variant"] == "default"
-    assert sorted(args["candidates"]) == ["aarch64", "x86_64"]
-    for arch, entry in args["candidates"].items():
+    assert sorted(args) == ["_candidates", "dest", "variant"] and args["variant"] == "default"
+    assert sorted(args["_candidates"]) == ["aarch64", "x86_64"]
+    for arch, entry in args["_candidates"].items():
         _check_release(entry, arch, "3.12", "3.12.")
 
 
@@ -79,21 +81,21 @@ def test_with_facts_the_hosts_arch_alone_is_resolved(make_action):
     _result, every = _run(make_action, {"version": "3.12"})
     _result, recorder = _run(make_action, {"version": "3.12"}, X86)
     args = recorder.args[0]
-    assert "candidates" not in args
+    assert "_candidates" not in args
     _check_release(args, "x86_64", "3.12", "3.12.")
     assert args["arch"] == "x86_64"
-    assert args["resolution"] == every.args[0]["candidates"]["x86_64"]["resolution"]
+    assert args["_resolution"] == every.args[0]["_candidates"]["x86_64"]["resolution"]
     assert (args["version"], args["url"], args["sha256"]) == tuple(
-        every.args[0]["candidates"]["x86_64"][key] for key in ("version", "url", "sha256"))
+        every.args[0]["_candidates"]["x86_64"][key] for key in ("version", "url", "sha256"))
 
 
 def test_a_verbatim_mirror_serves_the_tables_files(make_action):
     _result, default = _run(make_action, {"version": "3.12"}, X86)
     _result, mirrored = _run(make_action, {"version": "3.12", "mirror": "https://pbs.mirror.invalid/releases/"}, X86)
     want, got = default.args[0], mirrored.args[0]
-    assert (got["version"], got["sha256"], got["resolution"]) == (want["version"], want["sha256"], want["resolution"])
+    assert (got["version"], got["sha256"], got["_resolution"]) == (want["version"], want["sha256"], want["_resolution"])
     assert got["url"] == "https://pbs.mirror.invalid/releases/%s/%s" % (
-        want["resolution"]["release"], want["resolution"]["filename"])
+        want["_resolution"]["release"], want["_resolution"]["filename"])
     assert "mirror" not in got
 
 
@@ -111,7 +113,7 @@ def _mirror(tmp_path, release="20261201", version="3.13.5"):
 def test_a_release_is_read_from_the_mirrors_sha256sums(make_action, tmp_path):
     mirror = _mirror(tmp_path)
     _result, recorder = _run(make_action, {"version": "3.13", "mirror": mirror, "release": "20261201"})
-    candidates = recorder.args[0]["candidates"]
+    candidates = recorder.args[0]["_candidates"]
     for arch, triple in TRIPLES.items():
         name = "cpython-3.13.5+20261201-%s-install_only_stripped.tar.gz" % triple
         assert candidates[arch]["version"] == "3.13.5"
@@ -135,8 +137,8 @@ def test_the_apps_own_version_file_is_the_request(make_action, tmp_path):
     _result, recorder = _run(make_action, {"project_dir": str(app)}, X86)
     args = recorder.args[0]
     assert args["version"].startswith("3.12.")
-    assert args["resolution"]["source"] == str(app / ".python-version")
-    assert args["resolution"]["request"] == "3.12"
+    assert args["_resolution"]["source"] == str(app / ".python-version")
+    assert args["_resolution"]["request"] == "3.12"
     assert "project_dir" not in args
 
 
@@ -156,21 +158,21 @@ def test_requests_that_cannot_be_met_fail_before_the_host_is_touched(make_action
 def test_an_end_of_life_version_is_refused_when_the_host_does_not_have_it(make_action, tmp_path):
     mirror = _mirror(tmp_path, version="3.9.25")  # 3.9 reached its end of life on 2025-10-31
     args = {"version": "3.9", "mirror": mirror, "release": "20261201", "dest": "/opt/py"}
-    result, recorder = _run(make_action, args, X86, answers=[{"changed": False, "action": "created"}])
+    result, recorder = _run(make_action, args, X86, answers=[{"changed": False, "layer_action": "created"}])
     assert result["failed"] is True and result["error"]["code"] == "version_eol"
     assert "3.9.25" in result["msg"] and "2025-10-31" in result["msg"]
     (name, probe), = recorder.calls  # the module was only asked what it would do
-    assert probe["decide_only"] is True and probe["version"] == "3.9.25"
+    assert probe["_decide_only"] is True and probe["version"] == "3.9.25"
 
 
 def test_an_end_of_life_runtime_the_host_keeps_is_a_warning_not_a_failure(make_action, tmp_path):
     mirror = _mirror(tmp_path, version="3.9.25")
     args = {"version": "3.9", "mirror": mirror, "release": "20261201", "dest": "/opt/py"}
-    kept = {"changed": False, "action": "kept", "arch": "x86_64", "warnings": ["the module's own"]}
+    kept = {"changed": False, "layer_action": "kept", "arch": "x86_64", "warnings": ["the module's own"]}
     result, recorder = _run(make_action, args, X86, answers=[kept, kept])
-    assert "failed" not in result and result["action"] == "kept"
+    assert "failed" not in result and result["layer_action"] == "kept"
     probe, run = recorder.args
-    assert probe["decide_only"] is True and "decide_only" not in run
+    assert probe["_decide_only"] is True and "_decide_only" not in run
     assert result["warnings"][0] == "the module's own"
     assert "3.9.25 at /opt/py reached its end of life on 2025-10-31" in result["warnings"][1]
 
@@ -178,39 +180,39 @@ def test_an_end_of_life_runtime_the_host_keeps_is_a_warning_not_a_failure(make_a
 def test_allow_eol_installs_with_a_warning_and_asks_nothing_first(make_action, tmp_path):
     mirror = _mirror(tmp_path, version="3.9.25")
     args = {"version": "3.9", "mirror": mirror, "release": "20261201", "allow_eol": True}
-    result, recorder = _run(make_action, args, X86, answers=[{"changed": True, "action": "created", "arch": "x86_64"}])
+    result, recorder = _run(make_action, args, X86, answers=[{"changed": True, "layer_action": "created", "arch": "x86_64"}])
     (run,) = recorder.args
-    assert run["version"] == "3.9.25" and "allow_eol" not in run and "decide_only" not in run
+    assert run["version"] == "3.9.25" and "allow_eol" not in run and "_decide_only" not in run
     assert any("allow_eol is set" in warning for warning in result["warnings"])
 
 
 def test_end_of_life_without_facts_turns_each_such_candidate_into_its_error(make_action, tmp_path):
     mirror = _mirror(tmp_path, version="3.9.25")
     args = {"version": "3.9", "mirror": mirror, "release": "20261201"}
-    answers = [{"changed": False, "action": "created"}, {"failed": True, "msg": "the module raised it"}]
+    answers = [{"changed": False, "layer_action": "created"}, {"failed": True, "msg": "the module raised it"}]
     _result, recorder = _run(make_action, args, answers=answers)
     probe, run = recorder.args
-    assert probe["decide_only"] is True and probe["candidates"]["x86_64"]["version"] == "3.9.25"
+    assert probe["_decide_only"] is True and probe["_candidates"]["x86_64"]["version"] == "3.9.25"
     for arch in TRIPLES:
-        assert run["candidates"][arch]["error"]["code"] == "version_eol"
-        assert run["candidates"][arch]["error"]["fields"]["version"] == "3.9.25"
+        assert run["_candidates"][arch]["error"]["code"] == "version_eol"
+        assert run["_candidates"][arch]["error"]["fields"]["version"] == "3.9.25"
 
 
 def test_nothing_requested_installs_the_newest_with_a_warning_to_pin_it(make_action):
     result, recorder = _run(make_action, {"dest": "/opt/py"}, X86,
-                            answers=[{"changed": True, "action": "created", "arch": "x86_64"}])
+                            answers=[{"changed": True, "layer_action": "created", "arch": "x86_64"}])
     (args,) = recorder.args
     _result, newest = _run(make_action, {"version": "*"}, X86)
     assert args["version"] == newest.args[0]["version"]
     minor = ".".join(args["version"].split(".")[:2])
-    assert args["resolution"]["source"] == "nothing requested"
+    assert args["_resolution"]["source"] == "nothing requested"
     (warning,) = result["warnings"]
     assert "No Python version was requested" in warning and "version: '%s'" % minor in warning
 
 
 def test_the_warnings_are_those_of_the_hosts_arch(make_action):
     result, _recorder = _run(make_action, {"version": "3.12.4"},
-                             answers=[{"changed": True, "action": "created", "arch": "aarch64"}])
+                             answers=[{"changed": True, "layer_action": "created", "arch": "aarch64"}])
     assert any("3.12.4 is not the newest 3.12" in warning for warning in result["warnings"])
 
 
@@ -218,7 +220,7 @@ def test_an_old_exact_patch_resolves_to_its_install_only_archive(make_action):
     _result, recorder = _run(make_action, {"version": "3.11.4"}, X86)
     args = recorder.args[0]
     assert args["version"] == "3.11.4"
-    assert args["resolution"]["filename"].endswith("-x86_64-unknown-linux-gnu-install_only.tar.gz")
+    assert args["_resolution"]["filename"].endswith("-x86_64-unknown-linux-gnu-install_only.tar.gz")
 
 
 @pytest.mark.parametrize("args", [{"version": "3.13", "variant": "freethreaded"}, {"version": "3.13t"}])
@@ -226,7 +228,7 @@ def test_the_free_threaded_variant_goes_to_the_module(make_action, args):
     _result, recorder = _run(make_action, args)
     (module_args,) = recorder.args
     assert module_args["variant"] == "freethreaded"
-    for arch, entry in module_args["candidates"].items():
+    for arch, entry in module_args["_candidates"].items():
         match = NAME.match(entry["resolution"]["filename"])
         assert match.group("variant") == "-freethreaded" and match.group("triple") == TRIPLES[arch]
         assert entry["version"].startswith("3.13.")
@@ -249,22 +251,22 @@ def _archive(tmp_path, name=ARCHIVE, sums=True):
 def test_a_pushed_archive_is_not_sent_when_the_layer_is_kept(make_action, tmp_path):
     _archive(tmp_path)
     result, recorder = _run(make_action, {"archive": ARCHIVE, "dest": "/opt/py"}, X86,
-                            answers=[{"changed": False, "action": "kept"}])
+                            answers=[{"changed": False, "layer_action": "kept"}])
     resolution = {"request": ARCHIVE, "source": "the archive option", "release": "20261201", "filename": ARCHIVE}
     probe, run = recorder.args
     assert probe == {"dest": "/opt/py", "arch": "x86_64", "version": "3.12.7", "sha256": "cd" * 32,
-                     "variant": "default", "resolution": resolution, "src": "/nonexistent/" + ARCHIVE,
-                     "decide_only": True}
+                     "variant": "default", "_resolution": resolution, "src": "/nonexistent/" + ARCHIVE,
+                     "_decide_only": True}
     assert run == {"dest": "/opt/py", "arch": "x86_64", "version": "3.12.7", "sha256": "cd" * 32,
-                   "variant": "default", "resolution": resolution, "src": "/nonexistent/" + ARCHIVE}
-    assert result["action"] == "kept"
+                   "variant": "default", "_resolution": resolution, "src": "/nonexistent/" + ARCHIVE}
+    assert result["layer_action"] == "kept"
 
 
 def test_check_mode_never_sends_the_archive(make_action, tmp_path):
     _archive(tmp_path)
     result, recorder = _run(make_action, {"archive": ARCHIVE}, X86, check_mode=True,
-                            answers=[{"changed": False, "action": "created"},
-                                     {"changed": True, "action": "created", "reasons": ["predicted"]}])
+                            answers=[{"changed": False, "layer_action": "created"},
+                                     {"changed": True, "layer_action": "created", "reasons": ["predicted"]}])
     # The archive's name (a fingerprint input) is the one the transferred file will have: the prediction and the
     # decision name the same archive as the real run.
     assert [args["src"] for args in recorder.args] == ["/nonexistent/" + ARCHIVE] * 2

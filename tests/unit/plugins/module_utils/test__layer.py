@@ -278,18 +278,28 @@ class ContentKeyed(ToyLayer):
         return self.build(self.path, runner)
 
 
+def test_a_result_carries_the_action_as_layer_action_and_the_deprecated_action(tmp_path):
+    """layer_action: Ansible's JSON callbacks overwrite a result's action with the module's name."""
+    created = converge(ToyLayer(tmp_path / "layer")).as_result()
+    kept = converge(ToyLayer(tmp_path / "layer")).as_result()
+    assert (created["layer_action"], created["action"]) == ("created", "created")
+    assert (kept["layer_action"], kept["action"]) == ("kept", "kept")
+    assert _layer.action_of({"action": "restored"}) == "restored"  # a result registered before layer_action
+    assert _layer.action_of({"layer_action": "kept", "action": "appenv.python.pyc_compile"}) == "kept"
+
+
 @pytest.mark.parametrize("spec_class", [ToyLayer, ContentKeyed])
 def test_decide_only_lookup_and_store_use_the_one_layer_key(tmp_path, spec_class):
     decision = _layer.decide_only(spec_class(tmp_path / "layer"))
-    assert decision == {"changed": False, "action": "created", "reasons": ["no toy layer at %s yet" % (
+    assert decision == {"changed": False, "layer_action": "created", "reasons": ["no toy layer at %s yet" % (
         tmp_path / "layer")], "key": _layer.layer_key(spec_class(tmp_path / "layer"))}
     cache = KeyRecorder()
     assert converge(spec_class(tmp_path / "layer"), cache=cache).action == "created"
     assert cache.looked_up == cache.stored == [decision["key"]]
-    assert _layer.decide_only(spec_class(tmp_path / "layer"))["action"] == "kept"
+    assert _layer.decide_only(spec_class(tmp_path / "layer"))["layer_action"] == "kept"
     # An update consults no cache before building, and stores under the same key decide_only reports.
     decision = _layer.decide_only(spec_class(tmp_path / "layer", "2"))
-    assert converge(spec_class(tmp_path / "layer", "2"), cache=cache).action == decision["action"]
+    assert converge(spec_class(tmp_path / "layer", "2"), cache=cache).action == decision["layer_action"]
     assert cache.stored[-1] == decision["key"] == _layer.layer_key(spec_class(tmp_path / "layer", "2"))
 
 

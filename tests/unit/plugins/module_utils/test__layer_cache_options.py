@@ -16,9 +16,11 @@ from tests.collection_path import COLLECTIONS_DIR
 
 def test_the_spec_is_the_doc_fragments():
     spec = options.argument_spec()
-    assert spec["type"] == "dict" and spec["mutually_exclusive"] == [["path", "controller_path", "url"]]
+    assert spec["type"] == "dict" and spec["mutually_exclusive"] == [["path", "controller_path", "url"],
+                                                                     ["max_age", "max_age_days"]]
     assert sorted(spec["options"]) == ["allow_shared_writable", "allowed_signers", "compression", "controller_path",
-                                       "hmac_key", "max_age_days", "max_entry_mb", "max_entry_members", "max_size_mb", "path", "signing_key", "store",
+                                       "hmac_key", "max_age", "max_age_days", "max_entry_mb", "max_entry_members",
+                                       "max_size_mb", "path", "signing_key", "store",
                                        "trust", "url", "url_password", "url_username"]
     assert spec["options"]["compression"] == {"type": "str", "choices": ["auto", "none", "gzip"], "default": "auto"}
     assert spec["options"]["url_password"]["no_log"] is True and spec["options"]["hmac_key"]["no_log"] is True
@@ -178,3 +180,16 @@ def test_the_controller_hands_the_host_its_trust_settings_and_checks_only_the_hm
     assert options.controller_cache(settings).trust.hmac_key == "k"
     ssh_only = options.controller_cache({"controller_path": str(tmp_path), "allowed_signers": "/etc/appenv/allowed"})
     assert ssh_only.trust.trust == "unsigned"  # the hosts check ssh signatures: the paths are theirs
+
+
+@pytest.mark.parametrize("given, days", [({"max_age": "30d"}, 30), ({"max_age": "12h"}, 0.5), ({"max_age": "3600"}, 1 / 24.0),
+                                         ({"max_age_days": 7}, 7), ({}, None)])
+def test_max_age_is_a_duration_as_app_dependencies_takes_it_and_max_age_days_still_counts(tmp_path, given, days):
+    cache = options.from_options(dict(given, path=str(tmp_path), trust="unsigned"))
+    assert cache.max_age_days == days
+
+
+def test_a_max_age_that_is_no_duration_is_a_titled_error(tmp_path):
+    with pytest.raises(AppenvError) as caught:
+        options.from_options({"path": str(tmp_path), "trust": "unsigned", "max_age": "a month"}, "pip_tooling")
+    assert caught.value.code == "bad_argument" and caught.value.fields["option"] == "layer_cache.max_age"

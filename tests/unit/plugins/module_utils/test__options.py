@@ -29,3 +29,13 @@ def test_a_controller_cache_is_refused_by_a_module_without_an_action_plugin(tmp_
     assert _options.layer_cache({"layer_cache": None}, "pyc_compile") is None
     assert _options.layer_cache({"layer_cache": {"path": str(tmp_path), "hmac_key": "k"}}, "pyc_compile").root == str(
         tmp_path)
+
+
+@pytest.mark.parametrize("options", [{}, {"hmac_key": "k", "trust": "signed", "store": True}, {"path": "", "url": None}])
+def test_a_layer_cache_that_names_no_cache_is_a_titled_error_not_a_silent_build(options):
+    for module, controller in (("pyc_compile", False), ("app_dependencies", True)):
+        with pytest.raises(AppenvError) as caught:
+            _options.layer_cache({"layer_cache": options}, module, controller=controller)
+        error = caught.value
+        assert error.code == "bad_argument" and error.fields["option"] == "layer_cache"
+        assert "path, controller_path, url" in error.cause and error.title == "Invalid value for layer_cache"

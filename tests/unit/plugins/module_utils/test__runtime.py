@@ -146,7 +146,7 @@ def test_a_build_from_a_local_archive_then_a_no_op(tmp_path, archive):
 def test_runtime_result_names_the_interpreter_and_site_packages(built):
     spec, result, _runner = built
     out = _runtime.runtime_result(spec, result)
-    assert out["changed"] is True and out["action"] == "created"
+    assert out["changed"] is True and out["layer_action"] == "created"
     assert out["python_version"] == VERSION
     assert out["arch"] == _host.host_arch()
     assert out["dest"] == spec.path

@@ -65,7 +65,7 @@ def test_runtime_from_its_fingerprint(tmp_path):
 
 
 def test_runtime_an_upstream_task_predicts_needs_nothing_on_disk(tmp_path):
-    upstream = {"runtime": {"action": "recreated", "dest": str(tmp_path), "fingerprint": "new",
+    upstream = {"runtime": {"layer_action": "recreated", "dest": str(tmp_path), "fingerprint": "new",
                             "python_version": "3.13.5", "arch": "x86_64"},
                 "packages": {"pip": "26.3"}, "tools": {"uv": {"version": "0.13.9"}}}
     runtime = _site.Runtime(str(tmp_path), "app_dependencies", upstream)
@@ -73,7 +73,7 @@ def test_runtime_an_upstream_task_predicts_needs_nothing_on_disk(tmp_path):
     assert runtime.site_packages == str(tmp_path / "lib" / "python3.13" / "site-packages")
     assert runtime.versions == {"pip": "26.3", "uv": "0.13.9"}
     with pytest.raises(AppenvError):  # an upstream that keeps the runtime: the disk is read, and it has none
-        _site.Runtime(str(tmp_path), "app_dependencies", dict(upstream["runtime"], action="kept"))
+        _site.Runtime(str(tmp_path), "app_dependencies", dict(upstream["runtime"], layer_action="kept"))
 
 
 def test_a_free_threaded_runtime_names_its_paths_with_the_abi_flag(tmp_path):

@@ -335,7 +335,7 @@ def test_check_mode_before_the_runtime_exists_predicts_an_install(tmp_path):
     root = str(tmp_path / "no-runtime")
     result = _tooling.run_pip_tooling(params(root, str(tmp_path / "tools")), _index.IndexOptions(), CommandRunner(),
                                       check_mode=True)
-    assert result["changed"] is True and result["action"] == "created"
+    assert result["changed"] is True and result["layer_action"] == "created"
     assert result["reasons"] == ["no runtime at %s yet (check mode: an earlier task would install it); the tools "
                                  "would be installed" % root]
     assert not os.path.exists(root)
@@ -365,16 +365,16 @@ def test_check_mode_predicts_every_layer_and_changes_nothing(runtime, tmp_path):
     tools = [{"name": "uv", "version": "0.13.0", "with": None}, {"name": "poetry", "version": None, "with": None}]
     result = _tooling.run_pip_tooling(params(runtime.root, tools_dir, tools), _index.IndexOptions(), runner,
                                       check_mode=True, diff=True)
-    assert result["changed"] is True and result["action"] == "created"
+    assert result["changed"] is True and result["layer_action"] == "created"
     assert result["reasons"] == [
         "packaging: no pip_tooling layer at %s yet" % runtime.site_packages,
         "uv: no tool_venv layer at %s yet" % os.path.join(tools_dir, "uv"),
         "poetry: no tool_venv layer at %s yet" % os.path.join(tools_dir, "poetry"),
     ]
-    assert [(layer["name"], layer["action"]) for layer in result["layers"]] == [
+    assert [(layer["name"], layer["layer_action"]) for layer in result["layers"]] == [
         ("packaging", "created"), ("uv", "created"), ("poetry", "created")]
     assert result["packages"] == PINS
-    assert result["python"] == runtime.python
+    assert result["interpreter"] == result["python"] == runtime.python
     assert result["tools"]["uv"] == {"version": "0.13.0", "venv": os.path.join(tools_dir, "uv"),
                                      "executable": os.path.join(tools_dir, "uv", "bin", "uv")}
     assert result["tools"]["poetry"]["version"]  # the collection's default pin
@@ -395,9 +395,9 @@ def test_a_second_run_keeps_everything_without_a_process(runtime, tmp_path):
     result = _tooling.run_pip_tooling(params(runtime.root, tools_dir, [{"name": "uv", "version": "0.13.0",
                                                                         "with": []}]),
                                       _index.IndexOptions(), runner)
-    assert (result["changed"], result["action"], result["reasons"]) == (False, "kept", [])
+    assert (result["changed"], result["layer_action"], result["reasons"]) == (False, "kept", [])
     assert result["packages"] == PINS
-    assert [layer["action"] for layer in result["layers"]] == ["kept", "kept"]
+    assert [layer["layer_action"] for layer in result["layers"]] == ["kept", "kept"]
     assert runner.history == []
 
 

@@ -21,9 +21,10 @@ from tests.unit.plugins.module_utils.test__layer import ToyLayer, payload
 def toy_module(args, check_mode):
     """A module with a layer and a layer_cache option, as python_runtime and app_dependencies have."""
     spec = ToyLayer(args["dest"], args["version"])
-    if args.get("decide_only"):
+    if args.get("_decide_only"):
         action, reasons, _stored = _layer.decide(spec)
-        return {"changed": False, "action": action, "reasons": reasons, "key": _layer.make_record(spec, {})["key"]}
+        return {"changed": False, _layer.ACTION_KEY: action, "reasons": reasons,
+                "key": _layer.make_record(spec, {})["key"]}
     cache = _layer_cache_options.from_options(args.get("layer_cache"))
     return _layer.converge(spec, CommandRunner(), check_mode=check_mode, cache=cache).as_result()
 
@@ -128,8 +129,8 @@ def test_a_built_layer_comes_back_and_the_next_fresh_host_restores_it(tmp_path):
     key = key_of(tmp_path)
     first = Action(tmp_path / "host-tmp")
     result = run(first, tmp_path)
-    assert result["action"] == "created" and "warnings" not in result
-    assert [args.get("decide_only") for args in first.modules] == [True, None]
+    assert result["layer_action"] == "created" and "warnings" not in result
+    assert [args.get("_decide_only") for args in first.modules] == [True, None]
     assert first.modules[1]["layer_cache"]["compression"] == "gzip"  # auto: it crosses the connection
     assert first.transferred == [] and first._connection.fetched == [key + ".json", key + ".tar.gz"]
     assert files_under(tmp_path / "controller") == [key[:2] + "/" + key + suffix
@@ -140,7 +141,7 @@ def test_a_built_layer_comes_back_and_the_next_fresh_host_restores_it(tmp_path):
     second = Action(tmp_path / "host-tmp")
     result = run(second, tmp_path)
     root = str(tmp_path / "controller")
-    assert result["action"] == "restored" and payload(tmp_path / "host" / "layer") == "1"
+    assert result["layer_action"] == "restored" and payload(tmp_path / "host" / "layer") == "1"
     assert result["reasons"][-1].startswith("restored from the controller's layer cache %s" % root)
     assert sorted(second.transferred) == [key + ".json", key + ".tar.gz"] and second._connection.fetched == []
     assert DirectoryCache(root).entries()[0]["hits"] == 1
@@ -148,7 +149,7 @@ def test_a_built_layer_comes_back_and_the_next_fresh_host_restores_it(tmp_path):
 
     third = Action(tmp_path / "host-tmp")
     result = run(third, tmp_path)
-    assert result["action"] == "kept" and third.commands == [] and third.transferred == []
+    assert result["layer_action"] == "kept" and third.commands == [] and third.transferred == []
     assert "path" not in third.modules[1]["layer_cache"]  # the module runs with the task's own arguments
 
 
@@ -186,19 +187,19 @@ def test_check_mode_predicts_a_restore_and_touches_nothing(tmp_path):
     before = files_under(tmp_path / "controller")
     checking = Action(tmp_path / "host-tmp", check_mode=True)
     result = run(checking, tmp_path)
-    assert result["action"] == "restored" and not os.path.exists(str(tmp_path / "host" / "layer"))
+    assert result["layer_action"] == "restored" and not os.path.exists(str(tmp_path / "host" / "layer"))
     assert result["reasons"][-1] == "restored from the controller's layer cache %s" % (tmp_path / "controller")
     assert checking.commands == [] and checking.transferred == []
     assert files_under(tmp_path / "controller") == before
 
     missing = run(Action(tmp_path / "host-tmp", check_mode=True), tmp_path, version="2")
-    assert missing["action"] == "created" and "controller" not in " ".join(missing["reasons"])
+    assert missing["layer_action"] == "created" and "controller" not in " ".join(missing["reasons"])
 
 
 def test_a_layer_that_arrives_damaged_is_not_kept(tmp_path):
     action = Action(tmp_path / "host-tmp", damage=lambda path: path.endswith(".tar.gz"))
     result = run(action, tmp_path)
-    assert result["action"] == "created"
+    assert result["layer_action"] == "created"
     assert result["warnings"] == [controller.NOT_WHOLE]
     assert DirectoryCache(str(tmp_path / "controller")).entries() == []
     assert [name for name in files_under(tmp_path / "controller") if ".fetch-" in name] == []
@@ -216,7 +217,7 @@ def test_a_damaged_controller_entry_is_replaced_by_the_rebuilt_layer(tmp_path):
     shutil.rmtree(str(tmp_path / "host"))
     action = Action(tmp_path / "host-tmp")
     result = run(action, tmp_path)
-    assert result["action"] == "created" and "was discarded" in result["warnings"][0]
+    assert result["layer_action"] == "created" and "was discarded" in result["warnings"][0]
     assert action._connection.fetched == [key + ".json", key + ".tar.gz"]
     meta = local.lookup(key)
     assert meta is not None and _layer.file_sha256(archive) == meta["sha256"]
@@ -225,15 +226,15 @@ def test_a_damaged_controller_entry_is_replaced_by_the_rebuilt_layer(tmp_path):
 def test_no_temporary_directory_on_the_host_builds_with_a_warning(tmp_path):
     action = Action(tmp_path / "host-tmp", mktemp_fails=True)
     result = run(action, tmp_path)
-    assert result["action"] == "created" and "no temporary directory" in result["warnings"][0]
+    assert result["layer_action"] == "created" and "no temporary directory" in result["warnings"][0]
     assert "path" not in action.modules[1]["layer_cache"] and action._connection.fetched == []
 
 
 def test_reasons_name_the_controllers_cache():
     assert controller.controller_reasons(["Toy version changed", "restored from the layer cache /tmp/x"], "/c") == [
         "Toy version changed", "restored from the controller's layer cache /c /tmp/x"]
-    predicted = controller.predict_restore({"action": "created", "reasons": ["no layer yet"]}, "/c")
-    assert predicted == {"action": "restored",
+    predicted = controller.predict_restore({"layer_action": "created", "reasons": ["no layer yet"]}, "/c")
+    assert predicted == {"layer_action": "restored", "action": "restored",
                          "reasons": ["no layer yet", "restored from the controller's layer cache /c"]}
 
 
@@ -246,7 +247,7 @@ class CompromisedAction(Action):
 
     def _execute_module(self, module_name, module_args, task_vars):
         result = super(CompromisedAction, self)._execute_module(module_name, module_args, task_vars)
-        if module_args.get("decide_only"):
+        if module_args.get("_decide_only"):
             result["key"] = self.hostile
         return result
 
@@ -259,7 +260,7 @@ def test_a_key_that_is_not_a_hex_digest_is_refused_before_any_path_is_made(tmp_p
         action = CompromisedAction(tmp_path / "host-tmp", hostile)
         result = run(action, tmp_path)
         if hostile is None:  # no key: the module runs as it is, without the controller's cache
-            assert result["action"] == "created"
+            assert result["layer_action"] == "created"
             continue
         assert result["failed"] is True and result["error"]["code"] == "layer_cache_bad_key", result
         assert len(action.modules) == 1 and action.commands == [] and action.transferred == []

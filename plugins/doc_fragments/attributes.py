@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) appenv.python contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    # The attributes every layer module shares (python_runtime, pip_tooling, app_dependencies, pyc_compile). Their
+    # descriptions come from ansible.builtin.action_common_attributes, which a module lists before this fragment;
+    # a module adds its action_group membership (meta/runtime.yml) and anything it does differently.
+    DOCUMENTATION = r"""
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Predicts what a real run would do - the same RV(layer_action) and RV(reasons), task by task - and writes nothing
+        on the host, not even a lock file.
+  diff_mode:
+    support: full
+    details: The inputs of the layer's fingerprint before and after the run.
+  platform:
+    platforms: posix
+    details: Linux hosts with glibc (Debian 12 and 13 are tested), x86_64 and aarch64.
+"""
+
+    # The one module that only reads (layer_cache_info).
+    INFO = r"""
+attributes:
+  check_mode:
+    support: full
+    details: It changes nothing in either mode.
+  diff_mode:
+    support: N/A
+    details: It changes nothing, so there is no difference to show.
+  platform:
+    platforms: posix
+"""
+
+    # The modules with an action plugin (python_runtime, app_dependencies): part of the work happens on the controller.
+    ACTION = r"""
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+"""
