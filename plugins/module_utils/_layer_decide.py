@@ -23,6 +23,7 @@ ACTION_KEPT = "kept"
 ACTION_RECREATED = "recreated"
 ACTION_UPDATED = "updated"
 ACTION_RESTORED = "restored"
+ACTION_REMOVED, ACTION_ABSENT = "removed", "absent"  # state: absent: removed now, nothing was there
 
 _ASIDE = ".appenv-old"
 _STAGING = ".appenv-new"

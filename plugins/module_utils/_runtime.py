@@ -250,7 +250,8 @@ def run_python_runtime(params, runner, check_mode=False, diff=False, cache=None)
     if params["decide_only"]:
         action, reasons, _stored = _layer.decide(spec)
         return {"changed": False, "action": action, "reasons": reasons, "key": _layer.make_record(spec, {})["key"]}
-    layer = _layer.converge(spec, runner, check_mode=check_mode, lock_timeout=params["lock_timeout"], cache=cache)
+    layer = _layer.converge(spec, runner, check_mode=check_mode, lock_timeout=params["lock_timeout"], cache=cache,
+                            force=params.get("force", False))
     result = runtime_result(spec, layer, diff=diff)
     if params["resolution"]:
         result["resolution"] = params["resolution"]
