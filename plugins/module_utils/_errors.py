@@ -715,7 +715,10 @@ CATALOGUE = {
         FAULT_TASK,
         (
             "Remove {option} from extra_args.",
-            "{fix}",
+            "For where the packages go (--target, --user, --prefix, --root, --python, --system), set location and "
+            "dest (interpreter for another Python).",
+            "For requirement, constraint and editable files (-r, -c, -e), name them in requirements: their content "
+            "is part of the fingerprint.",
             "extra_args is for the installer's other options (--only-binary, --no-binary, --prefer-binary, "
             "--trusted-host, --pre, ...): they go to {installer} install, and a change of them rebuilds the layer.",
         ),

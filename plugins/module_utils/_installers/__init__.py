@@ -199,14 +199,11 @@ def choose(project_dir, installer, requirements):
     return installer, lock
 
 
-# extra_args options that decide what the module sets from its own options: (what they decide, the fix, options).
+# extra_args options that decide what the module sets from its own options: (what they decide, the options).
 OWN_OPTIONS = (
-    ("where the packages go", "Choose the place with location and dest (and interpreter for another Python).",
-     ("--target", "-t", "--prefix", "--root", "--user", "--home", "--python", "-p", "--system",
-      "--break-system-packages")),
-    ("which requirement files are read", "Name requirement and constraint files in requirements (their content is "
-     "part of the fingerprint), or pin the package in them.",
-     ("--requirement", "-r", "--constraint", "-c", "--editable", "-e")),
+    ("where the packages go", ("--target", "-t", "--prefix", "--root", "--user", "--home", "--python", "-p",
+                               "--system", "--break-system-packages")),
+    ("which requirement files are read", ("--requirement", "-r", "--constraint", "-c", "--editable", "-e")),
 )
 
 
@@ -230,10 +227,10 @@ def extra_args(text, installing):
         raise AppenvError("bad_argument", option="extra_args", module="app_dependencies",
                           detail="extra_args is split as a shell would, and %s (%s)" % (exc, text))
     for word in words:
-        for decides, fix, options in OWN_OPTIONS:
+        for decides, options in OWN_OPTIONS:
             if _option_name(word) in options:
                 raise AppenvError("deps_extra_args_refused", option=_option_name(word), args=text, decides=decides,
-                                  fix=fix, installer=installing.name if installing.name != "uv" else "uv pip")
+                                  installer=installing.name if installing.name != "uv" else "uv pip")
     return words
 
 

@@ -195,7 +195,7 @@ def test_extra_args_the_module_sets_itself_are_refused(text, option, decides):
         assert error.code == "deps_extra_args_refused"
         assert error.title == "extra_args holds %s, which app_dependencies sets itself" % option
         assert decides in error.cause and text in error.cause
-        assert installer in error.fixes[2]
+        assert installer in error.fixes[3]
 
 
 def test_extra_args_options_with_a_value_that_looks_alike_pass():
