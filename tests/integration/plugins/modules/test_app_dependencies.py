@@ -289,19 +289,19 @@ def test_hash_pinned_requirements_install_with_a_wheel_cache_warning(amd64_host,
     assert run_app(amd64_host, result, "import demo_alpha; print(demo_alpha.__version__)") == "1.0"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open (issue 18): since stale locks are refused (pipenv verify), this test's hand-made Pipfile.lock (a fake "
-    "_meta hash) / its Pipfile edited without relocking is refused as deps_lock_stale before the step it tests; "
-    "the test must make a real lock (pipenv lock against the loopback index). Strict: fails loudly once fixed."))
 def test_pip_check_fails_the_task_with_the_conflicts(amd64_host, runtime_mirror, package_index):
     """A lock that forgot a dependency (installed with --no-deps as locks are) is caught by pip check."""
     prepare(amd64_host, runtime_mirror, package_index, tools=("pipenv",))
-    digest = hashlib.sha256((package_index.files / "demo_alpha-1.0-py3-none-any.whl").read_bytes()).hexdigest()
-    lock = {"_meta": {"hash": {"sha256": "0" * 64}, "pipfile-spec": 6, "requires": {},
-                      "sources": [{"name": "local", "url": package_index.simple_url + "/", "verify_ssl": False}]},
-            "default": {"demo-alpha": {"hashes": ["sha256:" + digest], "index": "local", "version": "==1.0"}},
-            "develop": {}}
-    write_files(amd64_host, {"Pipfile": "[packages]\ndemo-alpha = \"==1.0\"\n", "Pipfile.lock": json.dumps(lock)})
+    write_files(amd64_host, {"Pipfile": (
+        "[[source]]\nname = \"local\"\nurl = \"%s/\"\nverify_ssl = false\n\n[packages]\ndemo-alpha = \"==1.0\"\n"
+        % package_index.simple_url)})
+    # A real lock (pipenv verify accepts its hash of the Pipfile), then the dependency it forgot: the hash in
+    # _meta is the Pipfile's, so the lock still matches the Pipfile.
+    amd64_host.sh(LOCK_COMMANDS["pipenv"])
+    lock = json.loads(amd64_host.exec(["cat", APP + "/Pipfile.lock"]).stdout)
+    assert sorted(lock["default"]) == ["demo-alpha", "demo-beta"], lock["default"]
+    del lock["default"]["demo-beta"]
+    write_files(amd64_host, {"Pipfile.lock": json.dumps(lock)})
     result = install_deps(amd64_host, package_index)
     error = error_of(result)
     assert error["title"] == "The installed dependencies conflict", error
