@@ -11,8 +11,9 @@ import pytest
 
 from tests.integration import harness
 from tests.integration.harness import error_of
-from tests.integration.hosts import DEFAULT_DEST, install_runtime_and_tooling, make_package_index, runtime_args, \
-    start_host
+from tests.integration.hosts import DEFAULT_DEST, install_runtime_and_tooling, running_host, runtime_args
+# The loopback index of the file (module-scoped fixture), as the lock tests make it.
+from tests.integration.plugins.modules.test_app_dependencies_locks import index  # noqa: F401 pylint: disable=unused-import
 
 pytestmark = pytest.mark.integration
 
@@ -23,22 +24,13 @@ PTH = SITE + "/appenv-opt-state-target.pth"
 
 
 @pytest.fixture(scope="module")
-def index(index_server):
-    root, base_url = index_server
-    return make_package_index(root, base_url, ["x86_64"])
-
-
-@pytest.fixture(scope="module")
 def host(amd64_image, runtime_mirror, index):
     """One bookworm container for the file: a 3.11 runtime with uv, an app with a requirements.txt and code."""
-    host = start_host(amd64_image, "x86_64", network="host")
-    try:
+    with running_host(amd64_image, "x86_64") as host:
         install_runtime_and_tooling(host, runtime_mirror, index, "3.11", ("uv",))
         host.sh("mkdir -p %s/pkg && printf 'demo-alpha==1.0\\n' > %s/requirements.txt && "
                 "echo 'VALUE = 1' > %s/pkg/__init__.py" % (APP, APP, APP))
         yield host
-    finally:
-        host.container.remove()
 
 
 def deps(index, location="venv", dest=None, **extra):
@@ -118,7 +110,7 @@ def chain(index, runtime_mirror, host, **extra):
     return [
         ("appenv.python.python_runtime", dict(runtime_args(host, runtime_mirror, "3.11"), **extra), "runtime"),
         ("appenv.python.pip_tooling", dict(index_url=index.simple_url, tools=[{"name": "uv"}],
-                                          upstream="{{ runtime }}", **extra), "tooling"),
+                                           upstream="{{ runtime }}", **extra), "tooling"),
         ("appenv.python.app_dependencies", dict(deps(index, dest="/opt/force/deps")[1], upstream="{{ tooling }}",
                                                 **extra), "deps"),
         ("appenv.python.pyc_compile", dict(paths=[APP + "/pkg"], interpreter="{{ deps.python }}",

@@ -9,8 +9,8 @@ import pytest
 
 from ansible_collections.appenv.python.plugins.module_utils import _deps, _installers
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-from ansible_collections.appenv.python.plugins.module_utils._fingerprint import (FINGERPRINT_FORMAT,
-                                                                                FINGERPRINT_FORMAT_VERSION)
+from ansible_collections.appenv.python.plugins.module_utils._fingerprint import (
+    FINGERPRINT_FORMAT, FINGERPRINT_FORMAT_VERSION)
 from ansible_collections.appenv.python.plugins.module_utils._index import IndexOptions
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 
@@ -139,8 +139,8 @@ def test_absent_for_a_target_removes_the_directory_and_its_pth_file(tmp_path):
     assert _deps._layer.remove(_deps.DepsRemoval("target", dest, runtime), CommandRunner()).action == "absent"
 
 
-def test_absent_for_system_names_the_recorded_packages_still_there_and_keeps_the_packaging_tools(tmp_path,
-                                                                                                  monkeypatch):
+def test_absent_for_system_names_the_recorded_packages_still_there_and_keeps_the_packaging_tools(
+        tmp_path, monkeypatch):
     runtime = _runtime(str(tmp_path / "python"))
     for name, version in (("demo_alpha", "1.0"), ("pip", "26.3"), ("setuptools", "80.0")):
         os.makedirs(os.path.join(runtime.site_packages, "%s-%s.dist-info" % (name, version)))
