@@ -157,3 +157,34 @@ def test_absent_for_system_names_the_recorded_packages_still_there_and_keeps_the
     assert ran == [[runtime.python, "-m", "pip", "uninstall", "-y", "-q", "--disable-pip-version-check",
                     "demo-alpha"]]
     assert not os.path.exists(os.path.join(runtime.root, ".appenv-deps.json"))
+
+
+def test_check_mode_runs_the_lock_check_with_the_caches_in_a_temporary_directory(tmp_path, monkeypatch):
+    runtime = _runtime(str(tmp_path / "python"))
+    runtime.versions["pipenv"] = "2026.0.3"
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "Pipfile").write_text("[packages]\ndemo-alpha = \"*\"\n")
+    (app / "Pipfile.lock").write_text("{}\n")
+    installer = _installers.get("pipenv", str(tmp_path / "tools"))
+    spec = _deps.DepsLayerSpec(runtime, installer, "Pipfile.lock", IndexOptions(), str(app),
+                               dest=str(tmp_path / "deps"), cache_dir=str(tmp_path / "wheels"))
+    seen = []
+
+    def check_lock(runner, project_dir, env, read_only=False):
+        seen.append((project_dir, read_only, dict(env)))
+        assert all(os.path.isdir(os.path.dirname(env[name])) for name in ("PIPENV_CACHE_DIR", "UV_CACHE_DIR"))
+
+    monkeypatch.setattr(installer, "check_lock", check_lock)
+    spec.check_lock_read_only(CommandRunner())
+    assert seen == [], "pipenv is not installed yet (an earlier task would install it): nothing to run"
+    os.makedirs(os.path.dirname(installer.executable()))
+    with open(installer.executable(), "w") as handle:
+        handle.write("#!/bin/sh\n")
+    os.chmod(installer.executable(), 0o755)
+    spec.check_lock_read_only(CommandRunner())
+    (project_dir, read_only, env), = seen
+    assert (project_dir, read_only, env["PIPENV_PIPFILE"]) == (str(app), True, str(app / "Pipfile"))
+    temp = os.path.dirname(env["PIPENV_CACHE_DIR"])
+    assert temp != str(tmp_path / "wheels") and not os.path.exists(temp), "the temporary caches stayed"
+    assert not (tmp_path / "wheels").exists() and not (tmp_path / "deps").exists(), "check mode wrote the layer"
