@@ -19,7 +19,7 @@ that order:
 ``extra_args`` (the task's passthrough, split as a shell would) go to the
 installing program's install command - pip for requirement files and for
 poetry's and pipenv's exports, ``uv pip install`` for uv - except the options
-the module sets itself (``refuse_own_options``).
+the module sets itself (``OWN_OPTIONS``, refused by ``extra_args``).
 
 The registry (``INSTALLERS``) is the order in which the app's files are looked
 at: requirement files first, then each lock file.
