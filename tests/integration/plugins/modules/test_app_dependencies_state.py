@@ -126,8 +126,10 @@ def test_force_rebuilds_every_layer_module_once_with_the_reason_forced(host, ind
     runtime, tooling, deps_result, pyc = (harness.assert_ok(result) for result in forced)
     for name, result in (("python_runtime", runtime), ("app_dependencies", deps_result), ("pyc_compile", pyc)):
         assert (result["changed"], result["action"], result["reasons"]) == (True, "recreated", ["forced"]), name
-    # pip_tooling sits in the runtime that was rebuilt: its packaging layer is made again, forced all the same.
-    assert tooling["changed"] and tooling["reasons"][-1] == "forced", tooling["reasons"]
+    # pip_tooling's packaging layer sits in the runtime that was rebuilt (made again), forced all the same; one
+    # reason list for its layers, each named.
+    assert tooling["changed"] and tooling["reasons"][-1] == "uv: forced", tooling["reasons"]
+    assert "packaging: forced" in tooling["reasons"], tooling["reasons"]
     installs = [command for command in deps_result["commands"] if "install" in command["argv"]]
     assert installs, "a forced run did not install: %s" % deps_result["commands"]
 
