@@ -113,7 +113,7 @@ options:
   extra_args:
     description:
       - More options for the program that installs the packages, split as a shell would (as
-        M(ansible.builtin.pip)'s O(ansible.builtin.pip#module:extra_args)) - C(pip install) for requirement files
+        C(extra_args) of C(ansible.builtin.pip)) - C(pip install) for requirement files
         and for the lists poetry and pipenv export from their locks, C(uv pip install) for uv. For example
         C(--only-binary :all:), C(--no-binary demo), C(--prefer-binary), C(--trusted-host index.internal), C(--pre).
       - Part of the fingerprint, in the order given; a change rebuilds the layer, with a reason naming it.
