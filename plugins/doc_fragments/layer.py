@@ -16,6 +16,33 @@ options:
         serialised by a lock next to the layer).
     type: int
     default: 600
+  force:
+    description:
+      - Rebuild the layer even though its fingerprint and the files on disk say it is up to date, with the
+        reason V(forced) in RV(reasons) (after any other reason). Check mode predicts it.
+      - The layer is built on the host, never restored from the layer cache (an entry with its key is kept).
+      - A task with V(force=true) is never a no-op (it reports a change on every run), so set it for one run
+        (C(-e)), not in a play that runs again.
+    type: bool
+    default: false
+"""
+
+    # Modules whose layer can be removed: app_dependencies.
+    STATE = r"""
+options:
+  state:
+    description:
+      - V(present) builds the layer (or keeps it). V(absent) removes it cleanly, fingerprint and all, and
+        installs nothing; the result's action is V(removed), or V(absent) (no change) when nothing was there.
+        Check mode says what would be removed and removes nothing.
+      - For app_dependencies, the layer is O(dest) (a venv, a user site or a target directory, and the
+        C(.pth) file a target puts in the runtime); with O(location=system), the packages its record lists are
+        uninstalled from the runtime (pip_tooling's pip, setuptools and wheel stay) and the record is removed.
+        The wheel cache (O(cache_dir)) stays, and so does the lock file beside the layer
+        (C(.<name>.appenv-lock)), which serialises runs.
+    type: str
+    default: present
+    choices: [present, absent]
 """
 
     # Steps that download or install: python_runtime, pip_tooling, app_dependencies.

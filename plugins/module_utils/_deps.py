@@ -22,6 +22,12 @@ version, every requirement input by content (includes followed recursively),
 the location and the install options (index URLs without credentials). A
 change rebuilds from empty, so removed packages and dropped dependencies are
 gone; the old layer is moved aside and put back if the install fails.
+
+What users of ``ansible.builtin.pip`` expect: ``extra_args`` go to the
+installing program (part of the fingerprint, credentials redacted), ``force``
+rebuilds once (the engine's), ``state: absent`` removes the layer
+(``DepsRemoval``). Check mode runs the stale-lock check a build would run
+first: it only reads, so the prediction fails as the real run does.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -31,6 +37,7 @@ __metaclass__ = type
 import os
 import re
 import shutil
+import tempfile
 import time
 
 from ansible_collections.appenv.python.plugins.module_utils import (
@@ -42,6 +49,7 @@ from ansible_collections.appenv.python.plugins.module_utils._fingerprint import 
 from ansible_collections.appenv.python.plugins.module_utils._runner import proxy_settings
 from ansible_collections.appenv.python.plugins.module_utils._tooling import PACKAGING_TOOLS, make_venv
 from ansible_collections.appenv.python.plugins.module_utils._upstream import runtime_entry
+from ansible_collections.appenv.python.plugins.module_utils._urls import redact_url
 
 LOCATIONS = ("user", "venv", "target", "system")
 DEFAULT_DEST = {"user": "/opt/appenv/deps", "venv": "/opt/appenv/venv", "target": "/opt/appenv/site"}
@@ -57,11 +65,11 @@ class DepsLayerSpec(_layer.LayerSpec):
     labels = {"runtime": "Runtime fingerprint", "python_version": "Python version", "installer": "Installer",
               "installer_version": "Installer version", "source": "Dependency source", "location": "Location",
               "extras": "Extras", "groups": "Groups", "index": "Package index", "bytecode": "Bytecode",
-              "pip_check": "pip check"}
+              "pip_check": "pip check", "extra_args": "Installer arguments (extra_args)"}
 
     def __init__(self, runtime, installer, mode, index, project_dir, location="user", dest=None, requirements=None,
                  extras=(), groups=(), max_age=None, cache_dir=None, layer_cache_path=None, bytecode="checked-hash",
-                 bytecode_workers=0, pip_check=True, source_date_epoch=None, retries=3, timeout=900):
+                 bytecode_workers=0, pip_check=True, source_date_epoch=None, retries=3, timeout=900, extra_args=None):
         self.runtime = runtime
         self.installer = installer
         self.installing = _installers.get(installer.installs_with, installer.tools_dir)
@@ -80,6 +88,7 @@ class DepsLayerSpec(_layer.LayerSpec):
         self.source_date_epoch = source_date_epoch
         self.retries = retries
         self.timeout = timeout
+        self.extra_args = _installers.extra_args(extra_args, self.installing)
         self.warnings = []
         self.walk = None
         if mode == "requirements":
@@ -114,6 +123,8 @@ class DepsLayerSpec(_layer.LayerSpec):
         }
         if runtime.interpreter:
             wanted["interpreter"] = runtime.interpreter
+        if self.extra_args:  # only when set: layers built before the option keep their fingerprint
+            wanted["extra_args"] = [redact_url(word) for word in self.extra_args]
         super(DepsLayerSpec, self).__init__(path, wanted, state_path=state)
         if location == "system":
             self.strategy, self.rolls_back = "none", True  # _build_system snapshots and puts back
@@ -134,8 +145,7 @@ class DepsLayerSpec(_layer.LayerSpec):
         return self.runtime.python
 
     def pth_path(self):
-        name = re.sub(r"[^A-Za-z0-9]+", "-", self.path.strip("/"))
-        return os.path.join(self.runtime.site_packages, "appenv-%s.pth" % name)
+        return pth_path(self.runtime, self.path)
 
     def bin_dir(self):
         return self.runtime.python.rsplit("/", 1)[0] if self.location == "system" else os.path.join(self.path, "bin")
@@ -279,7 +289,7 @@ class DepsLayerSpec(_layer.LayerSpec):
                 self.warnings.append("the wheel cache %s cannot be created; installing without it" % directory)
         req_args, locked = self._requirement_args(work, runner, env)
         argv = self.installing.install_argv(self.runtime, self.location, target, self.retries)
-        argv, result, output = self.installing.install(runner, argv + self.index.args() + req_args,
+        argv, result, output = self.installing.install(runner, argv + self.index.args() + self.extra_args + req_args,
                                                        cwd=self.project_dir, env=dict(env, **self.index.env()),
                                                        timeout=self.timeout, retries=self.retries)
         if result.rc != 0:
@@ -307,6 +317,20 @@ class DepsLayerSpec(_layer.LayerSpec):
         return {"packages": dict((name, found[name][0]) for name in names), "locked": locked,
                 "site_packages": site}
 
+    def check_lock_read_only(self, runner):
+        """Check mode: the stale-lock check a build runs first (it only reads), the installers' caches in a
+        temporary directory; skipped where the installer is not there yet (an earlier task installs it)."""
+        if self.mode == "requirements" or not os.access(self.installer.executable(), os.X_OK):
+            return
+        temp = tempfile.mkdtemp(prefix="appenv-check-")
+        try:
+            env = self._env(self.path)
+            env.update((installer.cache_variable, os.path.join(temp, name))
+                       for name, installer in _installers.INSTALLERS.items())
+            self.installer.check_lock(runner, self.project_dir, env, read_only=True)
+        finally:
+            shutil.rmtree(temp, ignore_errors=True)
+
     def _write_pth(self, target):
         with open(self.pth_path() + ".tmp", "w") as handle:
             handle.write(target + "\n")
@@ -330,6 +354,85 @@ class DepsLayerSpec(_layer.LayerSpec):
                             env=check_env, check=False)
         if result.rc != 0:
             raise AppenvError("deps_conflict", dest=self.path, output=runner.mask(result.output[-3000:]))
+
+
+class DepsRemoval(_layer.LayerSpec):
+    """state: absent: the layer at dest (and a target's .pth file in the runtime) or, for location system, the
+    packages the runtime's record lists, with the record. runtime: None when there is none (nothing inside it)."""
+
+    kind = DepsLayerSpec.kind
+    format_version = DepsLayerSpec.format_version
+
+    def __init__(self, location, dest, runtime):
+        self.location = location
+        self.runtime = runtime
+        if location == "system":
+            super(DepsRemoval, self).__init__(runtime.site_packages, {},
+                                              state_path=os.path.join(runtime.root, ".appenv-deps.json"))
+            self.strategy = "none"
+        else:
+            super(DepsRemoval, self).__init__(dest, {})
+
+    def removable(self):
+        if self.location == "system":
+            return [self.state_path]
+        paths = super(DepsRemoval, self).removable()
+        return paths + ([pth_path(self.runtime, self.path)] if self.location == "target" and self.runtime else [])
+
+    def _packages(self, stored):
+        """The recorded packages still in the runtime (pip_tooling's own stay)."""
+        recorded = (stored or {}).get("facts", {}).get("packages", {})
+        found = _site.installed(self.runtime.site_packages)
+        return sorted(name for name in recorded if name in found and name not in PACKAGING_TOOLS)
+
+    def removal(self, stored):
+        reasons = super(DepsRemoval, self).removal(stored)
+        packages = self._packages(stored) if self.location == "system" else []
+        if packages:
+            reasons.insert(0, "state is absent: %s uninstalled from the runtime %s" % (
+                ", ".join(packages), self.runtime.root))
+        return reasons
+
+    def remove(self, stored, runner):
+        if self.location == "system":
+            packages = self._packages(stored)
+            if packages:
+                runner.run([self.runtime.python, "-m", "pip", "uninstall", "-y", "-q",
+                            "--disable-pip-version-check"] + packages,
+                           what="Removing the app's dependencies from the runtime")
+        super(DepsRemoval, self).remove(stored, runner)
+
+
+def remove_app_dependencies(params, runner, check_mode=False):
+    """state: absent: the layer removed (DepsRemoval); the app's files and the installers are not needed, the runtime
+    only where something of the layer lives in it (location target or system): without one, nothing is left there."""
+    location = params["location"]
+    dest = os.path.abspath(params["dest"] or DEFAULT_DEST.get(location) or params["runtime"])
+    runtime = None
+    if location in ("target", "system"):
+        try:
+            runtime = _site.runtime_for(params, "app_dependencies", runner,
+                                        _site.guessed_state(params.get("interpreter"), ".appenv-deps.json"))
+        except AppenvError as error:
+            if not _site.not_there_yet(params, error):
+                raise
+    result = {"location": location, "dest": dest, "packages": {}, "inputs": []}
+    if runtime is None and location == "system":
+        result.update(changed=False, reasons=[], layer=dest, fingerprint=None, **_layer.action_keys(_layer.ACTION_ABSENT))
+        return result
+    spec = DepsRemoval(location, dest, runtime)
+    _privilege.check_tree(spec.path, "remove the app's dependencies from %s" % spec.path)
+    if location == "system":
+        _privilege.check_interpreter(runtime.python)
+    result.update(_layer.remove(spec, runner, check_mode, params["lock_timeout"]).as_result())
+    result["dest"] = spec.path
+    return result
+
+
+def pth_path(runtime, path):
+    """The .pth file that puts a target layer at path on the runtime's sys.path."""
+    name = re.sub(r"[^A-Za-z0-9]+", "-", path.strip("/"))
+    return os.path.join(runtime.site_packages, "appenv-%s.pth" % name)
 
 
 def installer_version_change(old, wanted):
@@ -381,6 +484,8 @@ def _predicted_without_host_state(params, reason):
 
 def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=None, index=None):
     """The module app_dependencies: its parameters in, its result out."""
+    if params["state"] == "absent":
+        return remove_app_dependencies(params, runner, check_mode=check_mode or params.get("_decide_only"))
     if params["location"] != "system" and not (params["dest"] or DEFAULT_DEST.get(params["location"])):
         raise AppenvError("bad_argument", option="dest", module="app_dependencies", detail="dest is required")
     if not os.path.isdir(params["project_dir"]):
@@ -410,7 +515,8 @@ def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=Non
         extras=params["extras"], groups=params["groups"], max_age=params["max_age"], cache_dir=params["cache_dir"],
         layer_cache_path=(params["layer_cache"] or {}).get("path"), bytecode=params["invalidation_mode"],
         bytecode_workers=params["bytecode_workers"], pip_check=params["pip_check"],
-        source_date_epoch=params["source_date_epoch"], retries=params["retries"], timeout=params["timeout"])
+        source_date_epoch=params["source_date_epoch"], retries=params["retries"], timeout=params["timeout"],
+        extra_args=params["extra_args"])
     # Before anything is installed (check mode too): options the app's files cannot honour, a Python they exclude.
     _installers.refuse_unsupported_options(spec.installer, mode, params["groups"], params["extras"])
     if mode != "requirements":
@@ -425,9 +531,13 @@ def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=Non
             _privilege.check_interpreter(python)
     if params["_decide_only"]:
         action, reasons, _stored = _layer.decide(spec)
+        if params["force"]:
+            action, reasons = _layer.forced(action, reasons)
         return {"changed": False, _layer.ACTION_KEY: action, "reasons": reasons,
                 "key": _layer.make_record(spec, {})["key"]}
-    layer = _layer.converge(spec, runner, check_mode, params["lock_timeout"], cache=cache)
+    layer = _layer.converge(spec, runner, check_mode, params["lock_timeout"], cache=cache, force=params["force"])
+    if check_mode and layer.action in (_layer.ACTION_CREATED, _layer.ACTION_RECREATED):
+        spec.check_lock_read_only(runner)  # the build would check the lock first: a stale one fails here too
     result = layer.as_result(diff=diff)
     warnings = spec.warnings + result.pop("warnings", [])
     if warnings:

@@ -707,6 +707,22 @@ CATALOGUE = {
             "To keep bytecode elsewhere, set PYTHONPYCACHEPREFIX for the app instead of linking __pycache__.",
         ),
     ),
+    # -- issue 18: what users of ansible.builtin.pip expect (state, force, extra_args) ----------------------
+    "deps_extra_args_refused": ErrorSpec(
+        "extra_args holds {option}, which app_dependencies sets itself",
+        "{option} in extra_args ({args}) decides {decides}; the module sets that from its own options, and the "
+        "fingerprint would not describe what was installed.",
+        FAULT_TASK,
+        (
+            "Remove {option} from extra_args.",
+            "For where the packages go (--target, --user, --prefix, --root, --python, --system), set location and "
+            "dest (interpreter for another Python).",
+            "For requirement, constraint and editable files (-r, -c, -e), name them in requirements: their content "
+            "is part of the fingerprint.",
+            "extra_args is for the installer's other options (--only-binary, --no-binary, --prefer-binary, "
+            "--trusted-host, --pre, ...): they go to {installer} install, and a change of them rebuilds the layer.",
+        ),
+    ),
 }
 
 

@@ -19,6 +19,12 @@ fingerprint is written; on failure it is put back. A run killed half-way leaves
 the moved-aside layer behind: the next run, under the same lock, restores it
 first. Runs on one host are serialised by an flock next to the layer.
 
+The options every layer module shares (_options): ``force`` rebuilds whatever
+the decision (``forced``: the reason "forced", never a no-op, no layer cache
+lookup); ``state: absent`` is ``remove(spec, ...)``: the layer and its
+fingerprint go (``spec.removal``/``spec.remove``), "removed", or "absent" when
+nothing was there.
+
 Overlay layers (``spec.overlay``: a set of files inside another directory) are
 journalled and swapped by _layer_overlay; the fingerprint record (file name,
 format, key, reading and writing) lives in _fingerprint.
@@ -40,9 +46,9 @@ from ansible_collections.appenv.python.plugins.module_utils._fingerprint import 
 from ansible_collections.appenv.python.plugins.module_utils._layer_cache_trust import restored_problems
 # The actions and decide() are the engine's public names (modules and tests use _layer.ACTION_*, _layer.decide).
 from ansible_collections.appenv.python.plugins.module_utils._layer_decide import (  # noqa: F401 pylint: disable=unused-import
-    ACTION_CREATED, ACTION_KEPT, ACTION_RECREATED, ACTION_RESTORED, ACTION_UPDATED, ACTION_KEY, _aside_path,
-    _staging_path, _state_aside_path, _state_inside_layer, action_keys, action_of, decide, predict,
-    recover_interrupted)
+    ACTION_ABSENT, ACTION_CREATED, ACTION_KEPT, ACTION_RECREATED, ACTION_REMOVED, ACTION_RESTORED, ACTION_UPDATED,
+    ACTION_KEY, _aside_path, _staging_path, _state_aside_path, _state_inside_layer, action_keys, action_of, decide,
+    predict, recover_interrupted)
 from ansible_collections.appenv.python.plugins.module_utils._layer_lock import LayerLock
 from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import (
     overlay_record_files, recover_overlay, remove_tree, restore_overlay)
@@ -123,6 +129,22 @@ class LayerSpec:
         """
         return None
 
+    def removable(self):
+        """The paths state: absent removes, the fingerprint first (written last, it goes first: a run killed
+        half-way leaves files without one, which a present run rebuilds and an absent run removes)."""
+        return [self.state_path, self.path, _aside_path(self.path), _staging_path(self.path)]
+
+    def removal(self, stored):
+        """Sentences naming what state: absent removes (empty: nothing is there). Reads only: check mode says them."""
+        found = [path for path in self.removable() if os.path.lexists(path)]
+        return ["state is absent: %s is removed" % ", ".join(found)] if found else []
+
+    def remove(self, stored, runner):
+        """Remove what removal() named (under the layer's lock)."""
+        for path in self.removable():
+            if os.path.lexists(path):
+                remove_tree(path)
+
     def lock_path(self):
         parent, name = os.path.split(self.path.rstrip("/"))
         return os.path.join(parent, "." + name + ".appenv-lock")
@@ -174,7 +196,7 @@ class LayerResult:
 
     @property
     def changed(self):
-        return self.action != ACTION_KEPT
+        return self.action not in (ACTION_KEPT, ACTION_ABSENT)
 
     def as_result(self, diff=False):
         result = {
@@ -320,14 +342,31 @@ def layer_key(spec):
     return spec.cache_key()
 
 
-def decide_only(spec):
+FORCED = "forced"
+
+
+def forced(action, reasons):
+    """force: true: (action, reasons) of a run that rebuilds whatever the decision, the reason "forced" last.
+
+    A kept or updated layer is recreated from empty; a forced task is never a no-op.
+    """
+    if action in (ACTION_KEPT, ACTION_UPDATED):
+        action = ACTION_RECREATED
+    return action, list(reasons) + [FORCED]
+
+
+def decide_only(spec, force=False):
     """What converge would do, doing nothing: the result a controller-side cache asks for first."""
     action, reasons, _stored = decide(spec)
+    if force:
+        action, reasons = forced(action, reasons)
     return {"changed": False, ACTION_KEY: action, "reasons": reasons, "key": layer_key(spec)}
 
 
-def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None):
+def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None, force=False):
     """Bring the layer to spec.wanted. Returns a LayerResult.
+
+    force: rebuild whatever the decision (forced()), never restored from the layer cache (it is filled after).
 
     cache: an optional layer cache (_layer_cache.DirectoryCache or HttpCache): looked up
     before building (a hit is restored, action "restored"), filled after.
@@ -349,13 +388,15 @@ def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None):
                         notes.append(note)
                 action, reasons, stored = decide(spec)
                 reasons = notes + reasons
-                if action != ACTION_KEPT:
-                    lock.claim()  # a no-op writes nothing, not even its PID
+            if force:
+                action, reasons = forced(action, reasons)
+            if not check_mode and action != ACTION_KEPT:
+                lock.claim()  # a no-op writes nothing, not even its PID
             if action == ACTION_KEPT:
                 return LayerResult(action, reasons, stored, stored, stored.get("facts", {}), spec.path)
             after = make_record(spec, {})
             key = None
-            if cache is not None and action != ACTION_UPDATED:
+            if cache is not None and action != ACTION_UPDATED and not force:
                 key = layer_key(spec)
                 meta = cache.lookup(key)
                 refusal = meta is not None and spec.refuse_cached(meta.get("record") or {})
@@ -391,5 +432,24 @@ def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None):
                     cache.store(key or layer_key(spec), spec.path, after)
             return LayerResult(action, reasons, stored, after, after["facts"], spec.path,
                                cache.warnings if cache is not None else None)
+    except (IOError, OSError) as exc:
+        _raise_os_error(spec, exc)
+
+
+def remove(spec, runner, check_mode=False, lock_timeout=600.0):
+    """state: absent: remove the layer and its fingerprint (spec.removal names it, spec.remove does it). Returns a
+    LayerResult: "removed" with those sentences, or "absent" when nothing was there (then no lock is taken and
+    nothing is made, not even the lock file). Check mode names what would go and changes nothing."""
+    try:
+        if not spec.removal(read_fingerprint(spec)[0]):
+            return LayerResult(ACTION_ABSENT, [], None, None, {}, spec.path)
+        lock = LayerLock(spec.lock_path(), timeout=lock_timeout, read_only=check_mode)
+        with lock:
+            stored, _problem = read_fingerprint(spec)
+            reasons = spec.removal(stored)
+            if reasons and not check_mode:
+                lock.claim()
+                spec.remove(stored, runner)
+            return LayerResult(ACTION_REMOVED if reasons else ACTION_ABSENT, reasons, stored, None, {}, spec.path)
     except (IOError, OSError) as exc:
         _raise_os_error(spec, exc)

@@ -23,6 +23,7 @@ ACTION_KEPT = "kept"
 ACTION_RECREATED = "recreated"
 ACTION_UPDATED = "updated"
 ACTION_RESTORED = "restored"
+ACTION_REMOVED, ACTION_ABSENT = "removed", "absent"  # state: absent: removed now, nothing was there
 
 # The result key that carries a run's action. It was `action` until 0.1, the key Ansible's JSON callbacks
 # (ansible.posix.json and jsonl) overwrite with the module's name; `action` is returned too, deprecated, for one

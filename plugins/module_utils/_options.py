@@ -4,7 +4,8 @@
 """The options the layer modules share, declared once, and what they turn into.
 
 Their documentation is one doc fragment each: ``appenv.python.layer``
-(``lock_timeout``), ``appenv.python.layer.network`` (``timeout``,
+(``lock_timeout``, ``force``), ``appenv.python.layer.state`` (``state``),
+``appenv.python.layer.network`` (``timeout``,
 ``retries``), ``appenv.python.layer_cache`` (``layer_cache``) and
 ``appenv.python.index`` (the package index options). ``run_layer_module``
 turns them into what every backend takes - the runner (masking the index
@@ -16,26 +17,38 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 from ansible_collections.appenv.python.plugins.module_utils import _layer_cache_options as _layer_cache
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._module import run_module
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 from ansible_collections.appenv.python.plugins.module_utils._index import index_argument_spec, index_from_params
+from ansible_collections.appenv.python.plugins.module_utils._urls import url_secrets
 
-LOCK_OPTIONS = {"lock_timeout": dict(type="int", default=600)}
+# Every layer module: the lock, and force (_layer.converge(force=...): rebuilt once, the reason "forced").
+LOCK_OPTIONS = {"lock_timeout": dict(type="int", default=600), "force": dict(type="bool", default=False)}
 # Where a layer cache is: one of them (they are mutually exclusive in its spec).
 CACHE_LOCATIONS = ("path", "controller_path", "url")
+# Modules whose layer can be removed (_layer.remove).
+STATE_OPTIONS = {"state": dict(type="str", default="present", choices=["present", "absent"])}
+# Passthrough options whose URLs may carry credentials, masked like the index options' (module.no_log_values, runner).
+PASSTHROUGH_OPTIONS = ("extra_args",)
+_URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"]+")
 NETWORK_OPTIONS = {"timeout": dict(type="int", default=900), "retries": dict(type="int", default=3)}
 
 
-def layer_argument_spec(options, network=True, index=False, upstream=False):
+def layer_argument_spec(options, network=True, index=False, upstream=False, state=False):
     """A layer module's argument spec: its own options, then the shared ones it takes.
 
     network: timeout and retries (steps that download or install); index: the package index options;
-    upstream: the module sits on an earlier task of a chain (the upstream option, read in check mode by _upstream).
+    upstream: the module sits on an earlier task of a chain (the upstream option, read in check mode by _upstream);
+    state: the layer can be removed (state: absent).
     """
     spec = dict(options)
     spec.update(LOCK_OPTIONS)
+    if state:
+        spec.update(STATE_OPTIONS)
     if upstream:
         spec["upstream"] = dict(type="dict")
     if network:
@@ -67,6 +80,17 @@ def layer_cache(params, module, controller=False, runner=None):
     return _layer_cache.from_options(params["layer_cache"], module, runner=runner)
 
 
+def passthrough_secrets(params):
+    """The passwords in the URLs of the passthrough options (extra_args), as written and decoded."""
+    found = []
+    for option in PASSTHROUGH_OPTIONS:
+        for url in _URL.findall(params.get(option) or ""):
+            for secret in url_secrets(url):
+                if secret not in found:
+                    found.append(secret)
+    return found
+
+
 def run_layer_module(module, backend, name, index=False, controller_cache=False, env=None):
     """Run backend(params, runner=, check_mode=, diff=, cache=[, index=]) for an AnsibleModule; exit with its result.
 
@@ -75,6 +99,9 @@ def run_layer_module(module, backend, name, index=False, controller_cache=False,
     """
     index_options = index_from_params(module) if index else None
     runner = CommandRunner(env=env, secrets=index_options.secrets if index_options else ())
+    for secret in passthrough_secrets(module.params):
+        module.no_log_values.add(secret)
+        runner.add_secret(secret)
 
     def call(params):
         extra = {"index": index_options} if index else {}

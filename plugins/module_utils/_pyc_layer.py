@@ -256,7 +256,8 @@ def run_pyc_compile(params, runner, check_mode=False, diff=False, cache=None):
                         optimize_levels=params["optimize"], workers=params["bytecode_workers"], exclude=params["exclude"],
                         remove_orphans=params["remove_orphans"], state_dir=params["state_dir"], env=env,
                         runner=runner, runtime=predicted, check_mode=check_mode)
-    layer = _layer_base.converge(spec, runner, check_mode=check_mode, lock_timeout=params["lock_timeout"], cache=cache)
+    layer = _layer_base.converge(spec, runner, check_mode=check_mode, lock_timeout=params["lock_timeout"], cache=cache,
+                                 force=params.get("force", False))
     result = layer.as_result(diff=diff)
     facts = layer.facts if layer.action != _layer_base.ACTION_KEPT else {}
     result.update(compiled=facts.get("compiled", 0), removed=facts.get("removed", 0),

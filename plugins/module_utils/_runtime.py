@@ -254,7 +254,8 @@ def run_python_runtime(params, runner, check_mode=False, diff=False, cache=None)
         action, reasons, _stored = _layer.decide(spec)
         return {"changed": False, _layer.ACTION_KEY: action, "reasons": reasons,
                 "key": _layer.make_record(spec, {})["key"]}
-    layer = _layer.converge(spec, runner, check_mode=check_mode, lock_timeout=params["lock_timeout"], cache=cache)
+    layer = _layer.converge(spec, runner, check_mode=check_mode, lock_timeout=params["lock_timeout"], cache=cache,
+                            force=params.get("force", False))
     result = runtime_result(spec, layer, diff=diff)
     if params["_resolution"]:
         result["resolution"] = params["_resolution"]

@@ -367,9 +367,11 @@ def run_pip_tooling(params, index, runner, check_mode=False, diff=False, cache=N
     named = []
     if packaging.packages or not runtime.externally_managed:
         runtime.refuse_externally_managed("pip_tooling", "installing %s into it" % ", ".join(sorted(packaging.packages)))
-        named.append(("packaging", _layer.converge(packaging, runner, check_mode, params["lock_timeout"], cache=cache)))
+        named.append(("packaging", _layer.converge(packaging, runner, check_mode, params["lock_timeout"], cache=cache,
+                                                   force=params.get("force", False))))
     for spec in tools:
-        named.append((spec.name, _layer.converge(spec, runner, check_mode, params["lock_timeout"], cache=cache)))
+        named.append((spec.name, _layer.converge(spec, runner, check_mode, params["lock_timeout"], cache=cache,
+                                                 force=params.get("force", False))))
     action, reasons = summarise(named)
     layers = []
     warnings = []

@@ -36,6 +36,7 @@ extends_documentation_fragment:
   - appenv.python.attributes.action
   - appenv.python.interpreter
   - appenv.python.layer
+  - appenv.python.layer.state
   - appenv.python.layer.upstream
   - appenv.python.layer.network
   - appenv.python.layer_cache
@@ -126,6 +127,20 @@ options:
   source_date_epoch:
     description: C(SOURCE_DATE_EPOCH) for the installers (reproducible wheels built from sdists).
     type: int
+  extra_args:
+    description:
+      - More options for the program that installs the packages, split as a shell would (as
+        C(extra_args) of C(ansible.builtin.pip)) - C(pip install) for requirement files
+        and for the lists poetry and pipenv export from their locks, C(uv pip install) for uv. For example
+        C(--only-binary :all:), C(--no-binary demo), C(--prefer-binary), C(--trusted-host index.internal), C(--pre).
+      - Part of the fingerprint, in the order given; a change rebuilds the layer, with a reason naming it.
+      - Options the module sets from its own options are refused (C(deps_extra_args_refused)) - where the
+        packages go (C(--target), C(--user), C(--prefix), C(--root), C(--python), C(--system)) and which files
+        are read (C(-r), C(-c), C(-e)); use O(location), O(dest) and O(requirements).
+      - Credentials in URLs (C(--extra-index-url https://user:token@...)) are masked in the result, the commands
+        and the errors, and left out of the fingerprint; prefer O(extra_index_urls) with O(index_username) and
+        O(index_password), which never put them on the command line.
+    type: str
 """
 
 EXAMPLES = r"""
@@ -167,7 +182,7 @@ action:
   returned: success
   type: str
 layer_action:
-  description: C(created), C(kept), C(recreated) or C(restored).
+  description: C(created), C(kept), C(recreated) or C(restored); with O(state=absent), C(removed) or C(absent) (nothing was there).
   returned: success
   type: str
 reasons:
@@ -281,9 +296,10 @@ def module_spec():
         bytecode_workers=dict(type="int", default=0),
         pip_check=dict(type="bool", default=True),
         source_date_epoch=dict(type="int"),
+        extra_args=dict(type="str"),
         # Internal, set by the action plugin only (undocumented, as core hides _raw_params): report the decision only.
         _decide_only=dict(type="bool"),
-    ), index=True, upstream=True), supports_check_mode=True)
+    ), index=True, upstream=True, state=True), supports_check_mode=True)
 
 
 def main():

@@ -16,6 +16,11 @@ that order:
 * how a failed install is classified (``classify``: the catalogue code the
   output of the installing program calls for).
 
+``extra_args`` (the task's passthrough, split as a shell would) go to the
+installing program's install command - pip for requirement files and for
+poetry's and pipenv's exports, ``uv pip install`` for uv - except the options
+the module sets itself (``OWN_OPTIONS``, refused by ``extra_args``).
+
 The registry (``INSTALLERS``) is the order in which the app's files are looked
 at: requirement files first, then each lock file.
 """
@@ -25,6 +30,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import shlex
 
 from ansible_collections.appenv.python.plugins.module_utils import _site
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
@@ -98,8 +104,11 @@ class Installer:
         """Write the lock's pinned, hash-checked requirement list for groups and extras to output."""
         raise NotImplementedError("%s has no lock file" % self.name)
 
-    def check_lock(self, runner, project_dir, env):
-        """Refuse a lock that no longer matches its project file, as the installer's own locked install does."""
+    def check_lock(self, runner, project_dir, env, read_only=False):
+        """Refuse a lock that no longer matches its project file, as the installer's own locked install does.
+
+        read_only: check mode asks (the check only reads); an installer whose export checks the lock runs it here.
+        """
         if self.lock_check:
             argv = [self.executable()] + list(self.lock_check)
             result = runner.run(argv, env=env, cwd=project_dir, check=False,
@@ -188,6 +197,41 @@ def choose(project_dir, installer, requirements):
                           needs=" and ".join((lock, project)),
                           detail="%s is missing in %s." % (" and ".join(missing), project_dir))
     return installer, lock
+
+
+# extra_args options that decide what the module sets from its own options: (what they decide, the options).
+OWN_OPTIONS = (
+    ("where the packages go", ("--target", "-t", "--prefix", "--root", "--user", "--home", "--python", "-p",
+                               "--system", "--break-system-packages")),
+    ("which requirement files are read", ("--requirement", "-r", "--constraint", "-c", "--editable", "-e")),
+)
+
+
+def _option_name(word):
+    """The option a command-line word names: --name of --name=value, -x of -xvalue, else the word."""
+    if word.startswith("--"):
+        return word.split("=", 1)[0]
+    return word[:2] if word.startswith("-") else word
+
+
+def extra_args(text, installing):
+    """The task's extra_args (a string, split as a shell would) as a list for installing's install command.
+
+    An option the module sets itself (where the packages go, which files are read) is refused with a titled error.
+    """
+    if not text:
+        return []
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise AppenvError("bad_argument", option="extra_args", module="app_dependencies",
+                          detail="extra_args is split as a shell would, and %s (%s)" % (exc, text))
+    for word in words:
+        for decides, options in OWN_OPTIONS:
+            if _option_name(word) in options:
+                raise AppenvError("deps_extra_args_refused", option=_option_name(word), args=text, decides=decides,
+                                  installer=installing.name if installing.name != "uv" else "uv pip")
+    return words
 
 
 _UNSUPPORTED = {

@@ -14,6 +14,9 @@ uv is pointed at the runtime's interpreter for every location and never
 downloads a Python of its own (``UV_PYTHON_DOWNLOADS=never``); it compiles
 nothing unless asked, so the layer is compiled afterwards like for pip.
 
+Check mode runs the same ``uv export --locked`` to standard output, so a
+stale lock is predicted as the real run fails on it.
+
 Groups: ``dev`` is uv's development group (left out otherwise,
 ``--no-dev``), any other is a ``--group``; extras are ``--extra``.
 """
@@ -57,6 +60,15 @@ class Uv(_installers.Installer):
             argv += ["--extra", extra]
         result = runner.run(argv, what="Reading uv.lock (uv export)", cwd=project_dir, env=env, check=False)
         self.refuse_stale(runner, project_dir, argv, result)
+
+    def check_lock(self, runner, project_dir, env, read_only=False):
+        # The export refuses a stale lock (--locked) in a real run; check mode runs the check alone (to stdout).
+        if read_only:
+            argv = [self.executable(), "export", "--locked", "--format", "requirements.txt", "--no-emit-project",
+                    "--no-progress"]
+            result = runner.run(argv, env=env, cwd=project_dir, check=False,
+                                what="Checking that %s matches %s" % (self.lock_file, self.project_file))
+            self.refuse_stale(runner, project_dir, argv, result)
 
     def install_argv(self, runtime, location, target, retries):
         argv = [self.executable(), "pip", "install"]

@@ -98,10 +98,20 @@ def test_groups_stale_locks_and_the_python_range(host, index):
     # to fix it; the layer built from the old lock is intact.
     for name in names:
         write_files(host, projects(index, main=("demo-alpha", "demo-gamma"))[name], root="/srv/" + name)
-    stale = harness.run_tasks(host, [deps_task(index, "/srv/" + name, "/opt/%s-main" % name) for name in names])
-    for name, result in zip(names, stale):
+    stale_tasks = [deps_task(index, "/srv/" + name, "/opt/%s-main" % name) for name in names]
+    # Check mode predicts the failure (the lock check only reads), and writes nothing doing so.
+    watched = "find %s -printf '%%p %%T@ %%C@\\n' | sort" % " ".join(
+        "/srv/%s /opt/%s-main" % (name, name) for name in names)
+    before = host.sh(watched).stdout
+    predicted = harness.run_tasks(host, stale_tasks, check=True)
+    assert host.sh(watched).stdout == before, "check mode wrote to the app or the layer"
+    stale = harness.run_tasks(host, stale_tasks)
+    for name, guess, result in zip(names, predicted, stale):
         error = error_of(result)
         assert result["error"]["code"] == "deps_lock_stale", (name, result["error"])
+        predicted_error = error_of(guess)  # its cause quotes the tool's output, with its timings
+        assert [predicted_error[key] for key in ("code", "title", "fixes")] == [
+            error[key] for key in ("code", "title", "fixes")], (name, predicted_error, error)
         lock_file = {"uv": "uv.lock", "poetry": "poetry.lock", "pipenv": "Pipfile.lock"}[name]
         assert error["title"].startswith("/srv/%s/%s no longer matches" % (name, lock_file)), error
         assert ("Run %s lock in the app's directory" % name) in error["fixes"][0], error

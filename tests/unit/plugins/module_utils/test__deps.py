@@ -1,5 +1,6 @@
 """app_dependencies' layer: durations (max_age), the one place the options become the layer spec."""
 
+import json
 import os
 import shutil
 import types
@@ -7,8 +8,12 @@ import time
 
 import pytest
 
-from ansible_collections.appenv.python.plugins.module_utils import _deps
+from ansible_collections.appenv.python.plugins.module_utils import _deps, _installers
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._fingerprint import (
+    FINGERPRINT_FORMAT, FINGERPRINT_FORMAT_VERSION)
+from ansible_collections.appenv.python.plugins.module_utils._index import IndexOptions
+from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 
 
 @pytest.mark.parametrize("text, seconds", [("90", 90), ("30m", 1800), ("12h", 43200), ("7d", 604800),
@@ -115,3 +120,114 @@ def test_check_mode_predicts_the_recovery_of_a_system_install_killed_half_way(tm
                                                    "its files (../../../bin/demo-alpha)"])
     else:
         assert (action, reasons) == ("kept", [])
+
+
+def _runtime(root):
+    """A runtime's paths and identity, as _site.Runtime gives them (nothing is run)."""
+    site = os.path.join(root, "lib", "python3.11", "site-packages")
+    os.makedirs(site)
+    return types.SimpleNamespace(root=root, python=os.path.join(root, "bin", "python3"), site_packages=site,
+                                 key="k1", version="3.11.9", versions={"pip": "26.3"}, interpreter=None,
+                                 user_site=lambda base: os.path.join(base, "lib", "python3.11", "site-packages"))
+
+
+def _deps_spec(tmp_path, runtime, extra_args=None):
+    """app_dependencies' layer for a requirements.txt app on runtime, with pip."""
+    app = tmp_path / "app"
+    app.mkdir(exist_ok=True)
+    (app / "requirements.txt").write_text("demo-alpha\n")
+    return _deps.DepsLayerSpec(runtime, _installers.get("pip", str(tmp_path / "tools")), "requirements",
+                               IndexOptions(), str(app), dest=str(tmp_path / "deps"), extra_args=extra_args)
+
+
+def test_extra_args_are_in_the_fingerprint_only_when_set_and_without_credentials(tmp_path):
+    runtime = _runtime(str(tmp_path / "python"))
+    plain = _deps_spec(tmp_path, runtime)
+    assert "extra_args" not in plain.wanted and plain.extra_args == []
+    spec = _deps_spec(tmp_path, runtime, "--prefer-binary --extra-index-url https://build:s3cr3t@index.internal/simple")
+    assert spec.extra_args == ["--prefer-binary", "--extra-index-url", "https://build:s3cr3t@index.internal/simple"]
+    assert spec.wanted["extra_args"] == ["--prefer-binary", "--extra-index-url", "https://***@index.internal/simple"]
+    assert "s3cr3t" not in json.dumps(spec.wanted)
+    # A change rebuilds, with a reason naming the option.
+    _action, reasons = spec.compare({"inputs": plain.wanted}, spec.wanted)
+    shown = '["--prefer-binary","--extra-index-url","https://***@index.internal/simple"]'
+    assert reasons == ["Installer arguments (extra_args) is new: " + shown]
+    _action, reasons = plain.compare({"inputs": spec.wanted}, plain.wanted)
+    assert reasons == ["Installer arguments (extra_args) is no longer set (was %s)" % shown]
+    with pytest.raises(AppenvError) as caught:
+        _deps_spec(tmp_path, runtime, "--user")
+    assert caught.value.code == "deps_extra_args_refused"
+
+
+def _record(path, packages):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        json.dump({"format": FINGERPRINT_FORMAT, "format_version": FINGERPRINT_FORMAT_VERSION,
+                   "kind": "app_dependencies", "layer_version": 1, "inputs": {}, "facts": {"packages": packages}},
+                  handle)
+
+
+def test_absent_for_a_target_removes_the_directory_and_its_pth_file(tmp_path):
+    runtime = _runtime(str(tmp_path / "python"))
+    dest = str(tmp_path / "site")
+    _record(os.path.join(dest, ".appenv-fingerprint.json"), {"demo-alpha": "1.0"})
+    pth = _deps.pth_path(runtime, dest)
+    with open(pth, "w") as handle:
+        handle.write(dest + "\n")
+    spec = _deps.DepsRemoval("target", dest, runtime)
+    assert spec.removal(None) == ["state is absent: %s/.appenv-fingerprint.json, %s, %s is removed"
+                                  % (dest, dest, pth)]
+    result = _deps._layer.remove(spec, CommandRunner())
+    assert result.action == "removed" and not os.path.lexists(dest) and not os.path.lexists(pth)
+    assert _deps._layer.remove(_deps.DepsRemoval("target", dest, runtime), CommandRunner()).action == "absent"
+
+
+def test_absent_for_system_names_the_recorded_packages_still_there_and_keeps_the_packaging_tools(
+        tmp_path, monkeypatch):
+    runtime = _runtime(str(tmp_path / "python"))
+    for name, version in (("demo_alpha", "1.0"), ("pip", "26.3"), ("setuptools", "80.0")):
+        os.makedirs(os.path.join(runtime.site_packages, "%s-%s.dist-info" % (name, version)))
+    _record(os.path.join(runtime.root, ".appenv-deps.json"),
+            {"demo-alpha": "1.0", "demo-beta": "1.0", "pip": "26.3", "setuptools": "80.0"})
+    spec = _deps.DepsRemoval("system", None, runtime)
+    stored, _problem = _deps._layer.read_fingerprint(spec)
+    assert spec.removal(stored) == [
+        "state is absent: demo-alpha uninstalled from the runtime %s" % runtime.root,
+        "state is absent: %s/.appenv-deps.json is removed" % runtime.root]
+    ran = []
+    monkeypatch.setattr(CommandRunner, "run", lambda self, argv, what, **kwargs: ran.append(argv))
+    _deps._layer.remove(spec, CommandRunner())
+    assert ran == [[runtime.python, "-m", "pip", "uninstall", "-y", "-q", "--disable-pip-version-check",
+                    "demo-alpha"]]
+    assert not os.path.exists(os.path.join(runtime.root, ".appenv-deps.json"))
+
+
+def test_check_mode_runs_the_lock_check_with_the_caches_in_a_temporary_directory(tmp_path, monkeypatch):
+    runtime = _runtime(str(tmp_path / "python"))
+    runtime.versions["pipenv"] = "2026.0.3"
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "Pipfile").write_text("[packages]\ndemo-alpha = \"*\"\n")
+    (app / "Pipfile.lock").write_text("{}\n")
+    installer = _installers.get("pipenv", str(tmp_path / "tools"))
+    spec = _deps.DepsLayerSpec(runtime, installer, "Pipfile.lock", IndexOptions(), str(app),
+                               dest=str(tmp_path / "deps"), cache_dir=str(tmp_path / "wheels"))
+    seen = []
+
+    def check_lock(runner, project_dir, env, read_only=False):
+        seen.append((project_dir, read_only, dict(env)))
+        assert all(os.path.isdir(os.path.dirname(env[name])) for name in ("PIPENV_CACHE_DIR", "UV_CACHE_DIR"))
+
+    monkeypatch.setattr(installer, "check_lock", check_lock)
+    spec.check_lock_read_only(CommandRunner())
+    assert seen == [], "pipenv is not installed yet (an earlier task would install it): nothing to run"
+    os.makedirs(os.path.dirname(installer.executable()))
+    with open(installer.executable(), "w") as handle:
+        handle.write("#!/bin/sh\n")
+    os.chmod(installer.executable(), 0o755)
+    spec.check_lock_read_only(CommandRunner())
+    (project_dir, read_only, env), = seen
+    assert (project_dir, read_only, env["PIPENV_PIPFILE"]) == (str(app), True, str(app / "Pipfile"))
+    temp = os.path.dirname(env["PIPENV_CACHE_DIR"])
+    assert temp != str(tmp_path / "wheels") and not os.path.exists(temp), "the temporary caches stayed"
+    assert not (tmp_path / "wheels").exists() and not (tmp_path / "deps").exists(), "check mode wrote the layer"

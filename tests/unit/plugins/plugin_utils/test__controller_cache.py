@@ -158,7 +158,7 @@ def test_a_login_user_that_becomes_root_hands_files_through_its_own_directory(tm
     in, and what the module stored there reaches the login user through the login user's own directory."""
     key = key_of(tmp_path)
     first = Action(tmp_path / "host-tmp", login="admin", become_user="root")
-    assert run(first, tmp_path)["action"] == "created"
+    assert run(first, tmp_path)["layer_action"] == "created"
     assert first._connection.fetched == [key + ".json", key + ".tar.gz"]
     assert all(directory.startswith("appenv-layer-cache-crossing.") for directory in first._connection.fetched_from)
     assert first.commands.count("cp") == 2 and os.listdir(first.host_tmp) == []
@@ -166,7 +166,7 @@ def test_a_login_user_that_becomes_root_hands_files_through_its_own_directory(tm
     shutil.rmtree(str(tmp_path / "host"))
     second = Action(tmp_path / "host-tmp", login="admin", become_user="root")
     result = run(second, tmp_path)
-    assert result["action"] == "restored" and payload(tmp_path / "host" / "layer") == "1"
+    assert result["layer_action"] == "restored" and payload(tmp_path / "host" / "layer") == "1"
     assert sorted(second.transferred) == [key + ".json", key + ".tar.gz"]
     assert all(directory.startswith("appenv-layer-cache-crossing.") for directory in second.transferred_to)  # never root's directory
     assert second.commands.count("fixup") == 2 and second.commands.count("cp") == 2
@@ -176,7 +176,7 @@ def test_a_login_user_that_becomes_root_hands_files_through_its_own_directory(tm
     for login, become_user in (("root", "app"), ("admin", "admin"), (None, "root")):
         shutil.rmtree(str(tmp_path / "host"))
         direct = Action(tmp_path / "host-tmp", login=login, become_user=become_user)
-        assert run(direct, tmp_path)["action"] == "restored"
+        assert run(direct, tmp_path)["layer_action"] == "restored"
         assert all(directory.startswith("appenv-layer-cache.") for directory in direct.transferred_to)
         assert "cp" not in direct.commands
 

@@ -162,3 +162,43 @@ def test_no_installer_retries_a_failure_that_is_not_the_network(tmp_path, name):
                                               str(tmp_path), {}, 60, retries=3)
     assert result.rc == 1 and len(runner.history) == 1
     assert installer.classify(output) != "deps_index_unreachable"
+
+
+PIP = _installers.get("pip", "/opt/appenv/tools")
+
+
+def test_extra_args_are_split_as_a_shell_would():
+    assert _installers.extra_args(None, PIP) == [] and _installers.extra_args("", PIP) == []
+    assert _installers.extra_args("--only-binary :all: --no-binary 'demo beta' --pre", PIP) == [
+        "--only-binary", ":all:", "--no-binary", "demo beta", "--pre"]
+    with pytest.raises(AppenvError) as caught:
+        _installers.extra_args("--no-binary 'demo", PIP)
+    assert caught.value.code == "bad_argument" and "extra_args" in caught.value.title
+
+
+@pytest.mark.parametrize("text, option, decides", [
+    ("--pre --target /srv/elsewhere", "--target", "where the packages go"),
+    ("--target=/srv/elsewhere", "--target", "where the packages go"),
+    ("-t/srv/elsewhere", "-t", "where the packages go"),
+    ("--user", "--user", "where the packages go"),
+    ("--python /usr/bin/python3", "--python", "where the packages go"),
+    ("--prefix /x", "--prefix", "where the packages go"),
+    ("-r more.txt", "-r", "which requirement files are read"),
+    ("--constraint=c.txt", "--constraint", "which requirement files are read"),
+    ("-e ./src", "-e", "which requirement files are read"),
+])
+def test_extra_args_the_module_sets_itself_are_refused(text, option, decides):
+    for name, installer in (("pip", "pip install"), ("uv", "uv pip install")):
+        with pytest.raises(AppenvError) as caught:
+            _installers.extra_args(text, _installers.get(name, "/opt/appenv/tools"))
+        error = caught.value
+        assert error.code == "deps_extra_args_refused"
+        assert error.title == "extra_args holds %s, which app_dependencies sets itself" % option
+        assert decides in error.cause and text in error.cause
+        assert installer in error.fixes[3]
+
+
+def test_extra_args_options_with_a_value_that_looks_alike_pass():
+    # The installer's other options pass as they are, with their values.
+    assert _installers.extra_args("--trusted-host index.internal --progress-bar off", PIP) == [
+        "--trusted-host", "index.internal", "--progress-bar", "off"]

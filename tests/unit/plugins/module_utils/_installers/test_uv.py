@@ -73,3 +73,16 @@ def test_failures_are_classified(output, code):
 def test_it_never_downloads_a_python():
     env = uv.Uv.environment("/var/cache/appenv", "/srv/app")
     assert env == {"UV_CACHE_DIR": "/var/cache/appenv/uv", "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
+
+
+def test_check_mode_runs_the_locked_export_alone_to_stdout(runner, result):
+    UV.check_lock(runner, "/srv/app", {"UV_CACHE_DIR": "/tmp/x"})
+    assert runner.calls == []  # a real run: the export itself checks the lock
+    UV.check_lock(runner, "/srv/app", {"UV_CACHE_DIR": "/tmp/x"}, read_only=True)
+    assert runner.calls[0]["argv"] == [EXE, "export", "--locked", "--format", "requirements.txt",
+                                       "--no-emit-project", "--no-progress"]
+    assert (runner.calls[0]["cwd"], runner.calls[0]["env"]) == ("/srv/app", {"UV_CACHE_DIR": "/tmp/x"})
+    runner.result = result(rc=2, stderr=STALE)
+    with pytest.raises(AppenvError) as caught:
+        UV.check_lock(runner, "/srv/app", {}, read_only=True)
+    assert caught.value.code == "deps_lock_stale"
