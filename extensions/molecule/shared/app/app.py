@@ -1,3 +1,5 @@
-import demo_alpha, demo_delta
+import demo_alpha
+import demo_delta
 
-print('app on', demo_alpha.__version__)
+if demo_delta.__name__ == "demo_delta":  # both dependencies import
+    print('app on', demo_alpha.__version__)

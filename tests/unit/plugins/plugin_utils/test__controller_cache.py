@@ -96,7 +96,7 @@ class Action:
     def _transfer_file(self, local, remote):
         shutil.copyfile(local, remote)
         self.transferred.append(os.path.basename(remote))
-        self.transferred_to.append(os.path.relpath(remote, self.host_tmp).split(os.sep)[0])
+        self.transferred_to.append(os.path.relpath(remote, self.host_tmp).split(os.sep, maxsplit=1)[0])
 
     def _get_remote_user(self):
         return self.login
