@@ -69,7 +69,7 @@ options:
     description:
       - C(user) installs into the user site of C(PYTHONUSERBASE=dest); C(venv) into a venv at O(dest); C(target)
         into the directory O(dest), put on C(sys.path) by a C(.pth) file in the runtime; C(system) into the runtime's
-        own site-packages (never the operating system's Python: for that, name it with O(interpreter)).
+        own site-packages (never the operating system's Python; name that one with O(interpreter)).
       - RV(environment) holds the variables a process needs to use the result.
     type: str
     default: user
