@@ -87,12 +87,17 @@ def run_module_with_controller_cache(action, module_name, module_args, task_vars
     quote = action._connection._shell.quote
     crossing = None
     try:
-        crossing = _crossing_dir(action)
         shard = action._connection._shell.join_path(remote_cache, key[:2])
         action._low_level_execute_command("mkdir -p %s" % quote(shard), sudoable=True)
-        if hit is not None:
-            for path in local.entry_files(key, hit):
-                _put(action, path, shard, crossing)
+        try:
+            crossing = _crossing_dir(action)
+            if hit is not None:
+                for path in local.entry_files(key, hit):
+                    _put(action, path, shard, crossing)
+        except OSError as exc:  # the entry is not there: the module builds (and a new entry may not come back)
+            local.warnings.append("the controller's layer cache entry could not be put on the host (%s); building"
+                                  % exc)
+            hit = None
         args = dict(module_args)
         args["layer_cache"] = host_options(cache_options, remote_cache, local.compression)
         result = action._execute_module(module_name=module_name, module_args=args, task_vars=task_vars)
@@ -117,8 +122,8 @@ def _crossing_dir(action):
     it with mktemp) runs as the become user. When the login user is not root and becomes another user (ssh as
     an admin, then sudo/su to root), the login user can neither write into the become user's 0700 cache directory
     nor read what the module stored there; and the module must not trust files a less-privileged user owns. So
-    files cross through the login user's Ansible temporary directory and are copied in and out by the become
-    user: the cache the module reads holds only files of its own user.
+    files cross through a temporary directory the login user makes (mktemp, 0700) and are copied in and out by the
+    become user: the cache the module reads holds only files of its own user.
     """
     if not action._connection.become:
         return None

@@ -79,7 +79,7 @@ class Action:
         argv = shlex.split(cmd)
         self.commands.append(argv[0])
         if argv[0] == "mktemp":
-            if self.mktemp_fails:
+            if self.mktemp_fails or ("crossing" in cmd and getattr(self, "crossing_fails", False)):
                 return {"rc": 1, "stdout": "", "stderr": "mktemp: failed"}
             prefix = "appenv-layer-cache-crossing." if "crossing" in cmd else "appenv-layer-cache."
             assert sudoable == (prefix == "appenv-layer-cache.")  # the crossing is the login user's own
@@ -179,6 +179,17 @@ def test_a_login_user_that_becomes_root_hands_files_through_its_own_directory(tm
         assert run(direct, tmp_path)["layer_action"] == "restored"
         assert all(directory.startswith("appenv-layer-cache.") for directory in direct.transferred_to)
         assert "cp" not in direct.commands
+
+
+def test_an_entry_that_cannot_be_put_on_the_host_is_a_warning_and_a_build(tmp_path):
+    run(Action(tmp_path / "host-tmp"), tmp_path)
+    shutil.rmtree(str(tmp_path / "host"))
+    failing = Action(tmp_path / "host-tmp", login="admin", become_user="root")
+    failing.crossing_fails = True
+    result = run(failing, tmp_path)
+    assert result["layer_action"] == "created" and payload(tmp_path / "host" / "layer") == "1"
+    assert any("could not be put on the host" in warning for warning in result["warnings"]), result
+    assert os.listdir(failing.host_tmp) == []
 
 
 def test_check_mode_predicts_a_restore_and_touches_nothing(tmp_path):
