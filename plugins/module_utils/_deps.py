@@ -41,13 +41,12 @@ import tempfile
 import time
 
 from ansible_collections.appenv.python.plugins.module_utils import (
-    _bytecode, _installers, _interpreter, _layer, _requirements, _requires_python, _site)
+    _installers, _interpreter, _layer, _requirements, _site)
 from ansible_collections.appenv.python.plugins.module_utils import _privilege
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._duration import parse_duration
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import FINGERPRINT_FILE
 from ansible_collections.appenv.python.plugins.module_utils._runner import proxy_settings
-from ansible_collections.appenv.python.plugins.module_utils._tooling import PACKAGING_TOOLS, make_venv
 from ansible_collections.appenv.python.plugins.module_utils._upstream import runtime_entry
 from ansible_collections.appenv.python.plugins.module_utils._urls import redact_url
 
@@ -215,6 +214,8 @@ class DepsLayerSpec(_layer.LayerSpec):
         os.makedirs(work, 0o700)
         try:
             if self.location == "venv":
+                from ansible_collections.appenv.python.plugins.module_utils._tooling import make_venv
+
                 make_venv(runner, self.runtime, target)
             facts = self._install(target, work, runner)
         finally:
@@ -233,6 +234,8 @@ class DepsLayerSpec(_layer.LayerSpec):
         # The old packages' console scripts in the runtime's bin/ go back with them on a failure.
         scripts = _site.OutsideSnapshot(site, self.runtime.root, os.path.join(self.runtime.root, ".appenv-deps-scripts"),
                                         watch=[self.bin_dir()])
+        from ansible_collections.appenv.python.plugins.module_utils._tooling import PACKAGING_TOOLS
+
         work = os.path.join(self.runtime.root, ".appenv-deps-work")
         _layer.remove_tree(work)
         os.makedirs(work, 0o700)
@@ -305,6 +308,8 @@ class DepsLayerSpec(_layer.LayerSpec):
         found = _site.installed(site)
         names = [name for name in found if before is None or name not in before]
         if self.bytecode != "none":
+            from ansible_collections.appenv.python.plugins.module_utils import _bytecode
+
             if self.location == "system":
                 files = _site.python_files(site, names)
                 if files:
@@ -381,6 +386,8 @@ class DepsRemoval(_layer.LayerSpec):
 
     def _packages(self, stored):
         """The recorded packages still in the runtime (pip_tooling's own stay)."""
+        from ansible_collections.appenv.python.plugins.module_utils._tooling import PACKAGING_TOOLS
+
         recorded = (stored or {}).get("facts", {}).get("packages", {})
         found = _site.installed(self.runtime.site_packages)
         return sorted(name for name in recorded if name in found and name not in PACKAGING_TOOLS)
@@ -520,6 +527,8 @@ def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=Non
     # Before anything is installed (check mode too): options the app's files cannot honour, a Python they exclude.
     _installers.refuse_unsupported_options(spec.installer, mode, params["groups"], params["extras"])
     if mode != "requirements":
+        from ansible_collections.appenv.python.plugins.module_utils import _requires_python  # lock files only
+
         _requires_python.refuse_excluded(params["project_dir"], spec.installer, runtime)
     spec.replaced = (runtime.root,) if runtime.replaced else ()
     if params["location"] == "system":

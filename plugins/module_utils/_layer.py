@@ -43,7 +43,6 @@ from ansible_collections.appenv.python.plugins.module_utils._errors import Appen
 # read_fingerprint and the record helpers are also reached as _layer.* by the layer specs.
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import (  # noqa: F401 pylint: disable=unused-import
     FINGERPRINT_FILE, canonical_json, describe_changes, make_record, read_fingerprint, record_key, write_fingerprint)
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache_trust import restored_problems
 # The actions and decide() are the engine's public names (modules and tests use _layer.ACTION_*, _layer.decide).
 from ansible_collections.appenv.python.plugins.module_utils._layer_decide import (  # noqa: F401 pylint: disable=unused-import
     ACTION_ABSENT, ACTION_CREATED, ACTION_KEPT, ACTION_RECREATED, ACTION_REMOVED, ACTION_RESTORED, ACTION_UPDATED,
@@ -321,6 +320,8 @@ def _restore(spec, cache, key, runner=None):
     spec.restored(record)
     record["key"] = record_key(spec, record.get("inputs"))
     aside = _aside_path(spec.path)
+    from ansible_collections.appenv.python.plugins.module_utils._layer_cache_trust import restored_problems
+
     problems = restored_problems(spec, record)
     if problems:  # the entry is not what it was signed as: the previous layer goes back, the layer is built
         remove_tree(spec.path)

@@ -39,8 +39,10 @@ import os
 
 from ansible_collections.appenv.python.plugins.module_utils._duration import parse_duration
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-from ansible_collections.appenv.python.plugins.module_utils._signing import TRUST_CHOICES, Trust
 from ansible_collections.appenv.python.plugins.module_utils._urls import with_credentials
+
+# The values of layer_cache.trust (_signing.Trust checks entries by them; imported only by a module given a cache).
+TRUST_CHOICES = ("signed", "unsigned")
 
 COMPRESSIONS = ("auto", "none", "gzip")
 # What compression "auto" stands for, by where the cache is (see above).
@@ -130,6 +132,8 @@ def from_options(options, module="python_runtime", runner=None):
     """
     if not options or not (options.get("url") or options.get("path")):
         return None
+    from ansible_collections.appenv.python.plugins.module_utils._signing import Trust
+
     trust = Trust.from_options(options, module)
     if runner is not None:
         for secret in trust.secrets:
@@ -154,6 +158,8 @@ def controller_cache(options, module="python_runtime"):
 
     It checks the HMAC of what it holds and adopts (with hmac_key); ssh signatures are the hosts' to check.
     """
+    from ansible_collections.appenv.python.plugins.module_utils._signing import Trust
+
     trust = Trust(options.get("hmac_key"), trust="signed" if options.get("hmac_key") else "unsigned")
     if options.get("trust", "signed") == "signed" and not (options.get("hmac_key") or options.get("allowed_signers")):
         Trust.from_options(options, module)  # the titled error: no way to check entries anywhere

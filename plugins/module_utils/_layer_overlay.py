@@ -30,7 +30,6 @@ import shutil
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import (
     FINGERPRINT_FILE, read_fingerprint, record_key, write_fingerprint, write_json_atomic)
-from ansible_collections.appenv.python.plugins.module_utils._layer_cache_trust import restored_problems
 
 _OVERLAY_JOURNAL = ".appenv-journal.json"
 _OVERLAY_STATE = FINGERPRINT_FILE  # the previous fingerprint, while the swap runs
@@ -274,6 +273,8 @@ def restore_overlay(spec, cache, key, stored, runner=None):
         record["facts"] = facts
         spec.restored(record)
         record["key"] = record_key(spec, record.get("inputs"))
+        from ansible_collections.appenv.python.plugins.module_utils._layer_cache_trust import restored_problems
+
         problems = restored_problems(spec, record)
         if problems:
             raise _RestoreRejected("; ".join(problems))

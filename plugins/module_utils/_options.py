@@ -23,7 +23,6 @@ from ansible_collections.appenv.python.plugins.module_utils import _layer_cache_
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._module import run_module
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
-from ansible_collections.appenv.python.plugins.module_utils._index import index_argument_spec, index_from_params
 from ansible_collections.appenv.python.plugins.module_utils._urls import url_secrets
 
 # Every layer module: the lock, and force (_layer.converge(force=...): rebuilt once, the reason "forced").
@@ -55,6 +54,8 @@ def layer_argument_spec(options, network=True, index=False, upstream=False, stat
         spec.update(NETWORK_OPTIONS)
     spec["layer_cache"] = _layer_cache.argument_spec()
     if index:
+        from ansible_collections.appenv.python.plugins.module_utils._index import index_argument_spec
+
         spec.update(index_argument_spec())
     return spec
 
@@ -97,7 +98,11 @@ def run_layer_module(module, backend, name, index=False, controller_cache=False,
     name: the module's name (in errors); index: the module takes the package index options; controller_cache: its
     action plugin handles layer_cache.controller_path; env: variables every command of the run gets.
     """
-    index_options = index_from_params(module) if index else None
+    index_options = None
+    if index:
+        from ansible_collections.appenv.python.plugins.module_utils._index import index_from_params
+
+        index_options = index_from_params(module)
     runner = CommandRunner(env=env, secrets=index_options.secrets if index_options else ())
     for secret in passthrough_secrets(module.params):
         module.no_log_values.add(secret)

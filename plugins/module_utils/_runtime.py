@@ -21,13 +21,14 @@ import os
 import re
 import shutil
 
-from ansible_collections.appenv.python.plugins.module_utils import _archive, _bytecode, _host, _layer, _manifest
-from ansible_collections.appenv.python.plugins.module_utils import _sysconfig
+from ansible_collections.appenv.python.plugins.module_utils import _host, _layer, _manifest, _sysconfig
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 
-# The caps of a runtime's download and archive (module options of the same names; MiB and members).
-RUNTIME_LIMITS = {"max_download_mb": 2048, "max_archive_mb": _archive.MAX_TOTAL_MB,
-                  "max_archive_members": _archive.MAX_MEMBERS}
+# The caps of a runtime's download and archive (module options of the same names; MiB and members). The archive's
+# default caps are _archive's, read by a build: a no-op loads no download, extraction or bytecode code (AnsiballZ
+# compiles every module_util a module imports, on every run).
+RUNTIME_LIMITS = ("max_download_mb", "max_archive_mb", "max_archive_members")
+MAX_DOWNLOAD_MB = 2048
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _PROBE = (
     "import json, platform, sys, sysconfig;"
@@ -74,7 +75,7 @@ class RuntimeLayerSpec(_layer.LayerSpec):
         self.retries = retries
         self.timeout = timeout
         # max_download_mb, max_archive_mb, max_archive_members: the caps of the download and of the archive
-        self.limits = dict(RUNTIME_LIMITS, **(limits or {}))
+        self.limits = dict(limits or {})
         self.compile_bytecode = compile_bytecode
         self.compilers = _sysconfig.host_compilers(compiler)
         wanted = {
@@ -116,16 +117,20 @@ class RuntimeLayerSpec(_layer.LayerSpec):
         return _manifest.check_manifest(self.path, expected)
 
     def build(self, target, runner):
+        from ansible_collections.appenv.python.plugins.module_utils import _archive, _bytecode
+
+        limits = dict({"max_download_mb": MAX_DOWNLOAD_MB, "max_archive_mb": _archive.MAX_TOTAL_MB,
+                       "max_archive_members": _archive.MAX_MEMBERS}, **self.limits)
         work = os.path.join(target, ".appenv-work")
         os.makedirs(work, 0o700)
         path = self.src
         if not path:
             path = os.path.join(work, self.wanted["archive"] or "runtime.tar.gz")
-            from ansible_collections.appenv.python.plugins.module_utils import _download  # a no-op never loads it
+            from ansible_collections.appenv.python.plugins.module_utils import _download
 
             _download.download(self.url, path, self.wanted["archive_sha256"], retries=self.retries,
                                timeout=min(self.timeout, 300), deadline=self.timeout,
-                               max_bytes=self.limits["max_download_mb"] << 20)
+                               max_bytes=limits["max_download_mb"] << 20)
         # Hashed and extracted through one open file: src cannot be swapped between the check and the extraction.
         archive, actual = _archive.open_checked(path)
         with archive:
@@ -134,8 +139,8 @@ class RuntimeLayerSpec(_layer.LayerSpec):
                                   actual=actual)
             extracted = os.path.join(work, "extract")
             _archive.safe_extract(archive, extracted, runner=runner,
-                                  max_total_bytes=self.limits["max_archive_mb"] << 20,
-                                  max_members=self.limits["max_archive_members"])
+                                  max_total_bytes=limits["max_archive_mb"] << 20,
+                                  max_members=limits["max_archive_members"])
         top = os.path.join(extracted, "python")
         if not os.path.isfile(os.path.join(top, "bin", "python" + self.abi)):
             raise AppenvError("runtime_layout_unexpected", archive=self.wanted["archive"], minor=self.abi,

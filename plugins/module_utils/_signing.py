@@ -38,10 +38,10 @@ import shutil
 import tempfile
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
+from ansible_collections.appenv.python.plugins.module_utils._layer_cache_options import TRUST_CHOICES
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner, find_program
 
 NAMESPACE = "appenv-layer-cache"
-TRUST_CHOICES = ("signed", "unsigned")
 # Fields a reader may see change without a new signature: the signatures themselves and usage counters.
 UNSIGNED_FIELDS = ("signatures", "hits", "last_used")
 HMAC = "hmac-sha256"

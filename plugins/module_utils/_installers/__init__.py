@@ -22,7 +22,11 @@ poetry's and pipenv's exports, ``uv pip install`` for uv - except the options
 the module sets itself (``OWN_OPTIONS``, refused by ``extra_args``).
 
 The registry (``INSTALLERS``) is the order in which the app's files are looked
-at: requirement files first, then each lock file.
+at: requirement files first, then each lock file. It names each installer and
+the lock file that calls for it (``LOCK_FILES``, the one home of those names);
+an installer's file is imported when its class is first asked for, so a run
+loads only the installers it uses (AnsiballZ compiles every module_util a
+module imports, on every run, no-ops included).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -31,6 +35,11 @@ __metaclass__ = type
 
 import os
 import shlex
+
+try:
+    from collections.abc import Mapping
+except ImportError:  # pragma: no cover - Python 2
+    from collections import Mapping
 
 from ansible_collections.appenv.python.plugins.module_utils import _site
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
@@ -168,9 +177,9 @@ def choose(project_dir, installer, requirements):
         found = []
         if all(_exists(project_dir, name) for name in requirement_files):
             found.append(("pip", "requirements", ", ".join(requirement_files)))
-        for candidate in INSTALLERS.values():
-            if candidate.lock_file and _exists(project_dir, candidate.lock_file):
-                found.append((candidate.name, candidate.lock_file, candidate.lock_file))
+        for name, lock_file in LOCK_FILES:
+            if lock_file and _exists(project_dir, lock_file):
+                found.append((name, lock_file, lock_file))
         if len(found) > 1:
             raise AppenvError("installer_conflict", project_dir=project_dir,
                               files=" and ".join(item[2] for item in found),
@@ -255,7 +264,52 @@ def get(name, tools_dir):
     return INSTALLERS[name](tools_dir)
 
 
-# The registry. Imported last: each installer's file subclasses Installer above.
-from ansible_collections.appenv.python.plugins.module_utils._installers import pip, pipenv, poetry, uv  # noqa: E402
+def _load(name):
+    """The class of the installer called name, its file imported now (each file subclasses Installer above)."""
+    # pylint: disable=import-outside-toplevel
+    if name == "pip":
+        from ansible_collections.appenv.python.plugins.module_utils._installers.pip import Pip as found
+    elif name == "poetry":
+        from ansible_collections.appenv.python.plugins.module_utils._installers.poetry import Poetry as found
+    elif name == "pipenv":
+        from ansible_collections.appenv.python.plugins.module_utils._installers.pipenv import Pipenv as found
+    elif name == "uv":
+        from ansible_collections.appenv.python.plugins.module_utils._installers.uv import Uv as found
+    else:
+        raise KeyError(name)
+    return found
 
-INSTALLERS = dict((cls.name, cls) for cls in (pip.Pip, poetry.Poetry, pipenv.Pipenv, uv.Uv))
+
+class _Registry(Mapping):
+    """name -> installer class, in LOCK_FILES' order; a class is imported when it is first looked up."""
+
+    def __init__(self, names):
+        self._names = tuple(names)
+        self._classes = {}
+
+    def __getitem__(self, name):
+        if name not in self._classes:
+            if name not in self._names:
+                raise KeyError(name)
+            self._classes[name] = _load(name)
+        return self._classes[name]
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self):
+        return len(self._names)
+
+    def __contains__(self, name):
+        return name in self._names
+
+
+# The registry: every installer and the lock file that calls for it (None: requirement files only), in the order
+# the app's files are looked at.
+LOCK_FILES = (("pip", None), ("poetry", "poetry.lock"), ("pipenv", "Pipfile.lock"), ("uv", "uv.lock"))
+INSTALLERS = _Registry(name for name, _lock in LOCK_FILES)
+
+
+def lock_file_of(name):
+    """The lock file that calls for the installer called name (its class's lock_file)."""
+    return dict(LOCK_FILES)[name]

@@ -27,7 +27,7 @@ from ansible_collections.appenv.python.plugins.module_utils import _installers
 
 class Pipenv(_installers.Installer):
     name = "pipenv"
-    lock_file = "Pipfile.lock"
+    lock_file = _installers.lock_file_of("pipenv")
     project_file = "Pipfile"
     installs_with = "pip"
     cache_variable = "PIPENV_CACHE_DIR"

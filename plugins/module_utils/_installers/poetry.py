@@ -26,7 +26,7 @@ from ansible_collections.appenv.python.plugins.module_utils import _installers
 
 class Poetry(_installers.Installer):
     name = "poetry"
-    lock_file = "poetry.lock"
+    lock_file = _installers.lock_file_of("poetry")
     project_file = "pyproject.toml"
     installs_with = "pip"
     cache_variable = "POETRY_CACHE_DIR"

@@ -32,7 +32,7 @@ from ansible_collections.appenv.python.plugins.module_utils import _installers
 
 class Uv(_installers.Installer):
     name = "uv"
-    lock_file = "uv.lock"
+    lock_file = _installers.lock_file_of("uv")
     project_file = "pyproject.toml"
     reads_requirements = True
     installs_with = "uv"

@@ -114,17 +114,33 @@ def test_a_directory_cache_never_imports_the_download_code(tmp_path):
     assert out == ["[]", "['_layer_cache_http']"]
 
 
-@pytest.mark.parametrize("module", ["python_runtime", "pip_tooling", "app_dependencies", "pyc_compile"])
+# What each module's no-op never needs: the layer cache, signing, download and HTTP code (and Ansible's urls), and per
+# module what only a build uses (extraction, bytecode, the other installers, pip_tooling's backend).
+NOT_FOR_A_NO_OP = ("_layer_cache", "_layer_cache_http", "_layer_cache_trust", "_signing", "_download", "_http",
+                   "_archive", "_archive_checks", "_archive_native", "_installers.pip", "_installers.poetry",
+                   "_installers.pipenv", "_installers.uv")
+NOT_FOR_ITS_NO_OP = {
+    "python_runtime": ("_bytecode", "_privilege", "_index", "_installers", "_tooling"),
+    "pip_tooling": (),
+    "app_dependencies": ("_bytecode", "_tooling", "_requires_python", "_host"),
+    "pyc_compile": ("_index", "_installers", "_tooling"),
+}
+
+
+@pytest.mark.parametrize("module", sorted(NOT_FOR_ITS_NO_OP))
 def test_a_module_without_a_layer_cache_loads_no_cache_nor_download_code(module):
-    """What a no-op without a layer_cache imports (AnsiballZ compiles every module_util it loads, on every run):
-    no cache, signing-check or download code, nor Ansible's urls (and cryptography) they pull in."""
+    """What a no-op without a layer_cache imports (AnsiballZ compiles every module_util a module imports from source,
+    on every run): no cache, signing-check, download, extraction or build-only code, nor Ansible's urls (and
+    cryptography) they pull in. The modules import everything else at the top, so importing one is what its no-op
+    loads (app_dependencies and pip_tooling add _index, for their index options)."""
+    heavy = NOT_FOR_A_NO_OP + NOT_FOR_ITS_NO_OP[module]
     program = (
         "import sys\n"
         "import ansible_collections.appenv.python.plugins.modules.%s\n"
         "prefix = 'ansible_collections.appenv.python.plugins.module_utils.'\n"
-        "heavy = ('_layer_cache', '_layer_cache_http', '_download', '_http')\n"
+        "heavy = %r\n"
         "print(sorted(name for name in heavy if prefix + name in sys.modules)"
-        " + sorted(name for name in ('ansible.module_utils.urls',) if name in sys.modules))\n" % module)
+        " + sorted(name for name in ('ansible.module_utils.urls',) if name in sys.modules))\n" % (module, heavy))
     env = dict(os.environ, PYTHONPATH=str(COLLECTIONS_DIR))
     out = subprocess.run([sys.executable, "-c", program], env=env, check=True, stdout=subprocess.PIPE,
                          universal_newlines=True).stdout.splitlines()

@@ -1,12 +1,15 @@
 """The installers' interface: which installer the app's files call for, how failures are told apart, the registry."""
 
 import os
+import subprocess
+import sys
 
 import pytest
 
 from ansible_collections.appenv.python.plugins.module_utils import _installers
 from ansible_collections.appenv.python.plugins.module_utils._errors import CATALOGUE, AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
+from tests.collection_path import COLLECTIONS_DIR
 
 
 def touch(root, *names):
@@ -60,6 +63,29 @@ def test_the_registry_is_the_order_the_apps_files_are_looked_at():
         assert installer.reads_requirements or (installer.lock_file and installer.project_file), name
         # What installs its list is a registered installer that installs itself.
         assert _installers.INSTALLERS[installer.installs_with].installs_with == installer.installs_with, name
+        assert installer.lock_file == _installers.lock_file_of(name), name
+
+
+@pytest.mark.parametrize("files, installer, loaded", [
+    (["requirements.txt"], "auto", ["pip"]),
+    (["pyproject.toml", "uv.lock"], "auto", ["uv"]),
+    (["pyproject.toml", "poetry.lock"], "poetry", ["pip", "poetry"]),  # pip installs poetry's export
+])
+def test_a_run_loads_only_the_installers_it_uses(tmp_path, files, installer, loaded):
+    """AnsiballZ compiles every module_util a module imports, on every run: a no-op imports no other installer."""
+    touch(tmp_path, *files)
+    program = (
+        "import sys\n"
+        "from ansible_collections.appenv.python.plugins.module_utils import _installers\n"
+        "name, mode = _installers.choose(sys.argv[1], sys.argv[2], None)\n"
+        "chosen = _installers.get(name, '/opt/appenv/tools')\n"
+        "_installers.get(chosen.installs_with, '/opt/appenv/tools')\n"
+        "prefix = _installers.__name__ + '.'\n"
+        "print(sorted(name[len(prefix):] for name in sys.modules if name.startswith(prefix)))\n")
+    env = dict(os.environ, PYTHONPATH=str(COLLECTIONS_DIR))
+    out = subprocess.run([sys.executable, "-c", program, str(tmp_path), installer], env=env, check=True,
+                         stdout=subprocess.PIPE, universal_newlines=True).stdout.splitlines()
+    assert out == [repr(loaded)]
 
 
 def test_each_installer_keeps_its_cache_under_the_one_root(tmp_path):
