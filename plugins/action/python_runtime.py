@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 
+from ansible import constants as C
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.appenv.python.plugins.modules.python_runtime import module_spec
@@ -55,8 +56,14 @@ class ActionModule(ActionBase):
         listings = self.__dict__.setdefault("_listings", {})
         if (mirror, release) not in listings:
             listings[(mirror, release)] = versions.pin_to_table(
-                versions.mirror_releases(mirror, release, retries=retries), RELEASES)
+                versions.mirror_releases(mirror, release, memo_dir=self._run_temp_dir(), retries=retries), RELEASES)
         return listings[(mirror, release)]
+
+    @staticmethod
+    def _run_temp_dir():
+        """This ansible-playbook run's private local temp directory (made by Ansible, removed at its end), or None."""
+        path = getattr(C, "DEFAULT_LOCAL_TMP", None)
+        return path if path and os.path.isdir(path) else None
 
     def _table_releases(self):
         return [versions.Release(version, release, triple, filename, sha256,

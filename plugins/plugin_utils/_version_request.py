@@ -22,12 +22,12 @@ version option and the app's files) is ``_version_files``.
 from __future__ import annotations
 
 import datetime
+import hashlib
+import os
 import re
 import time
 import urllib.error
 from dataclasses import asdict, dataclass, field, replace
-
-from ansible.module_utils.urls import open_url
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._urls import redact_url
@@ -129,6 +129,10 @@ def parse_sha256sums(text, base_url, release):
 
 def fetch_text(url, retries=3, backoff=1.0, timeout=30, sleep=time.sleep):
     """GET a small text file (http, https, file) with retries; errors never show credentials."""
+    # Ansible's urls (and the TLS and x509 code it loads) only when a listing is read: the action plugin is imported
+    # by every ansible-playbook run that names python_runtime, and without a release nothing is fetched.
+    from ansible.module_utils.urls import open_url  # pylint: disable=import-outside-toplevel
+
     attempt = 0
     while True:
         attempt += 1
@@ -152,9 +156,33 @@ def fetch_text(url, retries=3, backoff=1.0, timeout=30, sleep=time.sleep):
         sleep(backoff * (2 ** (attempt - 1)))
 
 
-def mirror_releases(mirror, release, **kwargs):
+def mirror_releases(mirror, release, memo_dir=None, **kwargs):
+    """The archives of a release, from the mirror's SHA256SUMS.
+
+    memo_dir: a directory private to one ansible-playbook run (its local temp directory, removed when it ends): the
+    listing its first task reads serves its other tasks and hosts, so a fleet reads it once per run, not per host.
+    Every run reads it again, so a newer archive the mirror lists is noticed by the next run.
+    """
     url = "%s/%s/SHA256SUMS" % (mirror.rstrip("/"), release)
-    return parse_sha256sums(fetch_text(url, **kwargs), mirror, release)
+    memo = os.path.join(memo_dir, "appenv-sha256sums-" + hashlib.sha256(url.encode("utf-8")).hexdigest()[:32]) \
+        if memo_dir else None
+    text = None
+    if memo:
+        try:
+            with open(memo, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError:
+            text = None
+    if text is None:
+        text = fetch_text(url, **kwargs)
+        if memo:
+            try:
+                with open(memo + ".%d" % os.getpid(), "w", encoding="utf-8") as handle:
+                    handle.write(text)
+                os.rename(memo + ".%d" % os.getpid(), memo)
+            except OSError:
+                pass  # no memo: the next task reads the listing again
+    return parse_sha256sums(text, mirror, release)
 
 
 def pin_to_table(releases, table):

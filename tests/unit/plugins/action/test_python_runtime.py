@@ -5,11 +5,15 @@ The release table shipped with the collection is the default source; tests read 
 """
 
 import hashlib
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
 from ansible_collections.appenv.python.plugins.action.python_runtime import ActionModule
+from tests.collection_path import COLLECTIONS_DIR
 
 MODULE = "appenv.python.python_runtime"
 TRIPLES = {"x86_64": "x86_64-unknown-linux-gnu", "aarch64": "aarch64-unknown-linux-gnu"}
@@ -331,3 +335,46 @@ def test_a_custom_mirror_listing_another_sha256_for_a_file_of_the_table_is_refus
     result = _refused(make_action, {"version": version, "mirror": mirror, "release": release},
                       "runtime_mirror_sha_differs", X86)
     assert row[4] in result["msg"] and forged in result["msg"]
+
+
+def test_a_release_listing_is_read_once_per_run_and_again_by_the_next(make_action, tmp_path, monkeypatch):
+    """The listing the run's first task reads serves its other tasks and hosts (its private local temp directory);
+    a new run (another temp directory) reads the mirror again and sees what it lists now."""
+    from ansible import constants as C
+    from ansible_collections.appenv.python.plugins.plugin_utils import _version_request as versions
+
+    mirror = _mirror(tmp_path)
+    run_dir = tmp_path / "run-1"
+    run_dir.mkdir()
+    monkeypatch.setattr(C, "DEFAULT_LOCAL_TMP", str(run_dir), raising=False)
+    fetched = []
+    real = versions.fetch_text
+    monkeypatch.setattr(versions, "fetch_text", lambda url, **kwargs: fetched.append(url) or real(url, **kwargs))
+    args = {"version": "3.13", "mirror": mirror, "release": "20261201"}
+    for _host in range(3):
+        _result, recorder = _run(make_action, args)
+        assert recorder.args[0]["_candidates"]["x86_64"]["version"] == "3.13.5"
+    assert len(fetched) == 1
+    # The mirror lists a newer patch of the release; the next run (a new temp directory) finds it.
+    _mirror(tmp_path / "newer", version="3.13.6")
+    (tmp_path / "mirror" / "20261201" / "SHA256SUMS").write_text(
+        (tmp_path / "newer" / "mirror" / "20261201" / "SHA256SUMS").read_text())
+    run_dir = tmp_path / "run-2"
+    run_dir.mkdir()
+    monkeypatch.setattr(C, "DEFAULT_LOCAL_TMP", str(run_dir), raising=False)
+    _result, recorder = _run(make_action, args)
+    assert recorder.args[0]["_candidates"]["x86_64"]["version"] == "3.13.6" and len(fetched) == 2
+
+
+def test_importing_the_action_plugins_loads_no_http_code():
+    """ansible-playbook imports the action plugins of every task it runs (once per run): Ansible's urls, with the TLS
+    and x509 code it loads, only when a release listing is read."""
+    program = (
+        "import sys\n"
+        "import ansible_collections.appenv.python.plugins.action.python_runtime\n"
+        "import ansible_collections.appenv.python.plugins.action.app_dependencies\n"
+        "print([name for name in ('ansible.module_utils.urls', 'http.client') if name in sys.modules])\n")
+    env = dict(os.environ, PYTHONPATH=str(COLLECTIONS_DIR))
+    out = subprocess.run([sys.executable, "-c", program], env=env, check=True, stdout=subprocess.PIPE,
+                         universal_newlines=True).stdout.splitlines()
+    assert out == ["[]"]
