@@ -30,7 +30,6 @@ __metaclass__ = type
 
 import ast
 import os
-import pprint
 import re
 import stat
 
@@ -169,6 +168,8 @@ def rewrite_sysconfigdata(text, real_prefix, compilers):
     lines = text.splitlines(True)
     start = _offset(lines, node.lineno, node.col_offset)
     end = _offset(lines, node.end_lineno, node.end_col_offset)
+    import pprint  # a rewrite only (a build): pprint loads dataclasses, a no-op never needs it
+
     new_text = text[:start] + pprint.pformat(data) + text[end:]
     return new_text, prefixes, was[0] if was else None, changed
 
