@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import hashlib
 import os
+import stat
 
 MANIFEST_NAME = ".appenv-manifest"
 
@@ -66,17 +67,20 @@ def check_manifest(root, expected_sha256, limit=5):
     if hashlib.sha256(data).hexdigest() != expected_sha256:
         return ["its file list %s was modified" % path]
     missing, altered = [], []
+    prefix = root.rstrip("/") + "/"  # entries are relative paths: a concatenation, not os.path.join per file
+    lstat = os.lstat
     for line in data.decode("utf-8", "surrogateescape").splitlines():
         kind, value, rel = line.split("\t", 2)
-        full = os.path.join(root, rel)
+        full = prefix + rel
         try:
-            info = os.lstat(full)
+            info = lstat(full)
         except OSError:
             missing.append(rel)
             continue
-        if kind == "f" and info.st_size != int(value):
-            altered.append(rel)
-        elif kind == "l" and (not os.path.islink(full) or os.readlink(full) != value):
+        if kind == "f":
+            if info.st_size != int(value):
+                altered.append(rel)
+        elif kind == "l" and (not stat.S_ISLNK(info.st_mode) or os.readlink(full) != value):
             altered.append(rel)
     problems = []
     if missing:
