@@ -36,11 +36,6 @@ __metaclass__ = type
 import os
 import shlex
 
-try:
-    from collections.abc import Mapping
-except ImportError:  # pragma: no cover - Python 2
-    from collections import Mapping
-
 from ansible_collections.appenv.python.plugins.module_utils import _site
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._runner import network_fault
@@ -280,8 +275,8 @@ def _load(name):
     return found
 
 
-class _Registry(Mapping):
-    """name -> installer class, in LOCK_FILES' order; a class is imported when it is first looked up."""
+class _Registry:
+    """A read-only mapping name -> installer class, in LOCK_FILES' order; a class is imported when first looked up."""
 
     def __init__(self, names):
         self._names = tuple(names)
@@ -302,6 +297,15 @@ class _Registry(Mapping):
 
     def __contains__(self, name):
         return name in self._names
+
+    def keys(self):
+        return list(self._names)
+
+    def values(self):
+        return [self[name] for name in self._names]
+
+    def items(self):
+        return [(name, self[name]) for name in self._names]
 
 
 # The registry: every installer and the lock file that calls for it (None: requirement files only), in the order
