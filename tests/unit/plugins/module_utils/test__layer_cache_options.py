@@ -131,8 +131,9 @@ NOT_FOR_ITS_NO_OP = {
 def test_a_module_without_a_layer_cache_loads_no_cache_nor_download_code(module):
     """What a no-op without a layer_cache imports (AnsiballZ compiles every module_util a module imports from source,
     on every run): no cache, signing-check, download, extraction or build-only code, nor Ansible's urls (and
-    cryptography) they pull in, nor pprint (and the dataclasses it loads) that only a runtime's build uses. The modules import everything else at the top, so importing one is what its no-op
-    loads (app_dependencies and pip_tooling add _index, for their index options)."""
+    cryptography) they pull in, nor pprint (and the dataclasses it loads) that only a runtime's build uses. The
+    modules import everything else at the top, so importing one is what its no-op loads (app_dependencies and
+    pip_tooling add _index, for their index options)."""
     heavy = NOT_FOR_A_NO_OP + NOT_FOR_ITS_NO_OP[module]
     program = (
         "import sys\n"
