@@ -424,8 +424,9 @@ def _headers():
              base[:156] + b"S" + base[157:],  # old GNU sparse
              base[:100] + b" 755 \0\0\0" + base[108:], base[:100] + b"\t0755\0\0\0" + base[108:],
              base[:345] + b"pre/fix" + base[352:], base[:156] + b"\0" + base[157:]]
-    wrong = wrong + [resum(buf) for buf in wrong[3:]] + [resum(base[:20] + b"\xff\xfe" + base[22:], signed=True),
-                                                       resum(headers[1][:156] + b"\0" + headers[1][157:])]  # V7 dir
+    wrong += [resum(buf) for buf in wrong[3:]]
+    wrong += [resum(base[:20] + b"\xff\xfe" + base[22:], signed=True),
+              resum(headers[1][:156] + b"\0" + headers[1][157:])]  # a V7 directory
     seed = 1
     for _round in range(400):  # flipped bytes, the checksum made right again (and left wrong)
         seed = (seed * 1103515245 + 12345) % (1 << 31)

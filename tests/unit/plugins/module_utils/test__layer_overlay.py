@@ -222,7 +222,6 @@ def test_overlay_relative_refuses_files_outside_the_root(tmp_path):
     assert _layer_overlay.overlay_relative(str(tmp_path / "root"), [str(tmp_path / "elsewhere")]) is None
 
 
-
 def test_links_on_the_way_are_found_with_one_lstat_per_directory(tmp_path, monkeypatch):
     """A layer's thousands of files share their directories: each is looked at once, with the same verdicts."""
     root = tmp_path / "root"
@@ -251,6 +250,7 @@ def test_a_file_is_anything_there_but_a_directory(tmp_path):
     verdicts = dict((name, _layer_overlay._is_file(str(tmp_path / name)))
                     for name in ("dir", "file", "link-to-dir", "dangling", "missing"))
     assert verdicts == {"dir": False, "file": True, "link-to-dir": True, "dangling": True, "missing": False}
+
 
 # --- pyc_compile through the cache ---------------------------------------------------------
 
