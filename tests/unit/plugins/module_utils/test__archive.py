@@ -441,9 +441,9 @@ def test_headers_are_read_exactly_as_tarfile_reads_them():
         assert _read_header(_archive._TarInfo, buf) == _read_header(tarfile.TarInfo, buf), buf
 
 
-def test_the_byte_sum_in_c_is_the_sum_of_the_bytes():
-    for data in (b"", b"\xff" * 512, bytes(range(256)) * 3, b"\x01" * 257, os.urandom(512)):
-        assert _archive._byte_sum(data) == sum(data)
+def test_the_header_checksum_in_c_is_tarfile_s_unsigned_one():
+    for buf in (b"\xff" * 512, b"\0" * 512, os.urandom(512), bytes(range(256)) * 2, b"\x7f" * 512):
+        assert _archive._header_sum(buf) == tarfile.calc_chksums(buf)[0]
 
 
 def test_the_guard_keeps_the_position_of_the_stream_it_reads(place):
