@@ -177,7 +177,8 @@ def _scan(tar, guard, dest, archive_size, fmt, max_total_bytes, max_members, max
             if kind != "dir":
                 raise _Unsafe(name, "it names the destination itself but is a %s" % _KIND_NAMES[kind])
             continue
-        for prefix in _prefixes(rel):
+        prefixes = _prefixes(rel)
+        for prefix in prefixes:
             above = kinds.get(prefix)
             if above == "sym":
                 raise _Unsafe(name, "it would be written through %s, a symlink in the archive" % prefix)
@@ -210,7 +211,7 @@ def _scan(tar, guard, dest, archive_size, fmt, max_total_bytes, max_members, max
         else:
             entries.append((member, rel, kind, None))
         kinds[rel] = kind
-        parents.update(_prefixes(rel))
+        parents.update(prefixes)
 
     # The end-of-archive marker must be there: without it the archive was cut short at a header.
     guard.seek(tar.offset)

@@ -96,17 +96,22 @@ def _tar_result(result):
 def _after_tar(dest, entries):
     """Check that tar wrote every member and finish what it does otherwise than the Python writer. The counts."""
     counts = {"files": 0, "directories": 0, "symlinks": 0}
+    stale = []
     for member, rel, kind, _target in entries:
         path = os.path.join(dest, rel)
-        if not os.path.lexists(path):
+        try:
+            written = os.lstat(path)
+        except OSError:
             raise OSError(errno.EIO, "tar exited with status 0 but did not write %s" % member.name)
         if _odd_mode(kind, member.mode):
             os.chmod(path, _file_mode(kind, member.mode))
+        if kind == "dir" and written.st_mtime != member.mtime:
+            stale.append((rel, member.mtime))
         counts[{"file": "files", "lnk": "files", "dir": "directories", "sym": "symlinks"}[kind]] += 1
-    # tar makes the symlinks it must not follow yet (absolute, or with '..') at its very end, and leaves some
-    # directories with the time of the run: their mtimes again, deepest first, as the Python writer sets them.
-    for rel, mtime in sorted(((rel, member.mtime) for member, rel, kind, _target in entries if kind == "dir"),
-                             reverse=True):
+    # tar makes the symlinks it must not follow yet (absolute, or with '..') at its very end, and may leave the
+    # directories holding them with the time of the run: those mtimes again (only those: a venv has thousands of
+    # directories), deepest first, as the Python writer sets them.
+    for rel, mtime in sorted(stale, reverse=True):
         os.utime(os.path.join(dest, rel), (mtime, mtime))
     return counts
 

@@ -107,16 +107,22 @@ _pyc_paths = pyc_paths
 _PYC_TAIL = re.compile(r"^[A-Za-z0-9_-]+(\.opt-[0-9]+)?\.pyc$")
 
 
-def pyc_files_of(source):
-    """Every pyc of source in its __pycache__, whatever the interpreter and level."""
+def pyc_files_of(source, listings=None):
+    """Every pyc of source in its __pycache__, whatever the interpreter and level.
+
+    listings: {__pycache__ directory: its sorted names} shared by the calls for one tree's sources, so that each
+    directory is listed once, not once per source in it.
+    """
     directory, name = os.path.split(source)
     cache = os.path.join(directory, "__pycache__")
     prefix = name[:-3] + "."
-    try:
-        names = os.listdir(cache)
-    except OSError:
-        return []
-    return [os.path.join(cache, pyc) for pyc in sorted(names)
+    listings = {} if listings is None else listings
+    if cache not in listings:
+        try:
+            listings[cache] = sorted(os.listdir(cache))
+        except OSError:
+            listings[cache] = []
+    return [os.path.join(cache, pyc) for pyc in listings[cache]
             if pyc.startswith(prefix) and _PYC_TAIL.match(pyc[len(prefix):])]
 
 

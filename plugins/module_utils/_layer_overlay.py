@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import (
@@ -68,7 +69,7 @@ def overlay_relative(root, paths):
     for path in paths:
         if not path.startswith(root):
             return None
-        if os.path.lexists(path) and (os.path.islink(path) or not os.path.isdir(path)):
+        if _is_file(path):
             found.add(path[len(root):])
     return sorted(found)
 
@@ -87,31 +88,46 @@ def _overlay_dirs(spec):
             os.path.join(state_dir, ".appenv-overlay-%s.old" % tag))
 
 
-def link_on_the_way(root, rel):
+def link_on_the_way(root, rel, seen=None):
     """The first directory between root and the file rel (relative to root) that is a symbolic link, or None.
 
     lstat only: a file moved to or from root/rel must never go through a link out of the tree.
+    seen: {directory: what lstat found} shared by the calls of one check, so that the thousands of files of a
+    layer cost one lstat per directory, not one per directory per file.
     """
+    seen = {} if seen is None else seen
     current = root
     for part in rel.split("/")[:-1]:
         current = os.path.join(current, part)
-        if os.path.islink(current):
+        found = seen.get(current)
+        if found is None:
+            try:
+                found = "link" if stat.S_ISLNK(os.lstat(current).st_mode) else "there"
+            except OSError:
+                found = "missing"
+            seen[current] = found
+        if found == "link":
             return current
-        if not os.path.lexists(current):
+        if found == "missing":
             return None
     return None
 
 
 def refuse_links(root, rels):
     """Raise tree_symlink for the first of rels whose way from root goes through a link."""
+    seen = {}
     for rel in rels:
-        link = link_on_the_way(root, rel)
+        link = link_on_the_way(root, rel, seen)
         if link:
             raise AppenvError("tree_symlink", path=link, target=os.readlink(link), tree=root)
 
 
 def _is_file(path):
-    return os.path.islink(path) or (os.path.lexists(path) and not os.path.isdir(path))
+    """Whether path is there and not a directory (a symbolic link counts as a file, whatever it points to)."""
+    try:
+        return not stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _move(source, dest):

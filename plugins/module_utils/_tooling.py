@@ -151,6 +151,7 @@ class PackagingToolsSpec(_layer.LayerSpec):
         """Absolute paths of what the named distributions installed (RECORD), with their pycs."""
         found = _site.installed(self.runtime.site_packages)
         paths = []
+        listings = {}
         for name in names:
             have = found.get(_site.canonical_name(name))
             if not have:
@@ -161,7 +162,7 @@ class PackagingToolsSpec(_layer.LayerSpec):
                 if not source.endswith(".py"):
                     continue
                 if all_pycs:
-                    paths.extend(_bytecode.pyc_files_of(source))
+                    paths.extend(_bytecode.pyc_files_of(source, listings))
                 else:
                     paths.extend(_bytecode.pyc_paths(source, self.runtime.cache_tag, (0,)))
         return paths

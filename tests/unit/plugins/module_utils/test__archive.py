@@ -380,3 +380,83 @@ def test_refusal_names_what_safe_extract_would_refuse(place):
             _archive.safe_extract(str(archive), str(place / "dest"), **limits)
         assert info.value.code == "archive_unsafe"
     _archive.safe_extract(str(archive), str(place / "dest"), max_total_bytes=500, max_members=6)
+
+
+# -- reading the headers: as tarfile reads them, faster -------------------------------------
+
+_FIELDS = ("name", "mode", "uid", "gid", "size", "mtime", "chksum", "type", "linkname", "uname", "gname", "devmajor",
+           "devminor")
+
+
+def _read_header(cls, buf):
+    """What cls.frombuf makes of buf: its fields, or the class of what it raised."""
+    try:
+        info = cls.frombuf(buf, "utf-8", "surrogateescape")
+    except Exception as exc:  # pylint: disable=broad-except
+        return type(exc)
+    return tuple(getattr(info, field) for field in _FIELDS)
+
+
+def _headers():
+    """Real headers of every kind and format tarfile writes, and headers made wrong in the ways a reader must catch."""
+    members = [_file("./a/file"), _dir("./a/dir/"), _link("./a/sym", "../x"), _link("./a/hard", "./a/file", tarfile.LNKTYPE),
+               _special("./a/fifo", tarfile.FIFOTYPE), _file("./" + "long/" * 30 + "name"), _file("./é-non-ascii"),
+               _file("./big", mode=0o4755)]
+    headers = []
+    for fmt in (tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT):
+        for info, _data in members:
+            try:
+                headers.append(info.tobuf(fmt, "utf-8", "surrogateescape")[:tarfile.BLOCKSIZE])
+            except ValueError:
+                continue  # a name this format cannot hold
+    base = headers[0]
+
+    def resum(buf, signed=False):
+        buf = bytearray(buf)
+        buf[148:156] = b" " * 8
+        total = sum(buf) if not signed else sum(byte - 256 if byte > 127 else byte for byte in buf)
+        buf[148:156] = b"%06o\0 " % (total & 0o7777777)
+        return bytes(buf)
+
+    wrong = [b"\0" * 512, base[:511], b"", base[:148] + b"0000000\0" + base[156:],
+             base[:100] + b"\x80\0\0\0\0\0\1\xed" + base[108:],  # a base-256 mode
+             base[:124] + b"12345678901x" + base[136:],  # not octal
+             base[:156] + b"S" + base[157:],  # old GNU sparse
+             base[:100] + b" 755 \0\0\0" + base[108:], base[:100] + b"\t0755\0\0\0" + base[108:],
+             base[:345] + b"pre/fix" + base[352:], base[:156] + b"\0" + base[157:]]
+    wrong += [resum(buf) for buf in wrong[3:]]
+    wrong += [resum(base[:20] + b"\xff\xfe" + base[22:], signed=True),
+              resum(headers[1][:156] + b"\0" + headers[1][157:])]  # a V7 directory
+    seed = 1
+    for _round in range(400):  # flipped bytes, the checksum made right again (and left wrong)
+        seed = (seed * 1103515245 + 12345) % (1 << 31)
+        buf = bytearray(headers[seed % len(headers)])
+        buf[seed % 512] = (seed >> 8) % 256
+        wrong += [bytes(buf), resum(bytes(buf))]
+    return headers + wrong
+
+
+def test_headers_are_read_exactly_as_tarfile_reads_them():
+    for buf in _headers():
+        assert _read_header(_archive._TarInfo, buf) == _read_header(tarfile.TarInfo, buf), buf
+
+
+def test_the_header_checksum_in_c_is_tarfile_s_unsigned_one():
+    for buf in (b"\xff" * 512, b"\0" * 512, os.urandom(512), bytes(range(256)) * 2, b"\x7f" * 512):
+        assert _archive._header_sum(buf) == tarfile.calc_chksums(buf)[0]
+
+
+def test_the_guard_keeps_the_position_of_the_stream_it_reads(place):
+    archive = _build(place / "archives" / "good.tar", _good_members(), mode="w")
+    with open(str(archive), "rb") as raw:
+        guard = _archive._Guard(raw, 1 << 30)
+        guard.read(700)
+        assert guard.tell() == raw.tell() == 700
+        guard.seek(100, os.SEEK_CUR)
+        assert guard.tell() == raw.tell() == 800
+        guard.seek(0, os.SEEK_END)
+        assert guard.tell() == raw.tell() == os.path.getsize(str(archive))
+    with open(str(archive), "rb") as raw:
+        guard = _archive._Guard(raw, 600)
+        with pytest.raises(_archive._Unsafe):
+            guard.read(700)

@@ -163,3 +163,27 @@ def test_overlapped_tar_that_fails_is_an_oserror_and_leaves_the_staging_empty(pl
         resource.setrlimit(resource.RLIMIT_FSIZE, limit)
     assert "tar" in str(caught.value)
     assert os.listdir(str(staging)) == []
+
+
+@pytest.mark.skipif(_archive_native.gnu_tar() is None, reason="GNU tar is not installed")
+def test_after_tar_sets_again_only_the_directory_mtimes_tar_left_wrong(place, monkeypatch):
+    """A venv has thousands of directories: their mtimes are checked, and only a wrong one is written again."""
+    archive = _build(place / "archives" / "python.tar", _plain_members(), mode="w")
+    dest = place / "by-tar"
+    dest.mkdir()
+    raw, _stream, _fmt = _archive._open_stream(str(archive))
+    with raw:
+        guard = _archive._Guard(raw, 1 << 30)
+        entries, _total = _archive._scan(tarfile.TarFile(fileobj=guard, mode="r"), guard, str(dest),
+                                         os.path.getsize(str(archive)), "tar", 1 << 30, 1000, None, True)
+        _archive_native._extract_native(CommandRunner(), _archive_native.gnu_tar(), raw, "tar", str(dest), [])
+    os.utime(str(dest / "python" / "bin"), (1, 1))  # as tar leaves the directory of a link it makes last
+    written = []
+    real_utime = os.utime
+    monkeypatch.setattr(_archive_native.os, "utime", lambda path, times: written.append(path) or real_utime(path, times))
+    counts = _archive_native._after_tar(str(dest), entries)
+    assert written == [os.path.join(str(dest), "python/bin")]
+    assert counts["directories"] == len([entry for entry in entries if entry[2] == "dir"])
+    for member, rel, kind, _target in entries:
+        if kind == "dir":
+            assert os.lstat(os.path.join(str(dest), rel)).st_mtime == member.mtime, rel

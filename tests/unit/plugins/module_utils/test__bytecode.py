@@ -207,3 +207,21 @@ def test_an_update_also_compiles_unchanged_sources_whose_pycs_are_gone(tmp_path)
     assert result.action == "updated" and result.facts["compiled"] == 2
     assert pyc(tree, "pkg/__init__.py").exists()
     assert converge(spec(tree, tmp_path / "state"))[0].action == "kept"
+
+
+def test_the_pycs_of_a_tree_s_sources_are_found_with_one_listing_per_directory(tmp_path, monkeypatch):
+    cache = tmp_path / "pkg" / "__pycache__"
+    cache.mkdir(parents=True)
+    for name in ("mod.cpython-311.pyc", "mod.cpython-311.opt-1.pyc", "mod2.cpython-312.pyc", "other.cpython-311.pyc",
+                 "mod.txt"):
+        (cache / name).write_text("")
+    sources = [str(tmp_path / "pkg" / name) for name in ("mod.py", "mod2.py", "other.py", "none.py")]
+    expected = [_bytecode.pyc_files_of(source) for source in sources]
+    assert expected[0] == [str(cache / "mod.cpython-311.opt-1.pyc"), str(cache / "mod.cpython-311.pyc")]
+    listed = []
+    real_listdir = os.listdir
+    monkeypatch.setattr(_bytecode.os, "listdir", lambda path: listed.append(path) or real_listdir(path))
+    listings = {}
+    assert [_bytecode.pyc_files_of(source, listings) for source in sources] == expected
+    assert listed == [str(cache)]
+    assert _bytecode.pyc_files_of(str(tmp_path / "nowhere" / "x.py"), listings) == []

@@ -222,6 +222,36 @@ def test_overlay_relative_refuses_files_outside_the_root(tmp_path):
     assert _layer_overlay.overlay_relative(str(tmp_path / "root"), [str(tmp_path / "elsewhere")]) is None
 
 
+def test_links_on_the_way_are_found_with_one_lstat_per_directory(tmp_path, monkeypatch):
+    """A layer's thousands of files share their directories: each is looked at once, with the same verdicts."""
+    root = tmp_path / "root"
+    (root / "a" / "b").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(str(tmp_path / "elsewhere"), str(root / "a" / "link"))
+    rels = ["a/b/f%d" % index for index in range(50)] + ["a/missing/deeper/f", "a/link/f", "top"]
+    expected = dict((rel, _layer_overlay.link_on_the_way(str(root), rel)) for rel in rels)
+    assert expected["a/link/f"] == str(root / "a" / "link") and expected["a/b/f1"] is None
+    looked = []
+    real_lstat = os.lstat
+    monkeypatch.setattr(_layer_overlay.os, "lstat", lambda path: looked.append(path) or real_lstat(path))
+    seen = {}
+    assert dict((rel, _layer_overlay.link_on_the_way(str(root), rel, seen)) for rel in rels) == expected
+    assert sorted(looked) == sorted(set(looked)) and len(looked) == 4  # a, a/b, a/missing, a/link
+    with pytest.raises(AppenvError) as raised:
+        _layer_overlay.refuse_links(str(root), rels)
+    assert raised.value.code == "tree_symlink"
+
+
+def test_a_file_is_anything_there_but_a_directory(tmp_path):
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "file").write_text("")
+    os.symlink(str(tmp_path / "dir"), str(tmp_path / "link-to-dir"))
+    os.symlink(str(tmp_path / "nowhere"), str(tmp_path / "dangling"))
+    verdicts = dict((name, _layer_overlay._is_file(str(tmp_path / name)))
+                    for name in ("dir", "file", "link-to-dir", "dangling", "missing"))
+    assert verdicts == {"dir": False, "file": True, "link-to-dir": True, "dangling": True, "missing": False}
+
+
 # --- pyc_compile through the cache ---------------------------------------------------------
 
 def make_tree(root):
