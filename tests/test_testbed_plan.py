@@ -70,3 +70,17 @@ def test_a_failure_stops_new_steps_lets_running_ones_finish_and_is_raised():
 def test_a_step_waiting_for_an_unknown_step_is_refused():
     with pytest.raises(ValueError, match="unknown"):
         run_steps([Step("a", lambda: None, after=["missing"])], jobs=1)
+
+
+def test_a_free_thread_takes_the_first_ready_step_in_plan_order():
+    """A step whose wait ends goes before later steps of the plan (the aarch64 build once its x86_64 build python is
+    made), not behind every step that was ready before it."""
+    started = []
+
+    def work(name):
+        started.append(name)
+        time.sleep(0.05)
+
+    run_steps([Step("x86_64", work, "x86_64"), Step("aarch64", work, "aarch64", after=["x86_64"]),
+               Step("image", work, "image"), Step("wheels", work, "wheels")], jobs=1)
+    assert started == ["x86_64", "aarch64", "image", "wheels"]

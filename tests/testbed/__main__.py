@@ -40,7 +40,10 @@ def plan(arm64=False, trixie=False):
     Derived test-bed pieces (an archive made from another one) add a Step here with `after=` the step
     whose output they start from, e.g. `after=[runtime_label(runtimes.PY311, "x86_64")]`.
     """
-    # The CPython builds come first: the longest chain (3.11 x86_64, then aarch64 cross-built with it) starts at once.
+    # In the order free threads take them (run_steps), the longest first (cold build, 2 cores): the CPython builds
+    # (~800 s each) with the chain 3.11 x86_64 -> aarch64 cross-built with it (that one goes next once its build
+    # python is made), then the arm64 debootstraps (~600 s: their second stage runs under qemu), then the amd64 ones
+    # (~120-260 s), the tool wheels and the archives derived without a compile.
     steps = [Step("dockerd", docker_host.ensure_dockerd)]
     if arm64:
         steps.append(Step("binfmt qemu-aarch64", docker_host.ensure_binfmt_arm64))
@@ -52,38 +55,39 @@ def plan(arm64=False, trixie=False):
         else:
             after = []
         steps.append(Step(runtime_label(version, arch), runtimes.ensure_runtime_archive, version, arch, after=after))
-    steps += [
-        Step("image bookworm-amd64", docker_host.ensure_image, "bookworm", "amd64", after=["dockerd"]),
-        Step("image bookworm-amd64-ssh", docker_host.ensure_image, "bookworm", "amd64", docker_host.SSH_PACKAGES,
-             "ssh", after=["dockerd"]),
-        Step("tool wheels x86_64", package_index.ensure_tool_wheels, "x86_64"),
-    ]
+    # The free-threaded build (--disable-gil) of the 3.13 source: a build of its own (the source is fetched under a lock).
+    steps.append(Step("runtime %s x86_64 freethreaded" % freethreaded.VERSION, freethreaded.ensure_archive))
     if arm64:
         steps += [
             Step("image bookworm-arm64", docker_host.ensure_image, "bookworm", "arm64",
                  after=["dockerd", "binfmt qemu-aarch64"]),
-            Step("tool wheels aarch64", package_index.ensure_tool_wheels, "aarch64"),
+            Step("image bookworm-arm64-gcc", pbs_faithful.ensure_gcc_image, "arm64",
+                 after=["dockerd", "binfmt qemu-aarch64"]),
         ]
+    steps += [
+        Step("image bookworm-amd64", docker_host.ensure_image, "bookworm", "amd64", after=["dockerd"]),
+        Step("image bookworm-amd64-ssh", docker_host.ensure_image, "bookworm", "amd64", docker_host.SSH_PACKAGES,
+             "ssh", after=["dockerd"]),
+    ]
     if trixie:
         steps.append(Step("image trixie-amd64", docker_host.ensure_image, "trixie", "amd64", after=["dockerd"]))
-    # python-build-standalone's build settings (prefix /install, clang), derived from our builds without a compile,
-    # and gcc-only hosts to build C extensions on (tests/testbed/pbs_faithful.py).
+    # gcc-only hosts to build C extensions on (tests/testbed/pbs_faithful.py).
+    steps.append(Step("image bookworm-amd64-gcc", pbs_faithful.ensure_gcc_image, "amd64", after=["dockerd"]))
+    steps.append(Step("tool wheels x86_64", package_index.ensure_tool_wheels, "x86_64"))
+    if arm64:
+        steps.append(Step("tool wheels aarch64", package_index.ensure_tool_wheels, "aarch64"))
+    # python-build-standalone's build settings (prefix /install, clang), derived from our builds without a compile.
     for version, arch in pbs_faithful.RUNTIMES:
         if arch == "aarch64" and not arm64:
             continue
         steps.append(Step(runtime_label(version, arch) + " (python-build-standalone settings)",
                           pbs_faithful.ensure_faithful_archive, version, arch, after=[runtime_label(version, arch)]))
-    steps.append(Step("image bookworm-amd64-gcc", pbs_faithful.ensure_gcc_image, "amd64", after=["dockerd"]))
-    # The free-threaded build (--disable-gil) of the 3.13 source: a build of its own (the source is fetched under a lock).
-    steps.append(Step("runtime %s x86_64 freethreaded" % freethreaded.VERSION, freethreaded.ensure_archive))
-    if arm64:
-        steps.append(Step("image bookworm-arm64-gcc", pbs_faithful.ensure_gcc_image, "arm64",
-                          after=["dockerd", "binfmt qemu-aarch64"]))
     return steps
 
 
 def run_steps(steps, jobs):
-    """Run steps on up to `jobs` threads in dependency order, printing each start and end with its time.
+    """Run steps on up to `jobs` threads in dependency order, printing each start and end with its time; a free
+    thread takes the first ready step in the order of `steps`.
 
     Returns {label: (seconds, result)}. The first failure stops new steps from starting; the running ones finish,
     then the failure is raised.
@@ -111,7 +115,11 @@ def run_steps(steps, jobs):
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         while pending or running:
             if failure is None:
-                for step in [s for s in pending if all(a in done for a in s.after)]:
+                # A free thread takes the first ready step in plan order (longest chains first): a step whose wait
+                # just ended (the aarch64 build, once its build python is made) goes before the plan's later steps,
+                # not behind every step that was ready before it.
+                ready = [s for s in pending if all(a in done for a in s.after)]
+                for step in ready[:max(1, jobs) - len(running)]:
                     pending.remove(step)
                     running[pool.submit(_timed, step)] = step
             if not running:

@@ -169,8 +169,9 @@ def ensure_image(release: str = "bookworm", arch: str = "amd64", include=BASE_PA
     ensure_dockerd()
     if arch == "arm64":
         ensure_binfmt_arm64()
-    # One builder at a time (test workers run side by side); the one that waited finds the image made.
-    with open(cache_dir() / "images.lock", "w") as lock:
+    # One builder per image (test workers run side by side; the one that waited finds the image made); other images
+    # are built at the same time (prepare's steps: their debootstraps wait on the mirror as much as on a core).
+    with open(cache_dir() / ("image-%s.lock" % key), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _image_label(tag) != key:
             tarball = ensure_rootfs(release, arch, include)

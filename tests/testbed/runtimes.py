@@ -246,7 +246,10 @@ def _write_tarball(tree_parent, dest):
         ti.uname = ti.gname = "root"
         return ti
 
-    with tarfile.open(part, "w:gz", compresslevel=9, format=tarfile.PAX_FORMAT) as tf:
+    # gzip level 6, not 9: the same entries, 1% larger (41.8 MB against 41.4 for 3.11 x86_64) for 3.8 s of CPU
+    # instead of 25 (each build and each derived archive writes one). Not part of the cache key: what is in an
+    # archive does not change with it.
+    with tarfile.open(part, "w:gz", compresslevel=6, format=tarfile.PAX_FORMAT) as tf:
         base = tree_parent / "python"
         tf.add(str(base), arcname="python", recursive=False, filter=_filter)
         for dirpath, dirnames, filenames in os.walk(base):

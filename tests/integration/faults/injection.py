@@ -5,6 +5,7 @@ no flock command), and everything that waits is bounded in time.
 """
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -156,3 +157,32 @@ def plant_hijack(host):
 
 def hijacked(host):
     return host.exists(HIJACK_MARK)  # raises when docker exec fails, never reads an error as "not hijacked"
+
+
+# Leaks planted on purpose, to measure how many no-op runs the series need to catch one: with
+# APPENV_TEST_INJECT_LEAK=<kind>[,<kind>…] a no-op series plants a .pth in the host python3's site directory, so
+# every module run (a python3 start) leaves that kind of leak behind, and the series must fail; with
+# APPENV_TEST_NOOP_RUNS=<n> it makes n runs instead of its own count. Neither is set in CI.
+LEAKS = {
+    "file": "open('/tmp/appenv-leak-%d' % os.getpid(), 'w').close()",
+    "dir": "os.makedirs('/var/lib/appenv/leak-%d' % os.getpid())",
+    "lock": "open('/opt/appenv/.leak-%d.appenv-lock' % os.getpid(), 'w').close()",
+    "process": "__import__('subprocess').Popen(['sleep', '3600'], stdin=-3, stdout=-3, stderr=-3, "
+               "start_new_session=True)",
+    "write": "os.utime('/opt/appenv')",
+}
+LEAK_PTH = "/usr/lib/python3/dist-packages/zz-appenv-test-leak.pth"
+
+
+def noop_runs(default):
+    """How many runs a no-op series makes: default, or APPENV_TEST_NOOP_RUNS (at least 1)."""
+    return max(1, int(os.environ.get("APPENV_TEST_NOOP_RUNS") or default))
+
+
+def plant_leaks(host):
+    """Plant the leaks APPENV_TEST_INJECT_LEAK names (none when it is unset); the kinds planted."""
+    kinds = [kind for kind in os.environ.get("APPENV_TEST_INJECT_LEAK", "").split(",") if kind]
+    lines = ["import os; %s\n" % LEAKS[kind] for kind in kinds]
+    if lines:
+        host.exec(["sh", "-c", 'printf "%s" "$1" > ' + LEAK_PTH, "sh", "".join(lines)])
+    return kinds

@@ -20,11 +20,10 @@ import time
 import pytest
 
 from tests.integration import harness
-from tests.integration.hosts import DEFAULT_DEST, start_host, install_deps, install_runtime
+from tests.integration.hosts import DEFAULT_DEST, start_host, install_deps
 from tests.integration.faults import injection
 from tests.integration.harness import error_of
-from tests.integration.plugins.modules.test_app_dependencies import (APP, prepare, project_files, run_app,
-                                                                     write_files)
+from tests.integration.plugins.modules.test_app_dependencies import APP, project_files, run_app, write_files
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -39,9 +38,11 @@ def lock_of(dest):
     return "%s/.%s.appenv-lock" % (parent, name)
 
 
-def installed_app(host, runtime_mirror, package_index, **args):
-    """A host with the runtime, pip and a working dependency layer of the app; the layer's result."""
-    prepare(host, runtime_mirror, package_index)
+def installed_app(host, tools_state, package_index, **args):
+    """A host with the runtime, pip and a working dependency layer of the app at args' dest; the layer's result.
+    (At the default dest on a plain host the scenarios unpack conftest.app_state instead: the same runs, made
+    once.)"""
+    tools_state.put_on(host)  # the runtime and pip (conftest.py)
     write_files(host, project_files("requirements", package_index))
     good = harness.assert_ok(install_deps(host, package_index, **args))
     assert good["layer_action"] == "created" and run_app(host, good) == "1.0"
@@ -74,15 +75,14 @@ def assert_titled_and_nothing_lost(host, result, good, title=None):
 
 
 # -- killed runs -----------------------------------------------------------------------------------
-def test_killed_install_keeps_the_old_layer_and_next_run_restores_and_rebuilds(
-        amd64_host, runtime_mirror, package_index):
+def test_killed_install_keeps_the_old_layer_and_next_run_restores_and_rebuilds(amd64_host, app_state, package_index):
     """app_dependencies SIGKILLed while pip installs the next deploy's requirements over a working layer.
 
     Expected: the old layer is kept whole beside dest (moved aside; until the next run the app sees the half-built
     dest); the next run restores it under the lock and rebuilds (recreated, with a reason naming the interrupted
     build), the run after keeps; no .appenv-old/.appenv-work leftovers, no lock holder, no stray process.
     """
-    good = installed_app(amd64_host, runtime_mirror, package_index)
+    good = app_state.put_on(amd64_host)
     write_files(amd64_host, NEXT)
     run = injection.Background(amd64_host, MODULE, {"project_dir": APP, "index_url": package_index.simple_url})
     killed = injection.kill_module_when(amd64_host, "app_dependencies", pattern="-m pip install")
@@ -128,13 +128,13 @@ def pyc_census(host, root):
     return json.loads(host.exec([DEFAULT_DEST + "/bin/python3", "-c", _PYC_CENSUS, root]).stdout)
 
 
-def test_killed_compile_is_completed_by_the_next_run(amd64_host, runtime_mirror):
+def test_killed_compile_is_completed_by_the_next_run(amd64_host, runtime_state):
     """pyc_compile SIGKILLed mid-compile of an app update (every source changed, new modules added).
 
     Expected: the app still runs its new code (stale pycs are not used); the next run compiles everything (all pycs
     present and of the current sources), the run after keeps; no lock holder.
     """
-    harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))
+    runtime_state.put_on(amd64_host)  # 3.11 installed by python_runtime (conftest.py)
     root, count = "/srv/code", 1500
     _sources(amd64_host, root, 1, count)
     args = {"paths": [root], "interpreter": DEFAULT_DEST + "/bin/python3.11", "bytecode_workers": 1}
@@ -215,13 +215,13 @@ def bad_index(package_index, mode):
 
 
 @pytest.mark.parametrize("mode", ["500", "hang", "truncated"])
-def test_misbehaving_index_is_a_titled_error_in_bounded_time(amd64_host, runtime_mirror, package_index, mode):
+def test_misbehaving_index_is_a_titled_error_in_bounded_time(amd64_host, app_state, package_index, mode):
     """The package index misbehaves ({mode}) while the next deploy installs, its URL carrying credentials.
 
     Expected: a titled error, within the task's timeout, that names the index URL without its credentials; the
     previous layer still imports; the next run against a working index rebuilds (recreated), the one after keeps.
     """
-    good = installed_app(amd64_host, runtime_mirror, package_index)
+    good = app_state.put_on(amd64_host)
     write_files(amd64_host, NEXT)
     secret = "Idx-s3cr3t-42"
     with bad_index(package_index, mode) as server:
@@ -240,13 +240,13 @@ def test_misbehaving_index_is_a_titled_error_in_bounded_time(amd64_host, runtime
 
 
 # -- concurrency -------------------------------------------------------------------------------------
-def test_two_runs_at_once_are_serialised(amd64_host, runtime_mirror, package_index):
+def test_two_runs_at_once_are_serialised(amd64_host, tools_state, package_index):
     """Two app_dependencies runs at once on one host.
 
     Expected: both succeed; one builds the layer (created), the other waits for the lock and finds it complete
     (kept); the app imports; the next run keeps; no leftovers, no lock holder.
     """
-    prepare(amd64_host, runtime_mirror, package_index)
+    tools_state.put_on(amd64_host)  # the runtime and pip (conftest.py)
     write_files(amd64_host, project_files("requirements", package_index))
     args = {"project_dir": APP, "index_url": package_index.simple_url}
     runs = [injection.Background(amd64_host, MODULE, args) for unused in range(2)]
@@ -263,7 +263,7 @@ def test_two_runs_at_once_are_serialised(amd64_host, runtime_mirror, package_ind
 
 
 # -- the host's filesystems and users ----------------------------------------------------------------
-def test_full_filesystem_is_a_titled_error_and_old_layer_survives(amd64_image, runtime_mirror, package_index):
+def test_full_filesystem_is_a_titled_error_and_old_layer_survives(amd64_image, tools_state, package_index):
     """Filesystem of the dependency layer full while the next deploy installs.
 
     Expected: a titled error that says the space ran out and blames the host; the old layer is back in place
@@ -272,7 +272,7 @@ def test_full_filesystem_is_a_titled_error_and_old_layer_survives(amd64_image, r
     dest = "/srv/layers/deps"
     host = start_host(amd64_image, "x86_64", network="host", tmpfs=["/srv/layers:size=24m,exec"])
     try:
-        good = installed_app(host, runtime_mirror, package_index, dest=dest)
+        good = installed_app(host, tools_state, package_index, dest=dest)
         host.sh("dd if=/dev/zero of=/srv/layers/filler bs=64k 2>/dev/null; true")
         write_files(host, NEXT)
         result = install_deps(host, package_index, dest=dest)
@@ -285,7 +285,7 @@ def test_full_filesystem_is_a_titled_error_and_old_layer_survives(amd64_image, r
         host.container.remove()
 
 
-def test_read_only_project_dir_installs(amd64_image, runtime_mirror, package_index, tmp_path):
+def test_read_only_project_dir_installs(amd64_image, tools_state, package_index, tmp_path):
     """The app's directory is on a read-only filesystem.
 
     Expected: the install succeeds (created; nothing is written into the app's files), the app imports, the next
@@ -297,7 +297,7 @@ def test_read_only_project_dir_installs(amd64_image, runtime_mirror, package_ind
         (app / name).write_text(text)
     host = start_host(amd64_image, "x86_64", network="host", volumes=[(str(app), APP, "ro")])
     try:
-        prepare(host, runtime_mirror, package_index)
+        tools_state.put_on(host)  # the runtime and pip (conftest.py)
         first = harness.assert_ok(install_deps(host, package_index))
         assert first["layer_action"] == "created" and run_app(host, first) == "1.0"
         again = harness.assert_ok(install_deps(host, package_index))
@@ -306,7 +306,7 @@ def test_read_only_project_dir_installs(amd64_image, runtime_mirror, package_ind
         host.container.remove()
 
 
-def test_read_only_dest_is_a_titled_error_and_loses_nothing(amd64_image, runtime_mirror, package_index, tmp_path):
+def test_read_only_dest_is_a_titled_error_and_loses_nothing(amd64_image, tools_state, package_index, tmp_path):
     """The layer's filesystem is read-only when the next deploy installs (a working layer is on it).
 
     Expected: a titled error "not writable" that blames the host; the layer still imports; once writable again
@@ -316,7 +316,7 @@ def test_read_only_dest_is_a_titled_error_and_loses_nothing(amd64_image, runtime
     writable = start_host(amd64_image, "x86_64", network="host", volumes=[(shared, "/opt/appenv")])
     read_only = start_host(amd64_image, "x86_64", network="host", volumes=[(shared, "/opt/appenv", "ro")])
     try:
-        good = installed_app(writable, runtime_mirror, package_index)
+        good = installed_app(writable, tools_state, package_index)
         write_files(read_only, NEXT)
         result = install_deps(read_only, package_index)
         error = assert_titled_and_nothing_lost(read_only, result, good,
@@ -328,13 +328,13 @@ def test_read_only_dest_is_a_titled_error_and_loses_nothing(amd64_image, runtime
         read_only.container.remove()
 
 
-def test_app_user_without_permission_is_a_titled_error(amd64_host, runtime_mirror, package_index):
+def test_app_user_without_permission_is_a_titled_error(amd64_host, app_state, package_index):
     """app_dependencies run (become_user) as an app user that cannot write to dest.
 
     Expected: a titled error "not writable" that says to use become or a user that owns the directory; the layer
     still imports, for root and for that user; the next run as root rebuilds (recreated), the one after keeps.
     """
-    good = installed_app(amd64_host, runtime_mirror, package_index)
+    good = app_state.put_on(amd64_host)
     amd64_host.sh("useradd --create-home --shell /bin/sh appuser")
     write_files(amd64_host, NEXT)
     result = harness.run_task(amd64_host, MODULE, {"project_dir": APP, "index_url": package_index.simple_url},
@@ -347,14 +347,14 @@ def test_app_user_without_permission_is_a_titled_error(amd64_host, runtime_mirro
 
 
 # -- the host's environment --------------------------------------------------------------------------
-def test_hostile_environment_does_not_hijack_the_install(amd64_host, runtime_mirror, package_index):
+def test_hostile_environment_does_not_hijack_the_install(amd64_host, tools_state, package_index):
     """Hostile environment for app_dependencies (PYTHONHOME, PYTHONPATH, PIP_INDEX_URL nowhere, PIP_REQUIRE_VIRTUALENV,
     VIRTUAL_ENV…).
 
     Expected: the install succeeds (created) with the task's index, none of it reaches the runtime or pip (the
     runner clears the environment); the app imports; the next run keeps.
     """
-    prepare(amd64_host, runtime_mirror, package_index)
+    tools_state.put_on(amd64_host)  # the runtime and pip (conftest.py)
     write_files(amd64_host, project_files("requirements", package_index))
     injection.plant_hijack(amd64_host)
     args = {"project_dir": APP, "index_url": package_index.simple_url}
@@ -365,13 +365,13 @@ def test_hostile_environment_does_not_hijack_the_install(amd64_host, runtime_mir
     assert (again["layer_action"], again["commands"]) == ("kept", [])
 
 
-def test_created_files_are_not_world_writable_even_with_umask_000(amd64_host, runtime_mirror, package_index):
+def test_created_files_are_not_world_writable_even_with_umask_000(amd64_host, runtime_state, package_index):
     """pip_tooling and app_dependencies run with umask 000 on the host.
 
     Expected: nothing they create (tool venvs, packages, wheel cache, fingerprints, lock files) is world-writable;
     the app imports.
     """
-    harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))
+    runtime_state.put_on(amd64_host)  # 3.11 installed by python_runtime with the usual umask (conftest.py)
     amd64_host.sh("printf '#!/bin/sh\\numask 000\\nexec /usr/bin/python3 \"$@\"\\n' > /usr/local/bin/python3-umask0"
                   " && chmod 755 /usr/local/bin/python3-umask0")
     hostile = {"ansible_python_interpreter": "/usr/local/bin/python3-umask0"}
@@ -391,36 +391,41 @@ def test_created_files_are_not_world_writable_even_with_umask_000(amd64_host, ru
     assert sorted(after - before)[:20] == []
 
 
-NOOP_RUNS = 25  # why 25 and not more: the docstring below
+NOOP_RUNS = 10  # why 10: the docstring below
 # Every entry under the layers' parent with its mtime and ctime: a no-op run writes nothing there, not even the
 # lock file's PID.
 WRITTEN = "find /opt -xdev -printf '%p %T@ %C@\\n' | sort"
 
 
-def test_noop_runs_grow_nothing(amd64_host, runtime_mirror, package_index, pipelined):
-    """25 app_dependencies no-op runs in a row.
+def test_noop_runs_grow_nothing(amd64_host, app_state, package_index, pipelined):
+    """10 app_dependencies no-op runs in a row.
 
     Expected: none changes anything or starts a process; no growth in files, directories, processes or lock files;
     no lock holder afterwards.
 
-    How many runs catch a leak: a no-op run takes one path (read the fingerprint, compare, report kept; max_age
-    unset) that depends on no counter and no clock, so whatever it leaks it leaks on every run, and the census is
-    exact (a threshold of one file, directory, process or lock file): a leak on every run shows 25 times over. A
-    leak in one run out of ten (a race) is caught with probability 1 - 0.9**25 = 93% (races are sought by the
-    two-runs-at-once scenario). The series used to make 50 runs of about 1 s each (piped).
+    How many runs catch a leak, measured: with a leak planted in every module run (injection.LEAKS, run with
+    APPENV_TEST_INJECT_LEAK=<kind> APPENV_TEST_NOOP_RUNS=1: a file in /tmp, a directory in /var/lib/appenv, a lock
+    file, a process left running, a write under /opt) the series fails at one run, each kind by its own check: the
+    census is exact (a threshold of one file, directory, process or lock file) and a write leaves a new mtime. A
+    no-op run takes one path (read the fingerprint, compare, report kept; max_age unset) that depends on no counter
+    and no clock, so what one run leaks every run leaks. 10 runs also catch for certain a leak that comes back at
+    least every 10th run, and one that strikes one run in ten at random with probability 1 - 0.9**10 = 65% (races
+    are sought by the two-runs-at-once scenario). The series made 50 runs of about 1 s each (piped), then 25.
     """
-    installed_app(amd64_host, runtime_mirror, package_index)
+    app_state.put_on(amd64_host)
     roots = ["/opt", "/tmp", "/var/lib/appenv", "/var/cache/appenv"]
     census = ("for t in f d; do find %s -xdev -type $t 2>/dev/null | wc -l; "
               "done; ls /proc | grep -c '^[0-9]'; find / -xdev -name '*.appenv-lock' 2>/dev/null | wc -l"
               % " ".join(roots))
     before = amd64_host.sh(census).stdout.split()
     args = {"project_dir": APP, "index_url": package_index.simple_url}
+    runs = injection.noop_runs(NOOP_RUNS)
     play = [{"hosts": "all", "gather_facts": False, "tasks": [{
-        "name": "no-op", MODULE: args, "loop": list(range(NOOP_RUNS)), "register": "runs"}]}]
+        "name": "no-op", MODULE: args, "loop": list(range(runs)), "register": "runs"}]}]
     written = amd64_host.sh(WRITTEN).stdout
+    injection.plant_leaks(amd64_host)  # none in CI (injection.LEAKS)
     report = harness.run_playbook(play, [amd64_host])
-    harness.assert_no_op_runs(harness.loop_results(report, amd64_host.name, NOOP_RUNS))
+    harness.assert_no_op_runs(harness.loop_results(report, amd64_host.name, runs))
     after = amd64_host.sh(census).stdout.split()
     assert after == before, ("files, directories, processes, lock files", before, after)
     assert amd64_host.sh(WRITTEN).stdout == written, "a no-op run wrote under /opt (a new mtime or ctime)"

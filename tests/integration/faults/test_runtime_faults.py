@@ -47,13 +47,13 @@ def kill_module_when(host, path="", pattern="", timeout=240):
     ("bytecode", "", "python3.13 -I -c"),
 ])
 def test_killed_rebuild_leaves_old_runtime_working_and_next_run_recovers(
-        amd64_host, runtime_mirror, point, path, pattern):
+        amd64_host, runtime_mirror, runtime_state, point, path, pattern):
     """python_runtime SIGKILLed during the {point} step of an upgrade (3.11 to 3.13).
 
     Expected: the old runtime stays in place and works (the new one is built in a staging directory); the next
     run rebuilds (recreated), the one after keeps; no staging or moved-aside leftovers.
     """
-    harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))
+    runtime_state.put_on(amd64_host)  # 3.11 installed by python_runtime (conftest.py)
     proc = start_install(amd64_host, runtime_mirror, "3.13")
     killed = kill_module_when(amd64_host, path, pattern)
     proc.wait()
@@ -142,12 +142,12 @@ def test_read_only_destination_is_a_titled_error(amd64_image, runtime_mirror, tm
 
 
 @pytest.mark.parametrize("damage", ["truncate", "not-json", "future-format", "hand-edited"])
-def test_damaged_fingerprint_rebuilds_with_a_reason(amd64_host, runtime_mirror, damage):
+def test_damaged_fingerprint_rebuilds_with_a_reason(amd64_host, runtime_mirror, runtime_state, damage):
     """Runtime fingerprint damaged on disk ({damage}).
 
     Expected: no traceback; the runtime is rebuilt (recreated) with a reason; the next run keeps.
     """
-    harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))
+    runtime_state.put_on(amd64_host)
     path = DEFAULT_DEST + "/.appenv-fingerprint.json"
     record = json.loads(amd64_host.exec(["cat", path]).stdout)
     if damage == "truncate":
@@ -184,7 +184,7 @@ def test_hostile_environment_does_not_hijack_the_install(amd64_host, runtime_mir
     assert not injection.hijacked(amd64_host), "the host's env leaked"
 
 
-NOOP_RUNS = 25  # why 25 and not more: the docstring below
+NOOP_RUNS = 10  # why 10: the docstring below
 
 
 # Every entry under the layers' parent with its mtime and ctime: a no-op run writes nothing there, not even the
@@ -192,39 +192,44 @@ NOOP_RUNS = 25  # why 25 and not more: the docstring below
 WRITTEN = "find /opt -xdev -printf '%p %T@ %C@\\n' | sort"
 
 
-def test_noop_runs_grow_nothing(amd64_host, runtime_mirror, pipelined):
-    """25 python_runtime no-op runs in a row.
+def test_noop_runs_grow_nothing(amd64_host, runtime_mirror, runtime_state, pipelined):
+    """10 python_runtime no-op runs in a row.
 
     Expected: none changes anything; no growth in files, directories or processes.
 
-    How many runs catch a leak: a no-op run takes one path (read the fingerprint, compare, report kept) that
-    depends on no counter and no clock, so whatever it leaks it leaks on every run, and the census is exact (a
-    threshold of one file, directory or process): a leak on every run shows 25 times over. A leak in one run out
-    of ten (a race) is caught with probability 1 - 0.9**25 = 93% (races are sought by the two-runs-at-once
-    scenarios). The series used to make 200 runs at 0.8 s each (piped: 162 s); 25 cost ~20 s of that.
+    How many runs catch a leak, measured: with a leak planted in every module run (injection.LEAKS, run with
+    APPENV_TEST_INJECT_LEAK=<kind> APPENV_TEST_NOOP_RUNS=1: a file in /tmp, a directory in /var/lib/appenv, a lock
+    file, a process left running, a write under /opt) the series fails at one run, each kind by its own check: the
+    census is exact (a threshold of one file, directory or process) and a write leaves a new mtime. A no-op run takes
+    one path (read the fingerprint, compare, report kept) that depends on no counter and no clock, so what one run
+    leaks every run leaks. 10 runs also catch for certain a leak that comes back at least every 10th run, and one
+    that strikes one run in ten at random with probability 1 - 0.9**10 = 65% (races are sought by the
+    two-runs-at-once scenarios). The series made 200 runs (162 s piped), then 25 (~20 s, 84 s on a loaded CI).
     """
-    harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))
+    runtime_state.put_on(amd64_host)
     roots = ["/opt", "/tmp", "/var/lib/appenv"]
     census = "find %s -xdev 2>/dev/null | wc -l; ls /proc | grep -c '^[0-9]'" % " ".join(roots)
     before = amd64_host.sh(census).stdout.split()
     args = {"version": "3.11", "mirror": runtime_mirror.base_url, "release": runtime_mirror.tag}
+    runs = injection.noop_runs(NOOP_RUNS)
     play = [{"hosts": "all", "gather_facts": False, "tasks": [{
-        "name": "no-op", "appenv.python.python_runtime": args, "loop": list(range(NOOP_RUNS))}]}]
+        "name": "no-op", "appenv.python.python_runtime": args, "loop": list(range(runs))}]}]
     written = amd64_host.sh(WRITTEN).stdout
+    injection.plant_leaks(amd64_host)  # none in CI (injection.LEAKS)
     report = harness.run_playbook(play, [amd64_host])
-    harness.assert_no_op_runs(harness.loop_results(report, amd64_host.name, NOOP_RUNS))
+    harness.assert_no_op_runs(harness.loop_results(report, amd64_host.name, runs))
     after = amd64_host.sh(census).stdout.split()
     assert after == before, (before, after)
     assert amd64_host.sh(WRITTEN).stdout == written, "a no-op run wrote under /opt (a new mtime or ctime)"
 
 
-def test_archive_pinned_for_another_arch_is_refused(amd64_host, runtime_mirror):
+def test_archive_pinned_for_another_arch_is_refused(amd64_host, runtime_mirror, runtime_state):
     """An x86_64 host given a runtime archive pinned for aarch64 (url, sha256 and arch set in the task).
 
     Expected: a titled error naming both architectures, whose fault is the task's or host's; nothing is
     downloaded or extracted; the previous runtime still works; the next run with the right archive keeps it.
     """
-    harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))
+    runtime_state.put_on(amd64_host)
     other = runtime_mirror.ensure("3.11.2", "aarch64")
     result = harness.run_task(amd64_host, "appenv.python.python_runtime", {
         "url": other["url"], "sha256": other["sha256"], "version": "3.11.2", "arch": "aarch64"})

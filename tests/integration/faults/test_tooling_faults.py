@@ -9,7 +9,8 @@ import pytest
 
 from tests.integration import harness
 from tests.integration.faults import injection
-from tests.integration.hosts import DEFAULT_DEST, install_runtime, install_tooling, signed_cache, start_host
+from tests.integration.hosts import (DEFAULT_DEST, install_runtime, install_tooling, runtime_args, signed_cache,
+                                     start_host)
 from tests.testbed.package_index import TOOL_VERSIONS
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -30,6 +31,14 @@ def assert_tools_work(host):
     assert TOOL_VERSIONS["uv"] in host.exec([UV + "/bin/uv", "--version"]).stdout
 
 
+def install_runtime_and_tools(host, runtime_mirror, index, **extra):
+    """python_runtime (3.11) then pip_tooling (uv), with extra options for both, in one play; both succeed."""
+    tasks = [("appenv.python.python_runtime", runtime_args(host, runtime_mirror, **extra)),
+             (MODULE, tooling_args(index, **extra))]
+    for result in harness.run_tasks(host, tasks):
+        harness.assert_ok(result)
+
+
 def recover(host, index, **extra):
     """The next run, predicted by check mode, then the one after keeps; nothing left behind or running."""
     recovered = harness.assert_ok(harness.check_then_real_task(host, MODULE, tooling_args(index, **extra)))
@@ -42,13 +51,13 @@ def recover(host, index, **extra):
     return recovered
 
 
-def test_killed_tool_install_is_recovered_by_the_next_run(amd64_host, runtime_mirror, package_index):
+def test_killed_tool_install_is_recovered_by_the_next_run(amd64_host, runtime_state, package_index):
     """pip_tooling SIGKILLed while pip installs uv into its venv.
 
     Expected: the next run (predicted by check mode: same action and reasons) installs it; the one after keeps;
     no leftovers, no module process left.
     """
-    harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11"))
+    runtime_state.put_on(amd64_host)  # 3.11 installed by python_runtime (conftest.py)
     run = injection.Background(amd64_host, MODULE, tooling_args(package_index))
     assert injection.kill_module_when(amd64_host, "pip_tooling", UV + "/bin/python", " install ")
     run.wait()
@@ -63,8 +72,7 @@ def test_killed_restore_from_the_layer_cache_is_recovered(amd64_host, runtime_mi
     after keeps; no leftovers.
     """
     cache = signed_cache(path="/var/cache/appenv-layers", compression="gzip")
-    harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11", layer_cache=cache))
-    harness.assert_ok(install_tooling(amd64_host, package_index, **tooling_args(package_index, layer_cache=cache)))
+    install_runtime_and_tools(amd64_host, runtime_mirror, package_index, layer_cache=cache)
     # A fresh host with a warm cache: the runtime comes back from the cache, then pip_tooling restores.
     amd64_host.sh("rm -rf /opt/appenv /opt/.appenv*")
     assert harness.assert_ok(install_runtime(amd64_host, runtime_mirror, "3.11", layer_cache=cache))[
@@ -86,8 +94,7 @@ def test_full_filesystem_is_a_titled_error_and_the_tools_survive(amd64_image, ru
     """
     host = start_host(amd64_image, "x86_64", network="host", tmpfs=["/opt/appenv:size=400m,exec"])
     try:
-        harness.assert_ok(install_runtime(host, runtime_mirror, "3.11"))
-        harness.assert_ok(install_tooling(host, package_index, **tooling_args(package_index)))
+        install_runtime_and_tools(host, runtime_mirror, package_index)
         host.sh("fallocate -l 1G /opt/appenv/filler 2>/dev/null || "
                 "dd if=/dev/zero of=/opt/appenv/filler bs=1M count=400 2>/dev/null; true")
         more = tooling_args(package_index, tools=[{"name": "uv"}, {"name": "poetry"}])
