@@ -88,6 +88,16 @@ def test_sequence(scenario):
     return list(yaml.safe_load((SCENARIOS_DIR / scenario / "molecule.yml").read_text())["scenario"]["test_sequence"])
 
 
+@contextlib.contextmanager
+def _served_scenario(scenario):
+    """The scenario's image and served inputs; yields (image, the environment molecule runs with)."""
+    ensure_collection_path()
+    image = prepare_images(scenario)
+    _release, arch, _variant = SCENARIOS[scenario]
+    with served_inputs(arch) as variables:
+        yield image, _molecule_env(image, variables)
+
+
 def _molecule_env(image, variables):
     env = dict(os.environ)
     env.update(variables)
@@ -116,12 +126,8 @@ def run(scenario, commands=("test",), timeout=3600):
     run of its own: `check` and `converge` run their own sequences, e.g. `check` creates, converges, checks and
     destroys a host. run_test runs the scenario's test sequence, each step once.)
     """
-    ensure_collection_path()
-    image = prepare_images(scenario)
-    _release, arch, _variant = SCENARIOS[scenario]
     results = []
-    with served_inputs(arch) as variables:
-        env = _molecule_env(image, variables)
+    with _served_scenario(scenario) as (image, env):
         for number, command in enumerate(commands):
             if command == "destroy" and number and os.environ.get("APPENV_CONTAINER_CPU_LOG"):
                 _log_platforms_cpu(scenario, image, os.environ["APPENV_CONTAINER_CPU_LOG"])
@@ -179,12 +185,8 @@ def run_test(scenario, timeout=3600):
     Returns [(step, returncode, seconds, output)] in the order the steps ran, stopping at the first failure (its
     returncode is not 0; output is the whole molecule output of that command).
     """
-    ensure_collection_path()
-    image = prepare_images(scenario)
-    _release, arch, _variant = SCENARIOS[scenario]
     results = []
-    with served_inputs(arch) as variables:
-        env = _molecule_env(image, variables)
+    with _served_scenario(scenario) as (image, env):
         # (command, the steps it runs that the result lists); the others (a destroy command's dependency and
         # cleanup, the test's own destroys) are disabled or skipped here, and must not fail.
         commands = ((["destroy"], ["destroy"]),
