@@ -1,5 +1,5 @@
 """How tests/integration/molecule_env.py times molecule's steps from its output (a stand-in program prints molecule's
-step lines: no molecule, no Docker)."""
+step lines, as molecule writes them to a pipe and, coloured, to a terminal: no molecule, no Docker)."""
 
 import sys
 
@@ -17,11 +17,10 @@ def printer(*lines):
 
 
 def test_each_step_is_timed_from_its_executing_line_to_its_executed_line():
-    argv = printer("INFO     default %s create: Executing" % ARROW, 0.2,
-                   "\x1b[36mINFO\x1b[0m     default %s create: Executed: Successful" % ARROW,
+    argv = printer("INFO     [default > create] Executing", 0.2, "INFO     [default > create] Executed: Successful",
                    "ansible output about another %s noise: Executing" % ARROW,
                    "INFO     default %s destroy: Executing" % ARROW, "INFO     default %s destroy: Executed: Skipped" % ARROW,
-                   "INFO     default %s converge: Executing" % ARROW, 0)
+                   "\x1b[36mINFO\x1b[0m     \x1b[32mdefault\x1b[0m %s \x1b[33mconverge\x1b[0m: Executing" % ARROW, 0)
     returncode, output, steps = molecule_env._timed_steps(argv, None, "default", timeout=60)
     assert returncode == 0 and "noise" in output
     assert [(step, state) for step, state, _seconds in steps] == [

@@ -141,9 +141,10 @@ def run(scenario, commands=("test",), timeout=3600):
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-# Molecule's line at the start and at the end of each step: "INFO     default <U+279C> converge: Executing", then
-# "... converge: Executed: Successful" (or Skipped, Disabled, Missing, Failed).
-_STEP_LINE = re.compile(r"(?P<scenario>[\w.-]+) \u279c (?P<step>\w+): (?:(?P<start>Executing)|Executed: (?P<state>\w+))")
+# Molecule's line at the start and at the end of each step, "INFO     [default > converge] Executing", then
+# "... Executed: Successful" (or Skipped, Disabled, Missing, Failed); on a terminal "default <U+279C> converge:".
+_STEP_LINE = re.compile(r"(?:\[(?P<scenario>[\w.-]+) > (?P<step>\w+)\]|(?P<scenario_>[\w.-]+) \u279c (?P<step_>\w+):) "
+                        r"(?:(?P<start>Executing)|Executed: (?P<state>\w+))")
 
 
 def _timed_steps(argv, env, scenario, timeout):
@@ -158,11 +159,12 @@ def _timed_steps(argv, env, scenario, timeout):
         for line in proc.stdout:
             lines.append(line)
             match = _STEP_LINE.search(_ANSI.sub("", line))
-            if not match or match.group("scenario") != scenario:
+            if not match or (match.group("scenario") or match.group("scenario_")) != scenario:
                 continue
+            step = match.group("step") or match.group("step_")
             if match.group("start"):
-                started = (match.group("step"), time.monotonic())
-            elif started and started[0] == match.group("step"):
+                started = (step, time.monotonic())
+            elif started and started[0] == step:
                 steps.append((started[0], match.group("state").lower(), time.monotonic() - started[1]))
                 started = None
         returncode = proc.wait()
