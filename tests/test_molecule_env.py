@@ -32,8 +32,10 @@ def test_a_step_that_fails_ends_the_results_there(monkeypatch):
     monkeypatch.setattr(molecule_env, "prepare_images", lambda scenario: "image")
     monkeypatch.setattr(molecule_env, "served_inputs", lambda arch: _nothing())
     runs = iter([
-        printer("INFO     default %s destroy: Executing" % ARROW, "INFO     default %s destroy: Executed: Successful" % ARROW,
-                0),
+        printer("INFO     [default > dependency] Executing", "INFO     [default > dependency] Executed: 2 disabled",
+                "INFO     [default > cleanup] Executing",
+                "WARNING  [default > cleanup] Executed: Missing playbook (Remove from destroy_sequence to suppress)",
+                "INFO     [default > destroy] Executing", "INFO     [default > destroy] Executed: Successful", 0),
         printer("INFO     default %s destroy: Executing" % ARROW, "INFO     default %s destroy: Executed: Skipped" % ARROW,
                 "INFO     default %s create: Executing" % ARROW, "INFO     default %s create: Executed: Successful" % ARROW,
                 "INFO     default %s check: Executing" % ARROW, "ERROR    default %s check: Executed: Failed" % ARROW, 2),
