@@ -8,9 +8,11 @@ their addresses to molecule in APPENV_MOLECULE_* variables.
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -79,37 +81,133 @@ def _log_platforms_cpu(scenario, image, log):
         docker_host.log_container_cpu(platform["name"], image, log)
 
 
-def run(scenario, commands=("test",), timeout=3600):
-    """Run `molecule <command> -s scenario` for each command, with one set of served inputs.
+def test_sequence(scenario):
+    """The steps `molecule test -s scenario` runs (its molecule.yml's scenario.test_sequence), in order."""
+    import yaml  # the controller virtualenv's; only needed here
 
-    Returns [(command, returncode, seconds, output)], stopping at the first failure.
-    """
+    return list(yaml.safe_load((SCENARIOS_DIR / scenario / "molecule.yml").read_text())["scenario"]["test_sequence"])
+
+
+@contextlib.contextmanager
+def _served_scenario(scenario):
+    """The scenario's image and served inputs; yields (image, the environment molecule runs with)."""
     ensure_collection_path()
     image = prepare_images(scenario)
     _release, arch, _variant = SCENARIOS[scenario]
-    results = []
     with served_inputs(arch) as variables:
-        env = dict(os.environ)
-        env.update(variables)
-        env["APPENV_MOLECULE_IMAGE"] = image
-        venv_bin = str(Path(sys.executable).parent)
-        env.update({
-            "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
-            "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS_DIR),
-            "ANSIBLE_ROLES_PATH": str(REPO_ROOT / "roles"),
-            "ANSIBLE_NOCOLOR": "1",
-            "NO_COLOR": "1",
-        })
+        yield image, _molecule_env(image, variables)
+
+
+def _molecule_env(image, variables):
+    env = dict(os.environ)
+    env.update(variables)
+    env["APPENV_MOLECULE_IMAGE"] = image
+    venv_bin = str(Path(sys.executable).parent)
+    env.update({
+        "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
+        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS_DIR),
+        "ANSIBLE_ROLES_PATH": str(REPO_ROOT / "roles"),
+        "ANSIBLE_NOCOLOR": "1",
+        "NO_COLOR": "1",
+        # Molecule's step lines arrive as they are written (run_test times the steps by them).
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def _molecule(argv):
+    return [os.path.join(str(Path(sys.executable).parent), "molecule")] + list(argv)
+
+
+def run(scenario, commands=("test",), timeout=3600):
+    """Run `molecule <command> -s scenario` for each command, with one set of served inputs.
+
+    Returns [(command, returncode, seconds, output)], stopping at the first failure. (Each command is a molecule
+    run of its own: `check` and `converge` run their own sequences, e.g. `check` creates, converges, checks and
+    destroys a host. run_test runs the scenario's test sequence, each step once.)
+    """
+    results = []
+    with _served_scenario(scenario) as (image, env):
         for number, command in enumerate(commands):
             if command == "destroy" and number and os.environ.get("APPENV_CONTAINER_CPU_LOG"):
                 _log_platforms_cpu(scenario, image, os.environ["APPENV_CONTAINER_CPU_LOG"])
             started = time.monotonic()
-            proc = subprocess.run([os.path.join(venv_bin, "molecule"), command, "-s", scenario],
-                                  cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=timeout,
-                                  check=False)
+            proc = subprocess.run(_molecule([command, "-s", scenario]), cwd=str(REPO_ROOT), env=env,
+                                  capture_output=True, text=True, timeout=timeout, check=False)
             results.append((command, proc.returncode, time.monotonic() - started, proc.stdout + proc.stderr))
             if proc.returncode != 0:
                 break
+    return results
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# Molecule's line at the start and at the end of each step, "INFO     [default > converge] Executing", then
+# "... Executed: Successful" (or Skipped, 2 disabled, Missing playbook..., Failed); on a terminal "default <U+279C> converge:".
+_STEP_LINE = re.compile(r"(?:\[(?P<scenario>[\w.-]+) > (?P<step>\w+)\]|(?P<scenario_>[\w.-]+) \u279c (?P<step_>\w+):) "
+                        r"(?:(?P<start>Executing)|Executed: (?P<state>.*\S))")
+
+
+def _timed_steps(argv, env, scenario, timeout):
+    """Run one molecule command; return (returncode, output, [(step, state, seconds)]), each step timed by the
+    controller's clock from its Executing line to its Executed line (state None: it never finished)."""
+    proc = subprocess.Popen(argv, cwd=str(REPO_ROOT), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, errors="replace")
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    lines, steps, started = [], [], None
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            match = _STEP_LINE.search(_ANSI.sub("", line))
+            if not match or (match.group("scenario") or match.group("scenario_")) != scenario:
+                continue
+            step = match.group("step") or match.group("step_")
+            if match.group("start"):
+                started = (step, time.monotonic())
+            elif started and started[0] == step:
+                steps.append((started[0], match.group("state").lower(), time.monotonic() - started[1]))
+                started = None
+        returncode = proc.wait()
+    finally:
+        timer.cancel()
+        proc.stdout.close()
+    if started:  # the step molecule was in when it stopped
+        steps.append((started[0], None, time.monotonic() - started[1]))
+    return returncode, "".join(lines), steps
+
+
+def run_test(scenario, timeout=3600):
+    """`molecule test -s scenario` with one set of served inputs: the scenario's test sequence, each step once.
+
+    Run as separate commands, `molecule check` would run its own check_sequence (create, converge, check,
+    destroy: a whole converge of its own), so the sequence runs in one `molecule test`, between a `destroy`
+    (a host left by an interrupted run) and a `destroy` of its own, before which the containers' CPU time is
+    logged ($APPENV_CONTAINER_CPU_LOG); `--destroy never` skips the sequence's own destroys.
+
+    Returns [(step, returncode, seconds, output)] in the order the steps ran, stopping at the first failure (its
+    returncode is not 0; output is the whole molecule output of that command).
+    """
+    results = []
+    with _served_scenario(scenario) as (image, env):
+        # (command, the steps it runs that the result lists); the others (a destroy command's dependency and
+        # cleanup, the test's own destroys) are disabled or skipped here, and must not fail.
+        commands = ((["destroy"], ["destroy"]),
+                    (["test", "--destroy", "never"], [step for step in test_sequence(scenario) if step != "destroy"]),
+                    (["destroy"], ["destroy"]))
+        for number, (command, listed) in enumerate(commands):
+            if number == len(commands) - 1 and os.environ.get("APPENV_CONTAINER_CPU_LOG"):
+                _log_platforms_cpu(scenario, image, os.environ["APPENV_CONTAINER_CPU_LOG"])
+            returncode, output, steps = _timed_steps(_molecule(command + ["-s", scenario]), env, scenario, timeout)
+            for step, state, seconds in steps:
+                if step not in listed and state and not state.startswith("failed"):
+                    continue
+                ok = bool(state) and state.startswith("successful")
+                results.append((step, 0 if ok else (returncode or 1), seconds, output))
+                if not ok:
+                    return results
+            if returncode != 0:
+                results.append((command[0], returncode, 0.0, output))
+                return results
     return results
 
 

@@ -136,6 +136,20 @@ def assert_writes_nothing(host, playbook, check):
     return report
 
 
+def check_writes_nothing_then_real(host, playbook):
+    """harness.check_then_real on one host, the check run also watched by assert_writes_nothing's snapshot: one
+    check run proves both that it wrote nothing and that it predicted the real run (two plays, not three)."""
+    before = snapshot(host)
+    assert before, "nothing to watch: the snapshot is empty"
+    predicted = harness.run_playbook(playbook, [host], check=True)
+    harness.decisions(predicted, host.name)  # the play reached the host and ran its tasks
+    assert predicted["_rc"] == 0, predicted["_stderr"][-3000:]
+    assert changes(before, snapshot(host)) == [], "a check run wrote to the host"
+    real = harness.run_playbook(playbook, [host])
+    harness.assert_same_decisions(predicted, real, host.name)
+    return predicted, real
+
+
 def test_the_chain_from_a_fresh_host_through_each_installer_to_a_no_op_is_predicted(host, index, runtime_mirror):
     """Fresh host, each installer, no-op: check mode predicts every task's action and reasons; check runs and
     no-op runs write nothing."""
@@ -143,8 +157,8 @@ def test_the_chain_from_a_fresh_host_through_each_installer_to_a_no_op_is_predic
     for kind in APPS:
         write_app(host, kind, index)
     fresh = chain(runtime_mirror, index, apps=["pip"], tools=("uv", "poetry", "pipenv"))
-    assert_writes_nothing(host, fresh, check=True)  # no layer parent, no lock file on a fresh host
-    _predicted, real = harness.check_then_real(fresh, [host])
+    # The check run writes nothing (no layer parent, no lock file on a fresh host) and predicts the real run.
+    _predicted, real = check_writes_nothing_then_real(host, fresh)
     assert set(actions(real, host).values()) == {"created"}, actions(real, host)
 
     for kind in LOCKS:
@@ -187,6 +201,5 @@ def test_a_fresh_host_with_a_warm_layer_cache_is_predicted_as_restores(host, ind
     assert set(actions(warm, host).values()) == {"created"}, actions(warm, host)
     wipe(host, keep_cache=True)
     write_app(host, "pip", index)
-    assert_writes_nothing(host, play, check=True)
-    _predicted, real = harness.check_then_real(play, [host])
+    _predicted, real = check_writes_nothing_then_real(host, play)
     assert set(actions(real, host).values()) == {"restored"}, actions(real, host)

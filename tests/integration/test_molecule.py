@@ -1,7 +1,8 @@
 """The molecule scenarios (extensions/molecule/<name>/), each on its real Debian host: the way users test the roles.
 
-Steps are run one by one so the wall time of the first converge and of the second (no-op) converge are
-reported (pytest -s prints them; the issue's closing note quotes them).
+Each scenario's test sequence runs in one `molecule test` (molecule_env.run_test); each step is timed by the
+controller's clock from molecule's own step lines, so the wall time of the first converge and of the second
+(no-op) converge are reported (pytest -s prints them; the issue's closing note quotes them).
 """
 
 import pytest
@@ -12,7 +13,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 STEPS = ("destroy", "create", "converge", "idempotence", "verify", "destroy")
 # Check mode is predicted for the whole role on a new host in tests/integration/roles; molecule's own
-# check sequence (create, converge --check, destroy) runs in the default scenario only, to keep CI short.
+# check step (the converge playbook with --check, on the fresh host before converge) runs in the default scenario
+# only, to keep CI short.
 CHECK_STEPS = ("destroy", "create", "check", "converge", "idempotence", "verify", "destroy")
 
 
@@ -24,9 +26,10 @@ CHECK_STEPS = ("destroy", "create", "check", "converge", "idempotence", "verify"
 ])
 def test_molecule_scenario(scenario, docker_ready):
     steps = CHECK_STEPS if scenario == "default" else STEPS
-    results = molecule_env.run(scenario, steps)
-    timings = ", ".join("%s %.1fs" % (command, seconds) for command, _rc, seconds, _out in results)
+    assert tuple(molecule_env.test_sequence(scenario)) == steps
+    results = molecule_env.run_test(scenario)
+    timings = ", ".join("%s %.1fs" % (step, seconds) for step, _rc, seconds, _out in results)
     print("\nmolecule %s: %s" % (scenario, timings))
-    for command, rc, _seconds, output in results:
-        assert rc == 0, "molecule %s -s %s failed:\n%s" % (command, scenario, output[-6000:])
-    assert [command for command, _rc, _s, _o in results] == list(steps)
+    for step, rc, _seconds, output in results:
+        assert rc == 0, "molecule %s -s %s failed:\n%s" % (step, scenario, output[-6000:])
+    assert [step for step, _rc, _s, _o in results] == list(steps)
