@@ -326,7 +326,12 @@ def _version_state_path(spec, version):
 def _commit_version(spec, record):
     """The new version's fingerprint (last, as always), the switch, then the versions beyond keep_previous go."""
     write_json_atomic(_version_state_path(spec, spec.version_dir), record)
-    _layer_switch.switch(spec.path, spec.version_dir)
+    try:
+        _layer_switch.switch(spec.path, spec.version_dir)
+    except (IOError, OSError) as exc:
+        remove_tree(spec.version_dir)
+        raise AppenvError("layer_switch_failed", kind=spec.kind, path=spec.path, version=spec.version_dir,
+                          parent=os.path.dirname(spec.path), detail=exc)
     _layer_switch.prune(spec.path, spec.keep_previous)
 
 

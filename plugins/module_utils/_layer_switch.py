@@ -195,9 +195,14 @@ def switch(path, version_dir):
         return previous
     if _exchange(temp, path):
         os.rename(temp, os.path.join(directory, MIGRATED))
-    else:
-        os.rename(path, os.path.join(directory, MIGRATED))  # the one moment path is missing
+        return MIGRATED
+    os.rename(path, os.path.join(directory, MIGRATED))  # from here to the next rename, the one moment path is missing
+    try:
         os.rename(temp, path)
+    except BaseException:
+        os.rename(os.path.join(directory, MIGRATED), path)
+        remove_tree(temp)
+        raise
     return MIGRATED
 
 

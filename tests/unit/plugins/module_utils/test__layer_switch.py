@@ -1,6 +1,7 @@
 """Switched layers (_layer_switch and the engine's use of it): a new version is built beside the live one and
 switched in by one rename; the live one is never touched by a failed or killed build."""
 
+import errno
 import json
 import os
 
@@ -226,3 +227,19 @@ def test_a_versions_directory_that_is_a_link_is_refused(tmp_path):
     with pytest.raises(AppenvError) as error:
         converge(SwitchedToy(tmp_path / "venv", "1"))
     assert error.value.code == "unsafe_path" and os.listdir(str(tmp_path / "elsewhere")) == []
+
+
+def test_a_switch_the_file_system_refuses_is_a_titled_error_and_the_live_version_stays(tmp_path, monkeypatch):
+    layer = tmp_path / "venv"
+    first = converge(SwitchedToy(layer, "1"))
+
+    def no_links(source, name):
+        raise OSError(errno.EPERM, "Operation not permitted", name)
+
+    monkeypatch.setattr(os, "symlink", no_links)
+    with pytest.raises(AppenvError) as error:
+        converge(SwitchedToy(layer, "2"))
+    assert error.value.code == "layer_switch_failed" and "The live version was not changed" in str(error.value)
+    monkeypatch.undo()
+    assert live(layer) == first.live_version and versions(layer) == [os.path.basename(first.live_version)]
+    assert converge(SwitchedToy(layer, "1")).action == "kept"
