@@ -25,8 +25,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import ctypes
-import ctypes.util
 import json
 import os
 
@@ -120,7 +118,8 @@ def canonical_name(key):
 def new_version(path, key):
     """The directory of the next version, not yet made: <key12>, or <key12>.N when that name is taken."""
     base = canonical_name(key)
-    taken = set(_entries(path))
+    # What a killed run left is removed before a build (check mode predicts with it still there).
+    taken = set(_entries(path)) - set(leftovers(path))
     name, count = base, 1
     while name in taken:
         count += 1
@@ -161,9 +160,9 @@ _AT_FDCWD = -100
 def _exchange(first, second):
     """Swap two paths in one step (renameat2 RENAME_EXCHANGE); False where libc, kernel or file system lack it."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
+        import ctypes  # not in every minimal Python: then two renames
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2  # libc's, linked into python (no lookup process)
+    except (ImportError, OSError, AttributeError):
         return False
     renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     return renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0

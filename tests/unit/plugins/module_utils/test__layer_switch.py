@@ -101,16 +101,21 @@ def test_what_a_killed_build_left_is_removed_first_and_check_mode_says_so(tmp_pa
     first = converge(SwitchedToy(layer, "1"))
     directory = tmp_path / "venv.appenv-versions"
     # Killed mid-build: a half-built version, its work directory, the temporary link of a switch not done.
-    (directory / "0123456789ab").mkdir()
-    (directory / "0123456789ab.appenv-work").mkdir()
-    os.symlink("venv.appenv-versions/0123456789ab", str(directory / ".appenv-link-99999"))
-    predicted = converge(SwitchedToy(layer, "1"), check_mode=True)
-    assert os.path.isdir(str(directory / "0123456789ab"))  # check mode removes nothing
-    real = converge(SwitchedToy(layer, "1"))
-    assert (real.action, real.reasons) == (predicted.action, predicted.reasons)
-    assert real.action == "kept" and real.reasons[0].startswith(
-        "a build interrupted earlier left .appenv-link-99999, 0123456789ab, 0123456789ab.appenv-work behind in ")
-    assert versions(layer) == [os.path.basename(first.live_version)]
+    spec = SwitchedToy(layer, "2")
+    half_built = os.path.basename(_layer_switch.new_version(spec.path, _layer.layer_key(spec)))
+    (directory / half_built).mkdir()
+    (directory / (half_built + ".appenv-work")).mkdir()
+    os.symlink("venv.appenv-versions/" + half_built, str(directory / ".appenv-link-99999"))
+    predicted = converge(SwitchedToy(layer, "2"), check_mode=True)
+    assert os.path.isdir(str(directory / half_built))  # check mode removes nothing
+    real = converge(SwitchedToy(layer, "2"))
+    assert (real.action, real.reasons, real.live_version) == (
+        predicted.action, predicted.reasons, predicted.live_version)
+    assert real.action == "recreated" and real.reasons[0] == (
+        "a build interrupted earlier left .appenv-link-99999, %s, %s.appenv-work behind in %s; removed (the live "
+        "version was not touched)" % (half_built, half_built, directory))
+    assert os.path.basename(real.live_version) == half_built  # its name is free again: the key's own
+    assert versions(layer) == sorted([os.path.basename(first.live_version), half_built])
 
 
 def test_killed_after_the_history_names_the_new_version_it_is_kept_as_a_previous_one(tmp_path):
