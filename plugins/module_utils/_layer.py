@@ -282,12 +282,7 @@ def _build_layer(spec, action, stored, runner):
     if spec.strategy == "staging":
         # A relocatable tree: build it beside the old layer, which stays in use until the swap.
         staging = _staging_path(spec.path)
-        os.makedirs(staging, 0o755)
-        try:
-            facts = spec.build(staging, runner)
-        except BaseException:
-            remove_tree(staging)
-            raise
+        facts = _build_beside(spec, staging, runner)
         _swap_in(spec, staging)
         return facts
     aside = _aside_path(spec.path)
@@ -309,14 +304,19 @@ def _build_version(spec, runner):
     """A switched layer: build a new version beside the live one, which is not touched; a failure removes it."""
     version = _layer_switch.new_version(spec.path, layer_key(spec))
     _layer_switch.make_versions_dir(spec.path, "build the %s layer %s" % (spec.kind, spec.path))
-    os.mkdir(version, 0o755)
-    try:
-        facts = spec.build(version, runner)
-    except BaseException:
-        remove_tree(version)
-        raise
+    facts = _build_beside(spec, version, runner)
     spec.version_dir = version
     return facts
+
+
+def _build_beside(spec, directory, runner):
+    """Build into a new directory beside the live layer (which stays in use); a failure removes it."""
+    os.makedirs(directory, 0o755)
+    try:
+        return spec.build(directory, runner)
+    except BaseException:
+        remove_tree(directory)
+        raise
 
 
 def _version_state_path(spec, version):

@@ -12,6 +12,7 @@ from ansible_collections.appenv.python.plugins.module_utils._errors import Appen
 from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
 
 from tests.unit.plugins.module_utils.signed_caches import DirectoryCache  # entries signed, as caches must be
+from tests.unit.plugins.module_utils.test__layer import converge, payload
 
 OTHER = 65534  # nobody
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
@@ -40,15 +41,6 @@ class SwitchedToy(_layer.LayerSpec):
         if self.fail:
             raise AppenvError("internal_error", detail="build failed on purpose")
         return {"built": self.wanted["version"]}
-
-
-def converge(spec, **kwargs):
-    return _layer.converge(spec, CommandRunner(), **kwargs)
-
-
-def payload(path):
-    with open(os.path.join(str(path), "payload")) as handle:
-        return handle.read()
 
 
 def versions(layer):
