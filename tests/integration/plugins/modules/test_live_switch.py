@@ -26,7 +26,7 @@ V1 = {"requirements.txt": "demo-alpha==1.0\ndemo-delta\n"}
 V2 = {"requirements.txt": "demo-alpha==2.0\ndemo-delta\n"}
 # What the app does at start: import its packages; it says which version it got and from which directory.
 APP_START = ("import os, demo_alpha, demo_beta, demo_delta, demo_gamma; "
-             "print(demo_alpha.__version__, os.path.dirname(os.path.dirname(os.path.realpath(demo_alpha.__file__)))))")
+             "print(demo_alpha.__version__, os.path.dirname(os.path.dirname(os.path.realpath(demo_alpha.__file__))))")
 
 # Runs on the host with its own python3: starts the app (a fresh interpreter) again and again until told to stop,
 # recording each start (start, end, exit status, output); the record is rewritten after each start.
