@@ -45,6 +45,23 @@ options:
     choices: [present, absent]
 """
 
+    # Layers an app runs from, switched in beside the live one: app_dependencies (venv, target), pip_tooling's tools.
+    SWITCH = r"""
+options:
+  keep_previous:
+    description:
+      - How many versions that were live before are kept beside the live one of a switched layer, newest first.
+        A venv (O(appenv.python.app_dependencies#module:location=venv)), a target directory
+        (O(appenv.python.app_dependencies#module:location=target)) and each tool venv of
+        M(appenv.python.pip_tooling) are switched layers - the path the app uses is a symbolic link into
+        C(<path>.appenv-versions/), and a rebuild goes into a new version beside the live one, switched in
+        by one rename once it is complete (docs/guides/live-hosts.md).
+      - A process started from a previous version keeps its files until that version is removed, after
+        O(keep_previous) more rebuilds; V(0) removes it right after the switch.
+    type: int
+    default: 1
+"""
+
     # Steps that download or install: python_runtime, pip_tooling, app_dependencies.
     NETWORK = r"""
 options:

@@ -42,7 +42,7 @@ import time
 
 from ansible_collections.appenv.python.plugins.module_utils import (
     _installers, _interpreter, _layer, _requirements, _site)
-from ansible_collections.appenv.python.plugins.module_utils import _privilege
+from ansible_collections.appenv.python.plugins.module_utils import _layer_switch, _privilege
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._duration import parse_duration
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import FINGERPRINT_FILE
@@ -51,6 +51,7 @@ from ansible_collections.appenv.python.plugins.module_utils._upstream import run
 from ansible_collections.appenv.python.plugins.module_utils._urls import redact_url
 
 LOCATIONS = ("user", "venv", "target", "system")
+SWITCHED_LOCATIONS = ("venv", "target")
 DEFAULT_DEST = {"user": "/opt/appenv/deps", "venv": "/opt/appenv/venv", "target": "/opt/appenv/site"}
 DEFAULT_CACHE_DIR = "/var/cache/appenv"
 
@@ -68,7 +69,8 @@ class DepsLayerSpec(_layer.LayerSpec):
 
     def __init__(self, runtime, installer, mode, index, project_dir, location="user", dest=None, requirements=None,
                  extras=(), groups=(), max_age=None, cache_dir=None, layer_cache_path=None, bytecode="checked-hash",
-                 bytecode_workers=0, pip_check=True, source_date_epoch=None, retries=3, timeout=900, extra_args=None):
+                 bytecode_workers=0, pip_check=True, source_date_epoch=None, retries=3, timeout=900, extra_args=None,
+                 keep_previous=_layer_switch.DEFAULT_KEEP_PREVIOUS):
         self.runtime = runtime
         self.installer = installer
         self.installing = _installers.get(installer.installs_with, installer.tools_dir)
@@ -125,6 +127,11 @@ class DepsLayerSpec(_layer.LayerSpec):
         if self.extra_args:  # only when set: layers built before the option keep their fingerprint
             wanted["extra_args"] = [redact_url(word) for word in self.extra_args]
         super(DepsLayerSpec, self).__init__(path, wanted, state_path=state)
+        # The path the app uses; while a new version is checked before its switch, self.path is that version.
+        self.dest = self.path
+        # venv and target: built beside the live version and switched in (_layer_switch): a running app keeps them.
+        self.switched = location in SWITCHED_LOCATIONS
+        self.keep_previous = keep_previous
         if location == "system":
             self.strategy, self.rolls_back = "none", True  # _build_system snapshots and puts back
 
@@ -144,7 +151,7 @@ class DepsLayerSpec(_layer.LayerSpec):
         return self.runtime.python
 
     def pth_path(self):
-        return pth_path(self.runtime, self.path)
+        return pth_path(self.runtime, self.dest)
 
     def bin_dir(self):
         return self.runtime.python.rsplit("/", 1)[0] if self.location == "system" else os.path.join(self.path, "bin")
@@ -199,10 +206,10 @@ class DepsLayerSpec(_layer.LayerSpec):
         if self.location == "target":
             try:
                 with open(self.pth_path()) as handle:
-                    if handle.read().strip() != self.path:
-                        problems.append("%s does not point at %s" % (self.pth_path(), self.path))
+                    if handle.read().strip() != self.dest:
+                        problems.append("%s does not point at %s" % (self.pth_path(), self.dest))
             except (IOError, OSError):
-                problems.append("%s, which puts %s on sys.path, is missing" % (self.pth_path(), self.path))
+                problems.append("%s, which puts %s on sys.path, is missing" % (self.pth_path(), self.dest))
         return problems + _site.drift(self.site_dir(), facts.get("packages", {}), outside=self.location != "target")
 
     # -- work -----------------------------------------------------------------------------------
@@ -301,7 +308,7 @@ class DepsLayerSpec(_layer.LayerSpec):
                               command=runner.mask(" ".join(argv)), rc=result.rc, output=shown,
                               kind=self.kind, path=self.path, detail=shown, proxies=proxy_settings())
         if self.location == "target":
-            self._write_pth(target)
+            self._write_pth()  # names dest, the stable path: a switch changes nothing in the runtime
         if self.pip_check:
             self._pip_check(target, runner, env)
         site = self.site_dir(target)
@@ -336,14 +343,14 @@ class DepsLayerSpec(_layer.LayerSpec):
         finally:
             shutil.rmtree(temp, ignore_errors=True)
 
-    def _write_pth(self, target):
+    def _write_pth(self):
         with open(self.pth_path() + ".tmp", "w") as handle:
-            handle.write(target + "\n")
+            handle.write(self.dest + "\n")
         os.rename(self.pth_path() + ".tmp", self.pth_path())
 
     def restored(self, record):
         if self.location == "target":
-            self._write_pth(self.path)
+            self._write_pth()
 
     def _pip_check(self, target, runner, env):
         if "pip" not in _site.installed(self.runtime.site_packages):
@@ -523,7 +530,7 @@ def run_app_dependencies(params, runner, check_mode=False, diff=False, cache=Non
         layer_cache_path=(params["layer_cache"] or {}).get("path"), bytecode=params["invalidation_mode"],
         bytecode_workers=params["bytecode_workers"], pip_check=params["pip_check"],
         source_date_epoch=params["source_date_epoch"], retries=params["retries"], timeout=params["timeout"],
-        extra_args=params["extra_args"])
+        extra_args=params["extra_args"], keep_previous=params["keep_previous"])
     # Before anything is installed (check mode too): options the app's files cannot honour, a Python they exclude.
     _installers.refuse_unsupported_options(spec.installer, mode, params["groups"], params["extras"])
     if mode != "requirements":

@@ -67,6 +67,18 @@ CATALOGUE = {
             "Choose a destination on a writable filesystem (it may be mounted read-only).",
         ),
     ),
+    "layer_switch_failed": ErrorSpec(
+        "The new {kind} layer could not be switched in at {path}",
+        "The new version {version} was built, but {path} could not be made a symbolic link to it: {detail}. "
+        "The live version was not changed (the app keeps running on it) and the new one was removed.",
+        FAULT_HOST,
+        (
+            "A venv or target layer is switched in by renaming a symbolic link over {path}: put it on a file system "
+            "that has symbolic links and rename (not vfat; some network shares lack them).",
+            "If {path} is a mount point it cannot be replaced: mount its parent directory instead.",
+            "Run the task as a user who may write {parent} (become: true, or the app user who owns it).",
+        ),
+    ),
     # --- command runner --------------------------------------------------------
     "command_not_found": ErrorSpec(
         "A required program is missing on the host",

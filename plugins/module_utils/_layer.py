@@ -25,6 +25,10 @@ lookup); ``state: absent`` is ``remove(spec, ...)``: the layer and its
 fingerprint go (``spec.removal``/``spec.remove``), "removed", or "absent" when
 nothing was there.
 
+Switched layers (``spec.switched``: venvs and target directories an app runs from) are built into a version
+directory of their own beside the live one and switched in by one rename of the link at ``spec.path``
+(_layer_switch); the live version is never moved aside, so a failed or killed build leaves the app untouched.
+
 Overlay layers (``spec.overlay``: a set of files inside another directory) are
 journalled and swapped by _layer_overlay; the fingerprint record (file name,
 format, key, reading and writing) lives in _fingerprint.
@@ -39,10 +43,12 @@ import hashlib
 import os
 import time
 
+from ansible_collections.appenv.python.plugins.module_utils import _layer_switch
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 # read_fingerprint and the record helpers are also reached as _layer.* by the layer specs.
 from ansible_collections.appenv.python.plugins.module_utils._fingerprint import (  # noqa: F401 pylint: disable=unused-import
-    FINGERPRINT_FILE, canonical_json, describe_changes, make_record, read_fingerprint, record_key, write_fingerprint)
+    FINGERPRINT_FILE, canonical_json, describe_changes, make_record, read_fingerprint, record_key, write_fingerprint,
+    write_json_atomic)
 # The actions and decide() are the engine's public names (modules and tests use _layer.ACTION_*, _layer.decide).
 from ansible_collections.appenv.python.plugins.module_utils._layer_decide import (  # noqa: F401 pylint: disable=unused-import
     ACTION_ABSENT, ACTION_CREATED, ACTION_KEPT, ACTION_RECREATED, ACTION_REMOVED, ACTION_RESTORED, ACTION_UPDATED,
@@ -77,6 +83,9 @@ class LayerSpec:
     rolls_back:      "none" only: build() itself puts the old layer back when it fails (a snapshot, as
                      app_dependencies' location: system), so its fingerprint kept outside the layer comes back too
     previous:        the stored record of the layer a build replaces (set by converge before build())
+    switched:        "in_place" only, fingerprint inside the layer: path is a link switched to each new version
+                     built beside the live one (_layer_switch); keep_previous versions that were live stay
+    version_dir:     the version a build of a switched layer is making (set by the engine)
     """
 
     kind = "layer"
@@ -87,6 +96,9 @@ class LayerSpec:
     rolls_back = False
     previous = None
     replaced = ()  # directories an upstream task of the chain would replace (check mode): see decide()
+    switched = False
+    keep_previous = _layer_switch.DEFAULT_KEEP_PREVIOUS
+    version_dir = None
 
     def __init__(self, path, wanted, state_path=None):
         self.path = os.path.abspath(path)
@@ -131,7 +143,8 @@ class LayerSpec:
     def removable(self):
         """The paths state: absent removes, the fingerprint first (written last, it goes first: a run killed
         half-way leaves files without one, which a present run rebuilds and an absent run removes)."""
-        return [self.state_path, self.path, _aside_path(self.path), _staging_path(self.path)]
+        return [self.state_path, self.path, _aside_path(self.path), _staging_path(self.path)] + \
+            _layer_switch.removable(self.path)
 
     def removal(self, stored):
         """Sentences naming what state: absent removes (empty: nothing is there). Reads only: check mode says them."""
@@ -184,6 +197,8 @@ class LayerSpec:
 
 
 class LayerResult:
+    live_version = None  # a switched layer: the version directory its link points at (predicted in check mode)
+
     def __init__(self, action, reasons, before, after, facts, path, warnings=None):
         self.action = action
         self.reasons = reasons
@@ -205,6 +220,8 @@ class LayerResult:
             "fingerprint": self.after.get("key") if self.after else None,
         }
         result.update(action_keys(self.action))
+        if self.live_version:
+            result["live_version"] = self.live_version
         if self.warnings:
             result["warnings"] = list(self.warnings)
         if diff:
@@ -257,17 +274,14 @@ def _build(spec, action, stored, runner):
 def _build_layer(spec, action, stored, runner):
     if action == ACTION_UPDATED:
         return spec.update(stored, runner)
+    if spec.switched:
+        return _build_version(spec, runner)
     if spec.strategy == "none":
         return spec.build(spec.path, runner)
     if spec.strategy == "staging":
         # A relocatable tree: build it beside the old layer, which stays in use until the swap.
         staging = _staging_path(spec.path)
-        os.makedirs(staging, 0o755)
-        try:
-            facts = spec.build(staging, runner)
-        except BaseException:
-            remove_tree(staging)
-            raise
+        facts = _build_beside(spec, staging, runner)
         _swap_in(spec, staging)
         return facts
     aside = _aside_path(spec.path)
@@ -283,6 +297,97 @@ def _build_layer(spec, action, stored, runner):
         if had_old:
             os.rename(aside, spec.path)
         raise
+
+
+def _build_version(spec, runner):
+    """A switched layer: build a new version beside the live one, which is not touched; a failure removes it."""
+    version = _layer_switch.new_version(spec.path, layer_key(spec))
+    _layer_switch.make_versions_dir(spec.path, "build the %s layer %s" % (spec.kind, spec.path))
+    facts = _build_beside(spec, version, runner)
+    spec.version_dir = version
+    return facts
+
+
+def _build_beside(spec, directory, runner):
+    """Build into a new directory beside the live layer (which stays in use); a failure removes it."""
+    os.makedirs(directory, 0o755)
+    try:
+        return spec.build(directory, runner)
+    except BaseException:
+        remove_tree(directory)
+        raise
+
+
+def _version_state_path(spec, version):
+    return os.path.join(version, os.path.relpath(spec.state_path, spec.path))
+
+
+def _commit_version(spec, record):
+    """The new version's fingerprint (last, as always), the switch, then the versions beyond keep_previous go."""
+    write_json_atomic(_version_state_path(spec, spec.version_dir), record)
+    try:
+        _layer_switch.switch(spec.path, spec.version_dir)
+    except (IOError, OSError) as exc:
+        remove_tree(spec.version_dir)
+        raise AppenvError("layer_switch_failed", kind=spec.kind, path=spec.path, version=spec.version_dir,
+                          parent=os.path.dirname(spec.path), detail=exc)
+    _layer_switch.prune(spec.path, spec.keep_previous)
+
+
+class _SeenAt:
+    """spec looking at one of its versions (path and fingerprint there) while it is checked before the switch."""
+
+    def __init__(self, spec, version):
+        self.spec, self.version = spec, version
+        self.real = None
+
+    def __enter__(self):
+        self.real = (self.spec.path, self.spec.state_path)
+        self.spec.state_path = _version_state_path(self.spec, self.version)
+        self.spec.path = self.version
+        return self.spec
+
+    def __exit__(self, *exc):
+        self.spec.path, self.spec.state_path = self.real
+
+
+def _restore_version(spec, cache, key, runner):
+    """A switched layer from the layer cache: restored into the version its archive was built as, checked there,
+    then switched in; its record, or None (a miss: the layer is built)."""
+    version = os.path.join(_layer_switch.versions_dir(spec.path), _layer_switch.canonical_name(key))
+    if os.path.lexists(version):
+        return None  # these inputs are a previous version kept for running processes: built anew beside it
+    _layer_switch.make_versions_dir(spec.path, "restore the %s layer %s" % (spec.kind, spec.path))
+    meta = cache.restore(key, version, runner=runner, spec=spec)
+    if meta is None:
+        remove_tree(version)
+        return None
+    record = dict(meta["record"])
+    record["key"] = record_key(spec, record.get("inputs"))
+    from ansible_collections.appenv.python.plugins.module_utils._layer_cache_trust import restored_problems
+
+    with _SeenAt(spec, version):
+        spec.restored(record)
+        problems = restored_problems(spec, record)
+    if problems:  # the entry is not what it was signed as: the live version stays, the layer is built
+        remove_tree(version)
+        cache.discard(key, "the restored layer does not check out (%s)" % "; ".join(problems))
+        return None
+    spec.version_dir = version
+    _commit_version(spec, record)
+    return record
+
+
+def _live_version(spec, check_mode, action):
+    """The version directory a switched layer's link points at after the run (check mode: would point at)."""
+    if not spec.switched:
+        return None
+    if spec.version_dir:
+        return spec.version_dir
+    if check_mode and action not in (ACTION_KEPT, ACTION_UPDATED):
+        return _layer_switch.new_version(spec.path, layer_key(spec))
+    name = _layer_switch.live_version(spec.path)
+    return os.path.join(_layer_switch.versions_dir(spec.path), name) if name else None
 
 
 def _swap_in(spec, staging):
@@ -374,14 +479,27 @@ def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None, for
     Layers of strategy "none" live inside other trees and are cached only when they are
     overlays (spec.overlay: a set of files the engine can record, archive and swap).
     """
+    result = _converge(spec, runner, check_mode, lock_timeout, cache, force)
+    result.live_version = _live_version(spec, check_mode, result.action)
+    return result
+
+
+def _converge(spec, runner, check_mode, lock_timeout, cache, force):
     lock = LayerLock(spec.lock_path(), timeout=lock_timeout, read_only=check_mode)
     if cache is not None and spec.strategy == "none" and not spec.overlay:
         cache = None
+    spec.version_dir = None
+    if spec.switched:
+        _layer_switch.check(spec.path, "switch the %s layer %s" % (spec.kind, spec.path))
     try:
         with lock:
+            # A switched layer: what a killed build left beside the live version goes first (it is never live).
+            switch_note = _layer_switch.leftovers_note(spec.path) if spec.switched else None
             if check_mode:
                 action, reasons, stored = predict(spec)
             else:
+                if switch_note:
+                    _layer_switch.recover(spec.path)
                 notes = []
                 for recover in ((recover_overlay,) if spec.overlay else ()) + (recover_interrupted,):
                     note = recover(spec)
@@ -389,6 +507,8 @@ def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None, for
                         notes.append(note)
                 action, reasons, stored = decide(spec)
                 reasons = notes + reasons
+            if switch_note:
+                reasons = [switch_note] + reasons
             if force:
                 action, reasons = forced(action, reasons)
             if not check_mode and action != ACTION_KEPT:
@@ -409,6 +529,8 @@ def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None, for
                                            meta["record"], {}, spec.path)
                     if spec.overlay:
                         record = restore_overlay(spec, cache, key, stored, runner)
+                    elif spec.switched:
+                        record = _restore_version(spec, cache, key, runner)
                     else:
                         record = _restore(spec, cache, key, runner)
                     if record is not None:
@@ -422,15 +544,21 @@ def converge(spec, runner, check_mode=False, lock_timeout=600.0, cache=None, for
                 files = spec.overlay_files(facts)
                 facts = dict(facts or {}, overlay={"files": files or []})
             after = make_record(spec, facts)
-            write_fingerprint(spec, after)
+            if spec.version_dir:
+                _commit_version(spec, after)
+            else:
+                write_fingerprint(spec, after)
             for aside in (_aside_path(spec.path), _state_aside_path(spec)):
                 if aside and os.path.lexists(aside):
                     remove_tree(aside)
-            if cache is not None and (not spec.overlay or files):
+            # A version named otherwise than its key (a rebuild beside a live one of the same inputs) names its own
+            # path inside: it is not stored, as a restore puts an entry at the key's name.
+            if cache is not None and (not spec.overlay or files) and (
+                    not spec.version_dir or _layer_switch.is_canonical(spec.version_dir, key or layer_key(spec))):
                 if spec.overlay:
                     cache.store(key or layer_key(spec), spec.overlay_root(), after, files=files)
                 else:
-                    cache.store(key or layer_key(spec), spec.path, after)
+                    cache.store(key or layer_key(spec), spec.version_dir or spec.path, after)
             return LayerResult(action, reasons, stored, after, after["facts"], spec.path,
                                cache.warnings if cache is not None else None)
     except (IOError, OSError) as exc:

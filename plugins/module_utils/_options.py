@@ -34,15 +34,17 @@ STATE_OPTIONS = {"state": dict(type="str", default="present", choices=["present"
 # Passthrough options whose URLs may carry credentials, masked like the index options' (module.no_log_values, runner).
 PASSTHROUGH_OPTIONS = ("extra_args",)
 _URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"]+")
+# Switched layers (_layer_switch): how many versions that were live stay beside the live one.
+SWITCH_OPTIONS = {"keep_previous": dict(type="int", default=1)}
 NETWORK_OPTIONS = {"timeout": dict(type="int", default=900), "retries": dict(type="int", default=3)}
 
 
-def layer_argument_spec(options, network=True, index=False, upstream=False, state=False):
+def layer_argument_spec(options, network=True, index=False, upstream=False, state=False, switch=False):
     """A layer module's argument spec: its own options, then the shared ones it takes.
 
     network: timeout and retries (steps that download or install); index: the package index options;
     upstream: the module sits on an earlier task of a chain (the upstream option, read in check mode by _upstream);
-    state: the layer can be removed (state: absent).
+    state: the layer can be removed (state: absent); switch: it has switched layers (keep_previous).
     """
     spec = dict(options)
     spec.update(LOCK_OPTIONS)
@@ -50,6 +52,8 @@ def layer_argument_spec(options, network=True, index=False, upstream=False, stat
         spec.update(STATE_OPTIONS)
     if upstream:
         spec["upstream"] = dict(type="dict")
+    if switch:
+        spec.update(SWITCH_OPTIONS)
     if network:
         spec.update(NETWORK_OPTIONS)
     spec["layer_cache"] = _layer_cache.argument_spec()
@@ -66,6 +70,10 @@ def layer_cache(params, module, controller=False, runner=None):
     controller: the module has an action plugin that handles layer_cache.controller_path; other modules refuse it.
     runner: the module's CommandRunner (the cache's ssh-keygen runs through it; it masks the HMAC key).
     """
+    if params.get("keep_previous") is not None and params["keep_previous"] < 0:
+        raise AppenvError("bad_argument", option="keep_previous", module=module,
+                          detail="keep_previous is %d: it counts the previous versions kept, 0 or more"
+                                 % params["keep_previous"])
     options = params["layer_cache"]
     if options is not None and not any(options.get(where) for where in CACHE_LOCATIONS):
         # Given, but nowhere: a typo or a variable that came out empty must not silently build without the cache.

@@ -140,6 +140,23 @@ def check_tree(tree, what):
         check_chain(tree, what)
 
 
+def check_link(path, what):
+    """As root: refuse a symbolic link at path that another user owns (who could point it elsewhere), and every
+    directory from / down to it that another user can write (check_chain of its parent). Its target is
+    check_chain's, when the path is used."""
+    if not running_as_root():
+        return
+    check_chain(os.path.dirname(os.path.abspath(path)), what)
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return
+    if stat.S_ISLNK(info.st_mode):
+        why = unsafe_reason(info)
+        if why:
+            refuse(path, info, "a symbolic link " + why, what)
+
+
 def inside(path, trees):
     """Whether path is one of trees or below one."""
     return any(path == tree or path.startswith(tree.rstrip("/") + "/") for tree in trees)

@@ -28,7 +28,7 @@ __metaclass__ = type
 import json
 import os
 
-from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _installers, _interpreter, _layer, _site
+from ansible_collections.appenv.python.plugins.module_utils import _bytecode, _installers, _interpreter, _layer, _layer_switch, _site
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._runner import network_fault, proxy_settings
 from ansible_collections.appenv.python.plugins.module_utils._layer_overlay import overlay_record_files, overlay_relative
@@ -244,7 +244,7 @@ class ToolVenvSpec(_layer.LayerSpec):
               "bytecode": "Bytecode", "runtime_path": "Runtime path"}
 
     def __init__(self, runtime, tools_dir, name, version, extras, index, compile_bytecode=True, workers=0,
-                 retries=3, timeout=900):
+                 retries=3, timeout=900, keep_previous=_layer_switch.DEFAULT_KEEP_PREVIOUS):
         if name not in TOOLS:
             raise AppenvError("bad_argument", option="tools", module="pip_tooling",
                               detail="%r is not a tool pip_tooling installs (%s)" % (name, ", ".join(TOOLS)))
@@ -267,6 +267,9 @@ class ToolVenvSpec(_layer.LayerSpec):
         if runtime.interpreter:
             wanted["interpreter"] = runtime.interpreter
         super(ToolVenvSpec, self).__init__(os.path.join(tools_dir, name), wanted)
+        # Built beside the live venv and switched in (_layer_switch): app_dependencies runs it while it is rebuilt.
+        self.switched = True
+        self.keep_previous = keep_previous
 
     @property
     def executable(self):
@@ -339,7 +342,7 @@ def _tool_specs(params, runtime, index):
         specs.append(ToolVenvSpec(runtime, params["tools_dir"], name, tool.get("version") or DEFAULT_VERSIONS[name],
                                   TOOL_EXTRAS[name] if extras is None else extras, index,
                                   params["compile_bytecode"], params["bytecode_workers"], params["retries"],
-                                  params["timeout"]))
+                                  params["timeout"], params.get("keep_previous", _layer_switch.DEFAULT_KEEP_PREVIOUS)))
     return specs
 
 

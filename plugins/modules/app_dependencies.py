@@ -37,6 +37,7 @@ extends_documentation_fragment:
   - appenv.python.interpreter
   - appenv.python.layer
   - appenv.python.layer.state
+  - appenv.python.layer.switch
   - appenv.python.layer.upstream
   - appenv.python.layer.network
   - appenv.python.layer_cache
@@ -75,7 +76,11 @@ options:
     default: user
     choices: [user, venv, target, system]
   dest:
-    description: The layer's directory (default C(/opt/appenv/deps), C(/opt/appenv/venv) or C(/opt/appenv/site) by O(location)).
+    description:
+      - The layer's directory (default C(/opt/appenv/deps), C(/opt/appenv/venv) or C(/opt/appenv/site) by O(location)).
+      - With O(location=venv) or O(location=target), a symbolic link to the live version in C(<dest>.appenv-versions/),
+        switched to a new version once it is complete (O(keep_previous)); a real directory left by an earlier
+        release is replaced by the link at its first rebuild.
     type: path
   runtime:
     description:
@@ -190,6 +195,14 @@ reasons:
   returned: success
   type: list
   elements: str
+live_version:
+  description:
+    - With O(location=venv) or O(location=target), the version directory O(dest) points at after the run (in check mode,
+      the one it would point at), in C(<dest>.appenv-versions/). Not returned while O(dest) is still a directory
+      an earlier release built (until its first rebuild).
+  returned: success and O(location) is C(venv) or C(target)
+  type: str
+  sample: /opt/appenv/venv.appenv-versions/3f9a0c1d2e4b
 installer:
   description: The installer used (pip, uv, poetry, pipenv).
   returned: success
@@ -299,7 +312,7 @@ def module_spec():
         extra_args=dict(type="str"),
         # Internal, set by the action plugin only (undocumented, as core hides _raw_params): report the decision only.
         _decide_only=dict(type="bool"),
-    ), index=True, upstream=True, state=True), supports_check_mode=True)
+    ), index=True, upstream=True, state=True, switch=True), supports_check_mode=True)
 
 
 def main():

@@ -36,6 +36,7 @@ extends_documentation_fragment:
   - appenv.python.interpreter
   - appenv.python.layer
   - appenv.python.layer.upstream
+  - appenv.python.layer.switch
   - appenv.python.layer.network
   - appenv.python.layer_cache
   - appenv.python.index
@@ -146,7 +147,11 @@ reasons:
   type: list
   elements: str
 layers:
-  description: Per part (C(packaging) and each tool), its C(name), C(layer_action) (and the deprecated C(action)), C(reasons), C(layer) and C(fingerprint).
+  description:
+    - Per part (C(packaging) and each tool), its C(name), C(layer_action) (and the deprecated C(action)), C(reasons),
+      C(layer) and C(fingerprint).
+    - A tool's venv is a switched layer (O(keep_previous)); its entry also has C(live_version), the version directory
+      C(<tools_dir>/<name>) points at (in check mode, would point at).
   returned: success
   type: list
   elements: dict
@@ -205,7 +210,7 @@ def main():
         tools_dir=dict(type="path", default="/opt/appenv/tools"),
         compile_bytecode=dict(type="bool", default=True),
         bytecode_workers=dict(type="int", default=0),
-    ), index=True, upstream=True), supports_check_mode=True)
+    ), index=True, upstream=True, switch=True), supports_check_mode=True)
     run_layer_module(module, run_pip_tooling, "pip_tooling", index=True)
 
 

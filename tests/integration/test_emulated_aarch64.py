@@ -20,15 +20,20 @@ The assertions moved here unchanged:
 * from test_python_runtime_pbs.py (test_aarch64_c_extension_builds_with_gcc): the archive's build settings are
   rewritten (clang to the host's cc), python3-config names paths that exist, and an sdist with a C extension
   builds with pip and with uv on a host with gcc only, and runs.
+
+And from test_live_switch.py, one venv rebuilt (uv) while a process starts the app in a loop: no start fails.
 """
 
 import json
+import time
 
 import pytest
 
 from tests.integration import harness
 from tests.integration.hosts import DEFAULT_DEST, install_deps, signed_cache, start_host
 from tests.integration.plugins.modules.test_app_dependencies import run_app, write_files
+from tests.integration.plugins.modules.test_live_switch import (
+    SITE_PACKAGES, VENV, Importer, assert_never_failed_and_switched)
 from tests.integration.plugins.modules.test_python_runtime_pbs import (
     cext_index, import_cext, install_pbs_runtime, pbs_runtime_args, python_config_paths)
 from tests.testbed import pbs_faithful
@@ -85,5 +90,19 @@ def test_aarch64_runtime_cache_key_tools_deps_and_c_extensions(amd64_image, runt
             assert so_file.startswith(dest + "/") and so_file.endswith(".so") and total == "5", (installer, so_file)
             again = harness.assert_ok(install_deps(host, index, installer=installer, dest=dest))
             assert (again["layer_action"], again["commands"]) == ("kept", [])
+
+        # A venv rebuilt under a running app (the loop of test_live_switch.py, one rebuild): no start fails.
+        venv = dict(installer="uv", location="venv", dest=VENV)
+        write_files(host, {"requirements.txt": "demo-alpha==1.0\ndemo-delta\n"})
+        old = harness.assert_ok(install_deps(host, package_index, **venv))
+        write_files(host, {"requirements.txt": "demo-alpha==1.0\ndemo-delta\ndemo-gamma==1.0\n"})
+        with Importer(host, VENV + "/bin/python") as importer:
+            start = time.time()
+            new = harness.assert_ok(install_deps(host, package_index, **venv))
+            end = time.time()
+            importer.wait_for(lambda: new["live_version"] in json.dumps(importer._read()[-1:]), "a start on it")
+        assert (old["layer_action"], new["layer_action"]) == ("created", "recreated")
+        assert_never_failed_and_switched(importer, start, end, ("1.0", old["live_version"] + SITE_PACKAGES),
+                                         ("1.0", new["live_version"] + SITE_PACKAGES))
     finally:
         host.container.remove()

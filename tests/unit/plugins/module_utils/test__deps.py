@@ -231,3 +231,24 @@ def test_check_mode_runs_the_lock_check_with_the_caches_in_a_temporary_directory
     temp = os.path.dirname(env["PIPENV_CACHE_DIR"])
     assert temp != str(tmp_path / "wheels") and not os.path.exists(temp), "the temporary caches stayed"
     assert not (tmp_path / "wheels").exists() and not (tmp_path / "deps").exists(), "check mode wrote the layer"
+
+
+def test_venv_and_target_are_switched_and_a_targets_pth_names_dest_from_any_version(tmp_path):
+    runtime = _runtime(str(tmp_path / "python"))
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "requirements.txt").write_text("demo-alpha\n")
+    specs = dict((location, _deps.DepsLayerSpec(runtime, _installers.get("pip", str(tmp_path / "tools")),
+                                                "requirements", IndexOptions(), str(app), location=location,
+                                                dest=str(tmp_path / location), keep_previous=3))
+                 for location in ("user", "venv", "target"))
+    assert [specs[location].switched for location in ("user", "venv", "target")] == [False, True, True]
+    assert specs["venv"].keep_previous == 3
+    target = specs["target"]
+    version = str(tmp_path / "target.appenv-versions" / "0123456789ab")
+    os.makedirs(version)
+    with _deps._layer._SeenAt(target, version):  # a restored version, checked before its switch
+        target.restored({})
+        assert target.path == version and target.verify({}) == []
+    with open(_deps.pth_path(runtime, str(tmp_path / "target"))) as handle:
+        assert handle.read() == str(tmp_path / "target") + "\n"  # the stable path: a switch leaves it alone
