@@ -59,9 +59,10 @@ def test_killed_tool_install_is_recovered_by_the_next_run(amd64_host, runtime_st
     """
     runtime_state.put_on(amd64_host)  # 3.11 installed by python_runtime (conftest.py)
     run = injection.Background(amd64_host, MODULE, tooling_args(package_index))
-    assert injection.kill_module_when(amd64_host, "pip_tooling", UV + "/bin/python", " install ")
+    # Tool venvs are built beside the live one, in a version of their own (_layer_switch), then switched in.
+    assert injection.kill_module_when(amd64_host, "pip_tooling", UV + ".appenv-versions/*/bin/python", " install ")
     run.wait()
-    assert not amd64_host.exists(UV + "/bin/uv"), "the kill came after uv was installed"
+    assert not amd64_host.exists(UV + "/bin/uv"), "the kill came after uv was installed and switched in"
     recover(amd64_host, package_index)
 
 

@@ -77,11 +77,15 @@ def test_absent_removes_each_location_cleanly_and_a_second_run_changes_nothing(h
         assert (result["changed"], result["layer_action"], result["fingerprint"]) == (True, "removed", None), location
         if dest:  # a directory goes without a process; the system packages by pip (below)
             assert result["commands"] == [], (location, result["commands"])
-    for location in ("user", "venv"):
-        assert removed[location]["reasons"] == ["state is absent: %s/.appenv-fingerprint.json, %s is removed" % (
-            DESTS[location], DESTS[location])], removed[location]["reasons"]
-    assert removed["target"]["reasons"] == ["state is absent: %s/.appenv-fingerprint.json, %s, %s is removed" % (
-        DESTS["target"], DESTS["target"], PTH)]
+    assert removed["user"]["reasons"] == ["state is absent: %s/.appenv-fingerprint.json, %s is removed" % (
+        DESTS["user"], DESTS["user"])], removed["user"]["reasons"]
+    # venv and target are switched layers (a link at dest and its versions beside it): both go.
+    assert removed["venv"]["reasons"] == ["state is absent: %s/.appenv-fingerprint.json, %s, %s.appenv-versions is "
+                                          "removed" % (DESTS["venv"], DESTS["venv"], DESTS["venv"])], \
+        removed["venv"]["reasons"]
+    assert removed["target"]["reasons"] == [
+        "state is absent: %s/.appenv-fingerprint.json, %s, %s.appenv-versions, %s is removed" % (
+            DESTS["target"], DESTS["target"], DESTS["target"], PTH)], removed["target"]["reasons"]
     assert removed["system"]["reasons"] == [
         "state is absent: demo-alpha, demo-beta uninstalled from the runtime %s" % DEFAULT_DEST,
         "state is absent: %s/.appenv-deps.json is removed" % DEFAULT_DEST]
