@@ -47,6 +47,10 @@ def _play(runtime_mirror, index_url, cache):
     ]}]
 
 
+# Switched layers are built and cached as a version beside their dest (<dest>.appenv-versions/<id>), dest a link.
+SWITCHED = ".appenv-versions/"
+
+
 def _floor_play(cache, mount):
     """Three shell tasks unpacking the cache's entries (found in the host directory `cache`, mounted at mount)
     with plain tar into the paths they were built for."""
@@ -56,6 +60,9 @@ def _floor_play(cache, mount):
         for meta in (meta for meta in metas if meta["kind"] == kind):
             archive = "%s/%s/%s.tar" % (mount, meta["key"][:2], meta["key"])
             scripts[task].append("mkdir -p %s && tar -xf %s -C %s" % (meta["path"], archive, meta["path"]))
+            if SWITCHED in meta["path"]:  # a switched layer (venv, target, tool venv): its version, linked at dest
+                dest = meta["path"].split(SWITCHED)[0]
+                scripts[task].append("ln -s %s %s" % (os.path.relpath(meta["path"], os.path.dirname(dest)), dest))
     if any(meta.get("compression") != "none" for meta in metas) or not all(scripts.values()):
         raise RuntimeError("the cache does not hold one plain tar entry of each layer: %s"
                            % [(meta["kind"], meta.get("compression")) for meta in metas])
