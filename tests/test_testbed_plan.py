@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.testbed import pbs_faithful, runtimes
+from tests.testbed import docker_host, pbs_faithful, runtimes
 from tests.testbed.__main__ import Step, plan, run_steps, runtime_label
 
 
@@ -22,6 +22,21 @@ def test_the_aarch64_archive_waits_for_its_build_python_and_binfmt_and_nothing_e
     assert set(steps["image bookworm-arm64"].after) == {"dockerd", "binfmt qemu-aarch64"}
     # the longest chain is handed out first
     assert list(steps).index(runtime_label(runtimes.PY311, "x86_64")) < list(steps).index("image bookworm-amd64")
+
+
+def test_image_variants_are_derived_from_their_base_image_and_wait_for_it():
+    steps = {step.label: step for step in plan(arm64=True, trixie=True)}
+    for variant, base in (("image bookworm-amd64-ssh", "image bookworm-amd64"),
+                          ("image bookworm-amd64-gcc", "image bookworm-amd64"),
+                          ("image bookworm-arm64-gcc", "image bookworm-arm64")):
+        assert list(steps[variant].after) == [base], (variant, steps[variant].after)
+    # a variant's key names its base image's key and the packages it adds; the base keeps the debootstrap key
+    base_key = docker_host._rootfs_key("bookworm", "arm64", docker_host.BASE_PACKAGES)
+    gcc_key = docker_host._derived_key("bookworm", "arm64", {"gcc", "libc6-dev"})
+    assert gcc_key not in (base_key, docker_host._derived_key("bookworm", "amd64", {"gcc", "libc6-dev"}),
+                           docker_host._derived_key("bookworm", "arm64", {"gcc"}))
+    with pytest.raises(ValueError):
+        docker_host.ensure_image("bookworm", "amd64", include=("gcc",), variant="gcc")
 
 
 def test_without_arm64_nothing_of_aarch64_is_planned():

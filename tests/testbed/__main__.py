@@ -34,8 +34,9 @@ def runtime_label(version, arch):
 def plan(arm64=False, trixie=False):
     """The steps of `prepare` and what each waits for; everything else runs side by side.
 
-    Independent: the debootstraps (one per image, the ssh variant included: its own rootfs), the CPython
-    builds of different versions, the tool wheels. The aarch64 archive is cross-built with the x86_64 build
+    Independent: the debootstraps (one per release and arch), the CPython builds of different versions, the tool
+    wheels. The variants (sshd, gcc) are derived from their base image by an apt-get install (seconds, no
+    debootstrap), so they wait for it. The aarch64 archive is cross-built with the x86_64 build
     of its version (and runs pip under qemu), so it waits for that and for binfmt.
     Derived test-bed pieces (an archive made from another one) add a Step here with `after=` the step
     whose output they start from, e.g. `after=[runtime_label(runtimes.PY311, "x86_64")]`.
@@ -61,18 +62,17 @@ def plan(arm64=False, trixie=False):
         steps += [
             Step("image bookworm-arm64", docker_host.ensure_image, "bookworm", "arm64",
                  after=["dockerd", "binfmt qemu-aarch64"]),
-            Step("image bookworm-arm64-gcc", pbs_faithful.ensure_gcc_image, "arm64",
-                 after=["dockerd", "binfmt qemu-aarch64"]),
+            Step("image bookworm-arm64-gcc", pbs_faithful.ensure_gcc_image, "arm64", after=["image bookworm-arm64"]),
         ]
     steps += [
         Step("image bookworm-amd64", docker_host.ensure_image, "bookworm", "amd64", after=["dockerd"]),
         Step("image bookworm-amd64-ssh", docker_host.ensure_image, "bookworm", "amd64", docker_host.SSH_PACKAGES,
-             "ssh", after=["dockerd"]),
+             "ssh", after=["image bookworm-amd64"]),
     ]
     if trixie:
         steps.append(Step("image trixie-amd64", docker_host.ensure_image, "trixie", "amd64", after=["dockerd"]))
     # gcc-only hosts to build C extensions on (tests/testbed/pbs_faithful.py).
-    steps.append(Step("image bookworm-amd64-gcc", pbs_faithful.ensure_gcc_image, "amd64", after=["dockerd"]))
+    steps.append(Step("image bookworm-amd64-gcc", pbs_faithful.ensure_gcc_image, "amd64", after=["image bookworm-amd64"]))
     steps.append(Step("tool wheels x86_64", package_index.ensure_tool_wheels, "x86_64"))
     if arm64:
         steps.append(Step("tool wheels aarch64", package_index.ensure_tool_wheels, "aarch64"))
