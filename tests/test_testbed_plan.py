@@ -1,12 +1,14 @@
 """The test bed's build plan (tests/testbed/__main__.py): what waits for what, and how the steps are run."""
 
+import os
+import subprocess
 import threading
 import time
 
 import pytest
 
 from tests.testbed import docker_host, pbs_faithful, runtimes
-from tests.testbed.__main__ import Step, plan, run_steps, runtime_label
+from tests.testbed.__main__ import BACKGROUND, Step, plan, run_steps, runtime_label
 
 
 def test_the_aarch64_archive_waits_for_its_build_python_and_binfmt_and_nothing_else_waits_for_a_build():
@@ -37,6 +39,23 @@ def test_image_variants_are_derived_from_their_base_image_and_wait_for_it():
                            docker_host._derived_key("bookworm", "arm64", {"gcc"}))
     with pytest.raises(ValueError):
         docker_host.ensure_image("bookworm", "amd64", include=("gcc",), variant="gcc")
+
+
+def test_the_builds_nothing_waits_for_run_in_the_background_and_their_processes_inherit_it():
+    steps = {step.label: step for step in plan(arm64=True, trixie=True)}
+    waited_for = {a for step in steps.values() for a in step.after}
+    background = {label for label, step in steps.items() if step.nice}
+    assert background == {runtime_label(runtimes.PY313, "x86_64"), "runtime %s x86_64 freethreaded" % runtimes.PY313}
+    assert not background & waited_for
+
+    def child_nice():
+        return int(subprocess.run(["sh", "-c", "nice"], capture_output=True, text=True, check=True).stdout)
+
+    results = run_steps([Step("bg", child_nice, nice=BACKGROUND)], jobs=1)
+    assert results["bg"][1] == os.getpriority(os.PRIO_PROCESS, 0) + BACKGROUND
+    if os.geteuid() == 0:  # only root may take a thread's niceness back down
+        results = run_steps([Step("bg", child_nice, nice=BACKGROUND), Step("fg", child_nice, after=["bg"])], jobs=1)
+        assert results["fg"][1] == os.getpriority(os.PRIO_PROCESS, 0)  # the reused thread is back at normal priority
 
 
 def test_without_arm64_nothing_of_aarch64_is_planned():

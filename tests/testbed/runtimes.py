@@ -49,6 +49,10 @@ RECIPE = {
         "--prefix=/python",
         "--enable-shared",
         "--with-ensurepip=no",  # pip is added afterwards with the built interpreter itself
+        # Neither build nor install the test packages and C test modules (_testcapi...): the archive dropped the
+        # test packages after `make install` had compiled them three times; python-build-standalone's stripped
+        # archives carry no test suite either.
+        "--disable-test-modules",
         # `\$$ORIGIN`: make turns `$$` into `$`, the shell running the link turns `\$` into `$`.
         r"LDFLAGS=-Wl,-rpath,\$$ORIGIN/../lib",
     ],

@@ -227,7 +227,7 @@ def test_misbehaving_index_is_a_titled_error_in_bounded_time(amd64_host, app_sta
     with bad_index(package_index, mode) as server:
         url = server.url.replace("http://", "http://builder:%s@" % secret) + "/simple"
         started = time.monotonic()
-        result = install_deps(amd64_host, package_index, index_url=url, retries=1, timeout=40)
+        result = install_deps(amd64_host, package_index, index_url=url, retries=1, timeout=20)
         seconds = time.monotonic() - started
         assert server.requests > 0, "the index was never asked"
     error = assert_titled_and_nothing_lost(amd64_host, result, good)
