@@ -24,20 +24,54 @@ from ansible_collections.appenv.python.plugins.module_utils._host import cpu_cou
 
 INVALIDATION_MODES = ("timestamp", "checked-hash", "unchecked-hash")
 
-# Runs inside the target interpreter: stdin is {"files": [...], "mode": ..., "levels": [...], "workers": N}.
+# Runs inside the target interpreter: stdin is {"files": [...], "mode": ..., "levels": [...], "workers": N,
+# "reuse": bool}. With reuse, a pyc already beside a source that the import system would load for it (a timestamp
+# pyc whose recorded mtime and size are the source's, or a hash-based pyc whose hash is the source's) keeps its
+# code and gets the header of the mode asked for (the hash of the source read now), instead of a compile: the code
+# is what that interpreter would run anyway. Anything else is compiled.
 _COMPILER = r"""
-import json, os, sys, py_compile
+import importlib.util, json, os, sys, py_compile
 from concurrent.futures import ProcessPoolExecutor
+from importlib._bootstrap_external import _calc_mode, _write_atomic
 job = json.load(sys.stdin)
 mode = getattr(py_compile.PycInvalidationMode, job["mode"].upper().replace("-", "_"))
 if os.environ.get("SOURCE_DATE_EPOCH") and mode == py_compile.PycInvalidationMode.TIMESTAMP:
     # A timestamp pyc records the source's mtime, which differs between checkouts: like
     # py_compile itself, reproducible builds get hash-based pycs.
     mode = py_compile.PycInvalidationMode.CHECKED_HASH
+MAGIC = importlib.util.MAGIC_NUMBER
+def u32(value):
+    return (value & 0xFFFFFFFF).to_bytes(4, "little")
+def reuse(path, level):
+    cfile = importlib.util.cache_from_source(path, optimization=level if level else "")
+    try:
+        with open(cfile, "rb") as fh:
+            data = fh.read()
+        with open(path, "rb") as fh:
+            source = fh.read()
+        st = os.stat(path)
+    except OSError:
+        return False
+    if len(data) < 16 or data[:4] != MAGIC:
+        return False
+    flags, stamp = int.from_bytes(data[4:8], "little"), u32(int(st.st_mtime)) + u32(st.st_size)
+    source_hash = importlib.util.source_hash(source)
+    if not ((flags == 0 and data[8:16] == stamp) or (flags in (1, 3) and data[8:16] == source_hash)):
+        return False
+    if mode == py_compile.PycInvalidationMode.TIMESTAMP:
+        header = MAGIC + u32(0) + stamp
+    else:
+        header = MAGIC + u32(3 if mode == py_compile.PycInvalidationMode.CHECKED_HASH else 1) + source_hash
+    if data[:16] != header:
+        _write_atomic(cfile, header + data[16:], _calc_mode(path))
+    return True
 def one(path):
-    errors = []
+    errors, reused = [], 0
     for level in job["levels"]:
         try:
+            if job.get("reuse") and reuse(path, level):
+                reused += 1
+                continue
             py_compile.compile(path, doraise=True, optimize=level, invalidation_mode=mode)
         except py_compile.PyCompileError as exc:
             errors.append(str(exc.msg).strip().splitlines()[-1][:300])
@@ -45,15 +79,24 @@ def one(path):
         except (OSError, UnicodeError, ValueError) as exc:
             errors.append(str(exc)[:300])
             break
-    return path, errors
+    return path, errors, reused
 files = job["files"]
+if job.get("reuse"):
+    # Reusing costs a read and a hash: done here, only what must be compiled goes to the pool.
+    done = [one(path) for path in files]
+    files = [path for path, errs, reused in done if not errs and reused < len(job["levels"])]
+    job["reuse"] = False
+    done = [item for item in done if item[1] or item[2] == len(job["levels"])]
+else:
+    done = []
 if job["workers"] > 1 and len(files) > 1:
     with ProcessPoolExecutor(job["workers"]) as pool:
-        results = list(pool.map(one, files, chunksize=max(1, len(files) // (job["workers"] * 8))))
+        results = done + list(pool.map(one, files, chunksize=max(1, len(files) // (job["workers"] * 8))))
 else:
-    results = [one(path) for path in files]
-failed = [{"file": path, "error": errs[0]} for path, errs in results if errs]
-print(json.dumps({"compiled": len(files) - len(failed), "failed": failed, "cache_tag": sys.implementation.cache_tag}))
+    results = done + [one(path) for path in files]
+failed = [{"file": path, "error": errs[0]} for path, errs, _reused in results if errs]
+print(json.dumps({"compiled": len(results) - len(failed), "failed": failed, "cache_tag": sys.implementation.cache_tag,
+                  "reused": sum(1 for _path, errs, reused in results if not errs and reused == len(job["levels"]))}))
 """
 
 
@@ -126,15 +169,22 @@ def pyc_files_of(source, listings=None):
             if pyc.startswith(prefix) and _PYC_TAIL.match(pyc[len(prefix):])]
 
 
-def delete_pycs(trees):
-    """Delete every .pyc under trees; returns how many."""
+def delete_pycs(trees, keep_tag=None):
+    """Delete every .pyc under trees, but (keep_tag) the optimization level 0 pycs of that cache tag in __pycache__
+    whose source is beside it; returns how many were deleted."""
     removed = 0
     for tree in trees:
         for directory, _dirnames, filenames in os.walk(tree):
+            in_cache = os.path.basename(directory) == "__pycache__"
             for name in filenames:
-                if name.endswith(".pyc"):
-                    os.unlink(os.path.join(directory, name))
-                    removed += 1
+                if not name.endswith(".pyc"):
+                    continue
+                stem, _dot, tail = name.partition(".")
+                if keep_tag and in_cache and tail == keep_tag + ".pyc" and \
+                        os.path.isfile(os.path.join(os.path.dirname(directory), stem + ".py")):
+                    continue
+                os.unlink(os.path.join(directory, name))
+                removed += 1
     return removed
 
 
@@ -169,14 +219,17 @@ def missing_pycs(listing, cache_tag, levels, limit=5):
 
 
 def compile_trees(runner, interpreter, trees, invalidation_mode="checked-hash", optimize_levels=(0,), workers=0,
-                  exclude=(), env=None, files=None):
-    """Compile every source under trees with interpreter. Returns {compiled, failed, cache_tag}."""
+                  exclude=(), env=None, files=None, reuse=False):
+    """Compile every source under trees with interpreter. Returns {compiled, failed, cache_tag, reused}.
+
+    reuse: keep the code of the pycs the interpreter would load for a source as it is (shipped with a runtime's
+    archive) under the header of invalidation_mode, instead of compiling it again (see _COMPILER)."""
     if invalidation_mode not in INVALIDATION_MODES:
         raise AppenvError("bad_argument", option="invalidation_mode", module="pyc_compile",
                           detail="%r is not one of %s" % (invalidation_mode, ", ".join(INVALIDATION_MODES)))
     files = sorted(files if files is not None else _walk_sources(trees, exclude))
     job = {"files": files, "mode": invalidation_mode, "levels": list(optimize_levels),
-           "workers": workers if workers and workers > 0 else cpu_count()}
+           "workers": workers if workers and workers > 0 else cpu_count(), "reuse": bool(reuse)}
     result = runner.run([interpreter, "-I", "-c", _COMPILER], what="Compiling bytecode", env=env,
                         stdin=json.dumps(job))
     try:

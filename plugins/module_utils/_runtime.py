@@ -155,9 +155,11 @@ class RuntimeLayerSpec(_layer.LayerSpec):
         probe["build_settings"] = settings
         if self.compile_bytecode:
             stdlib = os.path.join(target, self.stdlib_dir)
-            _bytecode.delete_pycs([stdlib])
-            _bytecode.compile_trees(runner, self.python(target), [stdlib], invalidation_mode="unchecked-hash",
-                                    optimize_levels=(0,), workers=self.workers)
+            # The archive's own level-0 pycs that match their sources are re-stamped (their code kept, a few
+            # milliseconds), the rest compiled; then every other pyc (other levels, orphans) is deleted.
+            compiled = _bytecode.compile_trees(runner, self.python(target), [stdlib], invalidation_mode="unchecked-hash",
+                                               optimize_levels=(0,), workers=self.workers, reuse=True)
+            _bytecode.delete_pycs([stdlib], keep_tag=compiled["cache_tag"])
         # site-packages and pip's scripts belong to pip_tooling, which upgrades pip in place.
         manifest_sha, entries = _manifest.write_manifest(
             target, exclude_dirs=[self.stdlib_dir + "/site-packages"], exclude_prefixes=("bin/pip",))

@@ -117,7 +117,11 @@ options:
     type: str
     choices: [x86_64, aarch64]
   compile_bytecode:
-    description: Replace the shipped bytecode of the standard library with C(unchecked-hash) pycs.
+    description:
+      - Replace the shipped bytecode of the standard library with C(unchecked-hash) pycs.
+      - A shipped pyc that matches its source (what the interpreter would load for it) keeps its code under the new
+        header instead of being compiled again; the rest is compiled; every other pyc (other optimization levels,
+        orphans) is removed.
     type: bool
     default: true
   bytecode_workers:

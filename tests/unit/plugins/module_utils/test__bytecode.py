@@ -225,3 +225,87 @@ def test_the_pycs_of_a_tree_s_sources_are_found_with_one_listing_per_directory(t
     assert [_bytecode.pyc_files_of(source, listings) for source in sources] == expected
     assert listed == [str(cache)]
     assert _bytecode.pyc_files_of(str(tmp_path / "nowhere" / "x.py"), listings) == []
+
+
+# -- reusing the pycs a runtime's archive ships (python_runtime) ----------------------------------------------------
+def _shipped_tree(tmp_path):
+    """Sources with the timestamp pycs `make install` leaves (levels 0 and 1), and an orphan."""
+    import compileall
+
+    tree = tmp_path / "lib"
+    (tree / "pkg").mkdir(parents=True)
+    (tree / "a.py").write_text("A = 1\n")
+    (tree / "b.py").write_text("B = 2\n")
+    (tree / "pkg" / "__init__.py").write_text("from . import c\n")
+    (tree / "pkg" / "c.py").write_text("C = 3\n")
+    for level in (0, 1):
+        assert compileall.compile_dir(str(tree), quiet=1, optimize=level)
+    orphan = tree / "__pycache__" / ("gone.%s.pyc" % sys.implementation.cache_tag)
+    orphan.write_bytes(b"x")
+    return tree
+
+
+def _flags(pyc):
+    with open(pyc, "rb") as fh:
+        return int.from_bytes(fh.read(8)[4:8], "little")
+
+
+def test_shipped_pycs_that_match_their_sources_are_restamped_the_others_compiled(tmp_path):
+    import importlib.util
+    import marshal
+
+    tree = _shipped_tree(tmp_path)
+    shipped_code = (tree / "__pycache__" / ("a.%s.pyc" % sys.implementation.cache_tag)).read_bytes()[16:]
+    # b.py changed after its pyc was written (same size, another mtime): the pyc is stale, the source is compiled.
+    (tree / "b.py").write_text("B = 9\n")
+    os.utime(tree / "b.py", (1_000_000_000, 1_000_000_000))
+    result = _bytecode.compile_trees(CommandRunner(), sys.executable, [str(tree)], "unchecked-hash", (0,), 1,
+                                     reuse=True)
+    assert (result["compiled"], result["failed"], result["reused"]) == (4, [], 3)
+    _bytecode.delete_pycs([str(tree)], keep_tag=result["cache_tag"])
+    pycs = sorted(str(p.relative_to(tree)) for p in tree.rglob("*.pyc"))
+    tag = sys.implementation.cache_tag
+    assert pycs == sorted(["__pycache__/a.%s.pyc" % tag, "__pycache__/b.%s.pyc" % tag,
+                           "pkg/__pycache__/__init__.%s.pyc" % tag, "pkg/__pycache__/c.%s.pyc" % tag])
+    for pyc in tree.rglob("*.pyc"):
+        data = pyc.read_bytes()
+        source = (pyc.parent.parent / (pyc.name.split(".")[0] + ".py")).read_bytes()
+        assert _flags(pyc) == 1 and data[8:16] == importlib.util.source_hash(source), pyc
+    a = (tree / "__pycache__" / ("a.%s.pyc" % tag)).read_bytes()
+    assert a[16:] == shipped_code  # the code kept as shipped
+    b = marshal.loads((tree / "__pycache__" / ("b.%s.pyc" % tag)).read_bytes()[16:])
+    assert 9 in b.co_consts  # compiled from the changed source, not the stale pyc
+    # what the pycs hold is what a compile gives
+    fresh = tmp_path / "fresh"
+    shutil.copytree(tree, fresh)
+    _bytecode.delete_pycs([str(fresh)])
+    _bytecode.compile_trees(CommandRunner(), sys.executable, [str(fresh)], "unchecked-hash", (0,), 1)
+    for pyc in fresh.rglob("*.pyc"):
+        ours = tree / pyc.relative_to(fresh)
+        assert ours.read_bytes()[:16] == pyc.read_bytes()[:16]
+        assert marshal.loads(ours.read_bytes()[16:]) == marshal.loads(pyc.read_bytes()[16:])
+
+
+@pytest.mark.parametrize("damage", ["hash-pyc-of-another-source", "not-a-pyc", "other-magic"])
+def test_a_pyc_the_import_system_would_not_load_is_never_reused(tmp_path, damage):
+    import importlib.util
+
+    tree = tmp_path / "lib"
+    tree.mkdir()
+    (tree / "a.py").write_text("A = 1\n")
+    pyc = tree / "__pycache__" / ("a.%s.pyc" % sys.implementation.cache_tag)
+    pyc.parent.mkdir()
+    if damage == "hash-pyc-of-another-source":
+        code = compile("A = 666\n", str(tree / "a.py"), "exec")
+        import marshal
+        pyc.write_bytes(importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little")
+                        + importlib.util.source_hash(b"A = 666\n") + marshal.dumps(code))
+    elif damage == "not-a-pyc":
+        pyc.write_bytes(b"garbage")
+    else:
+        pyc.write_bytes(b"\x00\x00\r\n" + bytes(12) + b"garbage")
+    result = _bytecode.compile_trees(CommandRunner(), sys.executable, [str(tree)], "unchecked-hash", (0,), 1,
+                                     reuse=True)
+    assert (result["compiled"], result["reused"]) == (1, 0)
+    import marshal
+    assert 1 in marshal.loads(pyc.read_bytes()[16:]).co_consts
