@@ -30,7 +30,9 @@ def test_image_variants_are_derived_from_their_base_image_and_wait_for_it():
     steps = {step.label: step for step in plan(arm64=True, trixie=True)}
     for variant, base in (("image bookworm-amd64-ssh", "image bookworm-amd64"),
                           ("image bookworm-amd64-gcc", "image bookworm-amd64"),
-                          ("image bookworm-arm64-gcc", "image bookworm-arm64")):
+                          ("image bookworm-arm64-gcc", "image bookworm-arm64"),
+                          ("image bookworm-amd64-venv", "image bookworm-amd64"),
+                          ("image trixie-amd64-venv", "image trixie-amd64")):
         assert list(steps[variant].after) == [base], (variant, steps[variant].after)
     # a variant's key names its base image's key and the packages it adds; the base keeps the debootstrap key
     base_key = docker_host._rootfs_key("bookworm", "arm64", docker_host.BASE_PACKAGES)

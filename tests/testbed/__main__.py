@@ -83,6 +83,10 @@ def plan(arm64=False, trixie=False):
     ]
     if trixie:
         steps.append(Step("image trixie-amd64", docker_host.ensure_image, "trixie", "amd64", after=["dockerd"]))
+    # Distro Pythons with venv and pip (the foreign-interpreter tests), derived like the sshd and gcc variants.
+    for release in ("bookworm", "trixie") if trixie else ("bookworm",):
+        steps.append(Step("image %s-amd64-venv" % release, docker_host.ensure_image, release, "amd64",
+                          docker_host.VENV_PACKAGES, "venv", after=["image %s-amd64" % release]))
     # gcc-only hosts to build C extensions on (tests/testbed/pbs_faithful.py).
     steps.append(Step("image bookworm-amd64-gcc", pbs_faithful.ensure_gcc_image, "amd64", after=["image bookworm-amd64"]))
     steps.append(Step("tool wheels x86_64", package_index.ensure_tool_wheels, "x86_64"))

@@ -158,6 +158,8 @@ def _image_label(tag):
 
 
 SSH_PACKAGES = BASE_PACKAGES + ("openssh-server",)
+# A host whose distro Python has venv and pip, as Debian users have it (tests/integration/.../test_foreign_interpreter.py).
+VENV_PACKAGES = BASE_PACKAGES + ("python3-venv", "python3-pip")
 
 
 def _derived_key(release, arch, added):

@@ -27,8 +27,7 @@ OTHER = "/opt/other/bin"
 
 @pytest.fixture(scope="module", params=["bookworm", "trixie"])
 def distro_host(request, docker_ready):
-    image = docker_host.ensure_image(request.param, "amd64", variant="venv",
-                                     include=docker_host.BASE_PACKAGES + ("python3-venv", "python3-pip"))
+    image = docker_host.ensure_image(request.param, "amd64", variant="venv", include=docker_host.VENV_PACKAGES)
     host = start_host(image, "x86_64", network="host")
     yield host
     host.container.remove()
