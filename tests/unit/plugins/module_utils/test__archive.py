@@ -388,10 +388,11 @@ _FIELDS = ("name", "mode", "uid", "gid", "size", "mtime", "chksum", "type", "lin
            "devminor")
 
 
-def _read_header(cls, buf):
-    """What cls.frombuf makes of buf: its fields, or the class of what it raised."""
+def _read_header(cls, buf, **kwargs):
+    """What cls.frombuf (with kwargs: cls._frombuf, where tarfile has it) makes of buf: its fields, or the class
+    of what it raised."""
     try:
-        info = cls.frombuf(buf, "utf-8", "surrogateescape")
+        info = (cls._frombuf if kwargs else cls.frombuf)(buf, "utf-8", "surrogateescape", **kwargs)
     except Exception as exc:  # pylint: disable=broad-except
         return type(exc)
     return tuple(getattr(info, field) for field in _FIELDS)
@@ -439,6 +440,24 @@ def _headers():
 def test_headers_are_read_exactly_as_tarfile_reads_them():
     for buf in _headers():
         assert _read_header(_archive._TarInfo, buf) == _read_header(tarfile.TarInfo, buf), buf
+    if hasattr(tarfile.TarInfo, "_frombuf"):  # a Python with the tarfile fixes: how it reads every header
+        for buf in _headers():
+            for dircheck in (True, False):
+                assert _read_header(_archive._TarInfo, buf, dircheck=dircheck) == \
+                    _read_header(tarfile.TarInfo, buf, dircheck=dircheck), buf
+
+
+def test_the_fast_header_path_is_the_one_tarfile_takes(place, monkeypatch):
+    """Whichever of frombuf and _frombuf this Python's tarfile calls, a good header is never summed in Python
+    (a Python with the tarfile fixes, such as Debian bookworm's 3.11, calls _frombuf: only frombuf was overridden)."""
+    archive = _build(place / "archives" / "good.tar", _good_members(), mode="w")
+
+    def summed_in_python(buf):
+        raise AssertionError("a header was summed by tarfile.calc_chksums")
+
+    monkeypatch.setattr(tarfile, "calc_chksums", summed_in_python)
+    with tarfile.open(str(archive), tarinfo=_archive._TarInfo) as tar:
+        assert [member.name for member in tar.getmembers()]
 
 
 def test_the_header_checksum_in_c_is_tarfile_s_unsigned_one():
