@@ -10,7 +10,7 @@ import tarfile
 
 import pytest
 
-from ansible_collections.appenv.python.plugins.module_utils import _archive
+from ansible_collections.appenv.python.plugins.module_utils import _archive, _archive_checks
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 
 MTIME = 1500000000
@@ -110,6 +110,16 @@ HOSTILE = {
     "under-a-file": [_file("python"), _file("python/x")],
     "file-over-parent": [_file("python/x"), _file("python")],
     "root-as-file": [_file("./")],
+    # A directory whose way up was checked for one member, then made something else: the members after it in the
+    # same directory are not walked up again (_scan's checked set), so the change itself must be refused.
+    "checked-dir-then-symlink": [_file("a/b/c/x"), _file("a/b/c/y"), _link("a/b/c", "../../../outside"),
+                                 _file("a/b/c/evil")],
+    "checked-parent-then-symlink": [_file("a/b/c/x"), _link("a/b", "../../outside"), _file("a/b/c/evil")],
+    "checked-dir-then-file": [_file("a/b/x"), _file("a/b", b"file"), _file("a/b/y")],
+    "checked-dir-then-hardlink": [_file("f"), _file("a/b/x"), _link("a/b", "f", tarfile.LNKTYPE),
+                                  _file("a/b/y")],
+    "sibling-symlink-after-checked": [_file("a/b/x"), _link("a/c", "../../outside"), _file("a/c/evil")],
+    "dot-components-after-checked": [_file("a/b/x"), _file("./a/b/../../../outside/evil")],
 }
 
 
@@ -435,6 +445,22 @@ def _headers():
         buf[seed % 512] = (seed >> 8) % 256
         wrong += [bytes(buf), resum(bytes(buf))]
     return headers + wrong
+
+
+def _slow_normalise(name):
+    parts = [part for part in name.split("/") if part not in ("", ".")]
+    return None if ".." in parts else "/".join(parts)
+
+
+@pytest.mark.parametrize("name", ["a/b/c", "a", "", ".", "./", "./a/b", "a/./b", "a//b", "a/b/", "a/.hidden/x",
+                                  ".hidden", "a/..", "../a", "a/../b", "a/...", "...", "a/b.c/d.e", "a/.",
+                                  "a/b/../../..", "a/b./c", "a/.b./c"])
+def test_a_name_is_normalised_as_component_by_component(name):
+    try:
+        got = _archive_checks._normalise(name, name)
+    except _archive_checks._Unsafe:
+        got = None
+    assert got == _slow_normalise(name)
 
 
 def test_headers_are_read_exactly_as_tarfile_reads_them():
