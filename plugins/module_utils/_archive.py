@@ -102,25 +102,30 @@ def _header_sum(buf):
 
 
 class _TarInfo(tarfile.TarInfo):
-    """tarfile's TarInfo, read faster: ``frombuf`` is tarfile's own but for the header checksum.
+    """tarfile's TarInfo, read faster: a header is read as tarfile's ``frombuf`` reads it but for the checksum.
 
     tarfile sums the 512 bytes of every header twice in Python (signed and unsigned), which is half of what
     reading a venv's 7,700 headers costs. Here the unsigned sum is taken in C (_header_sum); a header
     it does not match (a bad or signed checksum, an end-of-archive block, a short read) and an old GNU sparse
-    header are left to tarfile's frombuf, which raises or decides as always. Every field is read by tarfile's own
+    header are left to tarfile, which raises or decides as always. Every field is read by tarfile's own
     nts/nti, in frombuf's order, so a header is read exactly as tarfile reads it (the unit tests compare the two).
+
+    Pythons with the 2024-2025 tarfile fixes (3.12.6+, 3.13, and the distributions' 3.11 and older builds
+    with them backported, Debian bookworm's among them) read headers through ``_frombuf(dircheck=...)``, not
+    ``frombuf``: both are overridden, or the fast path is never taken where the hosts' Python has the fix.
     """
 
     @classmethod
-    def frombuf(cls, buf, encoding, errors):
+    def _fast(cls, buf, encoding, errors, dircheck):
+        """The header read as tarfile's _frombuf reads it, or None where tarfile itself must read it."""
         if len(buf) != tarfile.BLOCKSIZE or buf[156:157] == tarfile.GNUTYPE_SPARSE:
-            return super(_TarInfo, cls).frombuf(buf, encoding, errors)
+            return None
         try:
             chksum = tarfile.nti(buf[148:156])
         except tarfile.HeaderError:
-            chksum = None
-        if chksum is None or chksum != _header_sum(buf):
-            return super(_TarInfo, cls).frombuf(buf, encoding, errors)
+            return None
+        if chksum != _header_sum(buf):
+            return None
         nts, nti = tarfile.nts, tarfile.nti
         obj = cls()
         obj.name = nts(buf[0:100], encoding, errors)
@@ -137,13 +142,24 @@ class _TarInfo(tarfile.TarInfo):
         obj.devmajor = nti(buf[329:337])
         obj.devminor = nti(buf[337:345])
         prefix = nts(buf[345:500], encoding, errors)
-        if obj.type == tarfile.AREGTYPE and obj.name.endswith("/"):
+        if dircheck and obj.type == tarfile.AREGTYPE and obj.name.endswith("/"):
             obj.type = tarfile.DIRTYPE  # the old V7 format's directory
         if obj.isdir():
             obj.name = obj.name.rstrip("/")
         if prefix and obj.type not in tarfile.GNU_TYPES:
             obj.name = prefix + "/" + obj.name  # a ustar long name
         return obj
+
+    @classmethod
+    def frombuf(cls, buf, encoding, errors):
+        obj = cls._fast(buf, encoding, errors, True)
+        return obj if obj is not None else super(_TarInfo, cls).frombuf(buf, encoding, errors)
+
+    if hasattr(tarfile.TarInfo, "_frombuf"):
+        @classmethod
+        def _frombuf(cls, buf, encoding, errors, **kwargs):  # pylint: disable=arguments-differ
+            obj = cls._fast(buf, encoding, errors, kwargs.get("dircheck", True))
+            return obj if obj is not None else super(_TarInfo, cls)._frombuf(buf, encoding, errors, **kwargs)
 
 
 class _Guard:

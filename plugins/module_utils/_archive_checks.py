@@ -40,6 +40,8 @@ def _normalise(name, member):
         raise _Unsafe(member, "its name is not text")
     if name.startswith("/"):
         raise _Unsafe(member, "its path is absolute")
+    if "/." not in "/" + name and "//" not in name and not name.endswith("/"):
+        return name  # no empty, '.' or '..' component (no component starts with a dot): already normal
     parts = []
     for part in name.split("/"):
         if part in ("", "."):
@@ -150,6 +152,10 @@ def _scan(tar, guard, dest, archive_size, fmt, max_total_bytes, max_members, max
     entries = []
     kinds = {}
     parents = set()
+    # Directories every prefix of which was checked for a member below them: nothing later can make one of those
+    # prefixes a symlink or a file (a second member of the same path and a non-directory at a parent's path are
+    # refused), so the members that follow in the same directory skip the walk up.
+    checked = set()
     symlinks = {}
     total = 0
     count = 0
@@ -177,7 +183,8 @@ def _scan(tar, guard, dest, archive_size, fmt, max_total_bytes, max_members, max
             if kind != "dir":
                 raise _Unsafe(name, "it names the destination itself but is a %s" % _KIND_NAMES[kind])
             continue
-        prefixes = _prefixes(rel)
+        parent = rel.rpartition("/")[0]
+        prefixes = () if parent in checked else _prefixes(rel)
         for prefix in prefixes:
             above = kinds.get(prefix)
             if above == "sym":
@@ -211,7 +218,9 @@ def _scan(tar, guard, dest, archive_size, fmt, max_total_bytes, max_members, max
         else:
             entries.append((member, rel, kind, None))
         kinds[rel] = kind
-        parents.update(prefixes)
+        if prefixes:
+            parents.update(prefixes)
+            checked.add(parent)
 
     # The end-of-archive marker must be there: without it the archive was cut short at a header.
     guard.seek(tar.offset)

@@ -10,7 +10,7 @@ import tarfile
 
 import pytest
 
-from ansible_collections.appenv.python.plugins.module_utils import _archive
+from ansible_collections.appenv.python.plugins.module_utils import _archive, _archive_checks
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 
 MTIME = 1500000000
@@ -110,6 +110,16 @@ HOSTILE = {
     "under-a-file": [_file("python"), _file("python/x")],
     "file-over-parent": [_file("python/x"), _file("python")],
     "root-as-file": [_file("./")],
+    # A directory whose way up was checked for one member, then made something else: the members after it in the
+    # same directory are not walked up again (_scan's checked set), so the change itself must be refused.
+    "checked-dir-then-symlink": [_file("a/b/c/x"), _file("a/b/c/y"), _link("a/b/c", "../../../outside"),
+                                 _file("a/b/c/evil")],
+    "checked-parent-then-symlink": [_file("a/b/c/x"), _link("a/b", "../../outside"), _file("a/b/c/evil")],
+    "checked-dir-then-file": [_file("a/b/x"), _file("a/b", b"file"), _file("a/b/y")],
+    "checked-dir-then-hardlink": [_file("f"), _file("a/b/x"), _link("a/b", "f", tarfile.LNKTYPE),
+                                  _file("a/b/y")],
+    "sibling-symlink-after-checked": [_file("a/b/x"), _link("a/c", "../../outside"), _file("a/c/evil")],
+    "dot-components-after-checked": [_file("a/b/x"), _file("./a/b/../../../outside/evil")],
 }
 
 
@@ -388,10 +398,11 @@ _FIELDS = ("name", "mode", "uid", "gid", "size", "mtime", "chksum", "type", "lin
            "devminor")
 
 
-def _read_header(cls, buf):
-    """What cls.frombuf makes of buf: its fields, or the class of what it raised."""
+def _read_header(cls, buf, **kwargs):
+    """What cls.frombuf (with kwargs: cls._frombuf, where tarfile has it) makes of buf: its fields, or the class
+    of what it raised."""
     try:
-        info = cls.frombuf(buf, "utf-8", "surrogateescape")
+        info = (cls._frombuf if kwargs else cls.frombuf)(buf, "utf-8", "surrogateescape", **kwargs)
     except Exception as exc:  # pylint: disable=broad-except
         return type(exc)
     return tuple(getattr(info, field) for field in _FIELDS)
@@ -436,9 +447,43 @@ def _headers():
     return headers + wrong
 
 
+def _slow_normalise(name):
+    parts = [part for part in name.split("/") if part not in ("", ".")]
+    return None if ".." in parts else "/".join(parts)
+
+
+@pytest.mark.parametrize("name", ["a/b/c", "a", "", ".", "./", "./a/b", "a/./b", "a//b", "a/b/", "a/.hidden/x",
+                                  ".hidden", "a/..", "../a", "a/../b", "a/...", "...", "a/b.c/d.e", "a/.",
+                                  "a/b/../../..", "a/b./c", "a/.b./c"])
+def test_a_name_is_normalised_as_component_by_component(name):
+    try:
+        got = _archive_checks._normalise(name, name)
+    except _archive_checks._Unsafe:
+        got = None
+    assert got == _slow_normalise(name)
+
+
 def test_headers_are_read_exactly_as_tarfile_reads_them():
     for buf in _headers():
         assert _read_header(_archive._TarInfo, buf) == _read_header(tarfile.TarInfo, buf), buf
+    if hasattr(tarfile.TarInfo, "_frombuf"):  # a Python with the tarfile fixes: how it reads every header
+        for buf in _headers():
+            for dircheck in (True, False):
+                assert _read_header(_archive._TarInfo, buf, dircheck=dircheck) == \
+                    _read_header(tarfile.TarInfo, buf, dircheck=dircheck), buf
+
+
+def test_the_fast_header_path_is_the_one_tarfile_takes(place, monkeypatch):
+    """Whichever of frombuf and _frombuf this Python's tarfile calls, a good header is never summed in Python
+    (a Python with the tarfile fixes, such as Debian bookworm's 3.11, calls _frombuf: only frombuf was overridden)."""
+    archive = _build(place / "archives" / "good.tar", _good_members(), mode="w")
+
+    def summed_in_python(buf):
+        raise AssertionError("a header was summed by tarfile.calc_chksums")
+
+    monkeypatch.setattr(tarfile, "calc_chksums", summed_in_python)
+    with tarfile.open(str(archive), tarinfo=_archive._TarInfo) as tar:
+        assert [member.name for member in tar.getmembers()]
 
 
 def test_the_header_checksum_in_c_is_tarfile_s_unsigned_one():
