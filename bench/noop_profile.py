@@ -162,17 +162,18 @@ def main(argv=None):
                                              profile_dir, workdir))
     print("load average %.2f; %d tasks a play, %d rounds; worker CPU in ms (median over rounds)"
           % (os.getloadavg()[0], options.tasks, options.rounds))
-    print("%-30s %9s %9s %9s %8s %6s %9s" % ("module", "first", "of which", "others", "payload", "files",
-                                              "source"))
-    print("%-30s %9s %9s %9s %8s %6s %9s" % ("", "task", "payload", "(mean)", "zip KB", "", "KB"))
+    row = "%-30s %9s %9s %9s %8s %6s %9s"
+    print(row % ("module", "first", "of which", "others", "payload", "files", "source"))
+    print(row % ("", "task", "payload", "(mean)", "zip KB", "", "KB"))
     for module, plays in reports.items():
         first = statistics.median(play[0]["cpu_ms"] for play in plays)
         build = statistics.median(play[0]["build_ms"] for play in plays)
-        others = statistics.median(statistics.mean(report["cpu_ms"] for report in play[1:]) for play in plays
-                                   if len(play) > 1) if options.tasks > 1 else float("nan")
+        others = float("nan")
+        if options.tasks > 1:
+            others = statistics.median(statistics.mean(report["cpu_ms"] for report in play[1:]) for play in plays)
         payload = next((play[0]["payload"] for play in plays if play[0]["payload"]), {})
-        print("%-30s %9.0f %9.0f %9.1f %8s %6s %9s" % (module, first, build, others, payload.get("zip_kb", "?"),
-                                                      payload.get("files", "?"), payload.get("source_kb", "?")))
+        print(row % (module, "%.0f" % first, "%.0f" % build, "%.1f" % others, payload.get("zip_kb", "?"),
+                     payload.get("files", "?"), payload.get("source_kb", "?")))
     return 0
 
 

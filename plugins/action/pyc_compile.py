@@ -1,21 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) appenv.python contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Controller half of pyc_compile: Ansible's own module run (ansible.builtin.normal), with the garbage collector off.
-
-Nothing of the task is decided on the controller. The plugin exists because the first pyc_compile task of a run makes
-Ansible build the module's payload in the task's worker process, which costs tens of milliseconds of controller CPU
-less with the collector off (plugin_utils/_worker_gc.py).
-"""
+"""Controller half of pyc_compile: none. Ansible's own module run, with the garbage collector off while Ansible builds the
+module's payload (plugin_utils/_worker_gc.py)."""
 
 from __future__ import annotations
 
-from ansible.plugins.action.normal import ActionModule as NormalAction
-
-from ansible_collections.appenv.python.plugins.plugin_utils._worker_gc import collector_paused
+from ansible_collections.appenv.python.plugins.plugin_utils._worker_gc import ModuleRunAction
 
 
-class ActionModule(NormalAction):
-    def run(self, tmp=None, task_vars=None):
-        with collector_paused():
-            return super(ActionModule, self).run(tmp, task_vars)
+class ActionModule(ModuleRunAction):
+    pass
