@@ -77,8 +77,8 @@ def test_in_a_worker_process_it_stays_off_until_the_worker_ends():
 @pytest.mark.parametrize("action_class, args", [(PipToolingAction, {"index_url": "http://127.0.0.1:1/simple"}),
                                                 (PycCompileAction, {"paths": ["/srv/app"]})])
 @pytest.mark.parametrize("check_mode", [False, True])
-def test_a_module_run_action_runs_the_task_once_as_ansible_does_with_the_collector_off(make_action, action_class, args,
-                                                                                      check_mode):
+def test_a_module_run_action_runs_the_task_as_ansible_does_with_the_collector_off(make_action, action_class, args,
+                                                                                  check_mode):
     """pip_tooling's and pyc_compile's action plugins: Ansible's own run of the task's module and arguments."""
     answer = {"changed": False, "layer_action": "kept", "reasons": []}
     action, recorder = make_action(action_class, args, answers=[answer], check_mode=check_mode)
