@@ -1,5 +1,5 @@
-"""The garbage collector is off inside the block; after it, as it was (an error included), except in a task's worker
-process, where it stays off until the worker ends."""
+"""The garbage collector is off inside the block and as it was after it (an error included); in a task's worker process
+what exists when the first block ends is frozen, never walked again by the collector."""
 
 import gc
 import multiprocessing
@@ -53,25 +53,29 @@ def test_nested_blocks_resume_only_at_the_outermost(collector_state):
     assert gc.isenabled()
 
 
-def _collector_after_block(queue):
+def _collector_after_blocks(queue):
     gc.enable()
-    with collector_paused():
-        pass
-    queue.put(gc.isenabled())
+    states = []
+    for _item in range(2):  # a loop's items: the first block freezes, the second finds it done
+        with collector_paused():
+            states.append(gc.isenabled())
+        states.append((gc.isenabled(), gc.get_freeze_count() > 0))
+    queue.put(states)
 
 
-def test_in_a_worker_process_it_stays_off_until_the_worker_ends():
+def test_in_a_worker_process_what_exists_after_the_first_block_is_frozen_and_the_collector_back_on():
     """Ansible's workers are forked multiprocessing children that end with their task."""
+    assert not in_worker_process() and gc.get_freeze_count() == 0
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
-    worker = context.Process(target=_collector_after_block, args=(queue,))
+    worker = context.Process(target=_collector_after_blocks, args=(queue,))
     worker.start()
     try:
-        assert queue.get(timeout=30) is False
+        assert queue.get(timeout=30) == [False, (True, True), False, (True, True)]
     finally:
         worker.join(30)
     assert worker.exitcode == 0
-    assert not in_worker_process()
+    assert gc.get_freeze_count() == 0  # nothing frozen outside a worker
 
 
 @pytest.mark.parametrize("action_class, args", [(PipToolingAction, {"index_url": "http://127.0.0.1:1/simple"}),
