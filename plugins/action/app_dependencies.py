@@ -15,6 +15,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.appenv.python.plugins.modules.app_dependencies import module_spec
 from ansible_collections.appenv.python.plugins.plugin_utils._arguments import invalid_arguments
 from ansible_collections.appenv.python.plugins.plugin_utils._controller_cache import run_module_with_controller_cache
+from ansible_collections.appenv.python.plugins.plugin_utils._worker_gc import collector_paused
 
 MODULE = "appenv.python.app_dependencies"
 
@@ -24,6 +25,10 @@ class ActionModule(ActionBase):
     _requires_connection = True
 
     def run(self, tmp=None, task_vars=None):
+        with collector_paused():  # the module's payload is built here (plugin_utils/_worker_gc.py)
+            return self._run(tmp, task_vars)
+
+    def _run(self, tmp, task_vars):
         task_vars = task_vars or {}
         result = super(ActionModule, self).run(tmp, task_vars)
         args = dict(self._task.args)

@@ -27,6 +27,7 @@ from ansible_collections.appenv.python.plugins.module_utils._layer_decide import
 from ansible_collections.appenv.python.plugins.module_utils._options import NETWORK_OPTIONS
 from ansible_collections.appenv.python.plugins.plugin_utils._controller_cache import run_module_with_controller_cache
 from ansible_collections.appenv.python.plugins.plugin_utils._python_releases import DEFAULT_MIRROR, RELEASES
+from ansible_collections.appenv.python.plugins.plugin_utils._worker_gc import collector_paused
 
 MODULE = "appenv.python.python_runtime"
 CONTROLLER_ONLY = ("project_dir", "allow_eol", "mirror", "release", "archive")
@@ -162,6 +163,10 @@ class ActionModule(ActionBase):
         return module_args
 
     def run(self, tmp=None, task_vars=None):
+        with collector_paused():  # the module's payload is built here (plugin_utils/_worker_gc.py)
+            return self._run(tmp, task_vars)
+
+    def _run(self, tmp, task_vars):
         task_vars = task_vars or {}
         result = super(ActionModule, self).run(tmp, task_vars)
         args = dict(self._task.args)

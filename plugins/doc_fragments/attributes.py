@@ -39,13 +39,27 @@ attributes:
     platforms: posix
 """
 
-    # The modules with an action plugin (python_runtime, app_dependencies): part of the work happens on the controller.
+    # The modules with an action plugin that works on the controller (python_runtime, app_dependencies).
     ACTION = r"""
 attributes:
   action:
     support: full
   async:
     support: none
+  bypass_host_loop:
+    support: none
+"""
+
+    # The modules whose action plugin only runs the module, as Ansible's own (ansible.builtin.normal) does (pip_tooling,
+    # pyc_compile): it pauses the controller's garbage collector while Ansible builds the module's payload
+    # (plugins/plugin_utils/_worker_gc.py); nothing of the task is decided on the controller.
+    RUNS_MODULE = r"""
+attributes:
+  action:
+    support: full
+    details: The action plugin only runs the module, as Ansible's own does; no option is handled on the controller.
+  async:
+    support: full
   bypass_host_loop:
     support: none
 """

@@ -31,8 +31,10 @@ description:
     its path, version and architecture), the versions, the index options and the bytecode setting.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
   - ansible.builtin.action_common_attributes.actiongroups
   - appenv.python.attributes
+  - appenv.python.attributes.runs_module
   - appenv.python.interpreter
   - appenv.python.layer
   - appenv.python.layer.upstream

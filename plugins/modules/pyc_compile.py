@@ -31,8 +31,10 @@ description:
     it fails.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
   - ansible.builtin.action_common_attributes.actiongroups
   - appenv.python.attributes
+  - appenv.python.attributes.runs_module
   - appenv.python.layer
   - appenv.python.layer.upstream
   - appenv.python.layer_cache

@@ -1,6 +1,8 @@
 """An action plugin as Ansible builds it (real Task, loader, play context, an unopened local connection),
 with the one call that would reach the host, _execute_module, answered by the test and recorded."""
 
+import gc
+
 import pytest
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.play_context import PlayContext
@@ -10,14 +12,18 @@ from ansible.template import Templar
 
 
 class Recorder:
-    """The module runs the test scripts: answers given in order (the last one repeats), calls kept."""
+    """The module runs the test scripts: answers given in order (the last one repeats), calls kept, and whether the
+    garbage collector was running at each call (collector: the payload is built inside the call)."""
 
     def __init__(self, answers):
         self.answers = list(answers) or [{"changed": False, "layer_action": "kept"}]
         self.calls = []
+        self.collector = []
 
     def __call__(self, module_name=None, module_args=None, task_vars=None, **_kwargs):
-        self.calls.append((module_name, dict(module_args)))
+        # Ansible's own action plugin names neither: the module and arguments are the task's.
+        self.calls.append((module_name, None if module_args is None else dict(module_args)))
+        self.collector.append(gc.isenabled())
         answer = self.answers[min(len(self.calls), len(self.answers)) - 1]
         return dict(answer)
 

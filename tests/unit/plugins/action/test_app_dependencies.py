@@ -1,6 +1,8 @@
 """The controller half of app_dependencies: the task's arguments go to the module unchanged unless the layer cache
 lives on the controller, in which case the module is asked first what it would do."""
 
+import gc
+
 from ansible_collections.appenv.python.plugins.action.app_dependencies import ActionModule
 
 MODULE = "appenv.python.app_dependencies"
@@ -49,3 +51,12 @@ def test_check_mode_with_an_empty_controller_cache_predicts_a_build(make_action,
     assert recorder.args == [dict(args, _decide_only=True), args]
     assert (result["layer_action"], result["reasons"]) == ("created", ["no layer yet"])
     assert not (tmp_path / "cache").exists()  # check mode leaves the controller as it was too
+
+
+def test_the_module_runs_with_the_garbage_collector_paused_and_resumed_after(make_action, tmp_path):
+    """Ansible builds the module's payload inside the module run (plugin_utils/_worker_gc.py)."""
+    args = dict(ARGS, layer_cache={"controller_path": str(tmp_path / "cache"), "hmac_key": "k"})
+    action, recorder = make_action(ActionModule, args)
+    assert gc.isenabled()
+    action.run(task_vars={})
+    assert recorder.collector == [False, False] and gc.isenabled()

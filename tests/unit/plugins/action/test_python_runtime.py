@@ -4,6 +4,7 @@ The release table shipped with the collection is the default source; tests read 
 (any 3.12 it resolves) rather than pinning table rows, which a refresh replaces.
 """
 
+import gc
 import hashlib
 import os
 import re
@@ -79,6 +80,13 @@ def test_without_facts_every_arch_is_resolved_and_the_module_picks(make_action):
     assert sorted(args["_candidates"]) == ["aarch64", "x86_64"]
     for arch, entry in args["_candidates"].items():
         _check_release(entry, arch, "3.12", "3.12.")
+
+
+def test_the_module_runs_with_the_garbage_collector_paused_and_resumed_after(make_action):
+    """Ansible builds the module's payload inside the module run (plugin_utils/_worker_gc.py)."""
+    assert gc.isenabled()
+    _result, recorder = _run(make_action, {"version": "3.12", "dest": "/opt/py"}, X86)
+    assert recorder.collector == [False] and gc.isenabled()
 
 
 def test_with_facts_the_hosts_arch_alone_is_resolved(make_action):
