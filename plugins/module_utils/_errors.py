@@ -100,7 +100,7 @@ CATALOGUE = {
     ),
     "command_timeout": ErrorSpec(
         "{what} took too long",
-        "{command} was stopped after {timeout} s.",
+        "{command} was stopped after {timeout} s. What it printed last:\n{output}",
         FAULT_NETWORK,
         (
             "Check that the host reaches its mirror or package index quickly.",

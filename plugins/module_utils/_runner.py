@@ -115,6 +115,17 @@ def _tail(text, limit=_OUTPUT_TAIL):
     return text if len(text) <= limit else "…" + text[-limit:]
 
 
+def _partial(expired):
+    """What a command stopped by its timeout had printed (subprocess hands it over as bytes, or None)."""
+    parts = []
+    for part in (expired.stdout, expired.stderr):
+        if isinstance(part, bytes):
+            part = part.decode("utf-8", "replace")
+        if part:
+            parts.append(part.rstrip("\n"))
+    return "\n".join(parts)
+
+
 class CommandResult:
     def __init__(self, argv, rc, stdout, stderr, seconds):
         self.argv = argv
@@ -186,12 +197,14 @@ class CommandRunner:
             except PermissionError as exc:
                 self._record(argv, 126, "", str(exc), time.monotonic() - started, attempt)
                 raise AppenvError("command_not_found", program=argv[0], detail=self.mask(exc))
-            except subprocess.TimeoutExpired:
-                self._record(argv, -1, "", "timed out", time.monotonic() - started, attempt)
+            except subprocess.TimeoutExpired as exc:
+                printed = _partial(exc)
+                self._record(argv, -1, printed, "timed out", time.monotonic() - started, attempt)
                 if attempt <= retries:
                     self._sleep(backoff * (2 ** (attempt - 1)))
                     continue
-                raise AppenvError("command_timeout", what=what, command=self.mask(" ".join(argv)), timeout=timeout)
+                raise AppenvError("command_timeout", what=what, command=self.mask(" ".join(argv)), timeout=timeout,
+                                  output=self.mask(_tail(printed.strip())) or "(nothing)")
             result = CommandResult(argv, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
             self._record(argv, result.rc, result.stdout, result.stderr, result.seconds, attempt)
             if result.rc != 0 and (retry_if(result) if retry_if is not None else check) and attempt <= retries:

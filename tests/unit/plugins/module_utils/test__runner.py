@@ -116,7 +116,17 @@ def test_missing_program_and_timeout_are_titled_errors():
     assert caught.value.code == "command_not_found"
     with pytest.raises(AppenvError) as caught:
         CommandRunner(sleep=lambda s: None).run(["sleep", "5"], what="Waiting", timeout=0.2)
-    assert caught.value.code == "command_timeout"
+    assert caught.value.code == "command_timeout" and caught.value.cause.endswith("printed last:\n(nothing)")
+
+
+def test_a_stopped_command_says_what_it_printed_before_the_timeout():
+    runner = CommandRunner(secrets=["s3cr3t"], sleep=lambda s: None)
+    script = "echo waiting on https://u:pw@index.invalid/simple s3cr3t; echo stuck >&2; sleep 5"
+    with pytest.raises(AppenvError) as caught:
+        runner.run(["sh", "-c", script], what="Waiting", timeout=1)
+    cause = caught.value.cause
+    assert cause.endswith("printed last:\nwaiting on https://***@index.invalid/simple ***\nstuck"), cause
+    assert runner.history[-1]["stdout"].startswith("waiting on") and "pw" not in repr(runner.history)
 
 
 def test_secrets_and_url_credentials_never_reach_history_or_errors():
