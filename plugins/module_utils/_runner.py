@@ -115,9 +115,15 @@ def _tail(text, limit=_OUTPUT_TAIL):
     return text if len(text) <= limit else "…" + text[-limit:]
 
 
-def _decoded(printed):
-    """Output subprocess hands over with TimeoutExpired: bytes (even for a text-mode run), or None."""
-    return printed.decode("utf-8", "replace") if isinstance(printed, bytes) else (printed or "")
+def _partial(expired):
+    """What a command stopped by its timeout had printed (subprocess hands it over as bytes, or None)."""
+    parts = []
+    for part in (expired.stdout, expired.stderr):
+        if isinstance(part, bytes):
+            part = part.decode("utf-8", "replace")
+        if part:
+            parts.append(part.rstrip("\n"))
+    return "\n".join(parts)
 
 
 class CommandResult:
@@ -138,10 +144,7 @@ class CommandRunner:
 
     def __init__(self, env=None, secrets=(), sleep=time.sleep):
         home = os.environ.get("HOME") or "/root"
-        # PYTHONUNBUFFERED: what a Python program (pip) printed is in the pipe, not its buffer, when a timeout
-        # stops it, so the error can say what it was doing (the index it waited on).
-        self.base_env = {"PATH": SAFE_PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": home,
-                         "PYTHONUNBUFFERED": "1"}
+        self.base_env = {"PATH": SAFE_PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": home}
         self.base_env.update(network_env())
         # SOURCE_DATE_EPOCH is an input the user set on purpose (reproducible pycs).
         if os.environ.get("SOURCE_DATE_EPOCH"):
@@ -195,15 +198,13 @@ class CommandRunner:
                 self._record(argv, 126, "", str(exc), time.monotonic() - started, attempt)
                 raise AppenvError("command_not_found", program=argv[0], detail=self.mask(exc))
             except subprocess.TimeoutExpired as exc:
-                stopped = CommandResult(argv, -1, _decoded(exc.stdout), _decoded(exc.stderr),
-                                        time.monotonic() - started)
-                said = (stopped.stderr + "\n" if stopped.stderr else "") + "timed out"
-                self._record(argv, -1, stopped.stdout, said, stopped.seconds, attempt)
+                printed = _partial(exc)
+                self._record(argv, -1, printed, "timed out", time.monotonic() - started, attempt)
                 if attempt <= retries:
                     self._sleep(backoff * (2 ** (attempt - 1)))
                     continue
                 raise AppenvError("command_timeout", what=what, command=self.mask(" ".join(argv)), timeout=timeout,
-                                  output=self.mask(_tail(stopped.output)) or "(nothing)")
+                                  output=self.mask(_tail(printed.strip())) or "(nothing)")
             result = CommandResult(argv, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
             self._record(argv, result.rc, result.stdout, result.stderr, result.seconds, attempt)
             if result.rc != 0 and (retry_if(result) if retry_if is not None else check) and attempt <= retries:

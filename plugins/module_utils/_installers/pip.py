@@ -86,8 +86,12 @@ class Pip(_installers.Installer):
                     read[0] = len(text)
                 return "\n".join([failed.output if failed else ""] + skipped)
 
-            result = runner.run(argv, what=_installers.INSTALLING, cwd=cwd, env=env, timeout=timeout, check=False,
-                                retries=retries, retry_if=lambda failed: self.transient(explained(failed)))
+            try:
+                result = runner.run(argv, what=_installers.INSTALLING, cwd=cwd, env=env, timeout=timeout,
+                                    check=False, retries=retries,
+                                    retry_if=lambda failed: self.transient(explained(failed)))
+            except AppenvError as exc:
+                raise _with_log(exc, runner, _read(log)[read[0]:])
             explained()
             skipped = skipped if result.rc else []
         finally:
@@ -108,6 +112,21 @@ def fetch_failures(log_text, limit=5):
         if "Could not fetch URL" in line and line not in lines:
             lines.append(line)
     return lines[:limit]
+
+
+def _with_log(exc, runner, log_text, limit=8):
+    """exc, and when it is a timeout, with the last lines pip logged before it was stopped.
+
+    pip's own output may still sit in its buffer when it is stopped; its log is written line by line and says
+    which index it was waiting on.
+    """
+    lines = [line.strip() for line in log_text.splitlines() if line.strip()]
+    if exc.code != "command_timeout" or not lines:
+        return exc
+    printed = exc.fields.get("output")
+    printed = "" if printed in (None, "(nothing)") else printed + "\n"
+    tail = "\n".join(lines[-limit:])
+    return AppenvError(exc.code, **dict(exc.fields, output=printed + "pip's log ends with:\n" + runner.mask(tail)))
 
 
 def _temp_dir():

@@ -1,8 +1,6 @@
 """The one command runner: no shell, cleared environment, retries, masked secrets."""
 
 
-import sys
-
 import pytest
 
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
@@ -22,9 +20,8 @@ def test_environment_is_cleared_but_for_what_the_step_needs(monkeypatch):
     runner = CommandRunner(env={"APPENV_WANTED": "yes"})
     result = runner.run(["env"], what="Listing the environment")
     names = {line.split("=", 1)[0] for line in result.stdout.splitlines()}
-    # PYTHONUNBUFFERED is the runner's own (a stopped pip's output is not lost in its buffer), never inherited.
-    assert names <= {"PATH", "LANG", "LC_ALL", "HOME", "APPENV_WANTED", "SOURCE_DATE_EPOCH", "PYTHONUNBUFFERED"}
-    assert {"APPENV_WANTED", "PYTHONUNBUFFERED"} <= names
+    assert names <= {"PATH", "LANG", "LC_ALL", "HOME", "APPENV_WANTED", "SOURCE_DATE_EPOCH"}
+    assert "APPENV_WANTED" in names
 
 
 def test_network_settings_pass_to_every_command_and_nothing_else(monkeypatch):
@@ -128,16 +125,8 @@ def test_a_stopped_command_says_what_it_printed_before_the_timeout():
     with pytest.raises(AppenvError) as caught:
         runner.run(["sh", "-c", script], what="Waiting", timeout=1)
     cause = caught.value.cause
-    assert cause.endswith("printed last:\nwaiting on https://***@index.invalid/simple ***\n\nstuck"), cause
+    assert cause.endswith("printed last:\nwaiting on https://***@index.invalid/simple ***\nstuck"), cause
     assert runner.history[-1]["stdout"].startswith("waiting on") and "pw" not in repr(runner.history)
-
-
-def test_a_stopped_python_program_has_not_kept_its_output_in_its_buffer():
-    """pip names its index on standard output, into a pipe: a timeout must not lose it in Python's buffer."""
-    script = "import time; print('Looking in indexes: http://127.0.0.1:4711/simple'); time.sleep(5)"
-    with pytest.raises(AppenvError) as caught:
-        CommandRunner(sleep=lambda s: None).run([sys.executable, "-c", script], what="Installing", timeout=1)
-    assert caught.value.cause.endswith("printed last:\nLooking in indexes: http://127.0.0.1:4711/simple")
 
 
 def test_secrets_and_url_credentials_never_reach_history_or_errors():

@@ -71,6 +71,32 @@ def test_the_install_keeps_a_log_and_adds_its_skipped_pages_to_a_failure(runner,
     assert PIP.classify(output) == "deps_index_unreachable"
 
 
+def test_a_stopped_install_says_what_pip_logged_last(runner):
+    """pip's own output may still be in its buffer when the timeout stops it: its log names the index it waited on."""
+    def stopped(argv, what, **kwargs):
+        log = argv[argv.index("--log") + 1]
+        with open(log, "w") as handle:
+            handle.write("".join("2026 line %d\n" % n for n in range(20)))
+            handle.write("2026 Starting new HTTP connection (1): 127.0.0.1:4711\n")
+        raise AppenvError("command_timeout", what=what, command="pip install a", timeout=20, output="(nothing)")
+
+    runner.run = stopped
+    with pytest.raises(AppenvError) as caught:
+        PIP.install(runner, ["python", "-m", "pip", "install", "a"], "/srv/app", {}, 20)
+    cause = caught.value.cause
+    assert caught.value.code == "command_timeout" and "(nothing)" not in cause
+    assert cause.endswith("pip's log ends with:\n" + "\n".join(
+        ["2026 line %d" % n for n in range(13, 20)] + ["2026 Starting new HTTP connection (1): 127.0.0.1:4711"]))
+
+    def failing(argv, what, **kwargs):  # any other error goes on unchanged
+        raise AppenvError("command_not_found", program="python", detail="gone")
+
+    runner.run = failing
+    with pytest.raises(AppenvError) as caught:
+        PIP.install(runner, ["python", "-m", "pip", "install", "a"], "/srv/app", {}, 20)
+    assert caught.value.code == "command_not_found" and "log" not in caught.value.cause
+
+
 def test_hashed_requirements_get_a_warning():
     class Walk:
         hashes = True
