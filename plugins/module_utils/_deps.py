@@ -206,7 +206,8 @@ class DepsLayerSpec(_layer.LayerSpec):
         if self.location == "target":
             try:
                 with open(self.pth_path()) as handle:
-                    if handle.read().strip() != self.dest:
+                    # The plain path line an earlier release wrote still puts the layer on sys.path.
+                    if handle.read() not in (_layer_switch.pin_target_line(self.dest), self.dest + "\n"):
                         problems.append("%s does not point at %s" % (self.pth_path(), self.dest))
             except (IOError, OSError):
                 problems.append("%s, which puts %s on sys.path, is missing" % (self.pth_path(), self.dest))
@@ -345,7 +346,7 @@ class DepsLayerSpec(_layer.LayerSpec):
 
     def _write_pth(self):
         with open(self.pth_path() + ".tmp", "w") as handle:
-            handle.write(self.dest + "\n")
+            handle.write(_layer_switch.pin_target_line(self.dest))
         os.rename(self.pth_path() + ".tmp", self.pth_path())
 
     def restored(self, record):

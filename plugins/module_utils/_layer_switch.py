@@ -19,6 +19,11 @@ The first switch on a host where ``dest`` is still a real directory (built by an
 exchanges the directory and the new link in one ``renameat2(RENAME_EXCHANGE)`` where the kernel and file system
 have it; elsewhere two renames leave ``dest`` missing for the moment between them (the one non-atomic moment,
 documented). The old directory is then kept as the version ``migrated`` and pruned like any other.
+
+A process resolves ``dest`` once, when it starts: a venv's site-packages and a target's ``.pth`` file in the runtime
+carry a start-up line (``pin_venv_line``, ``pin_target_line``) that puts the version the link names at that moment
+on ``sys.path``, so every import of the process comes from that one version (kept for ``keep_previous`` rebuilds),
+even when a switch happens while it is still importing.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -37,6 +42,28 @@ _LINK_PREFIX = ".appenv-link-"
 MIGRATED = "migrated"
 DEFAULT_KEEP_PREVIOUS = 1
 _NAME_DIGITS = 12
+# Sorts after the .pth files installers write, so the paths they add under the link are resolved too.
+PIN_PTH = "zz-appenv-one-version.pth"
+
+
+def pin_venv_line():
+    """A .pth line for a venv's site-packages: the sys.path entries under sys.prefix (the link, for a process
+    started as dest/bin/python) become entries under the version the link names now."""
+    return ("import os, sys; (lambda p, r: r == p or sys.path.__setitem__(slice(None), [r + e[len(p):] "
+            "if e == p or e.startswith(p + os.sep) else e for e in sys.path]))"
+            "(sys.prefix, os.path.realpath(sys.prefix))\n")
+
+
+def pin_target_line(dest):
+    """The .pth line that puts the version the target layer's link dest names now on sys.path (as a path line
+    would: once, and only when it is a directory)."""
+    return ("import os, sys; (lambda d: d in sys.path or not os.path.isdir(d) or sys.path.append(d))"
+            "(os.path.realpath(%r))\n" % dest)
+
+
+def write_pin_venv(site_packages):
+    with open(os.path.join(site_packages, PIN_PTH), "w") as handle:
+        handle.write(pin_venv_line())
 
 
 def versions_dir(path):

@@ -312,6 +312,7 @@ def make_venv(runner, runtime, target, system_site=False):
     if system_site:
         argv.append("--system-site-packages")
     runner.run(argv + [target], what="Creating the virtual environment %s" % target)
+    _layer_switch.write_pin_venv(runtime.user_site(target))
 
 
 def summarise(named_results):

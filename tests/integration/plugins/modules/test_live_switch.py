@@ -24,9 +24,13 @@ SITE = "/opt/appenv/site"
 SITE_PACKAGES = "/lib/python3.11/site-packages"
 V1 = {"requirements.txt": "demo-alpha==1.0\ndemo-delta\n"}
 V2 = {"requirements.txt": "demo-alpha==2.0\ndemo-delta\n"}
-# What the app does at start: import its packages; it says which version it got and from which directory.
-APP_START = ("import os, demo_alpha, demo_beta, demo_delta, demo_gamma; "
-             "print(demo_alpha.__version__, os.path.dirname(os.path.dirname(os.path.realpath(demo_alpha.__file__))))")
+# What the app does at start: import its packages, one after the other as an app does; it says which version it
+# got and from which directory, and fails when they came from two (a switch while it was importing).
+APP_START = ("import os, time, demo_alpha, demo_beta, demo_delta; time.sleep(0.01); import demo_gamma; "
+             "dirs = set(os.path.dirname(os.path.dirname(os.path.realpath(m.__file__))) "
+             "for m in (demo_alpha, demo_beta, demo_delta, demo_gamma)); "
+             "assert len(dirs) == 1, 'imported from two versions: %s' % sorted(dirs); "
+             "print(demo_alpha.__version__, dirs.pop())")
 
 # Runs on the host with its own python3: starts the app (a fresh interpreter) again and again until told to stop,
 # recording each start (start, end, exit status, output); the record is rewritten after each start.
@@ -46,6 +50,13 @@ while not os.path.exists(stop):
     save()
 open(record + ".done", "w").close()
 """
+
+
+def wait_for(condition, what, timeout=120):
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, "timed out waiting for %s" % what
+        time.sleep(0.2)
 
 
 class Importer:
@@ -73,10 +84,7 @@ class Importer:
             return []
 
     def wait_for(self, condition, what, timeout=120):
-        deadline = time.time() + timeout
-        while not condition():
-            assert time.time() < deadline, "timed out waiting for %s" % what
-            time.sleep(0.2)
+        wait_for(condition, what, timeout)
 
     def __exit__(self, *exc):
         self.host.sh("touch %s" % self.stop_file)
@@ -93,6 +101,34 @@ class Importer:
     def seen(self, rows):
         """The (version, directory) pairs the app imported in rows."""
         return sorted(set(tuple(row[3].split()) for row in rows if row[2] == 0))
+
+
+# Imports demo_alpha, says so and waits for a go before it imports the rest: a start the switch falls in the middle of.
+_PAUSED = ("import os, sys, time, demo_alpha; open(sys.argv[1] + '.imported', 'w').close()\n"
+           "while not os.path.exists(sys.argv[1] + '.go'): time.sleep(0.05)\n"
+           "import demo_beta, demo_delta, demo_gamma\n"
+           "print(demo_alpha.__version__, sorted(set(os.path.dirname(os.path.dirname(os.path.realpath(m.__file__))) "
+           "for m in (demo_alpha, demo_beta, demo_delta, demo_gamma))))\n")
+
+
+class PausedStart:
+    """An app start paused after its first import for the length of a with block (the rebuild and its switch)."""
+
+    def __init__(self, host, python, name):
+        self.host, self.python, self.base = host, python, "/tmp/appenv-%s" % name
+        self.output = None
+
+    def __enter__(self):
+        self.host.sh("rm -f %s.*" % self.base)
+        self.host.exec(["sh", "-c", 'setsid "$1" -c "$2" "$3" </dev/null >"$3.out" 2>&1 &', "sh", self.python,
+                        _PAUSED, self.base])
+        wait_for(lambda: self.host.exists(self.base + ".imported"), "the paused start's first import")
+        return self
+
+    def __exit__(self, *exc):
+        self.host.sh("touch %s.go" % self.base)
+        wait_for(lambda: self.host.sh("cat %s.out" % self.base).stdout.strip(), "the paused start")
+        self.output = self.host.sh("cat %s.out" % self.base).stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -137,10 +173,12 @@ def test_a_venv_rebuild_never_takes_the_packages_from_a_running_app(host, runtim
     assert first["layer_action"] == "created" and first["live_version"] == readlink(host, VENV)
     assert first["live_version"].startswith(VENV + ".appenv-versions/") and first["interpreter"] == VENV + "/bin/python"
     write_files(host, V2)
-    with Importer(host, VENV + "/bin/python") as importer:
+    with Importer(host, VENV + "/bin/python") as importer, PausedStart(host, VENV + "/bin/python", "venv") as paused:
         second, start, end = predicted_then_real(host, args, importer)
         importer.wait_for(lambda: "2.0" in json.dumps(importer._read()[-1:]), "a start on the new version")
     assert second["layer_action"] == "recreated" and second["live_version"] != first["live_version"]
+    # A start the switch fell in the middle of imports the rest from the version it started on.
+    assert paused.output == "1.0 %s" % [first["live_version"] + SITE_PACKAGES], paused.output
     assert_never_failed_and_switched(importer, start, end, ("1.0", first["live_version"] + SITE_PACKAGES),
                                      ("2.0", second["live_version"] + SITE_PACKAGES))
     assert host.exists(first["live_version"])  # kept (keep_previous 1) for processes started from it
@@ -174,14 +212,17 @@ def test_a_target_rebuild_never_takes_the_packages_from_a_running_app(host, runt
     first, _start, _end = predicted_then_real(host, args)
     assert first["layer_action"] == "created" and first["live_version"] == readlink(host, SITE)
     write_files(host, V2)
-    # The app runs on the runtime; the .pth in its site-packages names the link, never a version.
-    with Importer(host, DEFAULT_DEST + "/bin/python3", name="target-importer") as importer:
+    # The app runs on the runtime; the .pth in its site-packages names the link, never a version (each start
+    # resolves it once).
+    with Importer(host, DEFAULT_DEST + "/bin/python3", name="target-importer") as importer, \
+            PausedStart(host, DEFAULT_DEST + "/bin/python3", "target") as paused:
         second, start, end = predicted_then_real(host, args, importer)
         importer.wait_for(lambda: "2.0" in json.dumps(importer._read()[-1:]), "a start on the new version")
     assert second["layer_action"] == "recreated"
+    assert paused.output == "1.0 %s" % [first["live_version"]], paused.output
     assert_never_failed_and_switched(importer, start, end, ("1.0", first["live_version"]),
                                      ("2.0", second["live_version"]))
     pth = host.sh("cat %s/lib/python3.11/site-packages/appenv-opt-appenv-site.pth" % DEFAULT_DEST).stdout
-    assert pth == SITE + "\n"
+    assert "%r" % SITE in pth and ".appenv-versions" not in pth
     absent = harness.assert_ok(harness.check_then_real_task(host, MODULE, dict(args, state="absent")))
     assert absent["layer_action"] == "removed" and not host.exists(SITE + ".appenv-versions")

@@ -251,4 +251,5 @@ def test_venv_and_target_are_switched_and_a_targets_pth_names_dest_from_any_vers
         target.restored({})
         assert target.path == version and target.verify({}) == []
     with open(_deps.pth_path(runtime, str(tmp_path / "target"))) as handle:
-        assert handle.read() == str(tmp_path / "target") + "\n"  # the stable path: a switch leaves it alone
+        # The stable path, resolved by each process at its start: a switch leaves the file alone.
+        assert handle.read() == _deps._layer_switch.pin_target_line(str(tmp_path / "target"))

@@ -240,3 +240,42 @@ def test_a_switch_the_file_system_refuses_is_a_titled_error_and_the_live_version
     monkeypatch.undo()
     assert live(layer) == first.live_version and versions(layer) == [os.path.basename(first.live_version)]
     assert converge(SwitchedToy(layer, "1")).action == "kept"
+
+
+def _start_up(tmp_path, prefix, path, line):
+    """sys.path after a fresh interpreter (-S: no site of its own) with sys.prefix and sys.path set runs line as
+    site.py runs a .pth file's import line."""
+    import subprocess
+    import sys
+
+    code = "import json, sys; sys.prefix = %r; sys.path[:] = %r; exec(%r); print(json.dumps(sys.path))" % (
+        prefix, path, line)
+    return json.loads(subprocess.check_output([sys.executable, "-S", "-c", code], cwd=str(tmp_path)))
+
+
+def _linked_versions(tmp_path):
+    """dest -> dest.appenv-versions/v1, with a v2 beside it."""
+    versions = tmp_path / "dest.appenv-versions"
+    for name in ("v1", "v2"):
+        (versions / name / "lib").mkdir(parents=True)
+    os.symlink("dest.appenv-versions/v1", str(tmp_path / "dest"))
+    return str(tmp_path / "dest"), str(versions)
+
+
+def test_a_venv_started_through_the_link_imports_from_the_version_it_names_at_start(tmp_path):
+    dest, versions = _linked_versions(tmp_path)
+    path = ["/usr/lib/python311.zip", dest + "/lib", dest + "x/lib", dest]
+    assert _start_up(tmp_path, dest, path, _layer_switch.pin_venv_line()) == [
+        "/usr/lib/python311.zip", versions + "/v1/lib", dest + "x/lib", versions + "/v1"]
+    # A process started from the version's own path (a console script's #!) is left as it is.
+    own = [versions + "/v2/lib"]
+    assert _start_up(tmp_path, versions + "/v2", own, _layer_switch.pin_venv_line()) == own
+
+
+def test_a_target_pth_puts_the_version_the_link_names_on_sys_path_once(tmp_path):
+    dest, versions = _linked_versions(tmp_path)
+    line = _layer_switch.pin_target_line(dest)
+    assert line.startswith("import ") and line.count("\n") == 1  # site.py runs it as one line
+    assert _start_up(tmp_path, "/p", ["/a"], line) == ["/a", versions + "/v1"]
+    assert _start_up(tmp_path, "/p", [versions + "/v1"], line) == [versions + "/v1"]
+    assert _start_up(tmp_path, "/p", ["/a"], _layer_switch.pin_target_line(dest + "-missing")) == ["/a"]
