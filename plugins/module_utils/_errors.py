@@ -719,6 +719,38 @@ CATALOGUE = {
             "To keep bytecode elsewhere, set PYTHONPYCACHEPREFIX for the app instead of linking __pycache__.",
         ),
     ),
+    # --- app_code: the app's code as a layer ------------------------------------------
+    "code_src_link": ErrorSpec(
+        "The app's code at {src} holds a link app_code will not follow: {path}",
+        "{path} is a symbolic link to {target}, {why}. app_code sends the files of the tree, and a link to a "
+        "directory, or out of the tree, would send files that are not part of the app's code (or the same "
+        "files twice).",
+        FAULT_APP,
+        (
+            "Replace the link with the file or directory it points at, or remove it from {src}.",
+            "A link to a file inside the tree is fine: its content is sent as a file.",
+        ),
+    ),
+    "code_link_in_the_way": ErrorSpec(
+        "Refusing to write the app's code through the link {path}",
+        "{path}, inside {dest}, is a symbolic link (or not a directory) where the code has a directory: writing "
+        "through it would put the code, as the task's user, where the link points.",
+        FAULT_HOST,
+        (
+            "Check who made the link (the app user can write an app-owned tree); remove it (rm {path}) and "
+            "run again: the code's directory is made in its place.",
+        ),
+    ),
+    "code_archive_mismatch": ErrorSpec(
+        "The app's code that reached the host does not match what the controller listed",
+        "The archive sent for {dest} does not match its listing: {detail}. That file was not written, and the "
+        "layer is not recorded as written: the next run writes the code again.",
+        FAULT_HOST,
+        (
+            "Run again: the controller lists and sends the tree again. If it repeats, something on the way "
+            "changes files (a full disk on the host's temporary directory, say).",
+        ),
+    ),
     # -- issue 18: what users of ansible.builtin.pip expect (state, force, extra_args) ----------------------
     "deps_extra_args_refused": ErrorSpec(
         "extra_args holds {option}, which app_dependencies sets itself",
