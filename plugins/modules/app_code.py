@@ -16,7 +16,7 @@ description:
   - Lays the files of a directory on the controller (O(src)) out in O(dest) on the host, with one O(owner),
     O(group), file O(mode) and O(directory_mode), as M(ansible.builtin.copy) of a directory does; but as a layer.
     The controller lists the tree (each file's path and sha256) and the host compares the listing's digest with
-    its fingerprint and checks the files it wrote (one C(lstat) each): an unchanged tree is RV(layer_action=kept)
+    its fingerprint and checks the files it wrote (one C(lstat) each); an unchanged tree is RV(layer_action=kept)
     in one module run whatever the number of files, where M(ansible.builtin.copy) checks each file with a module
     run of its own.
   - When the code changed, the tree is sent once (a tar) and only the files whose content, mode or owner differ

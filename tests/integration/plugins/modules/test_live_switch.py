@@ -125,10 +125,13 @@ class PausedStart:
         wait_for(lambda: self.host.exists(self.base + ".imported"), "the paused start's first import")
         return self
 
+    def _printed(self):
+        return self.host.sh("cat %s.out" % self.base).stdout.strip()
+
     def __exit__(self, *exc):
         self.host.sh("touch %s.go" % self.base)
-        wait_for(lambda: self.host.sh("cat %s.out" % self.base).stdout.strip(), "the paused start")
-        self.output = self.host.sh("cat %s.out" % self.base).stdout.strip()
+        wait_for(self._printed, "the paused start")
+        self.output = self._printed()
 
 
 @pytest.fixture(scope="module")
