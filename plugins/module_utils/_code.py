@@ -130,15 +130,18 @@ class CodeSpec(_layer.LayerSpec):
         if self.ids is None:
             return ["the owner %s does not exist yet (check mode: an earlier task would create it)"
                     % self.wanted["owner"]]
-        written = stored.get("facts", {}).get("written", {})
+        facts = stored.get("facts", {})
+        written, listing = facts.get("written", {}), facts.get("listing") or {}
         changed = []
         for rel, recorded in sorted(written.items()):
+            path = os.path.join(self.dest, rel)
             try:
-                info = os.lstat(os.path.join(self.dest, rel))
+                record = _stat_record(os.lstat(path))
             except OSError:
-                changed.append(rel)
-                continue
-            if _stat_record(info) != recorded:
+                record = None
+            # Only a file whose stat differs is read: touched (a new mtime), it is still the code.
+            if record != recorded and not (record and record[2:] == recorded[2:] and
+                                           _file_sha256(path) == listing.get(rel)):
                 changed.append(rel)
         if changed:
             return ["%d file(s) of the code were changed or removed on the host since they were written (%s%s)"
@@ -167,6 +170,19 @@ def _mode(text, option):
         raise AppenvError("bad_argument", option=option, module="app_code",
                           detail="%s is %r: an octal mode such as 0644 is expected" % (option, text))
     return mode
+
+
+def _file_sha256(path, dir_fd=None):
+    """The sha256 of the regular file at path, read without following a link (None when it cannot be read)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
+    except OSError:
+        return None
+    hasher = hashlib.sha256()
+    with os.fdopen(descriptor, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()
 
 
 def _stat_record(info):
@@ -304,15 +320,7 @@ class _Writer:
             return None
         if self.before.get(rel) == sha256 and self.recorded.get(rel) == record:
             return record  # as this layer wrote it last time
-        try:
-            descriptor = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=directory)
-        except OSError:
-            return None
-        hasher = hashlib.sha256()
-        with os.fdopen(descriptor, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                hasher.update(chunk)
-        return record if hasher.hexdigest() == sha256 else None
+        return record if _file_sha256(name, dir_fd=directory) == sha256 else None
 
     def _remove_gone(self, listing):
         """The files the previous version had and this one has not; then their directories, when empty."""

@@ -122,6 +122,10 @@ dest:
   description: O(dest), absolute.
   returned: success
   type: str
+layer:
+  description: O(dest), absolute, which names the layer (its fingerprint is kept in O(state_dir)).
+  returned: success
+  type: str
 fingerprint:
   description: Key of the inputs.
   returned: success

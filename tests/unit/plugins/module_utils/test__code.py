@@ -151,3 +151,12 @@ def test_diff_lists_the_files_before_and_after(tmp_path):
     result = _code.run_app_code(_params(tmp_path, src), CommandRunner(), check_mode=True, diff=True)
     assert "new.py" not in result["diff"]["before"] and "new.py " in result["diff"]["after"]
     assert result["diff"]["before"].splitlines()[0].startswith("app.py ")
+
+
+def test_a_file_touched_on_the_host_with_the_same_content_is_kept(tmp_path):
+    src = _src(tmp_path)
+    run(tmp_path, src)
+    os.utime(str(tmp_path / "dest" / "app.py"), (1, 1))
+    assert run(tmp_path, src, check_mode=True)["layer_action"] == "kept"
+    assert run(tmp_path, src)["layer_action"] == "kept"
+    assert os.stat(str(tmp_path / "dest" / "app.py")).st_mtime == 1  # not written again (its pycs stay valid)
