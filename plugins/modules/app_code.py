@@ -102,6 +102,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+error:
+  description: The titled error of a failure (C(code), C(title), C(cause), C(fault), numbered C(fixes)); docs/troubleshooting.md.
+  returned: failure
+  type: dict
 layer_action:
   description: C(created), C(kept), C(updated) (files changed on the controller) or C(recreated) (the owner or
     a mode changed, or files were changed on the host).
