@@ -11,36 +11,20 @@ import shutil
 import tempfile
 
 from ansible.errors import AnsibleError
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.appenv.python.plugins.modules.app_code import module_spec
 from ansible_collections.appenv.python.plugins.module_utils._code import listing_digest
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-from ansible_collections.appenv.python.plugins.plugin_utils._arguments import invalid_arguments
+from ansible_collections.appenv.python.plugins.plugin_utils._arguments import ControllerAction
 from ansible_collections.appenv.python.plugins.plugin_utils._code_tree import list_tree, pack
-from ansible_collections.appenv.python.plugins.plugin_utils._worker_gc import collector_paused
 
 MODULE = "appenv.python.app_code"
 
 
-class ActionModule(ActionBase):
-    # No remote temporary directory up front: the tree gets one only when it must be sent, so a no-op costs no
-    # mkdir/rm round trips to the host.
-    TRANSFERS_FILES = False
-    _requires_connection = True
+class ActionModule(ControllerAction):
+    module_spec = staticmethod(module_spec)
 
-    def run(self, tmp=None, task_vars=None):
-        with collector_paused():  # the module's payload is built here (plugin_utils/_worker_gc.py)
-            return self._run(tmp, task_vars)
-
-    def _run(self, tmp, task_vars):
-        task_vars = task_vars or {}
-        result = super(ActionModule, self).run(tmp, task_vars)
-        args = dict(self._task.args)
-        invalid = invalid_arguments(self._task.action, module_spec(), args)
-        if invalid:
-            result.update(invalid)
-            return result
+    def run_checked(self, result, args, task_vars):
         try:
             src = self._find_needle("files", args["src"])
         except AnsibleError as exc:

@@ -10,32 +10,18 @@ plugin_utils/_controller_cache.py); otherwise the module runs as it is.
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.appenv.python.plugins.modules.app_dependencies import module_spec
-from ansible_collections.appenv.python.plugins.plugin_utils._arguments import invalid_arguments
+from ansible_collections.appenv.python.plugins.plugin_utils._arguments import ControllerAction
 from ansible_collections.appenv.python.plugins.plugin_utils._controller_cache import run_module_with_controller_cache
-from ansible_collections.appenv.python.plugins.plugin_utils._worker_gc import collector_paused
 
 MODULE = "appenv.python.app_dependencies"
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False  # entries of the controller cache go to a directory of their own (mktemp)
-    _requires_connection = True
+class ActionModule(ControllerAction):
+    module_spec = staticmethod(module_spec)
 
-    def run(self, tmp=None, task_vars=None):
-        with collector_paused():  # the module's payload is built here (plugin_utils/_worker_gc.py)
-            return self._run(tmp, task_vars)
-
-    def _run(self, tmp, task_vars):
-        task_vars = task_vars or {}
-        result = super(ActionModule, self).run(tmp, task_vars)
-        args = dict(self._task.args)
-        invalid = invalid_arguments(self._task.action, module_spec(), args)
-        if invalid:
-            result.update(invalid)
-            return result
+    def run_checked(self, result, args, task_vars):
         cache = args.get("layer_cache") or {}
         if cache.get("controller_path"):
             result.update(run_module_with_controller_cache(self, MODULE, args, task_vars, cache))

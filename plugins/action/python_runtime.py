@@ -16,28 +16,23 @@ from __future__ import annotations
 import os
 
 from ansible import constants as C
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.appenv.python.plugins.modules.python_runtime import module_spec
 from ansible_collections.appenv.python.plugins.plugin_utils import _version_request as versions
-from ansible_collections.appenv.python.plugins.plugin_utils._arguments import invalid_arguments
+from ansible_collections.appenv.python.plugins.plugin_utils._arguments import ControllerAction
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.module_utils._host import ARCH_TRIPLES, normalise_arch
 from ansible_collections.appenv.python.plugins.module_utils._layer_decide import ACTION_KEPT, ACTION_KEY
 from ansible_collections.appenv.python.plugins.module_utils._options import NETWORK_OPTIONS
 from ansible_collections.appenv.python.plugins.plugin_utils._controller_cache import run_module_with_controller_cache
 from ansible_collections.appenv.python.plugins.plugin_utils._python_releases import DEFAULT_MIRROR, RELEASES
-from ansible_collections.appenv.python.plugins.plugin_utils._worker_gc import collector_paused
 
 MODULE = "appenv.python.python_runtime"
 CONTROLLER_ONLY = ("project_dir", "allow_eol", "mirror", "release", "archive")
 
 
-class ActionModule(ActionBase):
-    # No remote temp dir up front: a pushed archive gets one only when it must be sent, so a no-op costs no mkdir/rm
-    # round trips to the host.
-    TRANSFERS_FILES = False
-    _requires_connection = True
+class ActionModule(ControllerAction):
+    module_spec = staticmethod(module_spec)
 
     def _host_arch(self, args, task_vars):
         """The host's arch: from the task or facts, else asked of the host (uname -m)."""
@@ -162,18 +157,7 @@ class ActionModule(ActionBase):
         module_args["_candidates"] = candidates
         return module_args
 
-    def run(self, tmp=None, task_vars=None):
-        with collector_paused():  # the module's payload is built here (plugin_utils/_worker_gc.py)
-            return self._run(tmp, task_vars)
-
-    def _run(self, tmp, task_vars):
-        task_vars = task_vars or {}
-        result = super(ActionModule, self).run(tmp, task_vars)
-        args = dict(self._task.args)
-        invalid = invalid_arguments(self._task.action, module_spec(), args)
-        if invalid:
-            result.update(invalid)
-            return result
+    def run_checked(self, result, args, task_vars):
         self.__dict__.pop("_resolutions", None)
         try:
             arch = self._known_arch(args, task_vars)

@@ -178,11 +178,7 @@ def _file_sha256(path, dir_fd=None):
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
     except OSError:
         return None
-    hasher = hashlib.sha256()
-    with os.fdopen(descriptor, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            hasher.update(chunk)
-    return hasher.hexdigest()
+    return _layer.file_sha256(descriptor)
 
 
 def _stat_record(info):

@@ -60,6 +60,7 @@ from ansible_collections.appenv.python.plugins.module_utils._layer_overlay impor
 
 
 def file_sha256(path, chunk=1 << 20):
+    """The sha256 of the file at path (or of the open descriptor path, which is closed)."""
     sha = hashlib.sha256()
     with open(path, "rb") as handle:
         while True:

@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """An action plugin's check of its task's arguments, with its module's own argument spec.
 
-python_runtime's and app_dependencies' action plugins work on the controller before the module runs (resolving a
-version request, reading a mirror, pushing an archive, a controller-side layer cache). They validate the task's
-arguments first, with the spec and constraints the module itself is built with (its ``module_spec()``), so a typo,
+The action plugins of python_runtime, app_dependencies and app_code work on the controller before the module runs
+(resolving a version request, reading a mirror, pushing an archive or the app's code, a controller-side layer cache).
+They validate the task's arguments first, with the spec and constraints the module itself is built with (its ``module_spec()``), so a typo,
 a wrong type or two exclusive options fail before that work, with the message the module would give.
 """
 
@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.appenv.python.plugins.plugin_utils._worker_gc import collector_paused
 
 CONSTRAINTS = ("mutually_exclusive", "required_together", "required_one_of", "required_if", "required_by")
 
@@ -32,3 +35,34 @@ def invalid_arguments(module_name, module_spec, args):
     if isinstance(errors[0], UnsupportedError):  # worded as AnsibleModule words it
         msg = "Unsupported parameters for (%s) module: %s" % (module_name, msg)
     return {"failed": True, "changed": False, "msg": msg}
+
+
+class ControllerAction(ActionBase):
+    """The action plugin of a module with work on the controller (python_runtime, app_dependencies, app_code).
+
+    The collector is paused while the worker builds the module's payload (_worker_gc), and the task's arguments are
+    checked with the module's own spec (``module_spec``) before any controller work; ``run_checked(result, args,
+    task_vars)`` does the rest and returns the task's result. No remote temporary directory is made up front: a
+    file sent to the host gets one only when it must be sent, so a no-op costs no mkdir/rm round trips.
+    """
+
+    TRANSFERS_FILES = False
+    _requires_connection = True
+
+    @staticmethod
+    def module_spec():
+        raise NotImplementedError
+
+    def run(self, tmp=None, task_vars=None):
+        with collector_paused():
+            task_vars = task_vars or {}
+            result = super(ControllerAction, self).run(tmp, task_vars)
+            args = dict(self._task.args)
+            invalid = invalid_arguments(self._task.action, self.module_spec(), args)
+            if invalid:
+                result.update(invalid)
+                return result
+            return self.run_checked(result, args, task_vars)
+
+    def run_checked(self, result, args, task_vars):
+        raise NotImplementedError

@@ -11,20 +11,12 @@ belong to the bytecode layer and are never sent.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tarfile
 
 from ansible_collections.appenv.python.plugins.module_utils._code import SKIPPED_DIRS, SKIPPED_SUFFIXES
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
-
-
-def _sha256(path):
-    hasher = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            hasher.update(chunk)
-    return hasher.hexdigest()
+from ansible_collections.appenv.python.plugins.module_utils._layer import file_sha256
 
 
 def list_tree(src):
@@ -51,7 +43,7 @@ def list_tree(src):
                 target = os.path.realpath(path)
                 if not target.startswith(root + os.sep) or not os.path.isfile(target):
                     _refuse_link(src, path, "outside the tree" if os.path.exists(target) else "which does not exist")
-            listing[_rel(rel_dir, name)] = _sha256(path)
+            listing[_rel(rel_dir, name)] = file_sha256(path)
     return listing
 
 
