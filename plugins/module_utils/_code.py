@@ -63,27 +63,21 @@ def describe_listing_change(old, new, limit=5):
 def _ids(owner, group, check_mode):
     """(uid, gid) the files get; None for a name not known on the host yet (check mode: an earlier task makes it)."""
     uid, gid = os.geteuid(), os.getegid()
-    try:
-        if owner:
-            entry = pwd.getpwnam(owner)
+    for option, name, lookup in (("owner", owner, pwd.getpwnam), ("group", group, grp.getgrnam)):
+        if not name:
+            continue
+        try:
+            entry = lookup(name)
+        except KeyError:
+            if check_mode:
+                return None
+            raise AppenvError("bad_argument", option=option, module="app_code",
+                              detail="%s is %s, which is not known on this host" % (option, name))
+        if option == "owner":
             uid, gid = entry.pw_uid, entry.pw_gid
-        if group:
-            gid = grp.getgrnam(group).gr_gid
-    except KeyError:
-        if check_mode:
-            return None
-        raise AppenvError("bad_argument", option="owner" if owner and not _known_user(owner) else "group",
-                          module="app_code", detail="%s is not a user or group on this host" % (
-                              owner if owner and not _known_user(owner) else group))
+        else:
+            gid = entry.gr_gid
     return uid, gid
-
-
-def _known_user(name):
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
 
 
 class CodeSpec(_layer.LayerSpec):
@@ -156,9 +150,6 @@ class CodeSpec(_layer.LayerSpec):
 
     def update(self, stored, runner):
         return self.build(self.dest, runner)
-
-    def removable(self):
-        return [self.state_path]
 
 
 def _mode(text, option):
