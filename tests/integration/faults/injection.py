@@ -174,6 +174,11 @@ LEAKS = {
 LEAK_PTH = "/usr/lib/python3/dist-packages/zz-appenv-test-leak.pth"
 
 
+# A census's count of the host's processes, made by the shell itself (a glob, no child process): `ls /proc | grep`
+# counted its own pipeline, whose grep may or may not have started when ls read /proc (3 or 4 under load).
+PROCESS_COUNT = "set -- /proc/[0-9]*; echo $#"
+
+
 def noop_runs(default):
     """How many runs a no-op series makes: default, or APPENV_TEST_NOOP_RUNS (at least 1)."""
     return max(1, int(os.environ.get("APPENV_TEST_NOOP_RUNS") or default))

@@ -415,8 +415,8 @@ def test_noop_runs_grow_nothing(amd64_host, app_state, package_index, pipelined)
     app_state.put_on(amd64_host)
     roots = ["/opt", "/tmp", "/var/lib/appenv", "/var/cache/appenv"]
     census = ("for t in f d; do find %s -xdev -type $t 2>/dev/null | wc -l; "
-              "done; ls /proc | grep -c '^[0-9]'; find / -xdev -name '*.appenv-lock' 2>/dev/null | wc -l"
-              % " ".join(roots))
+              "done; %s; find / -xdev -name '*.appenv-lock' 2>/dev/null | wc -l"
+              % (" ".join(roots), injection.PROCESS_COUNT))
     before = amd64_host.sh(census).stdout.split()
     args = {"project_dir": APP, "index_url": package_index.simple_url}
     runs = injection.noop_runs(NOOP_RUNS)

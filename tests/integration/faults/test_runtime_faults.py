@@ -208,7 +208,7 @@ def test_noop_runs_grow_nothing(amd64_host, runtime_mirror, runtime_state, pipel
     """
     runtime_state.put_on(amd64_host)
     roots = ["/opt", "/tmp", "/var/lib/appenv"]
-    census = "find %s -xdev 2>/dev/null | wc -l; ls /proc | grep -c '^[0-9]'" % " ".join(roots)
+    census = "find %s -xdev 2>/dev/null | wc -l; %s" % (" ".join(roots), injection.PROCESS_COUNT)
     before = amd64_host.sh(census).stdout.split()
     args = {"version": "3.11", "mirror": runtime_mirror.base_url, "release": runtime_mirror.tag}
     runs = injection.noop_runs(NOOP_RUNS)
