@@ -197,6 +197,7 @@ class _Writer:
                 for member in archive:
                     rel = self._checked_name(member, listing)
                     seen.add(rel)
+                    self._close_all_but(rel if member.isdir() else os.path.dirname(rel))
                     if member.isdir():
                         self._directory(rel)
                         continue
@@ -222,8 +223,16 @@ class _Writer:
                                  % (rel, "file" if member.isfile() else "directory"))
         return rel
 
+    def _close_all_but(self, rel):
+        """Close the open directories that are not rel or above it: a tree of thousands of directories is written
+        with as many open as it is deep (the archive lists a directory's entries together)."""
+        for other in [other for other in self.dirs if other and not (rel == other or rel.startswith(other + "/"))]:
+            os.close(self.dirs.pop(other))
+
     def _open_dest(self):
         dest = self.spec.dest
+        if not os.path.isdir(os.path.dirname(dest)):  # its chain was checked (check_tree): root owns what exists
+            os.makedirs(os.path.dirname(dest), 0o755)
         parent = os.open(os.path.dirname(dest), _DIR_FLAGS)
         try:
             return self._open_dir(parent, os.path.basename(dest), dest)
@@ -314,6 +323,7 @@ class _Writer:
         gone = [rel for rel, sha in self.before.items() if rel not in listing]
         for rel in sorted((rel for rel in gone if self.before[rel]), reverse=True):
             parent, name = os.path.split(rel)
+            self._close_all_but(parent)
             try:
                 directory = self._existing_dir(parent)
                 if directory is not None and stat.S_ISREG(os.stat(name, dir_fd=directory,
@@ -323,6 +333,7 @@ class _Writer:
                 pass
         for rel in sorted((rel for rel in gone if not self.before[rel]), key=len, reverse=True):
             parent, name = os.path.split(rel)
+            self._close_all_but(parent)
             try:
                 directory = self._existing_dir(parent)
                 if directory is not None:

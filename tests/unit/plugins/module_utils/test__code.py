@@ -160,3 +160,30 @@ def test_a_file_touched_on_the_host_with_the_same_content_is_kept(tmp_path):
     assert run(tmp_path, src, check_mode=True)["layer_action"] == "kept"
     assert run(tmp_path, src)["layer_action"] == "kept"
     assert os.stat(str(tmp_path / "dest" / "app.py")).st_mtime == 1  # not written again (its pycs stay valid)
+
+
+def test_a_tree_of_more_directories_than_open_files_allowed_is_written_and_pruned(tmp_path):
+    import resource
+
+    src = tmp_path / "src"
+    for number in range(150):
+        (src / ("d%03d" % number) / "sub").mkdir(parents=True)
+        (src / ("d%03d" % number) / "sub" / "m.py").write_text("")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+    try:
+        assert run(tmp_path, src)["files"] == 150
+        for number in range(150):
+            (src / ("d%03d" % number) / "sub" / "m.py").unlink()
+            (src / ("d%03d" % number) / "sub").rmdir()
+        assert run(tmp_path, src)["layer_action"] == "updated"
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert sorted(os.listdir(str(tmp_path / "dest" / "d149"))) == []
+
+
+def test_the_parent_of_dest_is_made_when_missing(tmp_path):
+    src = _src(tmp_path)
+    params = _params(tmp_path, src, dest=str(tmp_path / "srv" / "deep" / "app"))
+    assert _code.run_app_code(params, CommandRunner())["layer_action"] == "created"
+    assert (tmp_path / "srv" / "deep" / "app" / "app.py").exists()
