@@ -14,10 +14,10 @@ version_added: "0.3.0"
 author: appenv.python contributors (@appenv-python)
 description:
   - Lays the files of a directory on the controller (O(src)) out in O(dest) on the host, with one O(owner),
-    O(group), file O(mode) and O(directory_mode), as M(ansible.builtin.copy) of a directory does; but as a layer.
+    O(group), file O(mode) and O(directory_mode), as C(ansible.builtin.copy) of a directory does; but as a layer.
     The controller lists the tree (each file's path and sha256) and the host compares the listing's digest with
     its fingerprint and checks the files it wrote (one C(lstat) each); an unchanged tree is RV(layer_action=kept)
-    in one module run whatever the number of files, where M(ansible.builtin.copy) checks each file with a module
+    in one module run whatever the number of files, where C(ansible.builtin.copy) checks each file with a module
     run of its own.
   - When the code changed, the tree is sent once (a tar) and only the files whose content, mode or owner differ
     are written, each to a temporary file renamed over the old one (a running app reads the old file or the new
@@ -44,7 +44,7 @@ options:
   src:
     description:
       - The app's code on the controller, a directory. A relative path is looked up as
-        M(ansible.builtin.copy) looks up its O(ansible.builtin.copy#module:src) (the role's C(files/), then the
+        C(ansible.builtin.copy) looks up its C(src) (the role's C(files/), then the
         playbook's directory).
     type: path
     required: true
@@ -79,11 +79,10 @@ options:
     type: bool
     default: false
 seealso:
-  - module: ansible.builtin.copy
   - module: appenv.python.pyc_compile
 notes:
   - Only files this module wrote are ever removed; to remove the code, remove O(dest) and the fingerprint in
-    O(state_dir) with M(ansible.builtin.file).
+    O(state_dir) with C(ansible.builtin.file).
 """
 
 EXAMPLES = r"""
