@@ -26,12 +26,7 @@ class ActionModule(ControllerAction):
 
     def run_checked(self, result, args, task_vars):
         try:
-            src = self._find_needle("files", args["src"])
-        except AnsibleError as exc:
-            result.update(AppenvError("bad_argument", option="src", module="app_code", detail=str(exc)).as_result(),
-                          failed=True, changed=False)
-            return result
-        try:
+            src = self._source(args["src"])
             listing = list_tree(src)
         except AppenvError as error:
             result.update(error.as_result(), failed=True, changed=False)
@@ -45,6 +40,13 @@ class ActionModule(ControllerAction):
             return result
         result.update(self._send_and_write(src, listing, dict(args, _listing=listing), task_vars))
         return result
+
+    def _source(self, src):
+        """src on the controller, looked up as ansible.builtin.copy looks up its src (a role's files/ first)."""
+        try:
+            return self._find_needle("files", src)
+        except AnsibleError as exc:
+            raise AppenvError("bad_argument", option="src", module="app_code", detail=str(exc))
 
     def _send_and_write(self, src, listing, args, task_vars):
         local = tempfile.mkdtemp(prefix="appenv-code-")

@@ -86,3 +86,8 @@ def test_a_link_out_of_the_source_tree_is_a_titled_error_before_the_host_is_aske
     error = harness.error_of(harness.run_task(amd64_host, MODULE, {"src": str(src), "dest": DEST + "-link"}))
     assert error["code"] == "code_src_link" and error["fault"] == "the app's files", error
     assert not amd64_host.exists(DEST + "-link")
+
+
+def test_a_src_the_controller_cannot_find_is_a_titled_error(amd64_host, tmp_path):
+    error = harness.error_of(harness.run_task(amd64_host, MODULE, {"src": str(tmp_path / "nowhere"), "dest": DEST}))
+    assert error["code"] == "bad_argument" and "src" in error["title"], error
