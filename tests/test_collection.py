@@ -65,7 +65,8 @@ def test_ansible_doc_renders(installed, module):
     proc = subprocess.run([str(BIN / "ansible-doc"), "-t", "module", "appenv.python." + module], env=env,
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
-    assert "appenv.python." + module in proc.stdout and "OPTIONS" in proc.stdout
+    # The engine takes no option of its own (its action plugins hand it each module's, plugins/modules/engine.py).
+    assert "appenv.python." + module in proc.stdout and ("OPTIONS" in proc.stdout) == (module != "engine")
 
 
 def _doc(installed, module):
@@ -120,8 +121,9 @@ GROUPS = yaml.safe_load((REPO_ROOT / "meta" / "runtime.yml").read_text())["actio
 
 
 def test_module_defaults_groups_hold_the_modules_that_share_their_options():
-    # app_code takes no layer_cache (its content comes from the controller), which the layer group's defaults set.
-    assert sorted(GROUPS["layer"]) == sorted(set(MODULES) - {"layer_cache_info", "app_code"})
+    # app_code takes no layer_cache (its content comes from the controller), which the layer group's defaults set;
+    # the engine is not for plays (its action plugins hand it their module's task, defaults included).
+    assert sorted(GROUPS["layer"]) == sorted(set(MODULES) - {"layer_cache_info", "app_code", "engine"})
     assert sorted(GROUPS["network"]) == ["app_dependencies", "pip_tooling", "python_runtime"]
     assert sorted(GROUPS["index"]) == ["app_dependencies", "pip_tooling"]
 

@@ -12,7 +12,6 @@ import tempfile
 
 from ansible.errors import AnsibleError
 
-from ansible_collections.appenv.python.plugins.modules.app_code import module_spec
 from ansible_collections.appenv.python.plugins.module_utils._code import listing_digest
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
 from ansible_collections.appenv.python.plugins.plugin_utils._arguments import ControllerAction
@@ -22,7 +21,7 @@ MODULE = "appenv.python.app_code"
 
 
 class ActionModule(ControllerAction):
-    module_spec = staticmethod(module_spec)
+    NAME = "app_code"
 
     def run_checked(self, result, args, task_vars):
         try:

@@ -11,7 +11,6 @@ plugin_utils/_controller_cache.py); otherwise the module runs as it is.
 from __future__ import annotations
 
 
-from ansible_collections.appenv.python.plugins.modules.app_dependencies import module_spec
 from ansible_collections.appenv.python.plugins.plugin_utils._arguments import ControllerAction
 from ansible_collections.appenv.python.plugins.plugin_utils._controller_cache import run_module_with_controller_cache
 
@@ -19,7 +18,7 @@ MODULE = "appenv.python.app_dependencies"
 
 
 class ActionModule(ControllerAction):
-    module_spec = staticmethod(module_spec)
+    NAME = "app_dependencies"
 
     def run_checked(self, result, args, task_vars):
         cache = args.get("layer_cache") or {}

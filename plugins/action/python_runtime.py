@@ -17,7 +17,6 @@ import os
 
 from ansible import constants as C
 
-from ansible_collections.appenv.python.plugins.modules.python_runtime import module_spec
 from ansible_collections.appenv.python.plugins.plugin_utils import _version_request as versions
 from ansible_collections.appenv.python.plugins.plugin_utils._arguments import ControllerAction
 from ansible_collections.appenv.python.plugins.module_utils._errors import AppenvError
@@ -32,7 +31,7 @@ CONTROLLER_ONLY = ("project_dir", "allow_eol", "mirror", "release", "archive")
 
 
 class ActionModule(ControllerAction):
-    module_spec = staticmethod(module_spec)
+    NAME = "python_runtime"
 
     def _host_arch(self, args, task_vars):
         """The host's arch: from the task or facts, else asked of the host (uname -m)."""

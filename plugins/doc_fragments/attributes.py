@@ -44,6 +44,8 @@ attributes:
 attributes:
   action:
     support: full
+    details: The module's work runs on the host as M(appenv.python.engine), which holds every module of this
+      collection, so a run builds one payload for all of them.
   async:
     support: none
   bypass_host_loop:
@@ -51,13 +53,17 @@ attributes:
 """
 
     # The modules whose action plugin only runs the module, as Ansible's own (ansible.builtin.normal) does (pip_tooling,
-    # pyc_compile): it pauses the controller's garbage collector while Ansible builds the module's payload
+    # pyc_compile): through appenv.python.engine (one payload a run for the collection's modules,
+    # plugins/plugin_utils/_engine.py), with the controller's garbage collector paused while Ansible builds it
     # (plugins/plugin_utils/_worker_gc.py); nothing of the task is decided on the controller.
     RUNS_MODULE = r"""
 attributes:
   action:
     support: full
-    details: The action plugin only runs the module, as Ansible's own does; no option is handled on the controller.
+    details:
+      - The action plugin only runs the module, as Ansible's own does; no option is handled on the controller.
+      - The module's work runs on the host as M(appenv.python.engine), which holds every module of this collection, so
+        a run builds one payload for all of them.
   async:
     support: full
   bypass_host_loop:

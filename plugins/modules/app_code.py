@@ -142,39 +142,11 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.appenv.python.plugins.module_utils._code import run_app_code
-from ansible_collections.appenv.python.plugins.module_utils._options import LOCK_OPTIONS
-from ansible_collections.appenv.python.plugins.module_utils._module import run_module
-from ansible_collections.appenv.python.plugins.module_utils._runner import CommandRunner
-
-
-def module_spec():
-    options = dict(
-        src=dict(type="path", required=True),
-        dest=dict(type="path", required=True),
-        owner=dict(type="str"),
-        group=dict(type="str"),
-        mode=dict(type="str", default="0644"),
-        directory_mode=dict(type="str", default="0755"),
-        state_dir=dict(type="path", default="/var/lib/appenv/code"),
-        # Internal, set by the action plugin only: the digest of the controller's listing, the listing itself
-        # (check and diff mode, and with the tree), the tree sent to the host.
-        _files_digest=dict(type="str"),
-        _listing=dict(type="dict"),
-        _archive=dict(type="path"),
-    )
-    options.update(LOCK_OPTIONS)
-    return dict(argument_spec=options, supports_check_mode=True)
+from ansible_collections.appenv.python.plugins.module_utils._modules import run, spec
 
 
 def main():
-    module = AnsibleModule(**module_spec())
-    if not module.params["_files_digest"]:
-        module.fail_json(msg="app_code runs through its action plugin, which lists src on the controller; "
-                             "the module cannot be run on its own")
-    runner = CommandRunner()
-    run_module(module, lambda params: dict(run_app_code(params, runner, check_mode=module.check_mode,
-                                                        diff=module._diff), commands=runner.history), runner)
+    run("app_code", AnsibleModule(**spec("app_code")))
 
 
 if __name__ == "__main__":

@@ -282,42 +282,11 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.appenv.python.plugins.module_utils._deps import LOCATIONS, run_app_dependencies
-from ansible_collections.appenv.python.plugins.module_utils._installers import INSTALLERS
-from ansible_collections.appenv.python.plugins.module_utils._options import layer_argument_spec, run_layer_module
-
-
-def module_spec():
-    """The module's arguments and their constraints - AnsibleModule's keyword arguments; the action plugin validates
-    a task's arguments with the same (plugin_utils/_arguments.py) before any controller work."""
-    return dict(argument_spec=layer_argument_spec(dict(
-        project_dir=dict(type="path", required=True),
-        installer=dict(type="str", default="auto", choices=["auto"] + list(INSTALLERS)),
-        requirements=dict(type="list", elements="str"),
-        location=dict(type="str", default="user", choices=list(LOCATIONS)),
-        dest=dict(type="path"),
-        runtime=dict(type="path", default="/opt/appenv/python"),
-        interpreter=dict(type="path"),
-        tools_dir=dict(type="path", default="/opt/appenv/tools"),
-        extras=dict(type="list", elements="str", default=[]),
-        groups=dict(type="list", elements="str", default=[]),
-        max_age=dict(type="str"),
-        cache_dir=dict(type="path"),
-        invalidation_mode=dict(type="str", default="checked-hash", choices=["checked-hash", "unchecked-hash", "timestamp", "none"],
-                               aliases=["bytecode"], deprecated_aliases=[
-                                   dict(name="bytecode", version="0.3.0", collection_name="appenv.python")]),
-        bytecode_workers=dict(type="int", default=0),
-        pip_check=dict(type="bool", default=True),
-        source_date_epoch=dict(type="int"),
-        extra_args=dict(type="str"),
-        # Internal, set by the action plugin only (undocumented, as core hides _raw_params): report the decision only.
-        _decide_only=dict(type="bool"),
-    ), index=True, upstream=True, state=True, switch=True), supports_check_mode=True)
+from ansible_collections.appenv.python.plugins.module_utils._modules import run, spec
 
 
 def main():
-    module = AnsibleModule(**module_spec())
-    run_layer_module(module, run_app_dependencies, "app_dependencies", index=True, controller_cache=True)
+    run("app_dependencies", AnsibleModule(**spec("app_dependencies")))
 
 
 if __name__ == "__main__":

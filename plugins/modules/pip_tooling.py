@@ -193,27 +193,11 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.appenv.python.plugins.module_utils._options import layer_argument_spec, run_layer_module
-from ansible_collections.appenv.python.plugins.module_utils._tooling import DEFAULT_VERSIONS, TOOLS, run_pip_tooling
+from ansible_collections.appenv.python.plugins.module_utils._modules import run, spec
 
 
 def main():
-    module = AnsibleModule(argument_spec=layer_argument_spec(dict(
-        runtime=dict(type="path", default="/opt/appenv/python"),
-        interpreter=dict(type="path"),
-        pip=dict(type="str", default=DEFAULT_VERSIONS["pip"]),
-        setuptools=dict(type="str", default=DEFAULT_VERSIONS["setuptools"]),
-        wheel=dict(type="str", default=DEFAULT_VERSIONS["wheel"]),
-        tools=dict(type="list", elements="dict", default=[], options=dict(
-            name=dict(type="str", required=True, choices=list(TOOLS)),
-            version=dict(type="str"),
-            **{"with": dict(type="list", elements="str")}
-        )),
-        tools_dir=dict(type="path", default="/opt/appenv/tools"),
-        compile_bytecode=dict(type="bool", default=True),
-        bytecode_workers=dict(type="int", default=0),
-    ), index=True, upstream=True, switch=True), supports_check_mode=True)
-    run_layer_module(module, run_pip_tooling, "pip_tooling", index=True)
+    run("pip_tooling", AnsibleModule(**spec("pip_tooling")))
 
 
 if __name__ == "__main__":

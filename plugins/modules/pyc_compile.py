@@ -176,25 +176,11 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.appenv.python.plugins.module_utils._pyc_layer import reproducible_env, run_pyc_compile
-from ansible_collections.appenv.python.plugins.module_utils._options import layer_argument_spec, run_layer_module
+from ansible_collections.appenv.python.plugins.module_utils._modules import run, spec
 
 
 def main():
-    module = AnsibleModule(argument_spec=layer_argument_spec(dict(
-        paths=dict(type="list", elements="path", required=True),
-        interpreter=dict(type="path", default="/opt/appenv/python/bin/python3"),
-        invalidation_mode=dict(type="str", default="checked-hash",
-                               choices=["checked-hash", "unchecked-hash", "timestamp"]),
-        optimize=dict(type="list", elements="int", default=[0], choices=[0, 1, 2]),
-        bytecode_workers=dict(type="int", default=0, aliases=["workers"], deprecated_aliases=[
-            dict(name="workers", version="0.3.0", collection_name="appenv.python")]),
-        exclude=dict(type="list", elements="str", default=[]),
-        remove_orphans=dict(type="bool", default=True),
-        source_date_epoch=dict(type="int"),
-        state_dir=dict(type="path", default="/var/lib/appenv/pyc"),
-    ), network=False, upstream=True), supports_check_mode=True)
-    run_layer_module(module, run_pyc_compile, "pyc_compile", env=reproducible_env(module.params["source_date_epoch"]))
+    run("pyc_compile", AnsibleModule(**spec("pyc_compile")))
 
 
 if __name__ == "__main__":

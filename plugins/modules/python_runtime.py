@@ -273,43 +273,11 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.appenv.python.plugins.module_utils._options import layer_argument_spec, run_layer_module
-from ansible_collections.appenv.python.plugins.module_utils._runtime import run_python_runtime
-
-
-def module_spec():
-    """The module's arguments and their constraints - AnsibleModule's keyword arguments; the action plugin validates
-    a task's arguments with the same (plugin_utils/_arguments.py) before any controller work."""
-    return dict(argument_spec=layer_argument_spec(dict(
-        dest=dict(type="path", default="/opt/appenv/python"),
-        version=dict(type="str"),
-        project_dir=dict(type="path"),
-        allow_eol=dict(type="bool", default=False),
-        mirror=dict(type="str"),
-        release=dict(type="str"),
-        archive=dict(type="path"),
-        url=dict(type="str"),
-        src=dict(type="path"),
-        sha256=dict(type="str"),
-        arch=dict(type="str", choices=["x86_64", "aarch64"]),
-        compile_bytecode=dict(type="bool", default=True),
-        bytecode_workers=dict(type="int", default=0),
-        compiler=dict(type="str"),
-        variant=dict(type="str", choices=["default", "freethreaded"]),
-        # Internal, set by the action plugin only (undocumented, as core hides _raw_params): how the version was
-        # chosen, the request resolved for each arch (the module takes its host's), report the decision only.
-        _resolution=dict(type="dict"),
-        _candidates=dict(type="dict"),
-        _decide_only=dict(type="bool"),
-        max_download_mb=dict(type="int", default=2048),
-        max_archive_mb=dict(type="int", default=4096),
-        max_archive_members=dict(type="int", default=200000),
-    )), mutually_exclusive=[["url", "src", "archive"]], supports_check_mode=True)
+from ansible_collections.appenv.python.plugins.module_utils._modules import run, spec
 
 
 def main():
-    module = AnsibleModule(**module_spec())
-    run_layer_module(module, run_python_runtime, "python_runtime", controller_cache=True)
+    run("python_runtime", AnsibleModule(**spec("python_runtime")))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ import contextlib
 import gc
 import multiprocessing
 
-from ansible.plugins.action.normal import ActionModule as NormalAction
 
 
 def in_worker_process():
@@ -45,13 +44,3 @@ def collector_paused():
             gc.freeze()
         if enabled:
             gc.enable()
-
-
-class ModuleRunAction(NormalAction):
-    """The action plugin of a module with nothing to do on the controller (pip_tooling, pyc_compile): Ansible's own
-    module run (ansible.builtin.normal: check mode, async and the rest as without a plugin), with the collector off.
-    The plugin exists for the first task of the module in a run, whose worker builds the module's payload."""
-
-    def run(self, tmp=None, task_vars=None):
-        with collector_paused():
-            return super(ModuleRunAction, self).run(tmp, task_vars)

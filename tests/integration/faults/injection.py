@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from ansible_collections.appenv.python.plugins.module_utils._modules import NAMES
 from tests.integration import harness
 
 # The command line of the shell Ansible pipes a module into (ANSIBLE_PIPELINING). The fault suite turns
@@ -22,8 +23,8 @@ PIPELINED_MODULE = "python3 && sleep 0"
 
 # Runs inside the host: waits until every given condition holds (a path matching a glob exists, a process
 # whose command line holds pattern runs), then SIGKILLs the module and every process it started, as an OOM
-# kill or a cancelled CI job would. The module is found by its command line: AnsiballZ_<module> when Ansible
-# copies it over, the shell running the bare interpreter ("python3 && sleep 0") when it pipes it in.
+# kill or a cancelled CI job would. The module is found by its command line: AnsiballZ_engine (the file every module
+# of the collection runs as, plugins/modules/engine.py) or AnsiballZ_<module> for another when Ansible copies it over, the shell running the bare interpreter ("python3 && sleep 0") when it pipes it in.
 _WATCHER = r"""
 import glob, json, os, signal, sys, time
 job = json.loads(sys.argv[1])
@@ -76,12 +77,17 @@ except OSError:
 """
 
 
+def ansiballz_file(module):
+    """The name of the file module runs from on the host without pipelining (module: its short name)."""
+    return "AnsiballZ_%s.py" % ("engine" if module in NAMES else module)
+
+
 def kill_module_when(host, module, path="", pattern="", timeout=240, runtime="/opt/appenv/python"):
     """SIGKILL module (and every process started from the runtime, or from its staging copy) once path (a glob)
     exists and a process matching pattern runs on the host. True when it did, False when the point was never
     reached."""
     job = {"path": path, "pattern": pattern, "timeout": timeout,
-           "victims": ["AnsiballZ_" + module, PIPELINED_MODULE, runtime]}
+           "victims": [ansiballz_file(module), PIPELINED_MODULE, runtime]}
     proc = host.exec(["python3", "-c", _WATCHER, json.dumps(job)], check=False)
     return proc.returncode == 0
 

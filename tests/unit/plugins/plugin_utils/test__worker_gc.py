@@ -6,10 +6,7 @@ import multiprocessing
 
 import pytest
 
-from ansible_collections.appenv.python.plugins.action.pip_tooling import ActionModule as PipToolingAction
-from ansible_collections.appenv.python.plugins.action.pyc_compile import ActionModule as PycCompileAction
 from ansible_collections.appenv.python.plugins.plugin_utils._worker_gc import collector_paused, in_worker_process
-from tests.unit.plugins.action.conftest import make_action  # noqa: F401 pylint: disable=unused-import
 
 
 @pytest.fixture
@@ -76,18 +73,3 @@ def test_in_a_worker_process_what_exists_after_the_first_block_is_frozen_and_the
         worker.join(30)
     assert worker.exitcode == 0
     assert gc.get_freeze_count() == 0  # nothing frozen outside a worker
-
-
-@pytest.mark.parametrize("action_class, args", [(PipToolingAction, {"index_url": "http://127.0.0.1:1/simple"}),
-                                                (PycCompileAction, {"paths": ["/srv/app"]})])
-@pytest.mark.parametrize("check_mode", [False, True])
-def test_a_module_run_action_runs_the_task_as_ansible_does_with_the_collector_off(make_action, action_class, args,
-                                                                                  check_mode):
-    """pip_tooling's and pyc_compile's action plugins: Ansible's own run of the task's module and arguments."""
-    answer = {"changed": False, "layer_action": "kept", "reasons": []}
-    action, recorder = make_action(action_class, args, answers=[answer], check_mode=check_mode)
-    assert gc.isenabled()
-    result = action.run(task_vars={})
-    assert recorder.calls == [(None, None)]  # no module name, no arguments: the task's own
-    assert recorder.collector == [False] and gc.isenabled()
-    assert (result["changed"], result["layer_action"]) == (False, "kept")
