@@ -25,7 +25,6 @@ import gc
 import multiprocessing
 
 
-
 def in_worker_process():
     """Whether this is a child process of multiprocessing, as Ansible's task workers are."""
     return multiprocessing.parent_process() is not None

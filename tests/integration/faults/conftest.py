@@ -14,8 +14,9 @@ NOT_PIPED = {"ANSIBLE_PIPELINING": "False"}
 
 @pytest.fixture(autouse=True)
 def _modules_run_from_files(monkeypatch):
-    """Without pipelining each module runs as `python3 …/AnsiballZ_engine.py` (injection.ansiballz_file): the kills and the checks for
-    leftover module processes find it by that name (piped modules are anonymous python3 processes)."""
+    """Without pipelining each module runs as `python3 …/AnsiballZ_engine.py` (injection.ansiballz_file): the kills
+    and the checks for leftover module processes find it by that name (piped modules are anonymous python3
+    processes)."""
     monkeypatch.setenv("APPENV_TEST_PIPELINING", "False")
 
 

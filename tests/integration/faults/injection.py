@@ -23,8 +23,9 @@ PIPELINED_MODULE = "python3 && sleep 0"
 
 # Runs inside the host: waits until every given condition holds (a path matching a glob exists, a process
 # whose command line holds pattern runs), then SIGKILLs the module and every process it started, as an OOM
-# kill or a cancelled CI job would. The module is found by its command line: AnsiballZ_engine (the file every module
-# of the collection runs as, plugins/modules/engine.py) or AnsiballZ_<module> for another when Ansible copies it over, the shell running the bare interpreter ("python3 && sleep 0") when it pipes it in.
+# kill or a cancelled CI job would. The module is found by its command line: AnsiballZ_engine.py (the file every
+# module of the collection runs as, plugins/modules/engine.py; ansiballz_file) when Ansible copies it over, the
+# shell running the bare interpreter ("python3 && sleep 0") when it pipes it in.
 _WATCHER = r"""
 import glob, json, os, signal, sys, time
 job = json.loads(sys.argv[1])

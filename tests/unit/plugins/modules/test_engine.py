@@ -52,8 +52,9 @@ def test_pyc_compile_through_the_engine_is_the_module_itself(tmp_path):
     (src / "mod.py").write_text("X = 1\n")
     args = {"paths": [str(src)], "interpreter": sys.executable, "state_dir": str(tmp_path / "state"),
             "_ansible_check_mode": True, "_ansible_module_name": "appenv.python.pyc_compile"}
-    own, _ = _run(tmp_path, MODULES / "pyc_compile.py", args)
+    own = _run(tmp_path, MODULES / "pyc_compile.py", args)[0]
     engine, imported = _run(tmp_path, MODULES / "engine.py", dict(args, **{SELECTOR: "pyc_compile"}))
+    assert "_pyc_layer" in imported and not imported & {"_deps", "_runtime", "_tooling", "_code"}
     assert own["layer_action"] == "created" and own["changed"] is True, own
     for result in (own, engine):  # the commands' durations differ from run to run
         for command in result["commands"]:
@@ -66,7 +67,7 @@ def test_pyc_compile_through_the_engine_is_the_module_itself(tmp_path):
 @pytest.mark.parametrize("name", NAMES)
 def test_a_bad_argument_through_the_engine_names_the_module_and_its_options(tmp_path, name):
     args = dict(REQUIRED.get(name, {}), no_such_option=1, _ansible_module_name="appenv.python." + name)
-    own, _ = _run(tmp_path, MODULES / (name + ".py"), args)
+    own = _run(tmp_path, MODULES / (name + ".py"), args)[0]
     engine, imported = _run(tmp_path, MODULES / "engine.py", dict(args, **{SELECTOR: name}))
     assert own["failed"] and "Unsupported parameters for (appenv.python.%s) module: no_such_option" % name in own["msg"]
     assert engine["msg"].replace("_module, ", "") == own["msg"]
@@ -78,8 +79,8 @@ def test_a_bad_argument_through_the_engine_names_the_module_and_its_options(tmp_
 def test_run_by_hand_the_engine_takes_nothing_and_names_the_modules(tmp_path):
     result, imported = _run(tmp_path, MODULES / "engine.py", {"paths": ["/srv/app"]})
     assert result["failed"] and "Unsupported parameters for " in result["msg"] and "module: paths" in result["msg"]
-    result, _ = _run(tmp_path, MODULES / "engine.py", {SELECTOR: "ansible.builtin.command"})
+    result = _run(tmp_path, MODULES / "engine.py", {SELECTOR: "ansible.builtin.command"})[0]
     assert result["failed"] and "Unsupported parameters" in result["msg"]
-    result, _ = _run(tmp_path, MODULES / "engine.py", {})
+    result = _run(tmp_path, MODULES / "engine.py", {})[0]
     assert result["failed"] and all(name in result["msg"] for name in NAMES), result["msg"]
     assert not imported & set(BACKENDS.values())

@@ -95,8 +95,8 @@ def test_a_module_run_action_runs_the_task_as_ansible_does_with_the_collector_of
 
 
 @pytest.mark.parametrize("action_class, args, says", [
-    (PipToolingAction, {"tools": [{"name": "uv"}], "tool_dir": "/opt/tools"}, "Unsupported parameters for "
-                                                                              "(appenv.python.pip_tooling) module: tool_dir"),
+    (PipToolingAction, {"tools": [{"name": "uv"}], "tool_dir": "/opt/tools"},
+     "Unsupported parameters for (appenv.python.pip_tooling) module: tool_dir"),
     (PycCompileAction, {"paths": ["/srv/app"], "optimize": [3]}, "optimize"),
     (PycCompileAction, {}, "missing required arguments: paths"),
 ])
