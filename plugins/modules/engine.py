@@ -62,10 +62,15 @@ error:
 
 from ansible.module_utils.basic import AnsibleModule, _load_params
 
-from ansible_collections.appenv.python.plugins.module_utils._modules import ENGINE, NAMES, SELECTOR, engine_spec, run
+from ansible_collections.appenv.python.plugins.module_utils import _pycache
 
 
 def main():
+    _pycache.install()  # before the collection's other module_utils are imported: their compiled code is kept
+    # pylint: disable-next=import-outside-toplevel
+    from ansible_collections.appenv.python.plugins.module_utils._modules import (
+        ENGINE, NAMES, SELECTOR, engine_spec, run)
+
     name = (_load_params() or {}).get(SELECTOR)
     if name not in NAMES:
         module = AnsibleModule(argument_spec={}, supports_check_mode=True)
