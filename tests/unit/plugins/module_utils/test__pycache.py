@@ -1,6 +1,7 @@
 """The host's cache of this collection's compiled module_utils (_pycache): used only from an AnsiballZ-like zip,
 only in a private directory of the running user, and any doubt compiles the source as without it."""
 
+import json
 import os
 import subprocess
 import sys
@@ -49,12 +50,10 @@ def _zip(tmp_path, name="payload.zip", value=1):
     return path
 
 
-def _run(payload, cache, user=None):
-    import json
-
+def _run(payload, cache):
     env = dict(os.environ, PYTHONPATH=str(payload))
     proc = subprocess.run([sys.executable, "-c", _RUN, str(cache)], capture_output=True, text=True, env=env,
-                          check=False, timeout=60, cwd="/", user=user)
+                          check=False, timeout=60, cwd="/")
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
@@ -115,7 +114,7 @@ def test_a_directory_others_could_write_is_never_used(tmp_path, cache, unsafe):
         os.chmod(cache, 0o755)
     result = _run(_zip(tmp_path), cache)
     assert result["used"] is None and result["compiled"] == 1 and result["value"] == 1
-    assert not os.path.isdir(cache) or not [name for name in os.listdir(cache)]
+    assert not os.path.isdir(cache) or not os.listdir(cache)
 
 
 def test_outside_a_zip_nothing_is_installed():
