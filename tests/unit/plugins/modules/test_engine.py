@@ -60,7 +60,8 @@ def test_pyc_compile_through_the_engine_is_the_module_itself(tmp_path):
         for command in result["commands"]:
             command.pop("seconds")
     assert engine == own  # its invocation too: the name of the module is not one of its options
-    assert SELECTOR not in engine["invocation"]["module_args"]
+    # Where Ansible has modules return their invocation (not 2.21's default), the module name is not in it.
+    assert SELECTOR not in engine.get("invocation", {}).get("module_args", {})
     assert not (src / "__pycache__").exists()  # check mode
 
 
