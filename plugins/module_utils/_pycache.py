@@ -72,12 +72,13 @@ def _safe_way(path):
     return True
 
 
-def private_dir(path):
-    """path, made when missing (parents 0755, itself 0700) when it is safe to keep code in; else None."""
+def private_dir(path, make=True):
+    """path, made when missing (parents 0755, itself 0700; make=False: never made) when it is safe to keep code in;
+    else None."""
     if path is None or not _safe_way(path):
         return None
     try:
-        if not os.path.lexists(path):
+        if make and not os.path.lexists(path):
             os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
             os.mkdir(path, 0o700)
         if not _safe_way(path):  # what the makedirs found or made on the way
@@ -131,11 +132,12 @@ def _write(path, digest, code):
 class _Loader(importlib.abc.Loader):
     """zipimport's loader for one module, with its compiled code kept in the cache."""
 
-    def __init__(self, loader, fullname, origin, directory):
+    def __init__(self, loader, fullname, origin, directory, store):
         self.loader = loader
         self.fullname = fullname
         self.origin = origin
         self.directory = directory
+        self.store = store
 
     def create_module(self, spec):
         return None  # the default module object, as zipimport's
@@ -154,7 +156,8 @@ class _Loader(importlib.abc.Loader):
             _fix_co_filename(code, self.origin)  # the path of this run's zip, as compiling here would give
             return code
         code = compile(data, self.origin, "exec", dont_inherit=True)
-        _write(path, digest, code)
+        if self.store:
+            _write(path, digest, code)
         return code
 
     def exec_module(self, module):
@@ -173,8 +176,9 @@ class _Finder(importlib.abc.MetaPathFinder):
     zipimport's own find_spec asks its get_filename, which compiles the module (CPython 3.11: each module_util of a
     module run was compiled twice, once to be found and once to be run)."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, store):
         self.directory = directory
+        self.store = store
 
     def find_spec(self, fullname, path=None, target=None):
         if not fullname.startswith(PREFIX) or not path:
@@ -187,7 +191,7 @@ class _Finder(importlib.abc.MetaPathFinder):
         short = fullname.rpartition(".")[2]
         where = os.path.join(importer.archive, importer.prefix, short)
         origin = os.path.join(where, "__init__.py") if package else where + ".py"
-        spec = importlib.util.spec_from_loader(fullname, _Loader(importer, fullname, origin, self.directory),
+        spec = importlib.util.spec_from_loader(fullname, _Loader(importer, fullname, origin, self.directory, self.store),
                                                origin=origin, is_package=package)
         spec.has_location = True  # __file__ is origin, as zipimport sets it
         if package:
@@ -195,12 +199,15 @@ class _Finder(importlib.abc.MetaPathFinder):
         return spec
 
 
-def install():
+def install(store=True):
     """Find the collection's module_utils in the zip without compiling them, and keep them compiled for the next
-    runs when a safe directory can be had (nothing outside an AnsiballZ zip). Returns the directory used, or None."""
+    runs when a safe directory can be had (nothing outside an AnsiballZ zip). Returns the directory used, or None.
+
+    store=False (check mode, which writes nothing on the host): entries are read, none is written, no directory made.
+    """
     if not isinstance(getattr(__spec__, "loader", None), zipimport.zipimporter) or _fix_co_filename is None or \
             any(isinstance(finder, _Finder) for finder in sys.meta_path):
         return None  # not run from an AnsiballZ zip (a test, the controller): Python's own __pycache__ applies
-    directory = private_dir(cache_dir())
-    sys.meta_path.insert(0, _Finder(directory))
+    directory = private_dir(cache_dir(), make=store)
+    sys.meta_path.insert(0, _Finder(directory, store))
     return directory

@@ -66,12 +66,15 @@ from ansible_collections.appenv.python.plugins.module_utils import _pycache
 
 
 def main():
-    _pycache.install()  # before the collection's other module_utils are imported: their compiled code is kept
+    params = _load_params() or {}
+    # Before the collection's other module_utils are imported: their compiled code is kept (never in check mode,
+    # which writes nothing on the host).
+    _pycache.install(store=not params.get("_ansible_check_mode"))
     # pylint: disable-next=import-outside-toplevel
     from ansible_collections.appenv.python.plugins.module_utils._modules import (
         ENGINE, NAMES, SELECTOR, engine_spec, run)
 
-    name = (_load_params() or {}).get(SELECTOR)
+    name = params.get(SELECTOR)
     if name not in NAMES:
         module = AnsibleModule(argument_spec={}, supports_check_mode=True)
         module.fail_json(msg="%s runs the host side of this collection's modules for their action plugins: use the "

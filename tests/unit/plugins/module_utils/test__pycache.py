@@ -27,7 +27,7 @@ builtins.compile = counting
 from ansible_collections.appenv.python.plugins.module_utils import _pycache
 _pycache.ROOT_DIR = _pycache.USER_DIR = sys.argv[1]
 _pycache.cache_dir = lambda: sys.argv[1]
-used = _pycache.install()
+used = _pycache.install(store=sys.argv[2] == "store")
 from ansible_collections.appenv.python.plugins.module_utils import _sample
 try:
     _sample.fail()
@@ -50,9 +50,9 @@ def _zip(tmp_path, name="payload.zip", value=1):
     return path
 
 
-def _run(payload, cache):
+def _run(payload, cache, store=True):
     env = dict(os.environ, PYTHONPATH=str(payload))
-    proc = subprocess.run([sys.executable, "-c", _RUN, str(cache)], capture_output=True, text=True, env=env,
+    proc = subprocess.run([sys.executable, "-c", _RUN, str(cache), "store" if store else "read"], capture_output=True, text=True, env=env,
                           check=False, timeout=60, cwd="/")
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
@@ -75,6 +75,17 @@ def test_the_second_run_imports_the_compiled_code_and_names_its_own_zip(tmp_path
     second = _run(_zip(other, "payload2.zip"), cache)  # the next run's zip is elsewhere
     assert second["compiled"] == 0 and second["value"] == 1
     assert second["where"] == second["file"] and "payload2.zip" in second["where"]  # its tracebacks: this run's
+
+
+def test_check_mode_reads_entries_and_writes_nothing(tmp_path, cache):
+    """Check mode writes nothing on the host: no directory made, no entry written; what is there is used."""
+    fresh = _run(_zip(tmp_path), cache, store=False)
+    assert fresh["used"] is None and fresh["compiled"] == 1 and not os.path.lexists(cache.parent)
+    _run(_zip(tmp_path), cache)
+    entries = sorted(os.listdir(cache))
+    assert _run(_zip(tmp_path), cache, store=False)["compiled"] == 0
+    assert _run(_zip(tmp_path, value=2), cache, store=False)["compiled"] == 1
+    assert sorted(os.listdir(cache)) == entries
 
 
 def test_a_changed_source_is_compiled_again_beside_the_old_entry(tmp_path, cache):

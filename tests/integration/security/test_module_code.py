@@ -1,6 +1,11 @@
-"""appenv.python.engine on a real Debian host: the collection's module_utils kept compiled between runs in root's own
-cache (module_utils/_pycache.py), what root keeps there is what runs, and a cache on a way the app user owns, or
-behind its link, is never read."""
+"""The app user against root's compiled copy of the collection's own code, on a real Debian host.
+
+The collection's module_utils are kept compiled between runs in root's own cache (module_utils/_pycache.py); the
+app user tries to make root run compiled code it planted there.
+
+Each test's docstring is its row in docs/reliability.md: the first paragraph is the scenario, the paragraph
+starting "Expected:" the expected outcome. The threat model is docs/security.md (rule 2).
+"""
 
 import base64
 import hashlib
@@ -10,7 +15,7 @@ import pytest
 from tests.collection_path import REPO_ROOT
 from tests.integration import harness
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 MODULE = "appenv.python.app_code"
 CACHE = "/var/cache/appenv/pycache"
@@ -37,6 +42,14 @@ def _plant(host, path):
 
 
 def test_module_utils_are_kept_compiled_for_root_and_never_read_from_a_way_the_app_user_owns(amd64_host, tmp_path):
+    """Root runs a module twice, then the cache's entry of a module_util every run imports is replaced by the same
+    code plus a line that leaves a marker; then the app user gets the way to root's cache (an admin's chown of
+    /var/cache/appenv to it), then links root's cache to a directory of its own holding the planted entry.
+
+    Expected: root's cache is 0700 and its entries 0600, both root's, and the second run writes nothing there; the
+    planted entry runs while root owns the way to it (the cache is what runs); once the app user owns the way,
+    or links the cache to its own directory, the entry is never read (no marker) and every run still converges.
+    """
     src = tmp_path / "app"
     (src / "pkg").mkdir(parents=True)
     (src / "pkg" / "mod.py").write_text("VALUE = 1\n")
