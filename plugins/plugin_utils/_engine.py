@@ -7,7 +7,8 @@ Ansible builds a module's AnsiballZ payload in the task's worker on the first ta
 parses every module_util the module can import, 0.17-0.24 s of CPU for ours (0.09 s for
 ``ansible.builtin.command``), on the task's way. Run as the engine with the module's name
 (``module_utils/_modules.py``), every module of the collection shares one payload: a play of the runtime, the
-tools and the dependencies builds it once, not three times (docs/performance.md, issue 16).
+tools and the dependencies builds it once, not three times, and a run after the first builds none (the payload is
+kept on the controller, ``_payload_cache.py``; docs/performance.md, issue 16).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.appenv.python.plugins.module_utils._modules import ENGINE, NAMES, SELECTOR
+from ansible_collections.appenv.python.plugins.plugin_utils import _payload_cache
 
 _COLLECTION = "appenv.python."
 
@@ -41,7 +43,13 @@ class EngineAction(ActionBase):
         if module_name is None:  # the task's own module
             module_name = _COLLECTION + self.NAME
         name, module_args = engine_call(module_name, module_args)
-        return super(EngineAction, self)._execute_module(name, module_args, *args, **kwargs)
+        if name != ENGINE:
+            return super(EngineAction, self)._execute_module(name, module_args, *args, **kwargs)
+        _payload_cache.seed()
+        try:
+            return super(EngineAction, self)._execute_module(name, module_args, *args, **kwargs)
+        finally:
+            _payload_cache.keep()
 
     def _update_module_args(self, module_name, module_args, *args, **kwargs):
         super(EngineAction, self)._update_module_args(module_name, module_args, *args, **kwargs)
