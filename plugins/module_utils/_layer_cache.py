@@ -151,8 +151,9 @@ class LayerCache:
                     return None
                 os.makedirs(target, 0o755)
                 failure = None
+                counts = None
                 try:
-                    _archive.safe_extract(archive, target, max_total_bytes=self.max_entry_bytes,
+                    counts = _archive.safe_extract(archive, target, max_total_bytes=self.max_entry_bytes,
                                           max_members=self.max_entry_members, allow_absolute_symlinks=True,
                                           runner=runner, overlap=True)
                 except Exception as exc:  # pylint: disable=broad-except
@@ -171,7 +172,7 @@ class LayerCache:
                     self.discard(key, "it could not be extracted (%s)" % failure)
                     return None
         self.count_hit(key, meta)
-        return meta
+        return dict(meta, extracted=counts)
 
     # -- store ----------------------------------------------------------------
     def store(self, key, source_dir, record, files=None):
