@@ -43,6 +43,7 @@ _COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 _PREFIX = "ansible_collections.appenv.python.plugins.modules.engine-"
 _KEY_LENGTH = 32
 _KEYS = {}
+_HEADER = b"appenv-payload-1 "  # then the payload's sha256 and a newline: a damaged entry is never used
 _UNUSED_DAYS = 7  # entries of other keys not used for that long go when a new one is kept
 
 
@@ -95,13 +96,18 @@ def _ours(name):
 
 
 def _read_own(path):
-    """The bytes of path when it is the running user's own regular file that no one else can read or write."""
+    """The payload kept at path when it is the running user's own regular file that no one else can read or write,
+    whole (the sha256 it was kept with), else None."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
             return None
-        return handle.read()
+        data = handle.read()
+    header, _newline, payload = data.partition(b"\n")
+    if header != _HEADER + hashlib.sha256(payload).hexdigest().encode("ascii"):
+        return None
+    return payload
 
 
 def _write_new(path, data):
@@ -139,9 +145,15 @@ def seed():
         entries = _entries(directory, payload_key())
         if not entries:
             return False
-        payloads = {name: _read_own(path) for name, path in entries.items()}
-        if any(data is None for data in payloads.values()):
-            return False
+        payloads = {}
+        for name, path in entries.items():
+            try:
+                payloads[name] = _read_own(path)
+            except OSError:
+                payloads[name] = None
+            if payloads[name] is None:
+                os.unlink(path)  # in our own private directory: kept again by this run (keep)
+                return False
         os.makedirs(run_dir, exist_ok=True)
         for name, data in payloads.items():
             _write_new(os.path.join(run_dir, name), data)
@@ -171,7 +183,9 @@ def keep():
             return False
         for name in built:
             with open(os.path.join(run_dir, name), "rb") as handle:
-                _write_new(os.path.join(directory, "%s-%s" % (key[:_KEY_LENGTH], name)), handle.read())
+                payload = handle.read()
+            _write_new(os.path.join(directory, "%s-%s" % (key[:_KEY_LENGTH], name)),
+                       _HEADER + hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n" + payload)
         _prune(directory, key)
         return True
     except (OSError, ValueError):

@@ -98,7 +98,7 @@ def test_a_changed_source_is_a_new_payload_built_by_ansible(run, monkeypatch):
 
 @pytest.mark.parametrize("unsafe", ["store group-writable", "store readable by others", "store is a link",
                                     "parent writable by others", "entry readable by others", "entry is a link",
-                                    "turned off"])
+                                    "entry damaged", "turned off"])
 def test_a_payload_is_never_read_from_where_another_user_could_have_put_it(run, monkeypatch, tmp_path, unsafe):
     run_dir, store = run
     built(run_dir)
@@ -121,10 +121,18 @@ def test_a_payload_is_never_read_from_where_another_user_could_have_put_it(run, 
         (tmp_path / "elsewhere").chmod(0o600)
         entry.unlink()
         entry.symlink_to(tmp_path / "elsewhere")
+    elif unsafe == "entry damaged":
+        entry.write_bytes(entry.read_bytes()[:-1] + b"X")
     else:
         monkeypatch.setenv(_payload_cache.ENV, "off")
     assert not _payload_cache.seed()
     assert not run_dir.exists() or not list(run_dir.iterdir())
+    if unsafe.startswith("entry"):  # the store itself is sound: the run that builds the payload keeps it again
+        built(run_dir)
+        assert _payload_cache.keep()
+        next_run(run_dir)
+        assert _payload_cache.seed()
+        assert (run_dir / NAME).read_bytes() == PAYLOAD
 
 
 def test_outside_a_run_nothing_is_seeded_or_kept(monkeypatch, tmp_path):
