@@ -154,8 +154,8 @@ class LayerCache:
                 counts = None
                 try:
                     counts = _archive.safe_extract(archive, target, max_total_bytes=self.max_entry_bytes,
-                                          max_members=self.max_entry_members, allow_absolute_symlinks=True,
-                                          runner=runner, overlap=True)
+                                                   max_members=self.max_entry_members, allow_absolute_symlinks=True,
+                                                   runner=runner, overlap=True)
                 except Exception as exc:  # pylint: disable=broad-except
                     failure = exc
                 actual = sha256()

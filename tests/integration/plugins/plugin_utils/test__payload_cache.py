@@ -54,6 +54,6 @@ def test_the_engines_payload_is_kept_by_one_run_and_put_back_by_the_next_only_fr
     # Turned off: nothing is kept anywhere.
     store.chmod(0o700)
     off = tmp_path / "off"
-    harness.assert_ok(harness.run_task(amd64_host, MODULE, args, env={"APPENV_PAYLOAD_CACHE": "off",
-                                                                       "XDG_CACHE_HOME": str(off)}))
+    env_off = {"APPENV_PAYLOAD_CACHE": "off", "XDG_CACHE_HOME": str(off)}
+    harness.assert_ok(harness.run_task(amd64_host, MODULE, args, env=env_off))
     assert not off.exists()
