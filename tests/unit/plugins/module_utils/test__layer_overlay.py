@@ -238,41 +238,32 @@ def test_a_whole_directory_moved_aside_comes_back_as_one_with_its_mode_when_the_
     assert read(root / "site" / "pkg-1" / "RECORD") == "record 1\n"
 
 
-def test_an_entry_whose_files_do_not_match_its_record_is_discarded(tmp_path):
+def cached_with_files(tmp_path, change):
+    """A cache holding version 1 whose record's file list change(list) altered, re-signed by a writer that holds
+    the key (the signature is valid, the list is not the archive's); a fresh host. (cache, root, state)."""
     cache = DirectoryCache(str(tmp_path / "cache"))
     root = fresh_root(tmp_path)
     state = tmp_path / "state.json"
     spec = ToyOverlay(root, "1", state)
     converge(spec, cache)
-    key = spec.cache_key()
-    meta_path = cache._paths(key)[2]
+    meta_path = cache._paths(spec.cache_key())[2]
     meta = json.loads(read(meta_path))
-    meta["record"]["facts"]["overlay"]["files"].append("site/pkg-1/not-in-the-archive.py")
-    meta = TEST_TRUST.sign(meta)  # by a writer that holds the key: the signature is valid, the entry is not whole
+    change(meta["record"]["facts"]["overlay"]["files"])
     with open(meta_path, "w") as handle:
-        json.dump(meta, handle)
-    root = fresh_root(tmp_path)
+        json.dump(TEST_TRUST.sign(meta), handle)
     state.unlink()
+    return cache, fresh_root(tmp_path), state
+
+
+def test_an_entry_whose_files_do_not_match_its_record_is_discarded(tmp_path):
+    cache, root, state = cached_with_files(tmp_path, lambda files: files.append("site/pkg-1/not-in-the-archive.py"))
     result, _runner = converge(ToyOverlay(root, "1", state), cache)
     assert result.action == "created"
     assert any("does not hold the files" in warning for warning in result.warnings), result.warnings
 
 
 def test_a_file_the_archive_holds_and_its_record_does_not_list_never_comes_into_the_tree(tmp_path):
-    cache = DirectoryCache(str(tmp_path / "cache"))
-    root = fresh_root(tmp_path)
-    state = tmp_path / "state.json"
-    spec = ToyOverlay(root, "1", state)
-    converge(spec, cache)
-    key = spec.cache_key()
-    meta_path = cache._paths(key)[2]
-    meta = json.loads(read(meta_path))
-    meta["record"]["facts"]["overlay"]["files"].remove("site/pkg-1/RECORD")
-    meta = TEST_TRUST.sign(meta)  # by a writer that holds the key: the signature is valid, the list is short
-    with open(meta_path, "w") as handle:
-        json.dump(meta, handle)
-    root = fresh_root(tmp_path)
-    state.unlink()
+    cache, root, state = cached_with_files(tmp_path, lambda files: files.remove("site/pkg-1/RECORD"))
     result, _runner = converge(Lenient(root, "1", state), cache)
     assert result.action == "restored"
     # pkg-1 is not in the tree, yet it does not move in as one directory: its RECORD is not the layer's.
