@@ -91,23 +91,41 @@ def private_dir(path, make=True):
     return path
 
 
-def _read(path, digest):
-    """The code object kept at path for source sha256 digest, or None."""
+def read_private(path):
+    """The bytes of path when it is the running user's own regular file no one else can read or write (opened
+    without following a link), else None."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         return None
-    try:
-        info = os.fstat(fd)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
             return None
-        with os.fdopen(fd, "rb") as handle:
-            fd = None
-            data = handle.read()
-    finally:
-        if fd is not None:
-            os.close(fd)
-    if data[:_HEADER] != importlib.util.MAGIC_NUMBER + digest:
+        return handle.read()
+
+
+def write_private(path, data):
+    """data at path, mode 0600, written under a temporary name and renamed (a reader never sees half a file).
+    Raises OSError, with nothing left behind."""
+    temp = "%s.tmp-%d" % (path, os.getpid())
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.rename(temp, path)
+    except OSError:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+
+
+def _read(path, digest):
+    """The code object kept at path for source sha256 digest, or None."""
+    data = read_private(path)
+    if data is None or data[:_HEADER] != importlib.util.MAGIC_NUMBER + digest:
         return None
     try:
         return marshal.loads(data[_HEADER:])
@@ -116,17 +134,10 @@ def _read(path, digest):
 
 
 def _write(path, digest, code):
-    temp = "%s.tmp-%d" % (path, os.getpid())
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(importlib.util.MAGIC_NUMBER + digest + marshal.dumps(code))
-        os.rename(temp, path)
+        write_private(path, importlib.util.MAGIC_NUMBER + digest + marshal.dumps(code))
     except (OSError, ValueError):
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
+        pass
 
 
 class _Loader(importlib.abc.Loader):

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import sys
 import time
 
@@ -35,7 +34,7 @@ import ansible
 from ansible import constants as C
 from ansible.release import __version__ as ANSIBLE_VERSION
 
-from ansible_collections.appenv.python.plugins.module_utils._pycache import private_dir
+from ansible_collections.appenv.python.plugins.module_utils._pycache import private_dir, read_private, write_private
 
 ENV = "APPENV_PAYLOAD_CACHE"
 _COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -96,34 +95,13 @@ def _ours(name):
 
 
 def _read_own(path):
-    """The payload kept at path when it is the running user's own regular file that no one else can read or write,
-    whole (the sha256 it was kept with), else None."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
-            return None
-        data = handle.read()
-    header, _newline, payload = data.partition(b"\n")
-    if header != _HEADER + hashlib.sha256(payload).hexdigest().encode("ascii"):
+    """The payload kept at path when it is the running user's own private file (``_pycache.read_private``), whole
+    (the sha256 it was kept with), else None."""
+    data = read_private(path)
+    header, _newline, payload = (data or b"").partition(b"\n")
+    if data is None or header != _HEADER + hashlib.sha256(payload).hexdigest().encode("ascii"):
         return None
     return payload
-
-
-def _write_new(path, data):
-    """data at path, written under a temporary name and renamed (a reader never sees half a file)."""
-    temp = "%s.tmp-%d" % (path, os.getpid())
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.rename(temp, path)
-    except OSError:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
 
 
 def _entries(directory, key):
@@ -156,7 +134,7 @@ def seed():
                 return False
         os.makedirs(run_dir, exist_ok=True)
         for name, data in payloads.items():
-            _write_new(os.path.join(run_dir, name), data)
+            write_private(os.path.join(run_dir, name), data)
         now = time.time()
         for path in entries.values():
             os.utime(path, (now, now))
@@ -184,8 +162,8 @@ def keep():
         for name in built:
             with open(os.path.join(run_dir, name), "rb") as handle:
                 payload = handle.read()
-            _write_new(os.path.join(directory, "%s-%s" % (key[:_KEY_LENGTH], name)),
-                       _HEADER + hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n" + payload)
+            write_private(os.path.join(directory, "%s-%s" % (key[:_KEY_LENGTH], name)),
+                          _HEADER + hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n" + payload)
         _prune(directory, key)
         return True
     except (OSError, ValueError):
